@@ -1,0 +1,106 @@
+// Package oci reads saved container image archives — docker save (legacy and
+// ≥25), podman/buildah/skopeo docker-archive, crane/ggcr tarballs and
+// OCI-layout archives — in one sequential pass with constant memory, and
+// checks that they are internally consistent (DESIGN.md §1 step 2, §3).
+//
+// The package is silent: it never logs. Progress is reported through
+// ScanOptions.Progress.
+package oci
+
+import (
+	digest "github.com/opencontainers/go-digest"
+)
+
+// Format names the layout an archive was recognised as.
+type Format string
+
+const (
+	// FormatDocker is an archive with a top-level manifest.json (docker save,
+	// podman, skopeo docker-archive, crane). Docker ≥25 archives also carry
+	// index.json and oci-layout; they are still FormatDocker.
+	FormatDocker Format = "docker-archive"
+	// FormatOCILayout is an OCI image-layout archive without manifest.json
+	// (skopeo oci-archive, podman --format oci-archive, buildx type=oci).
+	FormatOCILayout Format = "oci-layout"
+)
+
+// Compression names how a layer is stored in the archive, as sniffed from
+// its first bytes (never from its name).
+type Compression string
+
+// Compressions recognised by the scanner.
+const (
+	CompressionNone Compression = "none"
+	CompressionGzip Compression = "gzip"
+	CompressionZstd Compression = "zstd"
+)
+
+// Archive is what one pass over an image archive yields.
+type Archive struct {
+	// Path is the file that was read.
+	Path string
+	// Size is the number of bytes read (the file's size).
+	Size int64
+	// TarDigest is the sha256 of the whole file.
+	TarDigest digest.Digest
+	// Format is the layout the archive was recognised as.
+	Format Format
+	// ManifestRaw is manifest.json's bytes exactly as stored, or index.json's
+	// bytes for a FormatOCILayout archive.
+	ManifestRaw []byte
+	// Manifest is every manifest.json entry with exactly the keys Config,
+	// RepoTags and Layers; for FormatOCILayout it is derived from index.json
+	// (Config/Layers as blobs/<alg>/<hex> paths, RepoTags from the
+	// org.opencontainers.image.ref.name / io.containerd.image.name annotations).
+	Manifest []ManifestEntry
+	// Images holds one Image per Manifest entry, in the same order.
+	Images []Image
+}
+
+// ManifestEntry is one entry of a docker-archive manifest.json, with exactly
+// the keys the oci attestor predicate records (DESIGN.md §3).
+type ManifestEntry struct {
+	Config   string   `json:"Config"`
+	RepoTags []string `json:"RepoTags"`
+	Layers   []string `json:"Layers"`
+}
+
+// Image is one image of an archive, with everything computed and checked.
+type Image struct {
+	// Index is the position of the image's entry in Archive.Manifest.
+	Index int
+	// RepoTags are the tags recorded for the image (may be empty).
+	RepoTags []string
+	// ConfigPath is the archive path of the config blob.
+	ConfigPath string
+	// ImageID is the sha256 of the config blob's bytes (Docker's image ID).
+	ImageID digest.Digest
+	// ConfigRaw is the config blob's bytes.
+	ConfigRaw []byte
+	// Layers are the image's layers in manifest order (repeats allowed).
+	Layers []Layer
+	// DiffIDs are the computed digests of the uncompressed layers, in order;
+	// they have been checked against the config's rootfs.diff_ids.
+	DiffIDs []digest.Digest
+	// ManifestDigest and ManifestRaw are the OCI/Docker image manifest stored
+	// in the archive, when there is one (OCI layouts, Docker ≥25 archives);
+	// empty otherwise.
+	ManifestDigest digest.Digest
+	ManifestRaw    []byte
+	// ManifestMediaType is the media type of ManifestRaw, when present.
+	ManifestMediaType string
+}
+
+// Layer is one layer of an image as stored in the archive.
+type Layer struct {
+	// Path is the archive path the manifest names (before link resolution).
+	Path string
+	// Digest is the sha256 of the bytes as stored (compressed if compressed).
+	Digest digest.Digest
+	// Size is the stored size in bytes.
+	Size int64
+	// DiffID is the sha256 of the uncompressed tar stream.
+	DiffID digest.Digest
+	// Compression is how the layer is stored.
+	Compression Compression
+}

@@ -1,0 +1,153 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Tool returns the path of the pinned Go tool name, installing it if missing.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	p, err := Install(ctx, name)
+	if err != nil {
+		t.Fatalf("installing %s: %v", name, err)
+	}
+	return p
+}
+
+// RequireBin returns the path of a Debian-provided binary. When it is
+// missing the test fails under CI (CI is set) — .ci/run installs it — and is
+// skipped elsewhere with the apt-get line that installs it.
+func RequireBin(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	pkg := DebianTools[name]
+	if pkg == "" {
+		pkg = name
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not installed: .ci/run installs it (apt-get install -y %s)", name, pkg)
+	}
+	t.Skipf("%s is not installed: apt-get install -y %s", name, pkg)
+	return ""
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Proc is a process started by Start; its combined output is kept for
+// failure messages.
+type Proc struct {
+	Cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+}
+
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Output returns what the process printed so far.
+func (p *Proc) Output() string { return p.out.String() }
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Start runs name with args in dir (may be empty) and kills it, with its
+// process group, when the test ends. On test failure its output is logged.
+func Start(t testing.TB, dir, name string, args ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	p := &Proc{Cmd: cmd, out: out, done: done}
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", name, out.String())
+		}
+	})
+	return p
+}
+
+// WaitHTTP polls url until it answers with any HTTP status, the process
+// exits, or the timeout passes.
+func WaitHTTP(t testing.TB, p *Proc, url string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	c := &http.Client{Timeout: 2 * time.Second}
+	for time.Now().Before(deadline) {
+		if p != nil && p.Exited() {
+			t.Fatalf("%s exited before answering %s:\n%s", p.Cmd.Path, url, p.Output())
+		}
+		resp, err := c.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out := ""
+	if p != nil {
+		out = p.Output()
+	}
+	t.Fatalf("%s did not answer within %v:\n%s", url, timeout, out)
+}
+
+// Addr formats a loopback host:port.
+func Addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
