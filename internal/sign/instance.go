@@ -1,0 +1,221 @@
+package sign
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+)
+
+// API major versions this package (sigstore-go v1.3.0) signs with; services
+// in a signing config with other versions are skipped.
+var (
+	fulcioAPIVersions = []uint32{1}
+	rekorAPIVersions  = []uint32{1, 2}
+	tsaAPIVersions    = []uint32{1}
+)
+
+// services are the Sigstore endpoints one signature uses.
+type services struct {
+	Fulcio string
+	Rekor  []rekorService
+	TSA    []string // full URLs, with path
+}
+
+type rekorService struct {
+	URL     string
+	Version uint32
+}
+
+// resolveInstance maps Options.Instance to a concrete instance. "auto" reads
+// the repository visibility from the event payload at GITHUB_EVENT_PATH like
+// actions/attest: "public" → public-good, anything else → github. Without an
+// event payload (not in GitHub Actions) auto means public-good.
+func resolveInstance(opts Options) (string, error) {
+	switch opts.Instance {
+	case InstancePublicGood, InstanceGitHub, InstanceCustom:
+		return opts.Instance, nil
+	case "", InstanceAuto:
+	default:
+		return "", &sentinelError{
+			msg:      fmt.Sprintf("unknown sigstore instance %q: use auto, public-good, github or custom", opts.Instance),
+			sentinel: ErrOptions,
+		}
+	}
+	path := opts.getenv("GITHUB_EVENT_PATH")
+	if path == "" {
+		return InstancePublicGood, nil
+	}
+	public, err := repositoryIsPublic(path)
+	if err != nil {
+		return "", err
+	}
+	if public {
+		return InstancePublicGood, nil
+	}
+	return InstanceGitHub, nil
+}
+
+// repositoryIsPublic reads repository.visibility (or, in older payloads,
+// repository.private) from a GitHub event payload. A payload without either
+// is treated as not public, as actions/attest does.
+func repositoryIsPublic(path string) (bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false, fmt.Errorf("reading the event payload GITHUB_EVENT_PATH to pick the sigstore instance (set sigstore to public-good or github to skip this): %w", err)
+	}
+	var ev struct {
+		Repository *struct {
+			Visibility string `json:"visibility"`
+			Private    *bool  `json:"private"`
+		} `json:"repository"`
+	}
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return false, fmt.Errorf("parsing the event payload %s to pick the sigstore instance (set sigstore to public-good or github to skip this): %w", path, err)
+	}
+	switch {
+	case ev.Repository == nil:
+		return false, nil
+	case ev.Repository.Visibility != "":
+		return ev.Repository.Visibility == "public", nil
+	case ev.Repository.Private != nil:
+		return !*ev.Repository.Private, nil
+	}
+	return false, nil
+}
+
+// githubHost is the host whose Sigstore instance signs for GITHUB_SERVER_URL:
+// githubapp.com for github.com, the server's own host otherwise (GHE.com
+// tenants), as actions/attest derives it.
+func githubHost(serverURL string) (string, error) {
+	if serverURL == "" {
+		serverURL = "https://github.com"
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Hostname() == "" {
+		return "", &sentinelError{msg: fmt.Sprintf("GITHUB_SERVER_URL %q is not a URL", serverURL), sentinel: ErrOptions}
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "github.com" {
+		host = "githubapp.com"
+	}
+	return host, nil
+}
+
+// githubServices are the github instance's endpoints: Fulcio and a timestamp
+// authority, no transparency log.
+func githubServices(serverURL string) (services, error) {
+	host, err := githubHost(serverURL)
+	if err != nil {
+		return services{}, err
+	}
+	return services{
+		Fulcio: "https://fulcio." + host,
+		TSA:    []string{"https://timestamp." + host + "/api/v1/timestamp"},
+	}, nil
+}
+
+// customServices are the custom instance's endpoints from the URL options,
+// falling back to a signing config for the ones left empty.
+func customServices(opts Options, sc *root.SigningConfig, now time.Time) (services, error) {
+	var s services
+	if sc != nil {
+		var err error
+		if s, err = signingConfigServices(sc, now); err != nil {
+			return services{}, err
+		}
+	}
+	if opts.FulcioURL != "" {
+		u, err := serviceURL("fulcio-url", opts.FulcioURL)
+		if err != nil {
+			return services{}, err
+		}
+		s.Fulcio = strings.TrimRight(u.String(), "/")
+	}
+	if opts.RekorURL != "" {
+		u, err := serviceURL("rekor-url", opts.RekorURL)
+		if err != nil {
+			return services{}, err
+		}
+		v := opts.RekorVersion
+		if v == 0 {
+			v = 2
+		}
+		if v != 1 && v != 2 {
+			return services{}, &sentinelError{msg: fmt.Sprintf("rekor version %d is not supported: use 1 or 2", v), sentinel: ErrOptions}
+		}
+		s.Rekor = []rekorService{{URL: strings.TrimRight(u.String(), "/"), Version: v}}
+	}
+	if opts.TSAURL != "" {
+		u, err := serviceURL("tsa-url", opts.TSAURL)
+		if err != nil {
+			return services{}, err
+		}
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/api/v1/timestamp"
+		}
+		s.TSA = []string{u.String()}
+	}
+	return s, nil
+}
+
+func serviceURL(name, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, &sentinelError{msg: fmt.Sprintf("%s %q is not an http(s) URL", name, raw), sentinel: ErrOptions}
+	}
+	return u, nil
+}
+
+// signingConfigServices selects Fulcio, Rekor and TSA services from a
+// signing config with sigstore-go's helpers, for the API versions this
+// package supports.
+func signingConfigServices(sc *root.SigningConfig, now time.Time) (services, error) {
+	var s services
+	fulcio, err := root.SelectService(sc.FulcioCertificateAuthorityURLs(), fulcioAPIVersions, now)
+	if err != nil {
+		return services{}, fmt.Errorf("%w: selecting a Fulcio from the signing config: %w", ErrService, err)
+	}
+	s.Fulcio = fulcio.URL
+	if len(sc.RekorLogURLs()) > 0 {
+		rekors, err := root.SelectServices(sc.RekorLogURLs(), sc.RekorLogURLsConfig(), rekorAPIVersions, now)
+		if err != nil {
+			return services{}, fmt.Errorf("%w: selecting Rekor logs from the signing config: %w", ErrService, err)
+		}
+		for _, r := range rekors {
+			s.Rekor = append(s.Rekor, rekorService{URL: r.URL, Version: r.MajorAPIVersion})
+		}
+	}
+	if len(sc.TimestampAuthorityURLs()) > 0 {
+		tsas, err := root.SelectServices(sc.TimestampAuthorityURLs(), sc.TimestampAuthorityURLsConfig(), tsaAPIVersions, now)
+		if err != nil {
+			return services{}, fmt.Errorf("%w: selecting timestamp authorities from the signing config: %w", ErrService, err)
+		}
+		for _, t := range tsas {
+			s.TSA = append(s.TSA, t.URL)
+		}
+	}
+	return s, nil
+}
+
+// check reports services that cannot produce a verifiable keyless bundle.
+func (s services) check(instance string) error {
+	if s.Fulcio == "" {
+		return &sentinelError{msg: fmt.Sprintf("sigstore instance %s has no Fulcio URL: set fulcio-url", instance), sentinel: ErrOptions}
+	}
+	if len(s.Rekor) == 0 && len(s.TSA) == 0 {
+		return &sentinelError{msg: fmt.Sprintf("sigstore instance %s has neither a Rekor nor a timestamp authority: set rekor-url and/or tsa-url (a short-lived certificate needs a timestamp)", instance), sentinel: ErrOptions}
+	}
+	if len(s.TSA) == 0 {
+		for _, r := range s.Rekor {
+			if r.Version == 2 {
+				return &sentinelError{msg: fmt.Sprintf("sigstore instance %s: Rekor v2 gives no integrated time: set tsa-url too", instance), sentinel: ErrOptions}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package sign
+
+import (
+	"net/http"
+	"time"
+)
+
+// Instance names accepted in Options.Instance (DESIGN.md §5).
+const (
+	// InstanceAuto picks like actions/attest: a public repository signs with
+	// public-good, anything else with github. Outside GitHub Actions (no
+	// GITHUB_EVENT_PATH) it picks public-good, the only instance that certifies
+	// identities other than GitHub Actions workflows.
+	InstanceAuto = "auto"
+	// InstancePublicGood is Sigstore's public-good instance: trusted root and
+	// signing config from Sigstore's TUF repository.
+	InstancePublicGood = "public-good"
+	// InstanceGitHub is GitHub's Sigstore instance: Fulcio and a timestamp
+	// authority at fulcio.<host> / timestamp.<host> (githubapp.com for
+	// github.com), no transparency log, trusted root from GitHub's TUF
+	// repository.
+	InstanceGitHub = "github"
+	// InstanceCustom uses Options.FulcioURL, RekorURL, TSAURL (or a signing
+	// config) and the trusted root at Options.TrustedRootPath.
+	InstanceCustom = "custom"
+)
+
+// SigningKeyEphemeral as Options.SigningKey signs with a fresh ECDSA P-256 key
+// that is thrown away afterwards (the bundle then verifies only with the
+// public key it reports in Result.PublicKeyPEM).
+const SigningKeyEphemeral = "ephemeral"
+
+// Options configure Sign and TrustedMaterial. The zero value signs keylessly
+// with the "auto" instance, reading nothing from the environment.
+type Options struct {
+	// Instance is "auto" (default, also for ""), "public-good", "github" or
+	// "custom".
+	Instance string
+
+	// FulcioURL, RekorURL and TSAURL are the custom instance's services
+	// (base URLs; a TSA URL without a path gets /api/v1/timestamp). Rekor and
+	// TSA are each optional, but a keyless bundle needs at least one of them.
+	FulcioURL, RekorURL, TSAURL string
+	// RekorVersion is the custom Rekor's major API version: 1 or 2 (default 2,
+	// rekor-tiles).
+	RekorVersion uint32
+	// SigningConfigPath is a custom instance's signing_config.json (v0.2);
+	// its services are used where the URL fields are empty.
+	SigningConfigPath string
+	// TrustedRootPath is a trusted_root.json. Required for custom; for the
+	// other instances it replaces the root fetched from TUF (air-gapped
+	// verification, GitHub Enterprise hosts other than github.com).
+	TrustedRootPath string
+	// TUFCachePath is where TUF metadata is cached (default
+	// $HOME/.sigstore/root, or a temp directory when HOME is unset).
+	TUFCachePath string
+
+	// SigningKey is "" for keyless signing, "ephemeral" or the path of a PEM
+	// ECDSA private key (PKCS#8 or SEC 1) for key signing. Key-signed bundles
+	// carry a public-key hint, not a certificate: they are not keyless.
+	SigningKey string
+
+	// IdentityToken is an explicit OIDC token (the --identity-token flag).
+	// An explicit token wins over the ambient ones: the user asked for it.
+	IdentityToken string
+
+	// Getenv reads ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+	// SIGSTORE_ID_TOKEN, GITHUB_ACTIONS, GITHUB_EVENT_PATH and
+	// GITHUB_SERVER_URL. nil means an empty environment.
+	Getenv func(string) string
+
+	// Mask is called with every secret (the ID token and the Actions request
+	// token) before it is used. nil does nothing.
+	Mask func(secret string)
+
+	// HTTPClient is used for the token request and TUF. nil means a client
+	// with a 30s timeout.
+	HTTPClient *http.Client
+
+	// Now is the clock used to select services from a signing config. nil
+	// means time.Now.
+	Now func() time.Time
+}
+
+// Result is a signed, verified bundle and what it proves.
+type Result struct {
+	// Bundle is the protojson bundle, media type
+	// application/vnd.dev.sigstore.bundle.v0.3+json.
+	Bundle []byte
+	// Instance is the instance actually used ("public-good", "github",
+	// "custom"; "key" for key signing without services).
+	Instance string
+	// Identity and Issuer are the certificate's SAN and OIDC issuer (keyless);
+	// empty for key signing.
+	Identity, Issuer string
+	// KeyHint is the public-key hint (key signing only).
+	KeyHint string
+	// PublicKeyPEM is the signing public key (key signing only).
+	PublicKeyPEM string
+	// LogIndex is the transparency log index, -1 without a log entry.
+	LogIndex int64
+	// LogID is the hex log ID of the transparency log entry, if any.
+	LogID string
+	// Timestamps are the verified RFC 3161 timestamps and log integrated
+	// times.
+	Timestamps []time.Time
+}
+
+func (o Options) getenv(k string) string {
+	if o.Getenv == nil {
+		return ""
+	}
+	return o.Getenv(k)
+}
+
+func (o Options) mask(s string) {
+	if o.Mask != nil && s != "" {
+		o.Mask(s)
+	}
+}
+
+func (o Options) httpClient() *http.Client {
+	if o.HTTPClient != nil {
+		return o.HTTPClient
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o Options) transport() http.RoundTripper {
+	if o.HTTPClient != nil {
+		return o.HTTPClient.Transport
+	}
+	return nil
+}

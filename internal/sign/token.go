@@ -1,0 +1,148 @@
+package sign
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// audience is the audience Fulcio expects in the ID token.
+const audience = "sigstore"
+
+// Token sources, reported in errors.
+const (
+	sourceFlag    = "--identity-token"
+	sourceActions = "ACTIONS_ID_TOKEN_REQUEST_URL"
+	sourceEnv     = "SIGSTORE_ID_TOKEN"
+)
+
+// identityToken returns the OIDC token to present to Fulcio and where it
+// came from. Order: the explicit Options.IdentityToken (the user asked for
+// it), then GitHub Actions' token endpoint, then SIGSTORE_ID_TOKEN. Every
+// token is passed to Options.Mask before it is returned.
+func identityToken(ctx context.Context, opts Options) (string, string, error) {
+	if t := strings.TrimSpace(opts.IdentityToken); t != "" {
+		opts.mask(t)
+		return t, sourceFlag, nil
+	}
+	if reqURL := opts.getenv("ACTIONS_ID_TOKEN_REQUEST_URL"); reqURL != "" {
+		t, err := actionsToken(ctx, opts, reqURL, opts.getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+		if err != nil {
+			return "", "", err
+		}
+		return t, sourceActions, nil
+	}
+	if t := strings.TrimSpace(opts.getenv("SIGSTORE_ID_TOKEN")); t != "" {
+		opts.mask(t)
+		return t, sourceEnv, nil
+	}
+	if opts.getenv("GITHUB_ACTIONS") == "true" {
+		return "", "", &sentinelError{
+			msg:      `missing id-token permission: add "permissions: id-token: write" to the job`,
+			sentinel: ErrNoToken,
+		}
+	}
+	return "", "", &sentinelError{
+		msg:      "no OIDC identity token: set SIGSTORE_ID_TOKEN or pass --identity-token (or sign with a signing-key, which is not keyless)",
+		sentinel: ErrNoToken,
+	}
+}
+
+// actionsToken asks the GitHub Actions token service for an ID token with
+// the sigstore audience.
+func actionsToken(ctx context.Context, opts Options, reqURL, bearer string) (string, error) {
+	opts.mask(bearer)
+	u, err := url.Parse(reqURL)
+	if err != nil || u.Host == "" {
+		return "", &sentinelError{msg: "requesting the GitHub Actions ID token: ACTIONS_ID_TOKEN_REQUEST_URL is not a URL", sentinel: ErrTokenRequest}
+	}
+	if bearer == "" {
+		return "", &sentinelError{
+			msg:      `requesting the GitHub Actions ID token: ACTIONS_ID_TOKEN_REQUEST_TOKEN is empty: add "permissions: id-token: write" to the job`,
+			sentinel: ErrTokenRequest,
+		}
+	}
+	q := u.Query()
+	q.Set("audience", audience)
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", fmt.Errorf("%w from %s: %v", ErrTokenRequest, u.Host, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	req.Header.Set("Accept", "application/json; api-version=2.0")
+	resp, err := opts.httpClient().Do(req)
+	if err != nil {
+		// url.Error carries the URL; it has no secret (the bearer is a header).
+		return "", fmt.Errorf("%w from %s: %w", ErrTokenRequest, u.Host, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("%w from %s: reading the response: %w", ErrTokenRequest, u.Host, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		hint := ""
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			hint = `: check that the job has "permissions: id-token: write"`
+		}
+		// The body is not echoed: it is the service's, and may carry anything.
+		return "", fmt.Errorf("%w from %s: HTTP %d %s%s", ErrTokenRequest, u.Host, resp.StatusCode, http.StatusText(resp.StatusCode), hint)
+	}
+	var v struct {
+		Value string `json:"value"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return "", fmt.Errorf("%w from %s: the response is not JSON with a \"value\"", ErrTokenRequest, u.Host)
+	}
+	if v.Value == "" {
+		return "", fmt.Errorf("%w from %s: the response has no token in \"value\"", ErrTokenRequest, u.Host)
+	}
+	opts.mask(v.Value)
+	return v.Value, nil
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// tokenClaims are the unverified claims of an ID token that Sign uses to
+// predict the certificate identity. Fulcio verifies the token; these claims
+// only serve to check that the certificate is for the identity we presented.
+type tokenClaims struct {
+	Issuer         string          `json:"iss"`
+	Subject        string          `json:"sub"`
+	Email          string          `json:"email"`
+	JobWorkflowRef string          `json:"job_workflow_ref"`
+	Federated      json.RawMessage `json:"federated_claims"`
+}
+
+// parseClaims decodes the payload of a JWT without verifying it.
+func parseClaims(token string) (tokenClaims, error) {
+	var c tokenClaims
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return c, &sentinelError{msg: "the OIDC identity token is not a JWT (want header.payload.signature)", sentinel: ErrOptions}
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return c, &sentinelError{msg: "the OIDC identity token's payload is not base64url", sentinel: ErrOptions}
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return c, &sentinelError{msg: "the OIDC identity token's payload is not a JSON object", sentinel: ErrOptions}
+	}
+	if c.Issuer == "" {
+		return c, &sentinelError{msg: "the OIDC identity token has no issuer (iss) claim", sentinel: ErrOptions}
+	}
+	return c, nil
+}

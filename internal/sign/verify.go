@@ -1,0 +1,161 @@
+package sign
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/signature"
+)
+
+// PayloadType is the DSSE payload type of every bundle Sign makes.
+const PayloadType = "application/vnd.in-toto+json"
+
+// BundleMediaType is the media type of the bundles Sign makes.
+const BundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+
+// Policy is what a bundle must prove. Keyless bundles need an identity: SAN
+// (Identity or IdentityRegexp) and issuer (Issuer or IssuerRegexp); key-signed
+// bundles need PublicKey. The statement must name Digest as a subject unless
+// SkipArtifact says the caller checks the subjects itself.
+type Policy struct {
+	// Identity is the certificate SAN, e.g.
+	// https://github.com/OWNER/REPO/.github/workflows/FILE@REF;
+	// IdentityRegexp matches it instead (Go regexp syntax, unanchored).
+	Identity, IdentityRegexp string
+	// Issuer is the OIDC issuer, e.g. https://token.actions.githubusercontent.com;
+	// IssuerRegexp matches it instead.
+	Issuer, IssuerRegexp string
+	// PublicKey verifies key-signed bundles (Options.SigningKey).
+	PublicKey crypto.PublicKey
+	// Digest is a subject digest the statement must carry, as
+	// "sha256:<hex>".
+	Digest string
+	// SkipArtifact skips the subject check (the caller checks the statement's
+	// subjects itself, or has just signed it).
+	SkipArtifact bool
+}
+
+// Verify checks a bundle against the trusted material and the policy
+// (DESIGN.md §5) and returns sigstore-go's result. It requires a DSSE
+// envelope with an in-toto statement. For keyless bundles it requires a
+// certificate chaining to tm, an observer timestamp (RFC 3161 or a Rekor v1
+// integrated time) within the certificate's validity, a transparency log
+// entry when tm lists Rekor logs, and an SCT when tm lists CT logs. For
+// key-signed bundles tm may be nil; log entries and timestamps in the bundle
+// are verified when present. Every failure wraps ErrVerify (or ErrOptions for
+// an unusable policy).
+func Verify(_ context.Context, bundleJSON []byte, tm root.TrustedMaterial, p Policy) (*verify.VerificationResult, error) {
+	b := &bundle.Bundle{Bundle: new(protobundle.Bundle)}
+	if err := b.UnmarshalJSON(bundleJSON); err != nil {
+		return nil, fmt.Errorf("%w: parsing the bundle: %w", ErrVerify, err)
+	}
+	env := b.GetDsseEnvelope()
+	if env == nil {
+		return nil, fmt.Errorf("%w: the bundle holds no DSSE envelope", ErrVerify)
+	}
+	if env.GetPayloadType() != PayloadType {
+		return nil, fmt.Errorf("%w: DSSE payload type is %q, want %q", ErrVerify, env.GetPayloadType(), PayloadType)
+	}
+
+	artifact, err := artifactPolicy(p)
+	if err != nil {
+		return nil, err
+	}
+	var vopts []verify.VerifierOption
+	var popts []verify.PolicyOption
+	material := tm
+	vm := b.GetVerificationMaterial()
+	if p.PublicKey != nil {
+		km, err := keyMaterial(p.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		if tm != nil {
+			material = root.TrustedMaterialCollection{tm, km}
+		} else {
+			material = km
+		}
+		if n := len(vm.GetTlogEntries()); n > 0 {
+			vopts = append(vopts, verify.WithTransparencyLog(n))
+		}
+		if n := len(vm.GetTimestampVerificationData().GetRfc3161Timestamps()); n > 0 {
+			vopts = append(vopts, verify.WithSignedTimestamps(n))
+		}
+		if len(vopts) == 0 {
+			vopts = append(vopts, verify.WithNoObserverTimestamps())
+		}
+		popts = append(popts, verify.WithKey())
+	} else {
+		if tm == nil {
+			return nil, &sentinelError{msg: "verifying a keyless bundle needs a trusted root", sentinel: ErrOptions}
+		}
+		if (p.Identity == "" && p.IdentityRegexp == "") || (p.Issuer == "" && p.IssuerRegexp == "") {
+			return nil, &sentinelError{msg: "the verification policy needs a certificate identity and issuer (or a public key for key-signed bundles)", sentinel: ErrOptions}
+		}
+		id, err := verify.NewShortCertificateIdentity(p.Issuer, p.IssuerRegexp, p.Identity, p.IdentityRegexp)
+		if err != nil {
+			return nil, fmt.Errorf("%w: certificate identity policy: %w", ErrOptions, err)
+		}
+		popts = append(popts, verify.WithCertificateIdentity(id))
+		vopts = append(vopts, verify.WithObserverTimestamps(1))
+		if len(tm.RekorLogs()) > 0 {
+			vopts = append(vopts, verify.WithTransparencyLog(1))
+		}
+		if len(tm.CTLogs()) > 0 {
+			vopts = append(vopts, verify.WithSignedCertificateTimestamps(1))
+		}
+	}
+	v, err := verify.NewVerifier(material, vopts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOptions, err)
+	}
+	res, err := v.Verify(b, verify.NewPolicy(artifact, popts...))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrVerify, err)
+	}
+	return res, nil
+}
+
+func artifactPolicy(p Policy) (verify.ArtifactPolicyOption, error) {
+	if p.Digest == "" {
+		if !p.SkipArtifact {
+			return nil, &sentinelError{msg: "the verification policy names no subject digest (Digest) and does not skip the subject check", sentinel: ErrOptions}
+		}
+		return verify.WithoutArtifactUnsafe(), nil
+	}
+	alg, hexd, ok := strings.Cut(p.Digest, ":")
+	d, err := hex.DecodeString(hexd)
+	if !ok || alg != "sha256" || err != nil || len(d) != 32 {
+		return nil, &sentinelError{msg: fmt.Sprintf("subject digest %q is not sha256:<64 hex digits>", p.Digest), sentinel: ErrOptions}
+	}
+	return verify.WithArtifactDigest(alg, d), nil
+}
+
+// keyMaterial trusts one public key, whatever the bundle's hint says.
+func keyMaterial(pub crypto.PublicKey) (root.TrustedMaterial, error) {
+	hash := crypto.SHA256
+	if ec, ok := pub.(*ecdsa.PublicKey); ok {
+		switch ec.Curve {
+		case elliptic.P384():
+			hash = crypto.SHA384
+		case elliptic.P521():
+			hash = crypto.SHA512
+		}
+	}
+	sv, err := signature.LoadVerifier(pub, hash)
+	if err != nil {
+		return nil, fmt.Errorf("%w: loading the public key: %w", ErrOptions, err)
+	}
+	key := root.NewExpiringKey(sv, time.Time{}, time.Time{})
+	return root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return key, nil }), nil
+}
