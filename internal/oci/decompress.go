@@ -1,0 +1,187 @@
+package oci
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	digest "github.com/opencontainers/go-digest"
+)
+
+const (
+	// entryBufSize is the size of the buffers an entry's bytes are copied
+	// into (and handed to the decompressor in).
+	entryBufSize = 256 << 10
+	// entryBufCount bounds the buffers in flight to the decompressor.
+	entryBufCount = 6
+	// minBombLimit is the decompressed size every compressed entry may
+	// reach whatever its ratio.
+	minBombLimit = 256 << 20
+	// maxZstdWindow bounds the zstd window (and so the decoder's memory).
+	// Container tooling uses windows of 8 MiB or less.
+	maxZstdWindow = 32 << 20
+)
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// sniff tells the compression of a stream from its first bytes.
+func sniff(b []byte) Compression {
+	switch {
+	case bytes.HasPrefix(b, gzipMagic):
+		return CompressionGzip
+	case bytes.HasPrefix(b, zstdMagic):
+		return CompressionZstd
+	}
+	return CompressionNone
+}
+
+// decompressResult is what a decompressor found.
+type decompressResult struct {
+	diffID digest.Digest
+	size   int64
+	err    error // wraps ErrCorruptLayer or ErrDecompressionBomb
+}
+
+// decompressor decompresses and hashes one compressed entry in its own
+// goroutine, fed with the entry's bytes in pooled buffers.
+type decompressor struct {
+	in   chan []byte
+	free chan []byte
+	res  chan decompressResult
+}
+
+// startDecompressor starts decompressing a stream of compression c whose
+// decompressed size may not exceed limit. Buffers sent on in are returned to
+// free once consumed.
+func startDecompressor(c Compression, limit int64, free chan []byte) *decompressor {
+	d := &decompressor{in: make(chan []byte, entryBufCount-2), free: free, res: make(chan decompressResult, 1)}
+	go d.run(c, limit)
+	return d
+}
+
+// send hands a buffer of stored bytes to the decompressor.
+func (d *decompressor) send(b []byte) { d.in <- b }
+
+// finish says the entry ended and waits for the result.
+func (d *decompressor) finish() decompressResult {
+	close(d.in)
+	return <-d.res
+}
+
+func (d *decompressor) run(c Compression, limit int64) {
+	cr := &chanReader{in: d.in, free: d.free}
+	res := decompressResult{}
+	defer func() {
+		cr.drain()
+		d.res <- res
+	}()
+	var dec io.Reader
+	switch c {
+	case CompressionGzip:
+		zr, err := gzip.NewReader(cr)
+		if err != nil {
+			res.err = fmt.Errorf("%w: gzip: %v", ErrCorruptLayer, err)
+			return
+		}
+		defer zr.Close()
+		dec = zr
+	case CompressionZstd:
+		zr, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(1<<62))
+		if err != nil {
+			res.err = fmt.Errorf("%w: zstd: %v", ErrCorruptLayer, err)
+			return
+		}
+		defer zr.Close()
+		dec = zr
+	default:
+		res.err = fmt.Errorf("%w: unknown compression %q", ErrCorruptLayer, c)
+		return
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(dec, limit+1))
+	res.size = n
+	switch {
+	case err != nil:
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			res.err = fmt.Errorf("%w: %s stream is truncated", ErrCorruptLayer, c)
+		} else {
+			res.err = fmt.Errorf("%w: %s: %v", ErrCorruptLayer, c, err)
+		}
+		return
+	case n > limit:
+		res.err = fmt.Errorf("%w: %s stream expands beyond %d bytes; if this layer is genuine, raise the ratio limit", ErrDecompressionBomb, c, limit)
+		return
+	}
+	if cr.rest() {
+		res.err = fmt.Errorf("%w: data after the end of the %s stream", ErrCorruptLayer, c)
+		return
+	}
+	res.diffID = digest.NewDigest(digest.SHA256, h)
+}
+
+// chanReader reads the buffers sent on in.
+type chanReader struct {
+	in   chan []byte
+	free chan []byte
+	cur  []byte
+	full []byte
+	eof  bool
+}
+
+func (r *chanReader) Read(p []byte) (int, error) {
+	for len(r.cur) == 0 {
+		if r.full != nil {
+			r.free <- r.full[:cap(r.full)]
+			r.full = nil
+		}
+		if r.eof {
+			return 0, io.EOF
+		}
+		b, ok := <-r.in
+		if !ok {
+			r.eof = true
+			return 0, io.EOF
+		}
+		r.full, r.cur = b, b
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
+}
+
+// rest reports whether any byte is left after the decompressor stopped.
+func (r *chanReader) rest() bool {
+	var b [4096]byte
+	for {
+		n, err := r.Read(b[:])
+		if n > 0 {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
+// drain returns every remaining buffer to the pool until in is closed.
+func (r *chanReader) drain() {
+	if r.full != nil {
+		r.free <- r.full[:cap(r.full)]
+		r.full, r.cur = nil, nil
+	}
+	if r.eof {
+		return
+	}
+	for b := range r.in {
+		r.free <- b[:cap(b)]
+	}
+	r.eof = true
+}

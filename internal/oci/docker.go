@@ -1,0 +1,171 @@
+package oci
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// interpret turns the recorded entries into an Archive: manifest.json for
+// docker archives, else index.json for OCI layouts.
+func (t *table) interpret(opts ScanOptions) (*Archive, error) {
+	if err := t.checkNames(); err != nil {
+		return nil, err
+	}
+	if e, ok := t.byName["manifest.json"]; ok {
+		return t.docker(e, opts)
+	}
+	if e, ok := t.byName["index.json"]; ok {
+		return t.layout(e, opts)
+	}
+	return nil, fail(t.path, "", "%w: it has neither manifest.json nor index.json; pass a file written by docker save, podman save, skopeo copy, crane or buildx", ErrNotArchive)
+}
+
+// parseManifestJSON parses a docker-archive manifest.json.
+func parseManifestJSON(b []byte) ([]ManifestEntry, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("%w: manifest.json is empty", ErrBadManifest)
+	}
+	var m []ManifestEntry
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: manifest.json is not a JSON array of images: %v", ErrBadManifest, err)
+	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("%w: manifest.json lists no image", ErrNoImages)
+	}
+	for i, e := range m {
+		if e.Config == "" {
+			return nil, fmt.Errorf("%w: manifest.json entry %d has no Config", ErrBadManifest, i)
+		}
+	}
+	return m, nil
+}
+
+// docker reads a docker-archive through its manifest.json.
+func (t *table) docker(me *entry, opts ScanOptions) (*Archive, error) {
+	raw, err := t.jsonOf(me, "manifest.json", opts.maxJSON())
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseManifestJSON(raw)
+	if err != nil {
+		return nil, fail(t.path, "manifest.json", "%w", err)
+	}
+	a := &Archive{Format: FormatDocker, ManifestRaw: raw, Manifest: m}
+	for i, me := range m {
+		what := fmt.Sprintf("manifest.json entry %d", i)
+		img, err := t.image(me, what, opts)
+		if err != nil {
+			return nil, err
+		}
+		img.Index = i
+		a.Images = append(a.Images, *img)
+	}
+	if _, ok := t.byName["index.json"]; ok {
+		if err := t.dockerManifests(a, opts); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// imageConfig is the part of an image config the scanner checks.
+type imageConfig struct {
+	RootFS *struct {
+		Type    string          `json:"type"`
+		DiffIDs []digest.Digest `json:"diff_ids"`
+	} `json:"rootfs"`
+}
+
+// image resolves a manifest entry's config and layers and checks the
+// diffIDs against the config.
+func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, error) {
+	ce, err := t.resolve(me.Config, what+" Config")
+	if err != nil {
+		return nil, err
+	}
+	craw, err := t.jsonOf(ce, "image config", opts.maxJSON())
+	if err != nil {
+		return nil, err
+	}
+	var cfg imageConfig
+	if err := json.Unmarshal(craw, &cfg); err != nil {
+		return nil, fail(t.path, me.Config, "%w: image config is not valid JSON: %v", ErrBadManifest, err)
+	}
+	if cfg.RootFS == nil {
+		return nil, fail(t.path, me.Config, "%w: image config has no rootfs", ErrBadManifest)
+	}
+	img := &Image{
+		RepoTags:   me.RepoTags,
+		ConfigPath: me.Config,
+		ImageID:    ce.digest,
+		ConfigRaw:  craw,
+	}
+	for j, lp := range me.Layers {
+		le, err := t.resolve(lp, fmt.Sprintf("%s layer %d", what, j))
+		if err != nil {
+			return nil, err
+		}
+		if le.decompressErr != nil {
+			return nil, fail(t.path, lp, "%w", le.decompressErr)
+		}
+		img.Layers = append(img.Layers, Layer{Path: lp, Digest: le.digest, Size: le.size, DiffID: le.diffID, Compression: le.compression})
+		img.DiffIDs = append(img.DiffIDs, le.diffID)
+	}
+	if err := checkDiffIDs(img.DiffIDs, cfg.RootFS.DiffIDs); err != nil {
+		return nil, fail(t.path, me.Config, "%w", err)
+	}
+	return img, nil
+}
+
+// checkDiffIDs compares computed diffIDs with the config's.
+func checkDiffIDs(got, want []digest.Digest) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%w: the image has %d layers but its config lists %d diff_ids; the archive is corrupt or was altered", ErrDiffIDMismatch, len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return fmt.Errorf("%w: layer %d decompresses to %s but the config says %s; the archive is corrupt or was altered", ErrDiffIDMismatch, i, got[i], want[i])
+		}
+	}
+	return nil
+}
+
+// dockerManifests fills ManifestDigest/ManifestRaw of a Docker ≥25 archive's
+// images from its index.json and blobs, matching manifests by config digest.
+func (t *table) dockerManifests(a *Archive, opts ScanOptions) error {
+	ims, err := t.walkIndex(opts)
+	if err != nil {
+		return err
+	}
+	for i := range a.Images {
+		img := &a.Images[i]
+		for _, im := range ims {
+			if im.manifest.Config.Digest != img.ImageID {
+				continue
+			}
+			if err := t.checkLayerDescriptors(im, img); err != nil {
+				return err
+			}
+			img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = im.desc.Digest, im.raw, im.mediaType
+			break
+		}
+	}
+	return nil
+}
+
+// checkLayerDescriptors checks that an image manifest's layers are the
+// layers the image was read with.
+func (t *table) checkLayerDescriptors(im *foundManifest, img *Image) error {
+	if len(im.manifest.Layers) != len(img.Layers) {
+		return fail(t.path, im.path, "%w: image manifest lists %d layers but manifest.json lists %d", ErrDigestMismatch, len(im.manifest.Layers), len(img.Layers))
+	}
+	for j, l := range im.manifest.Layers {
+		if l.Digest != img.Layers[j].Digest {
+			return fail(t.path, im.path, "%w: image manifest layer %d is %s but manifest.json's layer %q hashes to %s", ErrDigestMismatch, j, l.Digest, img.Layers[j].Path, img.Layers[j].Digest)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+package oci
+
+import (
+	"archive/tar"
+	"fmt"
+	"path"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+const (
+	// maxEntries bounds the number of tar entries (and so the memory the
+	// entry table takes). Image archives hold a few entries per layer.
+	maxEntries = 1 << 17
+	// maxLinkHops bounds link resolution.
+	maxLinkHops = 40
+)
+
+// entry is what the pass records about one tar entry.
+type entry struct {
+	name     string
+	typ      byte
+	linkname string // cleaned archive path of a link's target
+	size     int64
+	// digest is the sha256 of the stored bytes.
+	digest digest.Digest
+	// diffID is the sha256 of the decompressed bytes (= digest when stored
+	// uncompressed); empty when decompression failed.
+	diffID      digest.Digest
+	compression Compression
+	// decompressErr is why decompression failed; reported only if the entry
+	// is used as a layer.
+	decompressErr error
+	// json is the entry's content when it looked like JSON and was kept.
+	json []byte
+	// jsonDropped says the entry looked like JSON but was too large to keep.
+	jsonDropped bool
+}
+
+// regular reports whether e holds file content.
+func (e *entry) regular() bool {
+	return e.typ == tar.TypeReg || e.typ == tar.TypeRegA //nolint:staticcheck // old writers use TypeRegA
+}
+
+// table is the set of entries of an archive, by cleaned name.
+type table struct {
+	path    string // the archive, for errors
+	byName  map[string]*entry
+	ordered []*entry
+}
+
+// cleanName normalises an archive path ("./a//b/" → "a/b") and rejects
+// absolute paths and "..".
+func cleanName(name string) (string, error) {
+	if name == "" {
+		return "", fmt.Errorf("%w: empty name", ErrUnsafePath)
+	}
+	if strings.HasPrefix(name, "/") || strings.HasPrefix(name, `\`) || (len(name) > 1 && name[1] == ':' && strings.ContainsAny(name[:1], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
+		return "", fmt.Errorf("%w: absolute path", ErrUnsafePath)
+	}
+	for _, part := range strings.FieldsFunc(name, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if part == ".." {
+			return "", fmt.Errorf("%w: path contains \"..\"", ErrUnsafePath)
+		}
+	}
+	c := path.Clean(name)
+	if c == "." {
+		return "", fmt.Errorf("%w: empty name", ErrUnsafePath)
+	}
+	return c, nil
+}
+
+// symlinkTarget returns the archive path a symlink at name pointing to
+// target refers to; it must stay inside the archive.
+func symlinkTarget(name, target string) (string, error) {
+	if target == "" || strings.HasPrefix(target, "/") {
+		return "", fmt.Errorf("%w: link target %q leaves the archive", ErrUnsafePath, target)
+	}
+	j := path.Join(path.Dir(name), target)
+	if j == ".." || strings.HasPrefix(j, "../") || j == "." {
+		return "", fmt.Errorf("%w: link target %q leaves the archive", ErrUnsafePath, target)
+	}
+	return j, nil
+}
+
+// add records e; names must be unique (directories may repeat).
+func (t *table) add(e *entry) error {
+	if old, ok := t.byName[e.name]; ok {
+		if old.typ == tar.TypeDir && e.typ == tar.TypeDir {
+			return nil
+		}
+		return fail(t.path, e.name, "%w: the archive holds two entries named %q", ErrDuplicateEntry, e.name)
+	}
+	if len(t.ordered) >= maxEntries {
+		return fail(t.path, e.name, "%w: more than %d entries", ErrTooLarge, maxEntries)
+	}
+	t.byName[e.name] = e
+	t.ordered = append(t.ordered, e)
+	return nil
+}
+
+// resolve finds the regular entry a path names, following symbolic and hard
+// links. what says who named it (for errors).
+func (t *table) resolve(name, what string) (*entry, error) {
+	cur, err := cleanName(name)
+	if err != nil {
+		return nil, fail(t.path, name, "%s: %w", what, err)
+	}
+	for hops := 0; ; hops++ {
+		if hops > maxLinkHops {
+			return nil, fail(t.path, name, "%w: %s names a path whose links do not end (loop at %q)", ErrLinkLoop, what, cur)
+		}
+		e, ok := t.byName[cur]
+		if !ok {
+			if cur == name {
+				return nil, fail(t.path, name, "%w: %s names %q, which is not in the archive", ErrMissingBlob, what, name)
+			}
+			return nil, fail(t.path, name, "%w: %s names %q, a link to %q, which is not in the archive", ErrMissingBlob, what, name, cur)
+		}
+		switch {
+		case e.regular():
+			return e, nil
+		case e.typ == tar.TypeSymlink, e.typ == tar.TypeLink:
+			cur = e.linkname
+		case e.typ == tar.TypeDir:
+			return nil, fail(t.path, name, "%w: %s names %q, which is a directory", ErrNotFile, what, cur)
+		default:
+			return nil, fail(t.path, name, "%w: %s names %q, a tar entry of type %q", ErrNotFile, what, cur, string(e.typ))
+		}
+	}
+}
+
+// digestFromName returns the digest an entry's name claims for its content,
+// if it has that form: blobs/sha256/<hex>, <hex>.tar, <hex>.tar.gz,
+// <hex>.json, sha256:<hex> (the last component of the name).
+func digestFromName(name string) (digest.Digest, bool) {
+	dir, base := path.Split(name)
+	var hex string
+	switch {
+	case strings.HasSuffix(dir, "blobs/sha256/"):
+		hex = base
+	case strings.HasPrefix(base, "sha256:"):
+		hex = strings.TrimPrefix(base, "sha256:")
+	case strings.HasSuffix(base, ".tar.gz"):
+		hex = strings.TrimSuffix(base, ".tar.gz")
+	case strings.HasSuffix(base, ".tar"):
+		hex = strings.TrimSuffix(base, ".tar")
+	case strings.HasSuffix(base, ".json"):
+		hex = strings.TrimSuffix(base, ".json")
+	default:
+		return "", false
+	}
+	d := digest.NewDigestFromEncoded(digest.SHA256, hex)
+	if d.Validate() != nil {
+		return "", false
+	}
+	return d, true
+}
+
+// checkNames checks that every regular entry named by a digest hashes to
+// it. A layer named <hex>.tar or <hex>.tar.gz may be named by its stored
+// digest or by its diffID.
+func (t *table) checkNames() error {
+	for _, e := range t.ordered {
+		if !e.regular() {
+			continue
+		}
+		want, ok := digestFromName(e.name)
+		if !ok || want == e.digest {
+			continue
+		}
+		if (strings.HasSuffix(e.name, ".tar") || strings.HasSuffix(e.name, ".tar.gz")) && want == e.diffID {
+			continue
+		}
+		return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest)
+	}
+	return nil
+}
+
+// blob returns the entry for a descriptor's digest (blobs/<alg>/<hex>),
+// checking its size when size ≥ 0.
+func (t *table) blob(d digest.Digest, size int64, what string) (*entry, error) {
+	if err := d.Validate(); err != nil {
+		return nil, fail(t.path, "", "%w: %s has an invalid digest %q: %v", ErrBadManifest, what, d, err)
+	}
+	p := "blobs/" + d.Algorithm().String() + "/" + d.Encoded()
+	e, err := t.resolve(p, what)
+	if err != nil {
+		return nil, err
+	}
+	if d.Algorithm() != digest.SHA256 {
+		return nil, fail(t.path, p, "%w: %s uses digest algorithm %q; only sha256 is supported", ErrDigestMismatch, what, d.Algorithm())
+	}
+	if e.digest != d {
+		return nil, fail(t.path, p, "%w: %s names %s but the blob hashes to %s", ErrDigestMismatch, what, d, e.digest)
+	}
+	if size >= 0 && e.size != size {
+		return nil, fail(t.path, p, "%w: %s gives size %d but the blob has %d bytes", ErrDigestMismatch, what, size, e.size)
+	}
+	return e, nil
+}
+
+// jsonOf returns the kept JSON content of e.
+func (t *table) jsonOf(e *entry, what string, max int64) ([]byte, error) {
+	if e.json == nil {
+		if e.jsonDropped || e.size > max {
+			return nil, fail(t.path, e.name, "%w: %s is %d bytes, more than the %d-byte limit for JSON", ErrTooLarge, what, e.size, max)
+		}
+		return nil, fail(t.path, e.name, "%w: %s is not JSON", ErrBadManifest, what)
+	}
+	return e.json, nil
+}

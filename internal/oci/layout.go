@@ -1,0 +1,201 @@
+package oci
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Media types the index walk knows.
+const (
+	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+	mediaTypeDockerConfig       = "application/vnd.docker.container.image.v1+json"
+	// maxIndexDepth bounds nested image indexes.
+	maxIndexDepth = 8
+)
+
+// Annotations that name an image in an OCI layout's index.json.
+const (
+	annotationRefName        = ocispec.AnnotationRefName // org.opencontainers.image.ref.name
+	annotationContainerdName = "io.containerd.image.name"
+	annotationReferenceType  = "vnd.docker.reference.type"
+)
+
+// foundManifest is an image manifest reached from index.json.
+type foundManifest struct {
+	// top is the descriptor in index.json the manifest was reached from.
+	top ocispec.Descriptor
+	// desc is the manifest's own descriptor.
+	desc      ocispec.Descriptor
+	path      string
+	raw       []byte
+	mediaType string
+	manifest  ocispec.Manifest
+}
+
+// indexOrManifest is the union of the fields the walk reads.
+type indexOrManifest struct {
+	MediaType string               `json:"mediaType"`
+	Manifests []ocispec.Descriptor `json:"manifests"`
+	Config    *ocispec.Descriptor  `json:"config"`
+	Layers    []ocispec.Descriptor `json:"layers"`
+}
+
+// parseIndex parses index.json (or a nested image index).
+func parseIndex(b []byte) (*ocispec.Index, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("%w: the image index is empty", ErrBadManifest)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("%w: the image index is not valid JSON: %v", ErrBadManifest, err)
+	}
+	return &idx, nil
+}
+
+// walkIndex finds every image manifest index.json leads to, depth first in
+// index order, each once.
+func (t *table) walkIndex(opts ScanOptions) ([]*foundManifest, error) {
+	ie := t.byName["index.json"]
+	raw, err := t.jsonOf(ie, "index.json", opts.maxJSON())
+	if err != nil {
+		return nil, err
+	}
+	idx, err := parseIndex(raw)
+	if err != nil {
+		return nil, fail(t.path, "index.json", "%w", err)
+	}
+	w := &walker{t: t, opts: opts, seen: map[digest.Digest]bool{}}
+	for _, d := range idx.Manifests {
+		if err := w.visit(d, d, "index.json", 0); err != nil {
+			return nil, err
+		}
+	}
+	return w.found, nil
+}
+
+type walker struct {
+	t     *table
+	opts  ScanOptions
+	seen  map[digest.Digest]bool
+	found []*foundManifest
+}
+
+func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error {
+	if depth > maxIndexDepth {
+		return fail(w.t.path, from, "%w: image indexes nested more than %d deep", ErrBadManifest, maxIndexDepth)
+	}
+	if d.Annotations[annotationReferenceType] != "" {
+		return nil // an attestation manifest (buildx), not an image
+	}
+	if w.seen[d.Digest] {
+		return nil
+	}
+	w.seen[d.Digest] = true
+	what := fmt.Sprintf("descriptor %s in %s", d.Digest, from)
+	e, err := w.t.blob(d.Digest, d.Size, what)
+	if err != nil {
+		return err
+	}
+	raw, err := w.t.jsonOf(e, what, w.opts.maxJSON())
+	if err != nil {
+		return err
+	}
+	var m indexOrManifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fail(w.t.path, e.name, "%w: %s is not valid JSON: %v", ErrBadManifest, what, err)
+	}
+	mt := d.MediaType
+	if mt == "" {
+		mt = m.MediaType
+	}
+	switch {
+	case mt == ocispec.MediaTypeImageIndex || mt == mediaTypeDockerManifestList || (mt == "" && m.Manifests != nil):
+		for _, c := range m.Manifests {
+			if err := w.visit(top, c, e.name, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case mt == ocispec.MediaTypeImageManifest || mt == mediaTypeDockerManifest || (mt == "" && m.Config != nil):
+		if m.Config == nil {
+			return fail(w.t.path, e.name, "%w: image manifest has no config", ErrBadManifest)
+		}
+		if ct := m.Config.MediaType; ct != ocispec.MediaTypeImageConfig && ct != mediaTypeDockerConfig {
+			return nil // an artifact, not an image
+		}
+		w.found = append(w.found, &foundManifest{
+			top: top, desc: d, path: e.name, raw: raw, mediaType: mt,
+			manifest: ocispec.Manifest{Config: *m.Config, Layers: m.Layers},
+		})
+		return nil
+	}
+	return nil // another kind of blob (e.g. a signature); not an image
+}
+
+// layout reads a pure OCI image-layout archive through its index.json.
+func (t *table) layout(ie *entry, opts ScanOptions) (*Archive, error) {
+	raw, err := t.jsonOf(ie, "index.json", opts.maxJSON())
+	if err != nil {
+		return nil, err
+	}
+	ims, err := t.walkIndex(opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(ims) == 0 {
+		return nil, fail(t.path, "index.json", "%w: index.json leads to no image manifest", ErrNoImages)
+	}
+	a := &Archive{Format: FormatOCILayout, ManifestRaw: raw}
+	for i, im := range ims {
+		what := fmt.Sprintf("image manifest %s", im.desc.Digest)
+		if _, err := t.blob(im.manifest.Config.Digest, im.manifest.Config.Size, what+" config"); err != nil {
+			return nil, err
+		}
+		me := ManifestEntry{Config: blobPath(im.manifest.Config.Digest), RepoTags: repoTags(im.top.Annotations)}
+		for j, l := range im.manifest.Layers {
+			if _, err := t.blob(l.Digest, l.Size, fmt.Sprintf("%s layer %d", what, j)); err != nil {
+				return nil, err
+			}
+			me.Layers = append(me.Layers, blobPath(l.Digest))
+		}
+		img, err := t.image(me, what, opts)
+		if err != nil {
+			return nil, err
+		}
+		img.Index = i
+		img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = im.desc.Digest, im.raw, im.mediaType
+		a.Manifest = append(a.Manifest, me)
+		a.Images = append(a.Images, *img)
+	}
+	return a, nil
+}
+
+// blobPath is where an OCI layout stores the blob of digest d.
+func blobPath(d digest.Digest) string {
+	return "blobs/" + d.Algorithm().String() + "/" + d.Encoded()
+}
+
+// repoTags derives RepoTags from an index.json descriptor's annotations:
+// io.containerd.image.name is a full name; org.opencontainers.image.ref.name
+// is either a full name ("localhost/app:v1") or, without "/" or ":", a bare
+// tag ("latest", "1.0") kept as is. No annotation gives nil.
+func repoTags(ann map[string]string) []string {
+	if n := ann[annotationContainerdName]; n != "" {
+		return []string{n}
+	}
+	if n := ann[annotationRefName]; n != "" {
+		return []string{n}
+	}
+	return nil
+}
+
+// isBareTag reports whether a RepoTags element is a tag without repository.
+func isBareTag(s string) bool {
+	return !strings.ContainsAny(s, "/:@")
+}
