@@ -1,0 +1,262 @@
+package push
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Fallback protocol parameters (DESIGN.md §4 steps 1–5).
+const (
+	// defaultSettle is the default settle delay before each verification
+	// read of the fallback tag.
+	defaultSettle = 3 * time.Second
+	// fallbackAttempts bounds the read–merge–write–verify rounds.
+	fallbackAttempts = 10
+	// verifyReads is how many verification reads, a settle delay apart,
+	// must see the same index with our entry.
+	verifyReads = 2
+)
+
+// fallbackIndex is a fallback-tag index kept byte-faithful: unknown
+// top-level fields and every entry are preserved exactly.
+type fallbackIndex struct {
+	fields  map[string]json.RawMessage
+	entries []json.RawMessage
+	digests []digest.Digest // digests of entries, same order
+}
+
+// newFallbackIndex returns an empty OCI image index.
+func newFallbackIndex() *fallbackIndex {
+	v, _ := json.Marshal(2)
+	mt, _ := json.Marshal(ocispec.MediaTypeImageIndex)
+	return &fallbackIndex{fields: map[string]json.RawMessage{"schemaVersion": v, "mediaType": mt}}
+}
+
+// parseFallbackIndex parses what the fallback tag holds; anything that is
+// not an OCI image index is ErrForeignTag.
+func parseFallbackIndex(f *fetched) (*fallbackIndex, error) {
+	if f.Desc.MediaType != ocispec.MediaTypeImageIndex {
+		return nil, fmt.Errorf("%w: it is %s %q", ErrForeignTag, f.Desc.Digest, f.Desc.MediaType)
+	}
+	idx := &fallbackIndex{}
+	if err := json.Unmarshal(f.Raw, &idx.fields); err != nil {
+		return nil, fmt.Errorf("%w: %s does not parse: %w", ErrForeignTag, f.Desc.Digest, err)
+	}
+	var sv int
+	if err := json.Unmarshal(idx.fields["schemaVersion"], &sv); err != nil || sv != 2 {
+		return nil, fmt.Errorf("%w: %s has schemaVersion %s", ErrForeignTag, f.Desc.Digest, idx.fields["schemaVersion"])
+	}
+	if m, ok := idx.fields["manifests"]; ok && string(m) != "null" {
+		if err := json.Unmarshal(m, &idx.entries); err != nil {
+			return nil, fmt.Errorf("%w: %s has a malformed manifests list: %w", ErrForeignTag, f.Desc.Digest, err)
+		}
+	}
+	for i, e := range idx.entries {
+		var d struct {
+			Digest digest.Digest `json:"digest"`
+		}
+		if err := json.Unmarshal(e, &d); err != nil || d.Digest.Validate() != nil {
+			return nil, fmt.Errorf("%w: %s entry %d has no valid digest", ErrForeignTag, f.Desc.Digest, i)
+		}
+		idx.digests = append(idx.digests, d.Digest)
+	}
+	return idx, nil
+}
+
+// has reports whether an entry with digest d is present.
+func (x *fallbackIndex) has(d digest.Digest) bool {
+	for _, e := range x.digests {
+		if e == d {
+			return true
+		}
+	}
+	return false
+}
+
+// with returns the index bytes with every existing entry and desc appended
+// (when absent).
+func (x *fallbackIndex) with(desc ocispec.Descriptor) ([]byte, error) {
+	entries := x.entries
+	if !x.has(desc.Digest) {
+		e, err := json.Marshal(desc)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries[:len(entries):len(entries)], e)
+	}
+	fields := make(map[string]json.RawMessage, len(x.fields)+1)
+	for k, v := range x.fields {
+		fields[k] = v
+	}
+	m, err := json.Marshal(entries)
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		m = []byte("[]")
+	}
+	fields["manifests"] = m
+	return json.Marshal(fields)
+}
+
+// readFallback GETs the fallback tag: (nil, "", nil) when it is absent.
+func (r repo) readFallback(ctx context.Context, tag string) (*fallbackIndex, *fetched, error) {
+	f, err := r.getManifest(ctx, tag)
+	if errors.Is(err, ErrNotFound) {
+		return newFallbackIndex(), nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, err := parseFallbackIndex(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading fallback tag %s:%s: %w (it is never overwritten: delete or move it, or use referrers-mode: api)", r.name(), tag, err)
+	}
+	return idx, f, nil
+}
+
+// fallbackResult says how the update went.
+type fallbackResult struct {
+	Index  ocispec.Descriptor // the index last seen with our entry
+	Rounds int
+	Writes int
+}
+
+// updateFallback adds entry to the fallback index of subject without losing
+// any other writer's entry (DESIGN.md §4, steps 1–5):
+//
+//  1. GET the tag, keeping its ETag; 404 → empty index; not an OCI index →
+//     ErrForeignTag (never overwritten).
+//  2. Merge: keep every entry byte for byte, add ours once.
+//  3. PUT with If-Match when an ETag was served; 412 → back to 1. The PUT
+//     must land within settle/2 of the read it is based on (its context
+//     deadline); a slower round is abandoned and re-read.
+//  4. Verify: after a randomized settle delay (settle..1.5·settle), GET the
+//     tag verifyReads times, a settle delay apart; every read must show the
+//     same index digest and our entry. Otherwise back to 1 after a jittered
+//     backoff; after fallbackAttempts rounds, ErrFallbackLost.
+//  5. Superseded indexes are left alone.
+//
+// Why it is lossless without If-Match: every writer's PUT lands at most D =
+// settle/2 after the read it merged. A writer returns only after seeing the
+// same index I (with its entry) at two reads v1 < v2 with v2-v1 ≥ settle > D.
+// A PUT landing after v2 was merged from a read after v2-D > v1, i.e. from I
+// (or from an index that derived from I and kept its entries, since every
+// writer keeps every entry it reads); a PUT based on a read before our own
+// write landed has already landed by v1 (v1 is ≥ settle after our write) and,
+// had it dropped us, v1 would not have seen us. The residual gap is an ABA
+// between two verification reads (I replaced and restored byte-identically
+// within one settle), which needs two writes between samples and still leaves
+// the later writers verifying; the package test runs 16+ processes against
+// one tag to measure it.
+func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Descriptor, settle time.Duration) (*fallbackResult, error) {
+	if settle <= 0 {
+		settle = defaultSettle
+	}
+	res := &fallbackResult{}
+	var last error
+	for attempt := 0; attempt < fallbackAttempts; attempt++ {
+		res.Rounds++
+		if attempt > 0 {
+			if err := sleep(ctx, roundBackoff(attempt, settle)); err != nil {
+				return res, err
+			}
+		}
+		idx, cur, err := r.readFallback(ctx, tag)
+		if err != nil {
+			return res, err
+		}
+		readAt := time.Now()
+		if !idx.has(entry.Digest) {
+			raw, err := idx.with(entry)
+			if err != nil {
+				return res, fmt.Errorf("merging fallback index %s:%s: %w", r.name(), tag, err)
+			}
+			hdr := http.Header{}
+			if cur != nil && cur.ETag != "" {
+				hdr.Set("If-Match", cur.ETag)
+			}
+			pctx, cancel := context.WithDeadline(ctx, readAt.Add(settle/2))
+			_, err = r.putManifest(pctx, tag, ocispec.MediaTypeImageIndex, raw, hdr)
+			cancel()
+			res.Writes++
+			switch {
+			case err == nil:
+			case errors.Is(err, errPreconditionFailed):
+				last = fmt.Errorf("writing fallback tag %s:%s: another writer changed it (412)", r.name(), tag)
+				continue
+			case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+				last = fmt.Errorf("writing fallback tag %s:%s: the write took longer than %v", r.name(), tag, settle/2)
+				continue
+			default:
+				return res, fmt.Errorf("writing fallback tag %s:%s: %w", r.name(), tag, err)
+			}
+		}
+		ok, seen, err := r.verifyFallback(ctx, tag, entry.Digest, settle)
+		if err != nil {
+			return res, err
+		}
+		if ok {
+			res.Index = seen
+			return res, nil
+		}
+		last = fmt.Errorf("verifying fallback tag %s:%s: our entry %s was not stably present", r.name(), tag, entry.Digest)
+	}
+	return res, fmt.Errorf("%w: %s:%s after %d rounds: %w (the referrer manifest %s is pushed; rerun to retry the tag)", ErrFallbackLost, r.name(), tag, res.Rounds, last, entry.Digest)
+}
+
+// verifyFallback reads the tag verifyReads times, a randomized settle delay
+// apart, and reports whether every read showed the same index holding d.
+func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, settle time.Duration) (bool, ocispec.Descriptor, error) {
+	var first digest.Digest
+	var seen ocispec.Descriptor
+	for i := 0; i < verifyReads; i++ {
+		if err := sleep(ctx, settle+time.Duration(rand.Int64N(int64(settle/2)+1))); err != nil { //nolint:gosec // jitter
+			return false, seen, err
+		}
+		idx, f, err := r.readFallback(ctx, tag)
+		if err != nil {
+			return false, seen, err
+		}
+		if f == nil || !idx.has(d) {
+			return false, seen, nil
+		}
+		if i == 0 {
+			first = f.Desc.Digest
+		} else if f.Desc.Digest != first {
+			return false, seen, nil
+		}
+		seen = f.Desc
+	}
+	return true, seen, nil
+}
+
+// roundBackoff is a full-jitter exponential backoff between rounds,
+// 100 ms·2^attempt capped at settle.
+func roundBackoff(attempt int, settle time.Duration) time.Duration {
+	d := 100 * time.Millisecond << attempt
+	if d > settle || d <= 0 {
+		d = settle
+	}
+	return time.Duration(rand.Int64N(int64(d)) + 1) //nolint:gosec // jitter
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
