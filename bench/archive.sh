@@ -51,6 +51,7 @@ esac
 
 # --- build -------------------------------------------------------------------
 log "building bench/out/{mkarchive,scan,witness} ..."
+rm -f "$OUT/mkarchive" "$OUT/scan" "$OUT/witness" "$OUT/oci-attest"
 go build -o "$OUT/mkarchive" ./bench/mkarchive
 go build -o "$OUT/scan" ./bench/scan || die "bench/scan does not build (is oci.Scan there yet?)"
 (cd bench/witness && GONOSUMDB=github.com/in-toto/go-witness GOFLAGS=-mod=mod go build -o "$OUT/witness" .)
