@@ -1,0 +1,156 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+
+	"github.com/oci-attest/oci-attest/internal/attest"
+	"github.com/oci-attest/oci-attest/internal/push"
+	"github.com/oci-attest/oci-attest/internal/sign"
+)
+
+// predicateType is the predicate type of the attestations Verify keeps.
+const predicateType = attest.PredicateType
+
+// checker verifies the referrers of one subject.
+type checker struct {
+	reg        registry
+	repository string
+	subject    ocispec.Descriptor
+	image      string
+	opts       Options
+	pol        certPolicy
+	local      *localArchive
+}
+
+// check fetches and verifies one Sigstore bundle referrer. It returns the
+// attestation (verified or with the reason it was rejected), or a non-empty
+// reason to ignore the referrer when its statement is of another predicate
+// type.
+func (c checker) check(ctx context.Context, d ocispec.Descriptor, source string) (Attestation, string) {
+	a := Attestation{Digest: d.Digest.String(), Source: source, Created: d.Annotations[ocispec.AnnotationCreated]}
+	raw, err := c.reg.bundle(ctx, c.repository, d, c.subject)
+	if err != nil {
+		a.Error = err.Error()
+		return a, ""
+	}
+	b := &bundle.Bundle{Bundle: new(protobundle.Bundle)}
+	if err := b.UnmarshalJSON(raw); err != nil {
+		a.Error = fmt.Sprintf("parsing the Sigstore bundle: %v", err)
+		return a, ""
+	}
+	env := b.GetDsseEnvelope()
+	if env == nil {
+		if d.Annotations[push.AnnotationPredicateType] == "" {
+			return a, "the bundle holds a message signature, not an attestation"
+		}
+		a.Error = "the bundle holds no DSSE envelope"
+		return a, ""
+	}
+	// Before verification the payload is only looked at to skip statements
+	// of other predicate types; nothing from it is reported.
+	var probe struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if json.Unmarshal(env.GetPayload(), &probe) == nil && probe.PredicateType != "" && probe.PredicateType != predicateType {
+		if d.Annotations[push.AnnotationPredicateType] == "" {
+			return a, fmt.Sprintf("predicate type %q is not ours", probe.PredicateType)
+		}
+		a.Error = fmt.Sprintf("the statement's predicate type %q differs from the referrer's annotation %q", probe.PredicateType, d.Annotations[push.AnnotationPredicateType])
+		return a, ""
+	}
+	a.Signer = claimedSigner(b)
+	a.LogIndex = logIndex(b)
+
+	pol := c.opts.Policy
+	pol.Digest = c.subject.Digest.String()
+	pol.SkipArtifact = false
+	res, err := sign.Verify(ctx, raw, c.opts.TrustedMaterial, pol)
+	if err != nil {
+		a.Error = err.Error()
+		return a, ""
+	}
+	if cert := res.Signature.Certificate; cert != nil {
+		a.Signer = &Signer{
+			Identity:         cert.SubjectAlternativeName,
+			Issuer:           cert.Extensions.Issuer,
+			SourceRepository: cert.Extensions.SourceRepositoryURI,
+			BuildSigner:      cert.Extensions.BuildSignerURI,
+			BuildConfig:      cert.Extensions.BuildConfigURI,
+		}
+		if err := c.pol.check(cert.Extensions.SourceRepositoryURI, cert.Extensions.BuildSignerURI); err != nil {
+			a.Error = err.Error()
+			return a, ""
+		}
+	} else if !c.pol.empty() {
+		a.Error = "the bundle is key-signed: it has no certificate to check the repository or workflow against"
+		return a, ""
+	}
+	a.Timestamps = timestamps(res.VerifiedTimestamps)
+
+	_, p, err := attest.ParseStatement(env.GetPayload())
+	if err != nil {
+		a.Error = err.Error()
+		return a, ""
+	}
+	if p == nil {
+		a.Error = fmt.Sprintf("the statement's predicate is not %s", predicateType)
+		return a, ""
+	}
+	a.Verified = true
+	a.Predicate = &PredicateSummary{
+		ImageID:   "sha256:" + p.ImageID["sha256"],
+		Tags:      append([]string{}, p.ImageTags...),
+		Layers:    len(p.DiffIDs),
+		TarDigest: "sha256:" + p.TarDigest["sha256"],
+	}
+	if c.local != nil {
+		a.Archive = c.local.compare(p, c.image)
+	}
+	return a, ""
+}
+
+// claimedSigner is what the bundle says about its signer before
+// verification (replaced by the verified certificate summary afterwards).
+func claimedSigner(b *bundle.Bundle) *Signer {
+	vm := b.GetVerificationMaterial()
+	if h := vm.GetPublicKey().GetHint(); h != "" {
+		return &Signer{KeyHint: h}
+	}
+	return nil
+}
+
+// logIndex is the index of the bundle's first transparency log entry.
+func logIndex(b *bundle.Bundle) *int64 {
+	es := b.GetVerificationMaterial().GetTlogEntries()
+	if len(es) == 0 {
+		return nil
+	}
+	i := es[0].GetLogIndex()
+	return &i
+}
+
+// timestamps converts sigstore-go's verified timestamps, oldest first.
+func timestamps(vs []sgverify.TimestampVerificationResult) []Timestamp {
+	var ts []Timestamp
+	for _, v := range vs {
+		kind := strings.ToLower(v.Type)
+		switch v.Type {
+		case "TimestampAuthority":
+			kind = "rfc3161"
+		case "Tlog":
+			kind = "tlog"
+		}
+		ts = append(ts, Timestamp{Kind: kind, Time: v.Timestamp.UTC(), URI: v.URI})
+	}
+	slices.SortStableFunc(ts, func(x, y Timestamp) int { return x.Time.Compare(y.Time) })
+	return ts
+}

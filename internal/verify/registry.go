@@ -1,0 +1,102 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	orasregistry "oras.land/oras-go/v2/registry"
+
+	"github.com/oci-attest/oci-attest/internal/push"
+)
+
+// registry is what Verify reads from a registry.
+type registry interface {
+	// resolve returns the repository ("registry/repo") of image and the
+	// descriptor its tag or digest names, without binding it to anything.
+	resolve(ctx context.Context, image string) (string, ocispec.Descriptor, error)
+	// referrers lists the referrers of subject and says where they were
+	// found ("api" or "tag:sha256-…").
+	referrers(ctx context.Context, repository string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error)
+	// bundle fetches the Sigstore bundle of the referrer d of subject.
+	bundle(ctx context.Context, repository string, d, subject ocispec.Descriptor) ([]byte, error)
+}
+
+// pushRegistry reads through a push.Client.
+type pushRegistry struct{ c *push.Client }
+
+var _ registry = pushRegistry{}
+
+func (r pushRegistry) resolve(ctx context.Context, image string) (string, ocispec.Descriptor, error) {
+	ref, err := orasregistry.ParseReference(image)
+	if err != nil {
+		return "", ocispec.Descriptor{}, fmt.Errorf("parsing image reference %q (want registry/repository:tag or registry/repository@sha256:…): %w", image, err)
+	}
+	if ref.Reference == "" {
+		return "", ocispec.Descriptor{}, fmt.Errorf("image %q names no tag or digest: add :TAG or @sha256:DIGEST", image)
+	}
+	repository := ref.Registry + "/" + ref.Repository
+	_, desc, err := r.c.FetchManifest(ctx, repository, ref.Reference)
+	if err != nil {
+		return "", ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", image, err)
+	}
+	return repository, desc, nil
+}
+
+func (r pushRegistry) referrers(ctx context.Context, repository string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error) {
+	return r.c.Referrers(ctx, repository, subject, artifactType)
+}
+
+func (r pushRegistry) bundle(ctx context.Context, repository string, d, subject ocispec.Descriptor) ([]byte, error) {
+	raw, desc, err := r.c.FetchManifest(ctx, repository, d.Digest.String())
+	if err != nil {
+		return nil, err
+	}
+	layer, err := bundleLayer(raw, desc, subject)
+	if err != nil {
+		return nil, fmt.Errorf("referrer %s: %w", d.Digest, err)
+	}
+	b, err := r.c.FetchBlob(ctx, repository, layer)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// bundleLayer checks that raw is an artifact manifest of a Sigstore bundle
+// that refers to subject, and returns its bundle layer.
+func bundleLayer(raw []byte, desc, subject ocispec.Descriptor) (ocispec.Descriptor, error) {
+	if desc.MediaType != ocispec.MediaTypeImageManifest {
+		return ocispec.Descriptor{}, fmt.Errorf("media type %q is not an OCI image manifest", desc.MediaType)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("parsing the manifest: %w", err)
+	}
+	at := m.ArtifactType
+	if at == "" {
+		at = m.Config.MediaType
+	}
+	if at != push.BundleMediaType {
+		return ocispec.Descriptor{}, fmt.Errorf("the manifest's artifact type is %q, not a Sigstore bundle", at)
+	}
+	if m.Subject == nil || m.Subject.Digest != subject.Digest {
+		got := "none"
+		if m.Subject != nil {
+			got = m.Subject.Digest.String()
+		}
+		return ocispec.Descriptor{}, fmt.Errorf("the manifest's subject is %s, not the image %s", got, subject.Digest)
+	}
+	var found []ocispec.Descriptor
+	for _, l := range m.Layers {
+		if strings.HasPrefix(l.MediaType, "application/vnd.dev.sigstore.bundle") {
+			found = append(found, l)
+		}
+	}
+	if len(found) != 1 {
+		return ocispec.Descriptor{}, fmt.Errorf("the manifest has %d Sigstore bundle layers, want 1", len(found))
+	}
+	return found[0], nil
+}

@@ -1,0 +1,155 @@
+package verify
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Report is what Verify found and concluded. Its JSON form is the output of
+// `oci-attest verify --output json`; the field names are stable.
+type Report struct {
+	// Image is the reference as given.
+	Image string `json:"image"`
+	// Repository is "registry/repository".
+	Repository string `json:"repository"`
+	// Digest is the digest of the manifest or index the image resolved to;
+	// attestations are looked up for it and must name it as a subject.
+	Digest string `json:"digest"`
+	// MediaType is the media type of that manifest or index.
+	MediaType string `json:"mediaType"`
+	// ReferrersSource says how referrers were listed: "api" (the referrers
+	// API) or "tag:sha256-<hex>" (the fallback tag).
+	ReferrersSource string `json:"referrersSource"`
+	// Attestations are the Sigstore bundle referrers carrying an oci
+	// attestation, verified or rejected.
+	Attestations []Attestation `json:"attestations"`
+	// Ignored are the other referrers of the image (other artifact types,
+	// other predicate types), with the reason they were skipped.
+	Ignored []Ignored `json:"ignored"`
+	// Verified is the number of attestations that verified.
+	Verified int `json:"verified"`
+	// SubjectPath is the local archive compared with the attestations
+	// (Options.SubjectPath); empty when none was given.
+	SubjectPath string `json:"subjectPath,omitempty"`
+	// ArchiveMatches is whether the archive's recomputed predicate equals that
+	// of at least one verified attestation; nil when no archive was given.
+	ArchiveMatches *bool `json:"archiveMatches,omitempty"`
+}
+
+// Attestation is one Sigstore bundle referrer of the image.
+type Attestation struct {
+	// Digest is the referrer (artifact manifest) digest.
+	Digest string `json:"digest"`
+	// Source is where it was found: "api" or "tag:sha256-<hex>".
+	Source string `json:"source"`
+	// Created is the artifact's org.opencontainers.image.created annotation.
+	Created string `json:"created,omitempty"`
+	// Verified is true when the bundle verified against the trusted material
+	// and the policy and the statement names the image digest.
+	Verified bool `json:"verified"`
+	// Error is why it was rejected; empty when verified.
+	Error string `json:"error,omitempty"`
+	// Signer is who signed it, as the bundle claims (verified when Verified).
+	Signer *Signer `json:"signer,omitempty"`
+	// Timestamps are the verified signing times (RFC 3161 timestamps, log
+	// integrated times).
+	Timestamps []Timestamp `json:"timestamps,omitempty"`
+	// LogIndex is the transparency log index of the first log entry; nil
+	// when the bundle has none.
+	LogIndex *int64 `json:"logIndex,omitempty"`
+	// Predicate summarises the attested image (verified attestations only).
+	Predicate *PredicateSummary `json:"predicate,omitempty"`
+	// Archive is the comparison with the local archive, when one was given
+	// and the attestation verified.
+	Archive *ArchiveComparison `json:"archive,omitempty"`
+}
+
+// Signer is the identity a bundle was signed with.
+type Signer struct {
+	// Identity is the certificate's subject alternative name (keyless).
+	Identity string `json:"identity,omitempty"`
+	// Issuer is the OIDC issuer in the certificate (keyless).
+	Issuer string `json:"issuer,omitempty"`
+	// SourceRepository is the certificate's Source Repository URI extension.
+	SourceRepository string `json:"sourceRepository,omitempty"`
+	// BuildSigner is the certificate's Build Signer URI extension (the
+	// workflow that signed, with its ref).
+	BuildSigner string `json:"buildSigner,omitempty"`
+	// BuildConfig is the certificate's Build Config URI extension (the
+	// top-level workflow, with its ref).
+	BuildConfig string `json:"buildConfig,omitempty"`
+	// KeyHint is the bundle's public key hint (key-signed bundles).
+	KeyHint string `json:"keyHint,omitempty"`
+}
+
+// Timestamp is one verified time the signature is known to have existed.
+type Timestamp struct {
+	// Kind is "rfc3161" or "tlog".
+	Kind string `json:"kind"`
+	// Time is the timestamp, RFC 3339 in UTC.
+	Time time.Time `json:"time"`
+	// URI is the authority or log that issued it, when known.
+	URI string `json:"uri,omitempty"`
+}
+
+// PredicateSummary is the short form of the oci predicate.
+type PredicateSummary struct {
+	// ImageID is the config digest, "sha256:<hex>".
+	ImageID string `json:"imageId"`
+	// Tags are the image's RepoTags in the archive.
+	Tags []string `json:"tags"`
+	// Layers is the number of layers (diffids).
+	Layers int `json:"layers"`
+	// TarDigest is the digest of the attested archive file.
+	TarDigest string `json:"tarDigest"`
+}
+
+// ArchiveComparison is the field-by-field comparison of a verified predicate
+// with the one recomputed from the local archive.
+type ArchiveComparison struct {
+	// Matches is true when no field differs.
+	Matches bool `json:"matches"`
+	// Differences are the differing fields (want = attested, got = local).
+	Differences []Difference `json:"differences,omitempty"`
+}
+
+// Difference is one predicate field that differs (attest.FieldDiff).
+type Difference struct {
+	// Field names the predicate field, e.g. "diffids[1]" or "tardigest".
+	Field string `json:"field"`
+	// Attested is the value in the verified attestation.
+	Attested string `json:"attested"`
+	// Local is the value recomputed from the local archive.
+	Local string `json:"local"`
+}
+
+// Ignored is a referrer that is not an oci attestation.
+type Ignored struct {
+	// Digest is the referrer manifest digest.
+	Digest string `json:"digest"`
+	// ArtifactType is its artifact type.
+	ArtifactType string `json:"artifactType,omitempty"`
+	// Reason says why it was skipped.
+	Reason string `json:"reason"`
+}
+
+// Summary is a one-line outcome, e.g. "1 of 2 attestations verified; the
+// archive matches".
+func (r *Report) Summary() string {
+	var b strings.Builder
+	switch len(r.Attestations) {
+	case 0:
+		fmt.Fprintf(&b, "no oci attestation found for %s@%s", r.Repository, r.Digest)
+	default:
+		fmt.Fprintf(&b, "%d of %d attestation(s) verified for %s@%s", r.Verified, len(r.Attestations), r.Repository, r.Digest)
+	}
+	if r.ArchiveMatches != nil {
+		if *r.ArchiveMatches {
+			fmt.Fprintf(&b, "; %s matches", r.SubjectPath)
+		} else {
+			fmt.Fprintf(&b, "; %s differs", r.SubjectPath)
+		}
+	}
+	return b.String()
+}

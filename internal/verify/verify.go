@@ -1,0 +1,159 @@
+// Package verify finds the oci attestations of a registry image, verifies
+// them against a trusted root and a signer policy, and re-checks a local image
+// archive against what was attested (DESIGN.md §2, internal/verify).
+//
+// The package is silent: everything it finds is in the Report.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/oci-attest/oci-attest/internal/push"
+	"github.com/oci-attest/oci-attest/internal/sign"
+)
+
+// Options configure Verify. A keyless policy needs TrustedMaterial and an
+// identity and issuer; a key policy needs Policy.PublicKey.
+type Options struct {
+	// Client reads the registry. Nil: push.New(push.Options{}) (anonymous,
+	// plus the Docker config in $HOME/.docker).
+	Client *push.Client
+	// TrustedMaterial is the trusted root keyless bundles must chain to
+	// (sign.TrustedMaterial). Nil: only key-signed bundles can verify.
+	TrustedMaterial root.TrustedMaterial
+	// Policy is who must have signed. Its Digest and SkipArtifact fields are
+	// ignored: every statement must name the image digest as a subject.
+	Policy sign.Policy
+	// Repository, when set, must equal the certificate's Source Repository
+	// URI: "owner/repo" (meaning https://github.com/owner/repo) or a full URL.
+	// Empty: not checked.
+	Repository string
+	// Workflow, when set, must equal the certificate's Build Signer URI
+	// without its "@ref": a full URL, "owner/repo/.github/workflows/f.yml",
+	// or — with Repository — ".github/workflows/f.yml" or "f.yml". Empty: not
+	// checked.
+	Workflow string
+	// SubjectPath is a local image archive to compare, field by field, with
+	// the verified predicates. Empty: no comparison.
+	SubjectPath string
+}
+
+// Verify resolves image ("registry/repo:tag" or "registry/repo@sha256:…"),
+// lists its referrers (referrers API, else the sha256-<hex> fallback tag),
+// keeps the Sigstore bundles whose predicate type is attest.PredicateType
+// and verifies each one. It returns the Report together with ErrNoneFound,
+// ErrNoneVerified or ErrArchiveDiffers when the outcome is not a success;
+// other errors (the registry, the archive, the options) return a nil Report.
+func Verify(ctx context.Context, image string, opts Options) (*Report, error) {
+	client := opts.Client
+	if client == nil {
+		c, err := push.New(push.Options{})
+		if err != nil {
+			return nil, err
+		}
+		client = c
+	}
+	return verifyWith(ctx, pushRegistry{client}, image, opts)
+}
+
+func verifyWith(ctx context.Context, reg registry, image string, opts Options) (*Report, error) {
+	pol, err := newCertPolicy(opts.Repository, opts.Workflow)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Policy.PublicKey == nil && opts.TrustedMaterial == nil {
+		return nil, fmt.Errorf("verifying %s: no trusted root and no public key: give a trusted root (sigstore instance or trusted-root file) for keyless bundles, or the signer's public key", image)
+	}
+	if opts.Policy.PublicKey == nil && (opts.Policy.Identity == "" && opts.Policy.IdentityRegexp == "" ||
+		opts.Policy.Issuer == "" && opts.Policy.IssuerRegexp == "") {
+		return nil, fmt.Errorf("verifying %s: keyless verification needs the signer: set the certificate identity (or its regexp) and the OIDC issuer (or its regexp)", image)
+	}
+	repository, subject, err := reg.resolve(ctx, image)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{
+		Image:        image,
+		Repository:   repository,
+		Digest:       subject.Digest.String(),
+		MediaType:    subject.MediaType,
+		Attestations: []Attestation{},
+		Ignored:      []Ignored{},
+		SubjectPath:  opts.SubjectPath,
+	}
+	refs, source, err := reg.referrers(ctx, repository, subject, "")
+	if err != nil {
+		return nil, err
+	}
+	rep.ReferrersSource = source
+
+	var local *localArchive
+	if opts.SubjectPath != "" {
+		if local, err = scanArchive(ctx, opts.SubjectPath); err != nil {
+			return nil, err
+		}
+	}
+	c := checker{reg: reg, repository: repository, subject: subject, opts: opts, pol: pol, local: local, image: image}
+	for _, d := range refs {
+		if why := foreign(d); why != "" {
+			rep.Ignored = append(rep.Ignored, Ignored{Digest: d.Digest.String(), ArtifactType: d.ArtifactType, Reason: why})
+			continue
+		}
+		a, why := c.check(ctx, d, source)
+		if why != "" {
+			rep.Ignored = append(rep.Ignored, Ignored{Digest: d.Digest.String(), ArtifactType: d.ArtifactType, Reason: why})
+			continue
+		}
+		if a.Verified {
+			rep.Verified++
+		}
+		rep.Attestations = append(rep.Attestations, a)
+	}
+	return rep, outcome(rep)
+}
+
+// outcome maps a report to Verify's sentinel errors.
+func outcome(rep *Report) error {
+	at := rep.Repository + "@" + rep.Digest
+	switch {
+	case len(rep.Attestations) == 0:
+		return fmt.Errorf("%w for %s (%d other referrer(s) ignored): attest the image first, or check the image name and digest", ErrNoneFound, at, len(rep.Ignored))
+	case rep.Verified == 0:
+		var errs []error
+		for _, a := range rep.Attestations {
+			errs = append(errs, fmt.Errorf("%s: %s", a.Digest, a.Error))
+		}
+		return fmt.Errorf("%w for %s: %d found, all rejected: %w", ErrNoneVerified, at, len(rep.Attestations), errors.Join(errs...))
+	}
+	if rep.SubjectPath == "" {
+		return nil
+	}
+	m := false
+	for _, a := range rep.Attestations {
+		if a.Archive != nil && a.Archive.Matches {
+			m = true
+		}
+	}
+	rep.ArchiveMatches = &m
+	if !m {
+		return fmt.Errorf("%w: %s does not match any verified attestation of %s", ErrArchiveDiffers, rep.SubjectPath, at)
+	}
+	return nil
+}
+
+// foreign says why a referrer descriptor is not an oci attestation, judging
+// by what the index entry says; "" when it may be one.
+func foreign(d ocispec.Descriptor) string {
+	if d.ArtifactType != push.BundleMediaType {
+		return fmt.Sprintf("artifact type %q is not a Sigstore bundle", d.ArtifactType)
+	}
+	if pt, ok := d.Annotations[push.AnnotationPredicateType]; ok && pt != predicateType {
+		return fmt.Sprintf("predicate type %q is not ours", pt)
+	}
+	return ""
+}
