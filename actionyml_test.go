@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	yaml "go.yaml.in/yaml/v3"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files (action.yml, testdata/golden)")
+
+// actionYAML renders action.yml from the inputs and outputs tables, so the
+// action's interface and the code cannot drift apart.
+func actionYAML(t *testing.T) []byte {
+	t.Helper()
+	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
+	quoted := func(v string) *yaml.Node {
+		return &yaml.Node{Kind: yaml.ScalarNode, Value: v, Style: yaml.SingleQuotedStyle}
+	}
+	mapping := func(kv ...*yaml.Node) *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode, Content: kv} }
+	ins := mapping()
+	for _, in := range inputs {
+		if in.cliOnly {
+			continue
+		}
+		m := mapping(str("description"), str(in.usage), str("required"), str("false"))
+		if in.required {
+			m.Content[3] = str("true")
+		}
+		def := in.def
+		if in.actionDef != "" {
+			def = in.actionDef
+		}
+		if !in.required {
+			m.Content = append(m.Content, str("default"), quoted(def))
+		}
+		ins.Content = append(ins.Content, str(in.name), m)
+	}
+	outs := mapping()
+	for _, o := range outputs {
+		outs.Content = append(outs.Content, str(o.name), mapping(str("description"), str(o.description)))
+	}
+	doc := mapping(
+		str("name"), str("oci-attest"),
+		str("description"), str("Attest a saved image archive (docker save, podman, skopeo, crane, buildx) with the oci attestor predicate, sign it keylessly with Sigstore, and attach it to the image as an OCI 1.1 referrer."),
+		str("author"), str("oci-attest"),
+		str("branding"), mapping(str("icon"), str("shield"), str("color"), str("blue")),
+		str("inputs"), ins,
+		str("outputs"), outs,
+		str("runs"), mapping(str("using"), str("docker"), str("image"), str("Dockerfile")),
+	)
+	var b bytes.Buffer
+	b.WriteString("# Generated from inputs.go by `go test -run TestActionYAML -update .`: edit inputs.go, not this file.\n")
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{doc}}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestActionYAML(t *testing.T) {
+	want := actionYAML(t)
+	if *update {
+		if err := os.WriteFile("action.yml", want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("action.yml is out of date with inputs.go (run go test -run TestActionYAML -update .) (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/oci-attest/oci-attest/internal/attest"
+)
+
+// env is an injected environment (STYLE.md #2: no os.Setenv).
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+func runCLI(t *testing.T, e env, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, s bytes.Buffer
+	err = run(context.Background(), args, e.get, &o, &s)
+	return o.String(), s.String(), err
+}
+
+func TestValidateNamesTheInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	archive := filepath.Join("testdata", "archives", "docker25.tar")
+	tests := []struct {
+		name  string
+		args  []string
+		input string // the input the error must name
+	}{
+		{"missing subject-path", []string{"--dry-run"}, "subject-path"},
+		{"subject-path does not exist", []string{"--subject-path", filepath.Join(dir, "nope.tar")}, "subject-path"},
+		{"subject-path is a directory", []string{"--subject-path", dir}, "subject-path"},
+		{"bad boolean", []string{"--subject-path", archive, "--dry-run=yes"}, "dry-run"},
+		{"bad referrers-mode", []string{"--subject-path", archive, "--referrers-mode", "both"}, "referrers-mode"},
+		{"bad sigstore", []string{"--subject-path", archive, "--sigstore", "staging"}, "sigstore"},
+		{"custom without urls", []string{"--subject-path", archive, "--sigstore", "custom"}, "sigstore"},
+		{"bad fulcio-url", []string{"--subject-path", archive, "--fulcio-url", "fulcio:5555"}, "fulcio-url"},
+		{"bad subject-digest", []string{"--subject-path", archive, "--subject-digest", "sha256:abc"}, "subject-digest"},
+		{"bad subject-name", []string{"--subject-path", archive, "--subject-name", "UPPER/Case:tag"}, "subject-name"},
+		{"missing signing-key file", []string{"--subject-path", archive, "--signing-key", filepath.Join(dir, "k.pem")}, "signing-key"},
+		{"push-image without push", []string{"--subject-path", archive, "--push-image", "--push-to-registry=false"}, "push-image"},
+		{"bundle-path is a directory", []string{"--subject-path", archive, "--bundle-path", dir}, "bundle-path"},
+		{"statement-path in a missing directory", []string{"--subject-path", archive, "--statement-path", filepath.Join(dir, "x", "s.json")}, "statement-path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, stderr, err := runCLI(t, env{}, tt.args...)
+			if err == nil {
+				t.Fatalf("run(%v) error = nil, want an error naming input %s", tt.args, tt.input)
+			}
+			if got := exitCode(err); got != 2 {
+				t.Errorf("exitCode(%v) = %d, want 2", err, got)
+			}
+			if !strings.Contains(err.Error(), "input "+tt.input+":") {
+				t.Errorf("run(%v) error = %q, want it to name input %s", tt.args, err, tt.input)
+			}
+			if !strings.Contains(stderr, err.Error()) {
+				t.Errorf("stderr = %q, want the error printed", stderr)
+			}
+		})
+	}
+}
+
+func TestActionsInputs(t *testing.T) {
+	t.Parallel()
+	hostTemp, hostWS := t.TempDir(), t.TempDir()
+	e := env{
+		"INPUT_SUBJECT-PATH":   "/host/temp/image.tar",
+		"INPUT_DRY-RUN":        "TRUE",
+		"INPUT_BUNDLE-PATH":    "out/b.json",
+		"INPUT_STATEMENT-PATH": "/host/ws/s.json",
+		"INPUT_RUNNER-TEMP":    "/host/temp",
+		"INPUT_WORKSPACE":      "/host/ws",
+		"RUNNER_TEMP":          hostTemp,
+		"GITHUB_WORKSPACE":     hostWS,
+	}
+	c, err := readActionsConfig(e.get)
+	if err != nil {
+		t.Fatalf("readActionsConfig() error = %v", err)
+	}
+	want := &Config{
+		SubjectPath:    filepath.Join(hostTemp, "image.tar"),
+		BundlePath:     "out/b.json",
+		StatementPath:  filepath.Join(hostWS, "s.json"),
+		DryRun:         true,
+		PushToRegistry: true,
+		ReferrersMode:  "auto",
+		Sigstore:       "auto",
+		ShowSummary:    true,
+		Actions:        true,
+	}
+	if diff := cmp.Diff(want, c, cmp.AllowUnexported(Config{}), cmp.FilterPath(func(p cmp.Path) bool {
+		return p.Last().String() == ".paths"
+	}, cmp.Ignore())); diff != "" {
+		t.Errorf("readActionsConfig() mismatch (-want +got):\n%s", diff)
+	}
+	if got, want := c.paths.toHost(filepath.Join(hostTemp, "oci-attest", "x.json")), "/host/temp/oci-attest/x.json"; got != want {
+		t.Errorf("toHost() = %q, want %q", got, want)
+	}
+	if got := c.paths.toHost("/elsewhere/x"); got != "/elsewhere/x" {
+		t.Errorf("toHost(/elsewhere/x) = %q, want it unchanged", got)
+	}
+}
+
+// TestDryRunGolden runs the dry run on every generated archive and holds
+// the statement to a golden file; the fields that can be computed without
+// our scanner are recomputed here independently.
+func TestDryRunGolden(t *testing.T) {
+	t.Parallel()
+	archives, err := filepath.Glob(filepath.Join("testdata", "archives", "*.tar"))
+	if err != nil || len(archives) == 0 {
+		t.Fatalf("no archives in testdata/archives (go run ./internal/oci/ocitest/gen -out testdata/archives): %v", err)
+	}
+	for _, archive := range archives {
+		name := strings.TrimSuffix(filepath.Base(archive), ".tar")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			stPath := filepath.Join(t.TempDir(), "statement.json")
+			stdout, stderr, err := runCLI(t, env{}, "--subject-path", archive, "--dry-run", "--statement-path", stPath)
+			if err != nil {
+				t.Fatalf("dry run error = %v\n%s", err, stderr)
+			}
+			got, err := os.ReadFile(stPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, p, err := attest.ParseStatement(got)
+			if err != nil || p == nil {
+				t.Fatalf("ParseStatement(statement-path) = %v, %v", p, err)
+			}
+			// stdout is the same statement, indented for people.
+			var a, b any
+			if err := json.Unmarshal([]byte(stdout), &a); err != nil {
+				t.Fatalf("stdout is not the statement: %v\n%s", err, stdout)
+			}
+			_ = json.Unmarshal(got, &b)
+			if diff := cmp.Diff(b, a); diff != "" {
+				t.Errorf("stdout and statement-path differ:\n%s", diff)
+			}
+			raw, _ := os.ReadFile(archive)
+			sum := sha256.Sum256(raw)
+			if p.TarDigest["sha256"] != hex.EncodeToString(sum[:]) {
+				t.Errorf("tardigest = %s, want sha256 of the file %x", p.TarDigest["sha256"], sum)
+			}
+			msum := sha256.Sum256(p.ManifestRaw)
+			if p.ManifestDigest["sha256"] != hex.EncodeToString(msum[:]) {
+				t.Errorf("manifestdigest = %s, want sha256 of manifestraw %x", p.ManifestDigest["sha256"], msum)
+			}
+			golden := filepath.Join("testdata", "golden", name+".statement.json")
+			if *update {
+				_ = os.MkdirAll(filepath.Dir(golden), 0o755)
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("reading golden file (go test -run TestDryRunGolden -update .): %v", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("statement differs from %s (-want +got):\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+// TestBadArchiveNeverSigned: a malformed archive stops the run before
+// signing — no bundle, no statement.
+func TestBadArchiveNeverSigned(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.tar")
+	good, err := os.ReadFile(filepath.Join("testdata", "archives", "docker25.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, good[:len(good)/2], 0o644); err != nil { // truncated
+		t.Fatal(err)
+	}
+	bundle, stmt := filepath.Join(dir, "b.json"), filepath.Join(dir, "s.json")
+	_, stderr, err := runCLI(t, env{}, "--subject-path", bad, "--signing-key", "ephemeral",
+		"--push-to-registry=false", "--bundle-path", bundle, "--statement-path", stmt)
+	if err == nil {
+		t.Fatal("run(truncated archive) error = nil, want an error")
+	}
+	if exitCode(err) == 0 {
+		t.Errorf("exitCode = 0, want non-zero")
+	}
+	if !strings.Contains(stderr, bad) {
+		t.Errorf("stderr = %q, want it to name the archive", stderr)
+	}
+	for _, p := range []string{bundle, stmt} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was written for a bad archive", p)
+		}
+	}
+}
+
+// TestKeySignedLocally signs with an ephemeral key without a registry: the
+// bundle is written and verifies with the key it names.
+func TestKeySignedLocally(t *testing.T) {
+	t.Parallel()
+	bundle := filepath.Join(t.TempDir(), "b.sigstore.json")
+	_, stderr, err := runCLI(t, env{}, "--subject-path", filepath.Join("testdata", "archives", "podman.tar"),
+		"--signing-key", "ephemeral", "--push-to-registry=false", "--bundle-path", bundle)
+	if err != nil {
+		t.Fatalf("run() error = %v\n%s", err, stderr)
+	}
+	b, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("bundle is not JSON: %v", err)
+	}
+	if m["mediaType"] != "application/vnd.dev.sigstore.bundle.v0.3+json" {
+		t.Errorf("bundle mediaType = %v", m["mediaType"])
+	}
+	if !strings.Contains(stderr, "not keyless") {
+		t.Errorf("log = %q, want it to say the signature is not keyless", stderr)
+	}
+}

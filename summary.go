@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/oci-attest/oci-attest/internal/attest"
+)
+
+// summary renders the job summary: what was attested, where the attestation
+// went, and the commands that verify it.
+func summary(r *attestResult) string {
+	var b strings.Builder
+	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
+	b.WriteString("## oci-attest\n\n| | |\n|---|---|\n")
+	tags := strings.Join(r.image.RepoTags, ", ")
+	if tags == "" {
+		tags = "(none)"
+	}
+	row("Archive", fmt.Sprintf("`%s` (%s, %s)", r.archive.Path, r.archive.Format, humanBytes(r.archive.Size)))
+	row("Image tags", tags)
+	row("Image ID", "`"+r.image.ImageID.String()+"`")
+	row("Tar digest", "`"+r.archive.TarDigest.String()+"`")
+	row("Predicate type", "`"+attest.PredicateType+"`")
+	image := ""
+	if r.subject != nil {
+		image = r.subject.Repository + "@" + r.subject.Descriptor.Digest.String()
+		row("Registry image", "`"+image+"`")
+	}
+	if s := r.signed; s != nil {
+		if s.Identity != "" {
+			row("Signer", fmt.Sprintf("`%s` (issuer `%s`, %s)", s.Identity, s.Issuer, s.Instance))
+		} else {
+			row("Signer", "key "+s.KeyHint+" (not keyless)")
+		}
+		if s.LogIndex >= 0 {
+			row("Transparency log", fmt.Sprintf("index %d", s.LogIndex))
+		}
+		for _, ts := range s.Timestamps {
+			row("Timestamp", ts.UTC().Format(time.RFC3339))
+		}
+	}
+	row("Bundle", "`"+r.bundle+"`")
+	if a := r.attached; a != nil {
+		row("Referrer", "`"+a.Artifact.Digest.String()+"`")
+		if a.ReferrersTag != "" {
+			row("Discovery", "fallback tag `"+a.ReferrersTag+"` ("+a.Reason+")")
+		} else {
+			row("Discovery", "referrers API ("+a.Reason+")")
+		}
+	}
+	if image != "" && r.signed != nil && r.signed.Identity != "" {
+		b.WriteString("\n### Verify\n\n```sh\n")
+		fmt.Fprintf(&b, "oci-attest verify %s \\\n  --certificate-identity '%s' \\\n  --certificate-oidc-issuer '%s'\n", image, r.signed.Identity, r.signed.Issuer)
+		fmt.Fprintf(&b, "cosign verify-attestation --type %s \\\n  --certificate-identity '%s' \\\n  --certificate-oidc-issuer '%s' \\\n  %s\n", attest.PredicateType, r.signed.Identity, r.signed.Issuer, image)
+		b.WriteString("```\n")
+	}
+	return b.String()
+}
