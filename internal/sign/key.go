@@ -114,9 +114,9 @@ func (k *ecdsaKeypair) GetHashAlgorithm() protocommon.HashAlgorithm {
 }
 
 func (k *ecdsaKeypair) GetSigningAlgorithm() protocommon.PublicKeyDetails { return k.alg }
-func (k *ecdsaKeypair) GetHint() []byte                                    { return k.hint }
-func (k *ecdsaKeypair) GetKeyAlgorithm() string                            { return "ECDSA" }
-func (k *ecdsaKeypair) GetPublicKey() crypto.PublicKey                     { return k.priv.Public() }
+func (k *ecdsaKeypair) GetHint() []byte                                   { return k.hint }
+func (k *ecdsaKeypair) GetKeyAlgorithm() string                           { return "ECDSA" }
+func (k *ecdsaKeypair) GetPublicKey() crypto.PublicKey                    { return k.priv.Public() }
 
 func (k *ecdsaKeypair) GetPublicKeyPem() (string, error) {
 	b, err := cryptoutils.MarshalPublicKeyToPEM(k.priv.Public())

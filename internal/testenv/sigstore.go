@@ -1,0 +1,302 @@
+package testenv
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// SigstoreOptions choose the shape of the local Sigstore stack. Fulcio and
+// the OIDC issuer always run.
+type SigstoreOptions struct {
+	// Rekor starts a Rekor v2 log (rekor-tiles v2.3.0, POSIX storage).
+	Rekor bool
+	// TSA starts an RFC 3161 timestamp authority (timestamp-authority
+	// v1.2.9). Its metrics port is fixed at 2112, so only one TSA runs on the
+	// machine at a time: StartSigstore holds a machine-wide file lock from
+	// starting the TSA until the test's cleanup has stopped it. Tests that
+	// need a TSA therefore run one after another, across packages too.
+	TSA bool
+}
+
+// Sigstore is a local Sigstore stack on 127.0.0.1 (DESIGN.md §6): our OIDC
+// issuer, Fulcio v1.8.8 with an ephemeral CA and no CT log, and optionally
+// Rekor v2 and a timestamp authority, with a trusted root for them. Every
+// process is killed when the test ends.
+type Sigstore struct {
+	// FulcioURL, RekorURL (empty without Rekor) and TSAURL (the full
+	// timestamp endpoint, .../api/v1/timestamp; empty without TSA).
+	FulcioURL, RekorURL, TSAURL string
+	// TrustedRootPath is a trusted_root.json for this stack: Fulcio's CA, the
+	// Rekor v2 key (base URL http://localhost:PORT, the log's origin), the
+	// TSA's chain. No CT logs: certificates carry no SCT.
+	TrustedRootPath string
+	// SigningConfigPath is a signing_config.json (v0.2) naming the stack's
+	// services, for clients that take one (cosign --signing-config).
+	SigningConfigPath string
+	// IssuerURL is the OIDC issuer (the certificates' issuer).
+	IssuerURL string
+	// ActionsTokenURL and ActionsRequestToken implement
+	// ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN.
+	ActionsTokenURL, ActionsRequestToken string
+	// Issuer is the OIDC issuer itself (tokens with other claims).
+	Issuer *OIDCIssuer
+	// Dir holds the stack's files.
+	Dir string
+	// Fulcio, Rekor and TSA are the processes (nil when not started).
+	Fulcio, Rekor, TSA *Proc
+	// StartupTime is how long StartSigstore took.
+	StartupTime time.Duration
+}
+
+// Token mints a GitHub-shaped ID token (audience sigstore) from the stack's
+// issuer; see OIDCIssuer.Token.
+func (s *Sigstore) Token(t testing.TB, overrides ...map[string]any) string {
+	t.Helper()
+	return s.Issuer.Token(t, overrides...)
+}
+
+// Identity is the SAN of certificates for default tokens:
+// https://github.com/oci-attest/demo/.github/workflows/release.yml@refs/heads/main.
+func (s *Sigstore) Identity() string { return s.Issuer.Identity() }
+
+// ActionsEnv returns a getenv with what a GitHub Actions job with
+// "permissions: id-token: write" sees (GITHUB_ACTIONS, the token request
+// variables, GITHUB_SERVER_URL, GITHUB_REPOSITORY), plus extra.
+func (s *Sigstore) ActionsEnv(extra map[string]string) func(string) string {
+	env := map[string]string{
+		"GITHUB_ACTIONS":                 "true",
+		"ACTIONS_ID_TOKEN_REQUEST_URL":   s.ActionsTokenURL,
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.ActionsRequestToken,
+		"GITHUB_SERVER_URL":              "https://github.com",
+		"GITHUB_REPOSITORY":              DefaultRepository,
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return func(k string) string { return env[k] }
+}
+
+// StopFulcio kills Fulcio and waits for it to exit (the "Fulcio down" case).
+func (s *Sigstore) StopFulcio(t testing.TB) { t.Helper(); stop(t, s.Fulcio) }
+
+// StopTSA kills the timestamp authority and waits for it to exit.
+func (s *Sigstore) StopTSA(t testing.TB) { t.Helper(); stop(t, s.TSA) }
+
+// StopRekor kills Rekor and waits for it to exit.
+func (s *Sigstore) StopRekor(t testing.TB) { t.Helper(); stop(t, s.Rekor) }
+
+func stop(t testing.TB, p *Proc) {
+	t.Helper()
+	if p == nil {
+		t.Fatal("stopping a process that was not started")
+	}
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// StartSigstore starts the local Sigstore stack and writes its trusted root.
+// Binaries come from Tool (installed on first use). Startup takes a few
+// seconds; see Sigstore.StartupTime.
+func StartSigstore(t testing.TB, opts SigstoreOptions) *Sigstore {
+	t.Helper()
+	start := time.Now()
+	dir := t.TempDir()
+	s := &Sigstore{Dir: dir}
+	s.Issuer = StartOIDCIssuer(t)
+	s.IssuerURL = s.Issuer.URL
+	s.ActionsTokenURL, s.ActionsRequestToken = s.Issuer.ActionsTokenURL, s.Issuer.ActionsRequestToken
+
+	// Start every process first, then wait for each: startups overlap.
+	fulcioBin := Tool(t, "fulcio")
+	cfg := filepath.Join(dir, "fulcio.yaml")
+	writeFile(t, cfg, []byte(fulcioConfig(s.IssuerURL)))
+	fport := FreePort(t)
+	s.Fulcio = Start(t, dir, fulcioBin, "serve", "--ca=ephemeralca", "--ct-log-url=",
+		"--config-path="+cfg, "--log_type=prod",
+		"--host=127.0.0.1", "--port="+strconv.Itoa(fport),
+		"--grpc-host=127.0.0.1", "--grpc-port="+strconv.Itoa(FreePort(t)),
+		"--metrics-port="+strconv.Itoa(FreePort(t)),
+		// The default legacy socket is one abstract name per machine.
+		"--legacy-unix-domain-socket=@oci-attest-fulcio-"+randomHex(t, 8))
+	s.FulcioURL = "http://" + Addr(fport)
+
+	var rekorPub ed25519.PublicKey
+	var rport int
+	if opts.Rekor {
+		bin := Tool(t, "posix")
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rekorPub = pub
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyPath := filepath.Join(dir, "rekor-ed25519.pem")
+		writeFile(t, keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+		storage := filepath.Join(dir, "rekor-tiles")
+		if err := os.MkdirAll(storage, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		rport = FreePort(t)
+		s.Rekor = Start(t, dir, bin, "serve",
+			"--hostname="+rekorOrigin, "--storage-dir="+storage, "--signer-filepath="+keyPath,
+			"--http-address=127.0.0.1", "--http-port="+strconv.Itoa(rport),
+			"--grpc-address=127.0.0.1", "--grpc-port="+strconv.Itoa(FreePort(t)),
+			"--http-metrics-port="+strconv.Itoa(FreePort(t)),
+			"--checkpoint-interval=200ms", "--batch-max-age=20ms", "--log-level=warn")
+		s.RekorURL = "http://" + Addr(rport)
+	}
+
+	var tport int
+	if opts.TSA {
+		bin := Tool(t, "timestamp-server")
+		unlock := lockTSA(t)
+		tport = FreePort(t)
+		s.TSA = Start(t, dir, bin, "serve", "--timestamp-signer=memory", "--disable-ntp-monitoring",
+			"--host=127.0.0.1", "--port="+strconv.Itoa(tport), "--log-type=prod")
+		// Cleanups run last-registered first: Start's cleanup (kill and wait)
+		// runs before this one, so the port is free when the lock is released.
+		t.Cleanup(unlock)
+		s.TSAURL = "http://" + Addr(tport) + "/api/v1/timestamp"
+	}
+
+	WaitHTTP(t, s.Fulcio, s.FulcioURL+"/healthz", 60*time.Second)
+	fulcioChain := fetchFulcioChain(t, s.FulcioURL)
+	var tsaChain []*x509.Certificate
+	if opts.TSA {
+		WaitHTTP(t, s.TSA, "http://"+Addr(tport)+"/ping", 60*time.Second)
+		tsaChain = fetchPEMChain(t, "http://"+Addr(tport)+"/api/v1/timestamp/certchain")
+	}
+	if opts.Rekor {
+		WaitHTTP(t, s.Rekor, s.RekorURL+"/healthz", 60*time.Second)
+	}
+
+	tr := trustedRoot{
+		fulcioURL: s.FulcioURL, fulcioChain: fulcioChain,
+		tsaURL: s.TSAURL, tsaChain: tsaChain,
+		rekorPub: rekorPub, rekorPort: rport,
+	}
+	s.TrustedRootPath = filepath.Join(dir, "trusted_root.json")
+	writeFile(t, s.TrustedRootPath, tr.json(t))
+	s.SigningConfigPath = filepath.Join(dir, "signing_config.json")
+	writeFile(t, s.SigningConfigPath, signingConfigJSON(t, s))
+	s.StartupTime = time.Since(start)
+	return s
+}
+
+// rekorOrigin is the Rekor v2 log's --hostname: its checkpoint origin. The
+// trusted root's baseUrl must have this host, so it is http://localhost:PORT
+// (Rekor itself listens on 127.0.0.1).
+const rekorOrigin = "localhost"
+
+func writeFile(t testing.TB, p string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockTSA takes the machine-wide lock for the TSA's fixed metrics port 2112
+// and waits for the port to be free. It returns the unlock function.
+func lockTSA(t testing.TB) func() {
+	t.Helper()
+	unlock, err := lockFile(filepath.Join(os.TempDir(), "oci-attest-tsa-2112.lock"))
+	if err != nil {
+		t.Fatalf("locking the TSA metrics port: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l, err := net.Listen("tcp", ":2112")
+		if err == nil {
+			l.Close()
+			return unlock
+		}
+		if time.Now().After(deadline) {
+			unlock()
+			t.Fatalf("port 2112 (the timestamp-server's fixed metrics port) is taken by a process that is not a test TSA: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func httpGet(t testing.TB, url string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: HTTP %d %v: %s", url, resp.StatusCode, err, b)
+	}
+	return b
+}
+
+// fetchFulcioChain reads the ephemeral CA from Fulcio's v2 trust bundle.
+func fetchFulcioChain(t testing.TB, base string) []*x509.Certificate {
+	t.Helper()
+	var tb struct {
+		Chains []struct {
+			Certificates []string `json:"certificates"`
+		} `json:"chains"`
+	}
+	b := httpGet(t, base+"/api/v2/trustBundle")
+	if err := json.Unmarshal(b, &tb); err != nil || len(tb.Chains) == 0 {
+		t.Fatalf("Fulcio trust bundle: %v: %s", err, b)
+	}
+	var pemBytes []byte
+	for _, c := range tb.Chains[0].Certificates {
+		pemBytes = append(pemBytes, c...)
+	}
+	return parsePEMCerts(t, pemBytes)
+}
+
+func fetchPEMChain(t testing.TB, url string) []*x509.Certificate {
+	t.Helper()
+	return parsePEMCerts(t, httpGet(t, url))
+}
+
+func parsePEMCerts(t testing.TB, b []byte) []*x509.Certificate {
+	t.Helper()
+	var out []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatalf("parsing a certificate: %v", err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		t.Fatal(errors.New("no certificates in the chain"))
+	}
+	return out
+}
+
