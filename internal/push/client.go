@@ -87,10 +87,11 @@ func New(opts Options) (*Client, error) {
 		}
 		redirect = opts.HTTPClient.CheckRedirect
 	}
+	wire := counting{base: schemeGuard{base: base, allowInsecure: opts.AllowInsecure}}
 	hc := &http.Client{
-		Transport: &retry.Transport{
-			Base:   counting{base: schemeGuard{base: base, allowInsecure: opts.AllowInsecure}},
-			Policy: func() retry.Policy { return retryPolicy{} },
+		Transport: retrying{
+			retry: &retry.Transport{Base: wire, Policy: func() retry.Policy { return retryPolicy{} }},
+			once:  wire,
 		},
 		CheckRedirect: checkRedirect(redirect),
 	}

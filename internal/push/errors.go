@@ -17,7 +17,7 @@ var (
 	// ErrFallbackLost is returned by Attach when the fallback index did not
 	// keep our entry after every bounded retry (a registry that reorders or
 	// drops writes, or writers racing beyond the protocol's bounds).
-	ErrFallbackLost = errors.New("fallback index did not keep the referrer entry")
+	ErrFallbackLost = errors.New("could not keep the referrer in the fallback index")
 
 	// ErrInsecure is returned for a plain-HTTP request to a registry that is
 	// not on loopback while Options.AllowInsecure is false.

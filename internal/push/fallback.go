@@ -163,13 +163,15 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 	}
 	res := &fallbackResult{}
 	var last error
+	var wait time.Duration // what the registry asked for (Retry-After)
 	for attempt := 0; attempt < fallbackAttempts; attempt++ {
 		res.Rounds++
 		if attempt > 0 {
-			if err := sleep(ctx, roundBackoff(attempt, settle)); err != nil {
-				return res, err
+			if err := sleep(ctx, max(wait, roundBackoff(attempt, settle))); err != nil {
+				return res, fmt.Errorf("updating fallback tag %s:%s: %w (last: %w)", r.name(), tag, err, last)
 			}
 		}
+		wait = 0
 		idx, cur, err := r.readFallback(ctx, tag)
 		if err != nil {
 			return res, err
@@ -184,20 +186,28 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 			if cur != nil && cur.ETag != "" {
 				hdr.Set("If-Match", cur.ETag)
 			}
-			pctx, cancel := context.WithDeadline(ctx, readAt.Add(settle/2))
+			// Sent once, and it must land within settle/2 of its read: a
+			// retry of a failed write starts again from a fresh read.
+			pctx, cancel := context.WithDeadline(withoutRetry(ctx), readAt.Add(settle/2))
 			_, err = r.putManifest(pctx, tag, ocispec.MediaTypeImageIndex, raw, hdr)
 			cancel()
 			res.Writes++
-			switch {
-			case err == nil:
-			case errors.Is(err, errPreconditionFailed):
-				last = fmt.Errorf("writing fallback tag %s:%s: another writer changed it (412)", r.name(), tag)
+			if err != nil {
+				if ctx.Err() != nil {
+					return res, fmt.Errorf("writing fallback tag %s:%s: %w", r.name(), tag, err)
+				}
+				ok, ra := transient(err)
+				switch {
+				case errors.Is(err, errPreconditionFailed):
+					last = fmt.Errorf("writing fallback tag %s:%s: another writer changed it (412)", r.name(), tag)
+				case errors.Is(err, context.DeadlineExceeded):
+					last = fmt.Errorf("writing fallback tag %s:%s: the write took longer than %v after its read", r.name(), tag, settle/2)
+				case ok:
+					last, wait = err, ra
+				default:
+					return res, err
+				}
 				continue
-			case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
-				last = fmt.Errorf("writing fallback tag %s:%s: the write took longer than %v", r.name(), tag, settle/2)
-				continue
-			default:
-				return res, fmt.Errorf("writing fallback tag %s:%s: %w", r.name(), tag, err)
 			}
 		}
 		ok, seen, err := r.verifyFallback(ctx, tag, entry.Digest, settle)

@@ -176,3 +176,5 @@ func rawGet(t testing.TB, host, path, accept string) (int, []byte, http.Header) 
 }
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+func digestOf(s string) digest.Digest { return digest.Digest(s) }

@@ -113,7 +113,7 @@ func statusError(what string, resp *http.Response) error {
 		}
 		msg += ": " + strings.Join(parts, "; ")
 	}
-	err := fmt.Errorf("%s: registry answered %s", what, msg)
+	var err error = &statusErr{msg: fmt.Sprintf("%s: registry answered %s", what, msg), code: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		err = fmt.Errorf("%w (log in to the registry, e.g. with docker/login-action, or set github-token for ghcr.io, and give the job write access to the repository)", err)
@@ -122,6 +122,15 @@ func statusError(what string, resp *http.Response) error {
 	}
 	return err
 }
+
+// statusErr is an unexpected registry answer.
+type statusErr struct {
+	msg        string
+	code       int
+	retryAfter string
+}
+
+func (e *statusErr) Error() string { return e.msg }
 
 // fetched is a manifest as the registry served it.
 type fetched struct {
@@ -216,7 +225,7 @@ var errPreconditionFailed = errors.New("412 precondition failed")
 func (r repo) pushBlob(ctx context.Context, desc ocispec.Descriptor, data []byte) error {
 	what := fmt.Sprintf("pushing blob %s@%s", r.name(), desc.Digest)
 	var last error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 2; attempt++ {
 		if attempt > 0 {
 			if ok, err := r.blobExists(ctx, desc.Digest); err == nil && ok {
 				return nil

@@ -129,6 +129,49 @@ func (g schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	return g.base.RoundTrip(req)
 }
 
+// noRetryKey marks a request context whose requests must not be retried
+// by the transport (the fallback-tag write retries at the protocol level,
+// from a fresh read).
+type noRetryKey struct{}
+
+// withoutRetry returns a context whose requests are sent once.
+func withoutRetry(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noRetryKey{}, true)
+}
+
+// retrying sends requests through retry unless their context says
+// otherwise.
+type retrying struct {
+	retry *retry.Transport
+	once  http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (r retrying) RoundTrip(req *http.Request) (*http.Response, error) {
+	if v, _ := req.Context().Value(noRetryKey{}).(bool); v {
+		return r.once.RoundTrip(req)
+	}
+	return r.retry.RoundTrip(req)
+}
+
+// transient reports whether an error from a registry request is worth a
+// later retry (a retryable status or connection error), and how long the
+// registry asked us to wait.
+func transient(err error) (bool, time.Duration) {
+	var se *statusErr
+	if errors.As(err, &se) {
+		switch {
+		case se.code == http.StatusTooManyRequests, se.code == http.StatusServiceUnavailable:
+			d, _ := retryAfter(se.retryAfter, time.Now())
+			return d <= retryAfterCap, d
+		case se.code == http.StatusRequestTimeout, se.code >= 500 && se.code != http.StatusNotImplemented:
+			return true, 0
+		}
+		return false, 0
+	}
+	return err != nil && retryableError(err), 0
+}
+
 // counterKey carries a *atomic.Int64 that counting increments per request.
 type counterKey struct{}
 

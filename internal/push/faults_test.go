@@ -1,0 +1,121 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oci-attest/oci-attest/internal/testenv"
+)
+
+// TestFaultsTransient puts a misbehaving proxy in front of each real
+// registry: a 429 with Retry-After on the manifest PUT, a 503 on the first
+// blob upload, a connection reset in the middle of the bundle upload and of
+// the fallback-tag write. Attach survives all of them.
+func TestFaultsTransient(t *testing.T) {
+	t.Parallel()
+	for _, reg := range inProcessRegistries(t) {
+		t.Run(reg.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			proxy := testenv.StartFaultProxy(t, "http://"+reg.host)
+			c := newTestClient(t, Options{})
+			s := resolvedSubject(t, c, proxy.Host+"/transient")
+			proxy.Add(testenv.Fault{Method: "POST", Path: regexp.MustCompile(`/blobs/uploads/$`), Kind: testenv.Fault503, Times: 1})
+			proxy.Add(testenv.Fault{Method: "POST", Path: regexp.MustCompile(`/blobs/uploads/$`), Kind: testenv.FaultReset, Times: 1})
+			proxy.Add(testenv.Fault{Method: "PUT", Path: regexp.MustCompile(`/manifests/sha256:`), Kind: testenv.Fault429, Times: 1, RetryAfter: "1"})
+			proxy.Add(testenv.Fault{Method: "PUT", Path: regexp.MustCompile(`/manifests/sha256-`), Kind: testenv.FaultReset, Times: 1})
+			res, err := c.Attach(ctx, s, testBundle(3), AttachOptions{Mode: ModeTag, Settle: 200 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("Attach() through transient faults = %v", err)
+			}
+			for _, k := range []testenv.FaultKind{testenv.Fault503, testenv.Fault429, testenv.FaultReset} {
+				if proxy.Injected(k) == 0 {
+					t.Errorf("fault %v was never injected", k)
+				}
+			}
+			if got := proxy.Injected(testenv.FaultReset); got != 2 {
+				t.Errorf("%d resets injected, want 2", got)
+			}
+			// Retry-After: 1 was honoured.
+			ev := proxy.Events()
+			for i, e := range ev {
+				if e.Injected != testenv.Fault429 {
+					continue
+				}
+				for _, next := range ev[i+1:] {
+					if next.Method == e.Method && next.Path == e.Path {
+						if d := next.At.Sub(e.At); d < 900*time.Millisecond {
+							t.Errorf("retried %s %s after %v, Retry-After was 1s", e.Method, e.Path, d)
+						}
+						break
+					}
+				}
+			}
+			got, raw := fallbackEntries(t, c, s)
+			if !got[res.Artifact.Digest] || len(got) != 1 {
+				t.Errorf("fallback index %s, want our entry", raw)
+			}
+		})
+	}
+}
+
+// TestFaultsPersistent: a registry that keeps failing makes Attach fail
+// with an error naming the remote, and the fallback index keeps every entry
+// it had.
+func TestFaultsPersistent(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		fault testenv.Fault
+		want  string
+	}{
+		{"503 on tag write", testenv.Fault{Method: "PUT", Path: regexp.MustCompile(`/manifests/sha256-`), Kind: testenv.Fault503, Times: -1}, "503"},
+		{"reset on tag write", testenv.Fault{Method: "PUT", Path: regexp.MustCompile(`/manifests/sha256-`), Kind: testenv.FaultReset, Times: -1}, "sha256-"},
+		{"429 on tag read", testenv.Fault{Method: "GET", Path: regexp.MustCompile(`/manifests/sha256-`), Kind: testenv.Fault429, Times: -1, RetryAfter: "0"}, "429"},
+		{"retry-after too long", testenv.Fault{Method: "PUT", Path: regexp.MustCompile(`/manifests/sha256:`), Kind: testenv.Fault429, Times: -1, RetryAfter: "3600"}, "429"},
+		{"reset on every upload", testenv.Fault{Method: "POST", Path: regexp.MustCompile(`/blobs/uploads/$`), Kind: testenv.FaultReset, Times: -1}, "blob"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			reg := startGGCR(t)
+			proxy := testenv.StartFaultProxy(t, "http://"+reg.host)
+			c := newTestClient(t, Options{})
+			s := resolvedSubject(t, c, proxy.Host+"/persistent")
+			var had []string
+			for i := range 2 {
+				res, err := c.Attach(ctx, s, testBundle(10+i), AttachOptions{Mode: ModeTag, Settle: 50 * time.Millisecond})
+				if err != nil {
+					t.Fatalf("seeding Attach() = %v", err)
+				}
+				had = append(had, res.Artifact.Digest.String())
+			}
+			proxy.Add(tc.fault)
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			_, err := c.Attach(cctx, s, testBundle(99), AttachOptions{Mode: ModeTag, Settle: 50 * time.Millisecond})
+			if err == nil {
+				t.Fatalf("Attach() through a persistent %s = nil error", tc.name)
+			}
+			if !strings.Contains(err.Error(), proxy.Host) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Attach() error %q does not name the registry %s and %q", err, proxy.Host, tc.want)
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Attach() ran into the test deadline: %v", err)
+			}
+			proxy.Clear()
+			got, raw := fallbackEntries(t, c, s)
+			for _, d := range had {
+				if !got[digestOf(d)] {
+					t.Errorf("fallback index %s lost %s", raw, d)
+				}
+			}
+			t.Logf("error: %v", err)
+		})
+	}
+}

@@ -1,0 +1,176 @@
+package testenv
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// FaultKind is a misbehaviour FaultProxy injects.
+type FaultKind int
+
+// Faults a real registry cannot be made to produce on demand.
+const (
+	// Fault429 answers 429 Too Many Requests with Retry-After.
+	Fault429 FaultKind = iota + 1
+	// Fault503 answers 503 Service Unavailable.
+	Fault503
+	// FaultReset reads part of the request body, then resets the TCP
+	// connection (SO_LINGER 0) without answering: a reset mid-upload.
+	FaultReset
+)
+
+// Fault is one injection rule: requests whose method equals Method (any when
+// empty) and whose path matches Path get Kind, Times times (forever when
+// Times < 0).
+type Fault struct {
+	Method     string
+	Path       *regexp.Regexp
+	Kind       FaultKind
+	Times      int
+	RetryAfter string // Fault429's Retry-After value; "1" when empty
+}
+
+// FaultEvent records one request the proxy saw.
+type FaultEvent struct {
+	At       time.Time
+	Method   string
+	Path     string
+	Injected FaultKind // 0 when forwarded
+}
+
+// FaultProxy is a real HTTP reverse proxy in front of a real registry that
+// misbehaves on purpose, for the fault paths of registry clients.
+type FaultProxy struct {
+	// Host is the proxy's 127.0.0.1:port.
+	Host string
+
+	mu     sync.Mutex
+	faults []*Fault
+	events []FaultEvent
+}
+
+// StartFaultProxy starts a proxy to target ("http://127.0.0.1:port"),
+// closed when the test ends.
+func StartFaultProxy(t testing.TB, target string) *FaultProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatalf("parsing proxy target %q: %v", target, err)
+	}
+	p := &FaultProxy{}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = nil
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := p.match(r)
+		if f == nil {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		switch f.Kind {
+		case Fault429:
+			ra := f.RetryAfter
+			if ra == "" {
+				ra = "1"
+			}
+			w.Header().Set("Retry-After", ra)
+			http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected"}]}`, http.StatusTooManyRequests)
+		case Fault503:
+			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}`, http.StatusServiceUnavailable)
+		case FaultReset:
+			n := r.ContentLength / 2
+			if n <= 0 {
+				n = 1
+			}
+			_, _ = io.CopyN(io.Discard, r.Body, n)
+			hj, ok := w.(http.Hijacker)
+			if !ok {
+				panic("fault proxy: response writer cannot be hijacked")
+			}
+			conn, _, err := hj.Hijack()
+			if err != nil {
+				return
+			}
+			if tc, ok := conn.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+			_ = conn.Close()
+		}
+	}))
+	t.Cleanup(ts.Close)
+	p.Host = ts.Listener.Addr().String()
+	return p
+}
+
+// Add installs a fault rule.
+func (p *FaultProxy) Add(f Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = append(p.faults, &f)
+}
+
+// Clear removes every fault rule.
+func (p *FaultProxy) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = nil
+}
+
+// Events returns the requests seen so far.
+func (p *FaultProxy) Events() []FaultEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]FaultEvent(nil), p.events...)
+}
+
+// Injected counts the requests that got kind (any fault when kind is 0).
+func (p *FaultProxy) Injected(kind FaultKind) int {
+	n := 0
+	for _, e := range p.Events() {
+		if e.Injected != 0 && (kind == 0 || e.Injected == kind) {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *FaultProxy) match(r *http.Request) *Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ev := FaultEvent{At: time.Now(), Method: r.Method, Path: r.URL.Path}
+	var hit *Fault
+	for _, f := range p.faults {
+		if f.Times == 0 || (f.Method != "" && f.Method != r.Method) || (f.Path != nil && !f.Path.MatchString(r.URL.Path)) {
+			continue
+		}
+		if f.Times > 0 {
+			f.Times--
+		}
+		hit = f
+		ev.Injected = f.Kind
+		break
+	}
+	p.events = append(p.events, ev)
+	return hit
+}
+
+// String names a fault kind.
+func (k FaultKind) String() string {
+	switch k {
+	case Fault429:
+		return "429"
+	case Fault503:
+		return "503"
+	case FaultReset:
+		return "reset"
+	}
+	return "kind" + strconv.Itoa(int(k))
+}
