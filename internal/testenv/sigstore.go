@@ -299,4 +299,3 @@ func parsePEMCerts(t testing.TB, b []byte) []*x509.Certificate {
 	}
 	return out
 }
-
