@@ -1,0 +1,272 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	digest "github.com/opencontainers/go-digest"
+
+	"github.com/oci-attest/oci-attest/internal/push"
+	"github.com/oci-attest/oci-attest/internal/sign"
+)
+
+// wantSource is where a registry's referrers are found.
+func wantSource(reg testRegistry, subject digest.Digest) string {
+	if reg.api {
+		return "api"
+	}
+	return "tag:sha256-" + subject.Encoded()
+}
+
+// ignoreVolatile ignores what differs run to run (time, key hints).
+var ignoreVolatile = cmpopts.IgnoreFields(Attestation{}, "Created", "Signer", "Timestamps", "LogIndex")
+
+func TestVerifyKeySigned(t *testing.T) {
+	t.Parallel()
+	for _, reg := range registries(t) {
+		t.Run(reg.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t, reg, "verify/keysigned")
+			bundle, pub := keySigned(t, f.statement(t))
+			art := f.attach(t, bundle, predicateType)
+
+			// By digest and by tag, with the archive: verified and matching.
+			for _, image := range []string{f.image(), f.ref} {
+				rep, err := Verify(ctx, image, Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: f.archive})
+				if err != nil {
+					t.Fatalf("Verify(%s) = %v", image, err)
+				}
+				yes := true
+				want := &Report{
+					Image:           image,
+					Repository:      f.subject.Repository,
+					Digest:          f.subject.Descriptor.Digest.String(),
+					MediaType:       f.subject.Descriptor.MediaType,
+					ReferrersSource: wantSource(reg, f.subject.Descriptor.Digest),
+					Attestations: []Attestation{{
+						Digest:   art.String(),
+						Source:   wantSource(reg, f.subject.Descriptor.Digest),
+						Verified: true,
+						Predicate: &PredicateSummary{
+							ImageID:   "sha256:" + f.predicate.ImageID["sha256"],
+							Tags:      []string{"localhost/verify/app:v1"},
+							Layers:    2,
+							TarDigest: "sha256:" + f.predicate.TarDigest["sha256"],
+						},
+						Archive: &ArchiveComparison{Matches: true},
+					}},
+					Ignored:        []Ignored{},
+					Verified:       1,
+					SubjectPath:    f.archive,
+					ArchiveMatches: &yes,
+				}
+				if diff := cmp.Diff(want, rep, ignoreVolatile); diff != "" {
+					t.Errorf("Verify(%s) report (-want +got):\n%s", image, diff)
+				}
+				a := rep.Attestations[0]
+				if a.Signer == nil || a.Signer.KeyHint == "" || a.Signer.Identity != "" {
+					t.Errorf("Verify() signer = %+v, want a key hint and no identity", a.Signer)
+				}
+				if a.Created == "" {
+					t.Error("Verify() created is empty, want the artifact's created annotation")
+				}
+			}
+		})
+	}
+}
+
+func TestVerifyRejects(t *testing.T) {
+	t.Parallel()
+	for _, reg := range registries(t) {
+		t.Run(reg.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+
+			t.Run("wrong key", func(t *testing.T) {
+				t.Parallel()
+				f := newFixture(t, reg, "verify/wrongkey")
+				bundle, _ := keySigned(t, f.statement(t))
+				f.attach(t, bundle, predicateType)
+				_, other := keySigned(t, f.statement(t))
+				rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: other}})
+				if !errors.Is(err, ErrNoneVerified) {
+					t.Fatalf("Verify(other key) = %v, want ErrNoneVerified", err)
+				}
+				if len(rep.Attestations) != 1 || rep.Attestations[0].Verified || rep.Attestations[0].Error == "" {
+					t.Fatalf("Verify(other key) attestations = %+v, want one rejected with a reason", rep.Attestations)
+				}
+				if rep.Attestations[0].Predicate != nil {
+					t.Errorf("Verify(other key) reported the unverified predicate %+v", rep.Attestations[0].Predicate)
+				}
+			})
+
+			t.Run("tampered bundle", func(t *testing.T) {
+				t.Parallel()
+				f := newFixture(t, reg, "verify/tampered")
+				bundle, pub := keySigned(t, f.statement(t))
+				bad := f.attach(t, tamper(t, bundle), predicateType)
+				good := f.attach(t, bundle, predicateType)
+				rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+				if err != nil {
+					t.Fatalf("Verify() = %v, want the untampered one to verify", err)
+				}
+				got := map[string]Attestation{}
+				for _, a := range rep.Attestations {
+					got[a.Digest] = a
+				}
+				if len(got) != 2 || !got[good.String()].Verified || got[bad.String()].Verified {
+					t.Fatalf("Verify() attestations = %+v, want %s verified and %s rejected", rep.Attestations, good, bad)
+				}
+				if reason := got[bad.String()].Error; !strings.Contains(reason, "signature") {
+					t.Errorf("tampered bundle rejected with %q, want a signature failure", reason)
+				}
+			})
+
+			t.Run("statement names another image", func(t *testing.T) {
+				t.Parallel()
+				f := newFixture(t, reg, "verify/subject-a")
+				g := newFixture(t, reg, "verify/subject-b")
+				// Same image, other repository: same digest. Make the
+				// statement name a different digest instead.
+				g.subject.Descriptor.Digest = digest.FromString("another image")
+				bundle, pub := keySigned(t, g.statement(t))
+				f.attach(t, bundle, predicateType)
+				rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+				if !errors.Is(err, ErrNoneVerified) {
+					t.Fatalf("Verify() = %v, want ErrNoneVerified", err)
+				}
+				if reason := rep.Attestations[0].Error; !strings.Contains(reason, "digest") {
+					t.Errorf("rejected with %q, want a subject digest mismatch", reason)
+				}
+			})
+		})
+	}
+}
+
+func TestVerifyIgnoresForeignReferrers(t *testing.T) {
+	t.Parallel()
+	for _, reg := range registries(t) {
+		t.Run(reg.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t, reg, "verify/foreign")
+			st := f.statement(t)
+			bundle, pub := keySigned(t, st)
+
+			// Only foreign referrers: none found.
+			sbom := f.pushForeign(t, "application/spdx+json", "application/spdx+json", []byte(`{"spdxVersion":"SPDX-2.3"}`), nil)
+			// cosign's classic signature manifest as an OCI 1.1 referrer.
+			cosignSig := f.pushForeign(t, "application/vnd.dev.cosign.artifact.sig.v1+json",
+				"application/vnd.dev.cosign.simplesigning.v1+json",
+				[]byte(`{"critical":{"identity":{"docker-reference":"x"},"image":{"docker-manifest-digest":"`+f.subject.Descriptor.Digest.String()+`"},"type":"cosign container image signature"},"optional":null}`),
+				map[string]string{"dev.cosignproject.cosign/signature": "MEUCIQ=="})
+			// cosign v3 `sign`: a bundle referrer of another predicate type.
+			cosignBundle, _ := keySigned(t, otherStatement(t, f, "https://sigstore.dev/cosign/sign/v1"))
+			cosignNew := f.attach(t, cosignBundle, "https://sigstore.dev/cosign/sign/v1")
+			// A bundle without the predicate-type annotation whose statement is
+			// SLSA provenance, signed by the same key: still not ours.
+			slsaBundle, _ := keySigned(t, otherStatement(t, f, "https://slsa.dev/provenance/v1"))
+			slsa := f.attach(t, slsaBundle, "")
+
+			rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+			if !errors.Is(err, ErrNoneFound) {
+				t.Fatalf("Verify(only foreign referrers) = %v, want ErrNoneFound", err)
+			}
+			wantIgnored := map[string]string{
+				sbom.String():      `artifact type "application/spdx+json" is not a Sigstore bundle`,
+				cosignSig.String(): `artifact type "application/vnd.dev.cosign.artifact.sig.v1+json" is not a Sigstore bundle`,
+				cosignNew.String(): `predicate type "https://sigstore.dev/cosign/sign/v1" is not ours`,
+				slsa.String():      `predicate type "https://slsa.dev/provenance/v1" is not ours`,
+			}
+			gotIgnored := map[string]string{}
+			for _, ig := range rep.Ignored {
+				gotIgnored[ig.Digest] = ig.Reason
+			}
+			if diff := cmp.Diff(wantIgnored, gotIgnored); diff != "" {
+				t.Errorf("Verify() ignored (-want +got):\n%s", diff)
+			}
+
+			// Ours among them: exactly ours is verified.
+			ours := f.attach(t, bundle, predicateType)
+			rep, err = Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+			if err != nil {
+				t.Fatalf("Verify() = %v", err)
+			}
+			if len(rep.Attestations) != 1 || rep.Attestations[0].Digest != ours.String() || !rep.Attestations[0].Verified {
+				t.Errorf("Verify() attestations = %+v, want only %s, verified", rep.Attestations, ours)
+			}
+			if len(rep.Ignored) != 4 {
+				t.Errorf("Verify() ignored %d referrers, want 4: %+v", len(rep.Ignored), rep.Ignored)
+			}
+		})
+	}
+}
+
+func TestVerifyNoneFound(t *testing.T) {
+	t.Parallel()
+	for _, reg := range registries(t) {
+		t.Run(reg.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, reg, "verify/none")
+			_, pub := keySigned(t, f.statement(t))
+			rep, err := Verify(context.Background(), f.ref, Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+			if !errors.Is(err, ErrNoneFound) {
+				t.Fatalf("Verify() = %v, want ErrNoneFound", err)
+			}
+			if rep == nil || len(rep.Attestations) != 0 || rep.ReferrersSource != wantSource(reg, f.subject.Descriptor.Digest) {
+				t.Errorf("Verify() report = %+v, want no attestations, source %s", rep, wantSource(reg, f.subject.Descriptor.Digest))
+			}
+		})
+	}
+}
+
+func TestVerifyArchiveDiffers(t *testing.T) {
+	t.Parallel()
+	for _, reg := range registries(t) {
+		t.Run(reg.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, reg, "verify/archive")
+			bundle, pub := keySigned(t, f.statement(t))
+			f.attach(t, bundle, predicateType)
+			changed := writeArchive(t, testImage("two")) // layer 1 differs
+			rep, err := Verify(context.Background(), f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: changed})
+			if !errors.Is(err, ErrArchiveDiffers) {
+				t.Fatalf("Verify(changed archive) = %v, want ErrArchiveDiffers", err)
+			}
+			if rep.ArchiveMatches == nil || *rep.ArchiveMatches || rep.Verified != 1 {
+				t.Fatalf("Verify(changed archive) = %+v, want verified and archiveMatches false", rep)
+			}
+			diffs := map[string]Difference{}
+			var fields []string
+			for _, d := range rep.Attestations[0].Archive.Differences {
+				diffs[d.Field] = d
+				fields = append(fields, d.Field)
+			}
+			// The changed layer changes its diffID and, through the config,
+			// the image ID, and the archive's bytes; layer 0 and the tags do
+			// not change.
+			wantFields := []string{"tardigest", "imageid", "manifestdigest", "manifestraw", "diffids[1]", "manifest"}
+			if diff := cmp.Diff(wantFields, fields); diff != "" {
+				t.Errorf("differing fields (-want +got):\n%s", diff)
+			}
+			if d := diffs["diffids[1]"]; d.Attested != "sha256:"+f.predicate.DiffIDs[1]["sha256"] || d.Local == d.Attested || !strings.HasPrefix(d.Local, "sha256:") {
+				t.Errorf("diffids[1] difference = %+v, want attested %s and the new layer's diffID", d, f.predicate.DiffIDs[1]["sha256"])
+			}
+		})
+	}
+}
+
+// otherStatement is an in-toto statement of another predicate type about the
+// fixture's image.
+func otherStatement(t testing.TB, f *fixture, predicateType string) []byte {
+	t.Helper()
+	return []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"` + f.subject.Repository +
+		`","digest":{"sha256":"` + f.subject.Descriptor.Digest.Encoded() + `"}}],"predicateType":"` + predicateType + `","predicate":{}}`)
+}
+
+var _ = push.BundleMediaType
