@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -87,7 +88,7 @@ func (d *decompressor) run(c Compression, limit int64) {
 	case CompressionGzip:
 		zr, err := gzip.NewReader(cr)
 		if err != nil {
-			res.err = fmt.Errorf("%w: gzip: %v", ErrCorruptLayer, err)
+			res.err = fmt.Errorf("%w: gzip: %v", ErrCorruptLayer, strings.TrimPrefix(err.Error(), "gzip: "))
 			return
 		}
 		defer zr.Close()
@@ -113,7 +114,7 @@ func (d *decompressor) run(c Compression, limit int64) {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			res.err = fmt.Errorf("%w: %s stream is truncated", ErrCorruptLayer, c)
 		} else {
-			res.err = fmt.Errorf("%w: %s: %v", ErrCorruptLayer, c, err)
+			res.err = fmt.Errorf("%w: %s: %v", ErrCorruptLayer, c, strings.TrimPrefix(err.Error(), string(c)+": "))
 		}
 		return
 	case n > limit:

@@ -1,0 +1,166 @@
+package oci
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	digest "github.com/opencontainers/go-digest"
+)
+
+func TestCleanName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, want string
+		err      error
+	}{
+		{"manifest.json", "manifest.json", nil},
+		{"./manifest.json", "manifest.json", nil},
+		{"blobs//sha256/", "blobs/sha256", nil},
+		{"a/./b", "a/b", nil},
+		{"../x", "", ErrUnsafePath},
+		{"a/../../x", "", ErrUnsafePath},
+		{"a/../b", "", ErrUnsafePath}, // ".." is refused even when it stays inside
+		{`a\..\b`, "", ErrUnsafePath},
+		{"/etc/passwd", "", ErrUnsafePath},
+		{`C:\x`, "", ErrUnsafePath},
+		{"", "", ErrUnsafePath},
+		{".", "", ErrUnsafePath},
+	}
+	for _, tc := range tests {
+		got, err := cleanName(tc.in)
+		if got != tc.want || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+			t.Errorf("cleanName(%q) = %q, %v; want %q, %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestSymlinkTarget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, target, want string
+		ok                 bool
+	}{
+		{"id/layer.tar", "../abc.tar", "abc.tar", true},
+		{"id/layer.tar", "other.tar", "id/other.tar", true},
+		{"layer.tar", "../abc.tar", "", false},
+		{"id/layer.tar", "../../abc.tar", "", false},
+		{"id/layer.tar", "/abc.tar", "", false},
+		{"id/layer.tar", "..", "", false},
+		{"id/layer.tar", "", "", false},
+	}
+	for _, tc := range tests {
+		got, err := symlinkTarget(tc.name, tc.target)
+		if got != tc.want || (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrUnsafePath)) {
+			t.Errorf("symlinkTarget(%q, %q) = %q, %v; want %q, ok %v", tc.name, tc.target, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestDigestFromName(t *testing.T) {
+	t.Parallel()
+	const hex = "6c91e46a870907625c1509bbc0320b06715e404d450465dc90479a6ae83d1a96"
+	d := digest.Digest("sha256:" + hex)
+	tests := map[string]digest.Digest{
+		"blobs/sha256/" + hex:      d,
+		hex + ".tar":               d,
+		hex + ".tar.gz":            d,
+		hex + ".json":              d,
+		"sha256:" + hex:            d,
+		"id/" + hex + ".json":      d,
+		"id/layer.tar":             "",
+		"id/json":                  "",
+		"blobs/sha512/" + hex:      "",
+		"blobs/sha256/" + hex[:10]: "",
+		"blobs/sha256/XYZ":         "",
+		"manifest.json":            "",
+	}
+	for name, want := range tests {
+		got, ok := digestFromName(name)
+		if got != want || ok != (want != "") {
+			t.Errorf("digestFromName(%q) = %q, %v; want %q", name, got, ok, want)
+		}
+	}
+}
+
+func TestParseName(t *testing.T) {
+	t.Parallel()
+	tests := map[string]name{
+		"alpine":                          {"docker.io/library/alpine", ""},
+		"alpine:3.20":                     {"docker.io/library/alpine", "3.20"},
+		"docker.io/library/alpine:3.20":   {"docker.io/library/alpine", "3.20"},
+		"index.docker.io/library/alpine":  {"docker.io/library/alpine", ""},
+		"user/app:1":                      {"docker.io/user/app", "1"},
+		"localhost/app:v1":                {"localhost/app", "v1"},
+		"localhost:5000/app:v1":           {"localhost:5000/app", "v1"},
+		"localhost:5000/app":              {"localhost:5000/app", ""},
+		"ghcr.io/o/app@sha256:abc":        {"ghcr.io/o/app", ""},
+		"ghcr.io/o/app:v1@sha256:abc":     {"ghcr.io/o/app", "v1"},
+		"127.0.0.1:5000/a/b/c:v1":         {"127.0.0.1:5000/a/b/c", "v1"},
+		"Registry.Example.com/App:Latest": {"registry.example.com/app", "Latest"},
+	}
+	for in, want := range tests {
+		if got := parseName(in); got != want {
+			t.Errorf("parseName(%q) = %+v, want %+v", in, got, want)
+		}
+	}
+}
+
+func TestRepoTags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ann  map[string]string
+		want []string
+	}{
+		{nil, nil},
+		{map[string]string{annotationRefName: "latest"}, []string{"latest"}},
+		{map[string]string{annotationRefName: "localhost/app:v1"}, []string{"localhost/app:v1"}},
+		{map[string]string{annotationRefName: "v1", annotationContainerdName: "docker.io/library/app:v1"}, []string{"docker.io/library/app:v1"}},
+	}
+	for _, tc := range tests {
+		if diff := cmp.Diff(tc.want, repoTags(tc.ann)); diff != "" {
+			t.Errorf("repoTags(%v) (-want +got):\n%s", tc.ann, diff)
+		}
+	}
+}
+
+// FuzzParseManifestJSON checks that manifest.json parsing never panics and
+// that what it accepts has a Config for every image.
+func FuzzParseManifestJSON(f *testing.F) {
+	f.Add([]byte(`[{"Config":"a.json","RepoTags":["x:1"],"Layers":["l.tar"]}]`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(``))
+	f.Add([]byte(`[{"Config":"a","RepoTags":null,"Layers":null,"LayerSources":{}}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := parseManifestJSON(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadManifest) && !errors.Is(err, ErrNoImages) {
+				t.Fatalf("parseManifestJSON() error %v wraps no sentinel", err)
+			}
+			return
+		}
+		for i, e := range m {
+			if e.Config == "" {
+				t.Fatalf("entry %d has no Config", i)
+			}
+		}
+	})
+}
+
+// FuzzParseIndex checks that index parsing never panics.
+func FuzzParseIndex(f *testing.F) {
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:11a44f262a77c19746159b74531c84fbc7a4555ea9df5127606d1d8b8340afd7","size":499,"annotations":{"org.opencontainers.image.ref.name":"localhost/oci-attest/rt:v1"}}]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		idx, err := parseIndex(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadManifest) {
+				t.Fatalf("parseIndex() error %v wraps no sentinel", err)
+			}
+			return
+		}
+		for _, d := range idx.Manifests {
+			_ = repoTags(d.Annotations)
+		}
+	})
+}
