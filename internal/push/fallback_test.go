@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oci-attest/oci-attest/internal/testenv"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -183,7 +184,8 @@ func TestFallbackRaceChild(t *testing.T) {
 
 // TestFallbackConcurrentProcesses runs OCI_ATTEST_RACE_WRITERS (default 16)
 // separate processes that attach distinct bundles to one subject of a
-// registry without the referrers API at the same instant, and checks that
+// registry without the referrers API (OCI_ATTEST_RACE_REGISTRY: ggcr, the
+// default, distribution or docker-registry) at the same instant, and checks that
 // the final fallback index holds every entry (DESIGN.md §8).
 func TestFallbackConcurrentProcesses(t *testing.T) {
 	if testing.Short() {
@@ -197,9 +199,19 @@ func TestFallbackConcurrentProcesses(t *testing.T) {
 	if v := os.Getenv("OCI_ATTEST_RACE_SETTLE"); v != "" {
 		settle = v
 	}
-	reg := startGGCR(t)
+	host := ""
+	switch v := os.Getenv("OCI_ATTEST_RACE_REGISTRY"); v {
+	case "", "ggcr":
+		host = startGGCR(t).host
+	case "distribution":
+		host = testenv.StartDistribution(t).Host
+	case "docker-registry":
+		host = testenv.StartDockerRegistry(t).Host
+	default:
+		t.Fatalf("OCI_ATTEST_RACE_REGISTRY=%q: want ggcr, distribution or docker-registry", v)
+	}
 	c := newTestClient(t, Options{})
-	s := resolvedSubject(t, c, reg.host+"/race")
+	s := resolvedSubject(t, c, host+"/race")
 	subj, _ := json.Marshal(s.Descriptor)
 	start := time.Now().Add(3 * time.Second).UnixNano()
 	type child struct {
