@@ -1,0 +1,97 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/oci-attest/oci-attest/internal/sign"
+	"github.com/oci-attest/oci-attest/internal/testenv"
+)
+
+// TestVerifyKeyless signs with the local Sigstore stack (Fulcio, Rekor v2, a
+// timestamp authority; GitHub-shaped tokens), attaches with push.Attach and
+// verifies against the stack's trusted root and a signer policy, in both
+// referrers modes.
+func TestVerifyKeyless(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := testenv.StartSigstore(t, testenv.SigstoreOptions{Rekor: true, TSA: true})
+	tm, err := sign.TrustedMaterial(ctx, sign.Options{Instance: sign.InstanceCustom, TrustedRootPath: s.TrustedRootPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signOpts := sign.Options{
+		Instance: sign.InstanceCustom, FulcioURL: s.FulcioURL, RekorURL: s.RekorURL, TSAURL: s.TSAURL,
+		TrustedRootPath: s.TrustedRootPath, Getenv: s.ActionsEnv(nil),
+	}
+	good := sign.Policy{Identity: s.Identity(), Issuer: s.IssuerURL}
+	repoURL := "https://github.com/" + testenv.DefaultRepository
+
+	tests := []struct {
+		name       string
+		policy     sign.Policy
+		repository string
+		workflow   string
+		reason     string // "" verifies
+	}{
+		{name: "identity and issuer", policy: good},
+		{name: "regexps", policy: sign.Policy{IdentityRegexp: `^https://github\.com/oci-attest/demo/`, IssuerRegexp: `^http://127\.0\.0\.1:`}},
+		{name: "repository and workflow", policy: good, repository: testenv.DefaultRepository, workflow: "release.yml"},
+		{name: "full workflow path", policy: good, workflow: testenv.DefaultRepository + "/" + testenv.DefaultWorkflowFile},
+		{name: "wrong identity", policy: sign.Policy{Identity: "https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main", Issuer: s.IssuerURL}, reason: "SAN"},
+		{name: "wrong issuer", policy: sign.Policy{Identity: s.Identity(), Issuer: "https://token.actions.githubusercontent.com"}, reason: "issuer"},
+		{name: "wrong repository", policy: good, repository: "evil/repo", reason: "source repository is " + repoURL},
+		{name: "wrong workflow", policy: good, repository: testenv.DefaultRepository, workflow: "other.yml", reason: "signing workflow is " + repoURL + "/" + testenv.DefaultWorkflowFile},
+	}
+	for _, reg := range registries(t) {
+		t.Run(reg.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, reg, "verify/keyless")
+			res, err := sign.Sign(ctx, f.statement(t), signOpts)
+			if err != nil {
+				t.Fatalf("Sign() = %v", err)
+			}
+			art := f.attach(t, res.Bundle, predicateType)
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					rep, err := Verify(ctx, f.image(), Options{
+						Client: f.client, TrustedMaterial: tm, Policy: tc.policy,
+						Repository: tc.repository, Workflow: tc.workflow, SubjectPath: f.archive,
+					})
+					if tc.reason != "" {
+						if !errors.Is(err, ErrNoneVerified) {
+							t.Fatalf("Verify() = %v, want ErrNoneVerified", err)
+						}
+						if got := rep.Attestations[0].Error; !strings.Contains(got, tc.reason) {
+							t.Errorf("rejected with %q, want it to say %q", got, tc.reason)
+						}
+						return
+					}
+					if err != nil {
+						t.Fatalf("Verify() = %v", err)
+					}
+					a := rep.Attestations[0]
+					if a.Digest != art.String() || !a.Verified || !a.Archive.Matches {
+						t.Errorf("Verify() attestation = %+v, want %s verified and matching", a, art)
+					}
+					wantSigner := Signer{
+						Identity: s.Identity(), Issuer: s.IssuerURL, SourceRepository: repoURL,
+						BuildSigner: s.Identity(), BuildConfig: s.Identity(),
+					}
+					if a.Signer == nil || *a.Signer != wantSigner {
+						t.Errorf("Verify() signer = %+v, want %+v", a.Signer, wantSigner)
+					}
+					if a.LogIndex == nil || *a.LogIndex != res.LogIndex {
+						t.Errorf("Verify() log index = %v, want %d", a.LogIndex, res.LogIndex)
+					}
+					if len(a.Timestamps) == 0 || a.Timestamps[0].Kind != "rfc3161" {
+						t.Errorf("Verify() timestamps = %+v, want an rfc3161 timestamp", a.Timestamps)
+					}
+				})
+			}
+		})
+	}
+}
