@@ -8,7 +8,8 @@
 # and WRITERS separate processes that attach distinct bundles to one subject
 # at the same instant; the final sha256-<hex> index must hold every entry.
 # OCI_ATTEST_RACE_SETTLE sets the settle delay (default 1s); OCI_ATTEST_RACE_REGISTRY
-# picks the registry: ggcr (in-process, default), distribution or docker-registry.
+# picks the registry: ggcr (in-process, default), distribution or docker-registry;
+# OCI_ATTEST_RACE_NAIVE=1 runs the control (one read-merge-write, no protocol).
 set -eu
 trials=${1:-10}
 writers=${2:-16}

@@ -154,6 +154,7 @@ const (
 	childSubject = "OCI_ATTEST_PUSH_RACE_SUBJECT" // JSON descriptor
 	childStart   = "OCI_ATTEST_PUSH_RACE_START"   // unix nanos to start at
 	childSettle  = "OCI_ATTEST_PUSH_RACE_SETTLE"
+	childNaive   = "OCI_ATTEST_RACE_NAIVE" // set: writers skip the protocol (control)
 )
 
 // TestFallbackRaceChild is one writer of TestFallbackConcurrentProcesses; it
@@ -175,7 +176,29 @@ func TestFallbackRaceChild(t *testing.T) {
 	start, _ := strconv.ParseInt(os.Getenv(childStart), 10, 64)
 	time.Sleep(time.Until(time.Unix(0, start)))
 	s := &Subject{Repository: os.Getenv(childRepo), Descriptor: desc, Image: desc}
-	res, err := newTestClient(t, Options{}).Attach(context.Background(), s, testBundle(1000+i), AttachOptions{Mode: ModeTag, Settle: settle})
+	c := newTestClient(t, Options{})
+	if os.Getenv(childNaive) != "" {
+		// The control: what a client without the protocol does (one read,
+		// merge, write), to show the race is real.
+		res, err := c.Attach(context.Background(), s, testBundle(1000+i), AttachOptions{Mode: ModeAPI})
+		if err != nil {
+			t.Fatalf("writer %d: Attach() = %v", i, err)
+		}
+		ref, _ := parseRepository(s.Repository)
+		ctx, rp := c.repository(context.Background(), ref, "pull", "push")
+		tag := fallbackTag(desc.Digest.String())
+		idx, _, err := rp.readFallback(ctx, tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := idx.with(res.Artifact)
+		if _, err := rp.putManifest(ctx, tag, ocispec.MediaTypeImageIndex, raw, nil); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("WRITER %d %s requests=%d\n", i, res.Artifact.Digest, 0)
+		return
+	}
+	res, err := c.Attach(context.Background(), s, testBundle(1000+i), AttachOptions{Mode: ModeTag, Settle: settle})
 	if err != nil {
 		t.Fatalf("writer %d: Attach() = %v", i, err)
 	}
@@ -248,14 +271,20 @@ func TestFallbackConcurrentProcesses(t *testing.T) {
 	}
 	got, raw := fallbackEntries(t, c, s)
 	lost := 0
+	naive := os.Getenv(childNaive) != ""
 	for d, i := range want {
 		if !got[d] {
 			lost++
-			t.Errorf("writer %d's entry %s is missing from the final index", i, d)
+			if !naive {
+				t.Errorf("writer %d's entry %s is missing from the final index", i, d)
+			}
 		}
 	}
 	if len(want)+failed != writers {
 		t.Errorf("%d writers reported a digest, %d failed, want %d in all", len(want), failed, writers)
+	}
+	if naive {
+		t.Logf("control run without the protocol (%s set)", childNaive)
 	}
 	t.Logf("RESULT writers=%d succeeded=%d failed=%d lost=%d entries=%d", writers, len(want), failed, lost, len(got))
 	if t.Failed() {
