@@ -87,7 +87,7 @@ func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc se
 		if at.url != "" {
 			where += " at " + at.url
 		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrService, where, err)
+		return nil, &serviceError{msg: where + ": " + err.Error(), err: err}
 	}
 	return pb, nil
 }

@@ -39,3 +39,13 @@ type sentinelError struct {
 
 func (e *sentinelError) Error() string { return e.msg }
 func (e *sentinelError) Unwrap() error { return e.sentinel }
+
+// serviceError is a failure of a Sigstore service: it matches ErrService and
+// the underlying error.
+type serviceError struct {
+	msg string
+	err error
+}
+
+func (e *serviceError) Error() string   { return e.msg }
+func (e *serviceError) Unwrap() []error { return []error{ErrService, e.err} }
