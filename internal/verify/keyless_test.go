@@ -3,6 +3,8 @@ package verify
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -54,6 +56,19 @@ func TestVerifyKeyless(t *testing.T) {
 				t.Fatalf("Sign() = %v", err)
 			}
 			art := f.attach(t, res.Bundle, predicateType)
+			t.Run("cosign verify-attestation agrees", func(t *testing.T) {
+				t.Parallel()
+				id := []string{"--certificate-identity", s.Identity(), "--certificate-oidc-issuer", s.IssuerURL}
+				out, err := cosignVerifyAttestation(t, s, f.image(), id...)
+				if err != nil || !strings.Contains(out, "Verification for "+f.image()) {
+					t.Errorf("cosign verify-attestation %s = %v\n%s", f.image(), err, out)
+				}
+				wrong := []string{"--certificate-identity", "https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main", "--certificate-oidc-issuer", s.IssuerURL}
+				out, err = cosignVerifyAttestation(t, s, f.image(), wrong...)
+				if err == nil || !strings.Contains(out, "expected SAN value") {
+					t.Errorf("cosign verify-attestation with the wrong identity = %v, want a SAN mismatch:\n%s", err, out)
+				}
+			})
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
@@ -94,4 +109,23 @@ func TestVerifyKeyless(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cosignVerifyAttestation runs cosign v3.1.3 verify-attestation on a registry
+// image, the README's cosign equivalent of `oci-attest verify`.
+func cosignVerifyAttestation(t *testing.T, s *testenv.Sigstore, image string, extra ...string) (string, error) {
+	t.Helper()
+	args := []string{"verify-attestation",
+		"--type", predicateType,
+		"--trusted-root", s.TrustedRootPath,
+		"--allow-http-registry",
+		// The local Fulcio has no CT log: its certificates carry no SCT.
+		"--insecure-ignore-sct",
+		"--use-signed-timestamps",
+	}
+	args = append(append(args, extra...), image)
+	cmd := exec.Command(testenv.Tool(t, "cosign"), args...)
+	cmd.Env = append(os.Environ(), "TUF_ROOT="+t.TempDir(), "SIGSTORE_NO_CACHE=true", "DOCKER_CONFIG="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
