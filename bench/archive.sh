@@ -24,6 +24,8 @@
 #                cold: sync + drop the page cache before every run (root).
 #   REGEN=1      regenerate the archives even if they exist.
 #   STRICT=1     exit 3 when a budget is missed.
+#   QUIET=L      before each round wait (up to 3 min) until the 1-minute load
+#                average is below L; the rounds' loads go into the report.
 # Output: a markdown report on stdout, also written to bench/out/results.md.
 set -euo pipefail
 
@@ -120,13 +122,14 @@ declare -A SHOW=(
 	[ours]="bench/out/oci-attest --subject-path FILE --dry-run$([ "$STMT_FLAG" = 1 ] && echo ' --statement-path S')"
 	[scan]='bench/out/scan FILE'
 	[witness]='bench/out/witness -archive FILE'
-	[pipeline]='for L in layers: tar xO -f FILE L | gzip -dc | openssl dgst -sha256'
-	[onepass]='tar xO -f FILE L1 … L8 | gzip -dc | openssl dgst -sha256'
+	[pipeline]='for L in layers: tar xO -f FILE L \| gzip -dc \| openssl dgst -sha256'
+	[onepass]='tar xO -f FILE L1 … L8 \| gzip -dc \| openssl dgst -sha256'
 )
 export -f cmd_openssl cmd_ours cmd_scan cmd_witness cmd_pipeline cmd_onepass layers_of
 export CLI STMT_FLAG OUT
 
-# run_once KIND LABEL FILE: one timed run; appends "wall rss" to res/KIND-LABEL.
+# run_once KIND LABEL FILE: one timed run; appends "wall rss user sys" to
+# res/KIND-LABEL.runs.
 run_once() {
 	local kind=$1 label=$2 file=$3
 	if [ "$CACHE" = cold ]; then
@@ -134,7 +137,7 @@ run_once() {
 	fi
 	# GNU time's %M is the peak RSS of the largest process it waited for
 	# (for a pipeline: its biggest member, not the sum).
-	"$TIME" -f '%e %M' -o "$OUT/res/time" bash -c 'cmd_'"$label"' "$1"' _ "$file" >"$OUT/res/$kind-$label.out" ||
+	"$TIME" -f '%e %M %U %S' -o "$OUT/res/time" bash -c 'cmd_'"$label"' "$1"' _ "$file" >"$OUT/res/$kind-$label.out" ||
 		die "$label on $file failed: $(cat "$OUT/res/time")"
 	tail -n1 "$OUT/res/time" >>"$OUT/res/$kind-$label.runs"
 }
@@ -143,11 +146,20 @@ LABELS_plain="openssl ours scan witness"
 LABELS_gzip="openssl ours scan witness pipeline onepass"
 [ -n "$CLI" ] || { LABELS_plain=${LABELS_plain/ours /}; LABELS_gzip=${LABELS_gzip/ours /}; }
 rm -f "$OUT"/res/*.runs
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+ROUND_LOADS=()
 for kind in plain gzip; do
 	file=$PLAIN labels=$LABELS_plain
 	[ $kind = gzip ] && file=$GZIP labels=$LABELS_gzip
 	log "measuring $kind ($N rounds, cache $CACHE): $labels"
 	for ((i = 1; i <= N; i++)); do
+		if [ -n "${QUIET:-}" ]; then
+			for ((w = 0; w < 36; w++)); do
+				awk -v q="$QUIET" '{exit !($1 < q)}' /proc/loadavg && break
+				sleep 5
+			done
+		fi
+		ROUND_LOADS+=("$(cut -d' ' -f1 /proc/loadavg)")
 		[ "$CACHE" = warm ] && cat "$file" >/dev/null
 		for label in $labels; do run_once $kind "$label" "$file"; done
 	done
@@ -187,10 +199,11 @@ check gzip
 
 # --- report ------------------------------------------------------------------
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
-summ() { # kind label -> "median_wall min max peak_rss_kib"
+summ() { # kind label -> "median_wall min max peak_rss_kib median_cpu"
 	local f=$OUT/res/$1-$2.runs
-	printf '%s %s %s %s\n' "$(cut -d' ' -f1 "$f" | median)" "$(cut -d' ' -f1 "$f" | sort -g | head -1)" \
-		"$(cut -d' ' -f1 "$f" | sort -g | tail -1)" "$(cut -d' ' -f2 "$f" | sort -g | tail -1)"
+	printf '%s %s %s %s %s\n' "$(cut -d' ' -f1 "$f" | median)" "$(cut -d' ' -f1 "$f" | sort -g | head -1)" \
+		"$(cut -d' ' -f1 "$f" | sort -g | tail -1)" "$(cut -d' ' -f2 "$f" | sort -g | tail -1)" \
+		"$(awk '{printf "%.2f\n", $3 + $4}' "$f" | median)"
 }
 MISSES=()
 report() { # kind file labels
@@ -198,12 +211,12 @@ report() { # kind file labels
 	base=$(summ "$kind" openssl | cut -d' ' -f1)
 	printf '\n### %s: `%s`, %s bytes (%s layers%s)\n\n' "$kind" "${file#"$ROOT"/}" "$(stat -c %s "$file" 2>/dev/null || wc -c <"$file")" "$LAYERS" \
 		"$([ "$kind" = gzip ] && echo ", gzip, $SIZE uncompressed")"
-	printf '| tool | median wall (s) | min–max (s) | × openssl | peak RSS (MiB) | command |\n'
-	printf '|---|---:|---:|---:|---:|---|\n'
+	printf '| tool | median wall (s) | min–max (s) | × openssl | median CPU user+sys (s) | peak RSS (MiB) | command |\n'
+	printf '|---|---:|---:|---:|---:|---:|---|\n'
 	for label in $labels; do
-		read -r med lo hi rss <<<"$(summ "$kind" "$label")"
-		printf '| %s | %s | %s–%s | %s | %s | `%s` |\n' "$label" "$med" "$lo" "$hi" \
-			"$(awk -v a="$med" -v b="$base" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')" \
+		read -r med lo hi rss cpu <<<"$(summ "$kind" "$label")"
+		printf '| %s | %s | %s–%s | %s | %s | %s | `%s` |\n' "$label" "$med" "$lo" "$hi" \
+			"$(awk -v a="$med" -v b="$base" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')" "$cpu" \
 			"$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}')" "${SHOW[$label]}"
 	done
 }
@@ -234,7 +247,8 @@ budget() {
 		"$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo)" "$(uname -r)"
 	printf -- '- %s; %s; %s; %s\n' "$(go version | cut -d' ' -f3)" "$(openssl version | cut -d' ' -f1-2)" \
 		"$(tar --version | head -1)" "$(gzip --version | head -1)"
-	printf -- '- load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf -- '- load average before: %s; at the end: %s (1/5/15 min; the cores are shared with other users)\n' "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf -- '- 1-minute load at the start of each round: %s\n' "${ROUND_LOADS[*]}"
 	[ -n "$CLI" ] || printf -- '- the CLI dry run did not work at this commit: `scan` (oci.Scan + predicate) stands in for it\n'
 	report plain "$PLAIN" "$LABELS_plain"
 	report gzip "$GZIP" "$LABELS_gzip"
