@@ -12,9 +12,10 @@ import (
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
-// TestSignFailures runs every failure against one real stack, in order: the
-// last subtests stop its services.
-func TestSignFailures(t *testing.T) {
+// TestSignSourcesAndFailures runs token sources, key signing with the
+// stack's services and every failure against one real stack (one TSA at a
+// time), in order: the last subtests stop its services.
+func TestSignSourcesAndFailures(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := testenv.StartSigstore(t, testenv.SigstoreOptions{Rekor: true, TSA: true})
@@ -65,6 +66,33 @@ func TestSignFailures(t *testing.T) {
 		}
 		if _, err := sign.Sign(ctx, st, opts); err != nil {
 			t.Fatalf("Sign(SIGSTORE_ID_TOKEN) = %v", err)
+		}
+	})
+
+	t.Run("Actions endpoint wins over SIGSTORE_ID_TOKEN", func(t *testing.T) {
+		opts := customOptions(s)
+		opts.Getenv = s.ActionsEnv(map[string]string{"SIGSTORE_ID_TOKEN": "not.a.token"})
+		before := s.Issuer.TokenRequests()
+		if _, err := sign.Sign(ctx, st, opts); err != nil {
+			t.Fatalf("Sign() = %v", err)
+		}
+		if got := s.Issuer.TokenRequests() - before; got != 1 {
+			t.Errorf("token requests = %d, want 1", got)
+		}
+	})
+
+	t.Run("key signing with the custom TSA and Rekor v2", func(t *testing.T) {
+		opts := customOptions(s)
+		opts.SigningKey = sign.SigningKeyEphemeral
+		opts.Getenv = nil // no token needed
+		res, err := sign.Sign(ctx, st, opts)
+		if err != nil {
+			t.Fatalf("Sign(key, TSA, Rekor) = %v", err)
+		}
+		got := parseBundle(t, res.Bundle)
+		if res.Instance != sign.InstanceCustom || res.LogIndex < 0 || len(res.Timestamps) != 1 ||
+			got.VerificationMaterial.PublicKey == nil || len(got.VerificationMaterial.TlogEntries) != 1 {
+			t.Errorf("Sign(key, TSA, Rekor) = %+v, want a key hint, one log entry and one timestamp", res)
 		}
 	})
 

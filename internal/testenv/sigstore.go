@@ -26,9 +26,14 @@ type SigstoreOptions struct {
 	Rekor bool
 	// TSA starts an RFC 3161 timestamp authority (timestamp-authority
 	// v1.2.9). Its metrics port is fixed at 2112, so only one TSA runs on the
-	// machine at a time: StartSigstore holds a machine-wide file lock from
-	// starting the TSA until the test's cleanup has stopped it. Tests that
-	// need a TSA therefore run one after another, across packages too.
+	// machine at a time: StartSigstore holds a machine-wide file lock
+	// ($TMPDIR/oci-attest-tsa-2112.lock) from starting the TSA until the
+	// test's cleanup has stopped it. Tests that need a TSA therefore run one
+	// after another, across packages too, and one test (with its subtests)
+	// cannot hold two TSA stacks at once. A file lock was chosen over a
+	// network namespace per TSA because it needs no privileges (unprivileged
+	// user namespaces are often disabled on CI runners) and the stack starts
+	// in well under a second.
 	TSA bool
 }
 
@@ -213,14 +218,32 @@ func writeFile(t testing.TB, p string, b []byte) {
 }
 
 // lockTSA takes the machine-wide lock for the TSA's fixed metrics port 2112
-// and waits for the port to be free. It returns the unlock function.
+// and waits for the port to be free. It returns the unlock function. It gives
+// up after tsaLockWait: a test that starts a second TSA stack while holding
+// the lock would otherwise wait on itself until the test binary times out.
 func lockTSA(t testing.TB) func() {
 	t.Helper()
-	unlock, err := lockFile(filepath.Join(os.TempDir(), "oci-attest-tsa-2112.lock"))
+	path := filepath.Join(os.TempDir(), "oci-attest-tsa-2112.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		t.Fatalf("locking the TSA metrics port: %v", err)
+		t.Fatalf("opening the TSA lock %s: %v", path, err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(tsaLockWait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			t.Fatalf("waited %v for the TSA lock %s (only one timestamp-server runs at a time; a test cannot start two TSA stacks at once): %v", tsaLockWait, path, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	unlock := func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}
 	for {
 		l, err := net.Listen("tcp", ":2112")
 		if err == nil {
@@ -234,6 +257,9 @@ func lockTSA(t testing.TB) func() {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// tsaLockWait bounds the wait for the TSA lock.
+const tsaLockWait = 5 * time.Minute
 
 func httpGet(t testing.TB, url string) []byte {
 	t.Helper()
