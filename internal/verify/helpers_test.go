@@ -113,8 +113,14 @@ func (f *fixture) image() string {
 // push.Resolve.
 func newFixture(t testing.TB, reg testRegistry, repo string) *fixture {
 	t.Helper()
+	return newFixtureTag(t, reg, repo, "v1", "one")
+}
+
+// newFixtureTag is newFixture for the image variant pushed as repo:tag.
+func newFixtureTag(t testing.TB, reg testRegistry, repo, tag, variant string) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	f := &fixture{reg: reg, ref: reg.host + "/" + repo + ":v1", archive: writeArchive(t, testImage("one"))}
+	f := &fixture{reg: reg, ref: reg.host + "/" + repo + ":" + tag, archive: writeArchive(t, testImage(variant))}
 	img, err := tarball.ImageFromPath(f.archive, nil)
 	if err != nil {
 		t.Fatal(err)

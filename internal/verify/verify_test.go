@@ -1,16 +1,18 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/oci-attest/oci-attest/internal/push"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
 
@@ -269,4 +271,52 @@ func otherStatement(t testing.TB, f *fixture, predicateType string) []byte {
 		`","digest":{"sha256":"` + f.subject.Descriptor.Digest.Encoded() + `"}}],"predicateType":"` + predicateType + `","predicate":{}}`)
 }
 
-var _ = push.BundleMediaType
+// TestVerifyFallbackEntryForAnotherImage: anyone who can push to the
+// repository can list another image's attestation in the fallback tag; it
+// must not count for this image.
+func TestVerifyFallbackEntryForAnotherImage(t *testing.T) {
+	t.Parallel()
+	reg := registries(t)[1]
+	if reg.api {
+		t.Fatal("want the registry without the referrers API")
+	}
+	ctx := context.Background()
+	a := newFixtureTag(t, reg, "verify/poison", "a", "one")
+	b := newFixtureTag(t, reg, "verify/poison", "b", "two")
+	bundle, pub := keySigned(t, b.statement(t))
+	art := b.attach(t, bundle, predicateType)
+
+	// Copy b's fallback index to a's fallback tag.
+	tagB := "sha256-" + b.subject.Descriptor.Digest.Encoded()
+	tagA := "sha256-" + a.subject.Descriptor.Digest.Encoded()
+	idx, _, err := b.client.FetchManifest(ctx, b.subject.Repository, tagB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+reg.host+"/v2/verify/poison/manifests/"+tagA, bytes.NewReader(idx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ocispec.MediaTypeImageIndex)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT %s: %s", tagA, resp.Status)
+	}
+
+	rep, err := Verify(ctx, a.image(), Options{Client: a.client, Policy: sign.Policy{PublicKey: pub}})
+	if !errors.Is(err, ErrNoneVerified) {
+		t.Fatalf("Verify() = %v, want ErrNoneVerified", err)
+	}
+	want := "referrer " + art.String() + ": the manifest's subject is " + b.subject.Descriptor.Digest.String() + ", not the image " + a.subject.Descriptor.Digest.String()
+	if len(rep.Attestations) != 1 || rep.Attestations[0].Error != want {
+		t.Errorf("Verify() attestations = %+v, want one rejected with %q", rep.Attestations, want)
+	}
+	// b itself still verifies.
+	if _, err := Verify(ctx, b.image(), Options{Client: b.client, Policy: sign.Policy{PublicKey: pub}}); err != nil {
+		t.Errorf("Verify(b) = %v", err)
+	}
+}
