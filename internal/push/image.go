@@ -3,8 +3,8 @@ package push
 import (
 	"archive/tar"
 	"bytes"
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
