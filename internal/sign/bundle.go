@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
@@ -55,7 +56,7 @@ func (t *tlog) GetTransparencyLogEntry(ctx context.Context, pem []byte, b *proto
 
 // bundleWith signs the statement as DSSE and collects the certificate (when
 // fulcio is non-nil), timestamps and log entries of svc. It does not verify.
-func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc services, fulcio sgsign.CertificateProvider, token string) (*protobundle.Bundle, error) {
+func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc services, fulcio sgsign.CertificateProvider, token string, transport http.RoundTripper) (*protobundle.Bundle, error) {
 	at := &stage{"signing the statement", ""}
 	after := stage{"signing the statement", ""}
 	if len(svc.TSA) > 0 {
@@ -69,7 +70,7 @@ func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc se
 		*at = after
 	}
 	for _, u := range svc.TSA {
-		opts.TimestampAuthorities = append(opts.TimestampAuthorities, sgsign.NewTimestampAuthority(&sgsign.TimestampAuthorityOptions{URL: u, Retries: 1}))
+		opts.TimestampAuthorities = append(opts.TimestampAuthorities, sgsign.NewTimestampAuthority(&sgsign.TimestampAuthorityOptions{URL: u, Retries: 1, Transport: transport}))
 	}
 	for _, r := range svc.Rekor {
 		opts.TransparencyLogs = append(opts.TransparencyLogs, &tlog{
@@ -99,6 +100,9 @@ func finish(ctx context.Context, pb *protobundle.Bundle, tm root.TrustedMaterial
 		return nil, fmt.Errorf("encoding the bundle: %w", err)
 	}
 	p.SkipArtifact = true // we signed exactly this statement
+	if p.PublicKey == nil {
+		p.Instance = instance
+	}
 	vr, err := Verify(ctx, b, tm, p)
 	if err != nil {
 		if errors.Is(err, ErrVerify) {
@@ -166,7 +170,7 @@ func signWithKey(ctx context.Context, statement []byte, opts Options) (*Result, 
 		}
 		instance = InstanceCustom
 	}
-	pb, err := bundleWith(ctx, statement, kp, svc, nil, "")
+	pb, err := bundleWith(ctx, statement, kp, svc, nil, "", opts.transport())
 	if err != nil {
 		return nil, err
 	}

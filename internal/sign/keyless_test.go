@@ -90,3 +90,33 @@ func TestSignKeyless(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyInstanceRequirements checks the per-instance requirements: a
+// bundle without a log entry fails the public-good policy (which needs an
+// SCT and a log entry too) and passes the github policy (an RFC 3161
+// timestamp).
+func TestVerifyInstanceRequirements(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := testenv.StartSigstore(t, testenv.SigstoreOptions{TSA: true})
+	st, digest := testStatement(t, "instances")
+	res, err := sign.Sign(ctx, st, customOptions(s))
+	if err != nil {
+		t.Fatalf("Sign() = %v", err)
+	}
+	tm, err := sign.TrustedMaterial(ctx, customOptions(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := sign.Policy{Identity: s.Identity(), Issuer: s.IssuerURL, Digest: digest}
+	for _, tc := range []struct {
+		instance string
+		ok       bool
+	}{{"", true}, {sign.InstanceCustom, true}, {sign.InstanceGitHub, true}, {sign.InstancePublicGood, false}} {
+		p.Instance = tc.instance
+		_, err := sign.Verify(ctx, res.Bundle, tm, p)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, sign.ErrVerify)) {
+			t.Errorf("Verify(instance %q) = %v, want ok=%v", tc.instance, err, tc.ok)
+		}
+	}
+}

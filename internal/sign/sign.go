@@ -56,7 +56,7 @@ func Sign(ctx context.Context, statement []byte, opts Options) (*Result, error) 
 		return nil, fmt.Errorf("generating an ephemeral key: %w", err)
 	}
 	fulcio := sgsign.NewFulcio(&sgsign.FulcioOptions{BaseURL: svc.Fulcio, Retries: 1, Transport: opts.transport()})
-	pb, err := bundleWith(ctx, statement, kp, svc, fulcio, token)
+	pb, err := bundleWith(ctx, statement, kp, svc, fulcio, token, opts.transport())
 	if err != nil {
 		return nil, err
 	}

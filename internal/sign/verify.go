@@ -43,6 +43,14 @@ type Policy struct {
 	// SkipArtifact skips the subject check (the caller checks the statement's
 	// subjects itself, or has just signed it).
 	SkipArtifact bool
+	// Instance names the Sigstore instance the trusted material belongs to
+	// and picks what a keyless bundle must carry, as `gh attestation verify`
+	// does: "public-good" needs an SCT, a transparency log entry and an
+	// observer timestamp; "github" needs an RFC 3161 timestamp. Empty (or
+	// "custom") derives it from the trusted material: an observer timestamp,
+	// plus a log entry when it lists Rekor logs and an SCT when it lists CT
+	// logs.
+	Instance string
 }
 
 // Verify checks a bundle against the trusted material and the policy
@@ -107,13 +115,7 @@ func Verify(_ context.Context, bundleJSON []byte, tm root.TrustedMaterial, p Pol
 			return nil, fmt.Errorf("%w: certificate identity policy: %w", ErrOptions, err)
 		}
 		popts = append(popts, verify.WithCertificateIdentity(id))
-		vopts = append(vopts, verify.WithObserverTimestamps(1))
-		if len(tm.RekorLogs()) > 0 {
-			vopts = append(vopts, verify.WithTransparencyLog(1))
-		}
-		if len(tm.CTLogs()) > 0 {
-			vopts = append(vopts, verify.WithSignedCertificateTimestamps(1))
-		}
+		vopts = keylessRequirements(p.Instance, tm)
 	}
 	v, err := verify.NewVerifier(material, vopts...)
 	if err != nil {
@@ -158,4 +160,23 @@ func keyMaterial(pub crypto.PublicKey) (root.TrustedMaterial, error) {
 	}
 	key := root.NewExpiringKey(sv, time.Time{}, time.Time{})
 	return root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return key, nil }), nil
+}
+
+// keylessRequirements are the verifier options for a keyless bundle of an
+// instance (see Policy.Instance).
+func keylessRequirements(instance string, tm root.TrustedMaterial) []verify.VerifierOption {
+	switch instance {
+	case InstancePublicGood:
+		return []verify.VerifierOption{verify.WithSignedCertificateTimestamps(1), verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1)}
+	case InstanceGitHub:
+		return []verify.VerifierOption{verify.WithSignedTimestamps(1)}
+	}
+	opts := []verify.VerifierOption{verify.WithObserverTimestamps(1)}
+	if len(tm.RekorLogs()) > 0 {
+		opts = append(opts, verify.WithTransparencyLog(1))
+	}
+	if len(tm.CTLogs()) > 0 {
+		opts = append(opts, verify.WithSignedCertificateTimestamps(1))
+	}
+	return opts
 }
