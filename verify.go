@@ -76,8 +76,7 @@ func doVerify(ctx context.Context, image string, f *verifyFlags, getenv func(str
 		}
 		opts.Policy.PublicKey = pub
 	}
-	keyless := f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != ""
-	if keyless || f.trustedRoot != "" || f.sigstore != "" {
+	if f.key == "" || f.trustedRoot != "" || f.sigstore != "" {
 		instance := f.sigstore
 		if instance == "" && f.trustedRoot != "" {
 			instance = sign.InstanceCustom
@@ -173,6 +172,8 @@ func parseVerifyFlags(args []string, stderr io.Writer) (string, *verifyFlags, er
 		return "", nil, fmt.Errorf("%w: give --certificate-identity or --certificate-identity-regexp, not both", errUsage)
 	case f.issuer != "" && f.issuerRegexp != "":
 		return "", nil, fmt.Errorf("%w: give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both", errUsage)
+	case f.key != "" && (f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != "" || f.repository != "" || f.workflow != ""):
+		return "", nil, fmt.Errorf("%w: --key verifies key-signed bundles; the certificate flags (--certificate-*, --repository, --workflow) verify keyless ones: give one or the other", errUsage)
 	case f.key == "" && (f.identity == "" && f.identityRegexp == "" || f.issuer == "" && f.issuerRegexp == ""):
 		return "", nil, fmt.Errorf("%w: say who must have signed: --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp), or --key PUBKEY.pem for key-signed bundles", errUsage)
 	case f.sigstore != "" && f.sigstore != sign.InstancePublicGood && f.sigstore != sign.InstanceGitHub && f.sigstore != sign.InstanceCustom:
