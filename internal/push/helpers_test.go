@@ -178,3 +178,5 @@ func rawGet(t testing.TB, host, path, accept string) (int, []byte, http.Header) 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 
 func digestOf(s string) digest.Digest { return digest.Digest(s) }
+
+func digestFromBytes(b []byte) digest.Digest { return digest.FromBytes(b) }

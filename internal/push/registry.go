@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // Size limits for what we read from registries.
@@ -80,6 +81,11 @@ func (r repo) do(ctx context.Context, method, u string, body []byte, hdr http.He
 	}
 	resp, err := r.c.auth.Do(req)
 	if err != nil {
+		var er *errcode.ErrorResponse
+		if errors.Is(err, auth.ErrBasicCredentialNotFound) ||
+			(errors.As(err, &er) && (er.StatusCode == http.StatusUnauthorized || er.StatusCode == http.StatusForbidden)) {
+			return nil, fmt.Errorf("%s %s: %w (%s)", method, redact(u), err, loginAdvice)
+		}
 		return nil, fmt.Errorf("%s %s: %w", method, redact(u), err)
 	}
 	return resp, nil
@@ -116,12 +122,15 @@ func statusError(what string, resp *http.Response) error {
 	var err error = &statusErr{msg: fmt.Sprintf("%s: registry answered %s", what, msg), code: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		err = fmt.Errorf("%w (log in to the registry, e.g. with docker/login-action, or set github-token for ghcr.io, and give the job write access to the repository)", err)
+		err = fmt.Errorf("%w (%s)", err, loginAdvice)
 	case http.StatusNotFound:
 		err = fmt.Errorf("%w: %w", err, ErrNotFound)
 	}
 	return err
 }
+
+// loginAdvice is what to do about a 401/403.
+const loginAdvice = "log in to the registry, e.g. with docker/login-action, or set github-token for ghcr.io, and give the job write access to the repository"
 
 // statusErr is an unexpected registry answer.
 type statusErr struct {
