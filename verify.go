@@ -89,6 +89,10 @@ func doVerify(ctx context.Context, image string, f *verifyFlags, getenv func(str
 			return fmt.Errorf("loading the trusted root: %w", err)
 		}
 		opts.TrustedMaterial = tm
+		// What a keyless bundle must carry follows the instance (public-good:
+		// SCT, log entry, timestamp; github: RFC 3161 timestamp; custom: what
+		// the trusted root lists).
+		opts.Policy.Instance = instance
 	}
 	client, err := push.New(push.Options{Getenv: getenv, GitHubToken: getenv("GITHUB_TOKEN"), AllowInsecure: f.allowInsecure})
 	if err != nil {

@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/olareg/olareg"
 	"github.com/olareg/olareg/config"
+
+	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
 // verifyKeyPair writes a P-256 key pair: the private key for --signing-key
@@ -164,6 +166,52 @@ func TestVerifyCommand(t *testing.T) {
 					t.Errorf("verify --output json = %+v, want one verified attestation of 2 layers found via %s, archive matching", rep, wantSource)
 				}
 			})
+		})
+	}
+}
+
+// TestVerifyCommandKeyless attests keylessly with the CLI against the local
+// Sigstore stack and verifies with a trusted root file and a signer policy.
+func TestVerifyCommandKeyless(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSigstore(t, testenv.SigstoreOptions{Rekor: true, TSA: true})
+	archive := filepath.Join("testdata", "archives", "docker25.tar")
+	host := verifyRegistries(t)["api"]
+	image := host + "/verify/keyless:v1"
+	if _, stderr, err := runCLI(t, env{}, "--subject-path", archive, "--subject-name", image, "--push-image",
+		"--sigstore", "custom", "--fulcio-url", s.FulcioURL, "--rekor-url", s.RekorURL, "--tsa-url", s.TSAURL,
+		"--trusted-root", s.TrustedRootPath, "--identity-token", s.Token(t),
+		"--bundle-path", filepath.Join(t.TempDir(), "b.json")); err != nil {
+		t.Fatalf("attest: %v\n%s", err, stderr)
+	}
+	policy := []string{"--trusted-root", s.TrustedRootPath, "--certificate-oidc-issuer", s.IssuerURL}
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		contains []string
+	}{
+		{"identity, repository, workflow", []string{"--certificate-identity", s.Identity(), "--repository", testenv.DefaultRepository, "--workflow", "release.yml", "--subject-path", archive}, 0,
+			[]string{"VERIFIED", "signer " + s.Identity(), "issuer " + s.IssuerURL, "log index", "(rfc3161)", archive + " matches"}},
+		{"identity regexp", []string{"--certificate-identity-regexp", "^https://github.com/oci-attest/"}, 0, []string{"VERIFIED"}},
+		{"wrong identity", []string{"--certificate-identity", "https://github.com/evil/x/.github/workflows/a.yml@refs/heads/main"}, 4, []string{"REJECTED", "expected SAN value"}},
+		{"wrong workflow", []string{"--certificate-identity", s.Identity(), "--workflow", testenv.DefaultRepository + "/.github/workflows/other.yml"}, 4, []string{"REJECTED", "signing workflow is"}},
+		{"missing issuer", []string{"--certificate-identity", s.Identity(), "--certificate-oidc-issuer", ""}, 2, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := append(append([]string{"verify", image}, policy...), tc.args...)
+			stdout, stderr, err := runCLI(t, env{}, args...)
+			if got := exitCode(err); got != tc.code {
+				t.Fatalf("oci-attest %v: exit %d (%v), want %d\nstdout:\n%s\nstderr:\n%s", args, got, err, tc.code, stdout, stderr)
+			}
+			words := strings.Join(strings.Fields(stdout), " ")
+			for _, w := range tc.contains {
+				if !strings.Contains(words, w) {
+					t.Errorf("oci-attest %v output lacks %q:\n%s", args, w, stdout)
+				}
+			}
 		})
 	}
 }
