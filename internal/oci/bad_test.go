@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,8 +289,10 @@ func TestScanBadInput(t *testing.T) {
 			wantErr: oci.ErrBadManifest, wantInMsg: []string{`entry "manifest.json"`, "not a JSON array"},
 		},
 		{
-			name:    "manifest.json entry without Config",
-			archive: func(t *testing.T) []byte { return tarOf(ocitest.Entry{Name: "manifest.json", Body: []byte(`[{"Layers":[]}]`)}) },
+			name: "manifest.json entry without Config",
+			archive: func(t *testing.T) []byte {
+				return tarOf(ocitest.Entry{Name: "manifest.json", Body: []byte(`[{"Layers":[]}]`)})
+			},
 			wantErr: oci.ErrBadManifest, wantInMsg: []string{"no Config"},
 		},
 		{
@@ -392,8 +395,10 @@ func TestScanBadInput(t *testing.T) {
 			wantErr: oci.ErrMissingBlob, wantInMsg: []string{"blobs/sha256/abab"},
 		},
 		{
-			name:    "index with no image",
-			archive: func(t *testing.T) []byte { return tarOf(ocitest.Entry{Name: "index.json", Body: []byte(`{"schemaVersion":2,"manifests":[]}`)}) },
+			name: "index with no image",
+			archive: func(t *testing.T) []byte {
+				return tarOf(ocitest.Entry{Name: "index.json", Body: []byte(`{"schemaVersion":2,"manifests":[]}`)})
+			},
 			wantErr: oci.ErrNoImages, wantInMsg: []string{`entry "index.json"`},
 		},
 		{
@@ -452,5 +457,46 @@ func TestScanMissingFile(t *testing.T) {
 	_, err := oci.Scan(context.Background(), filepath.Join(t.TempDir(), "nope.tar"), oci.ScanOptions{})
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Scan() error = %v, want os.ErrNotExist", err)
+	}
+}
+
+// TestScanSparseEntry checks that a PAX sparse entry, whose logical size is
+// not backed by the file, is refused rather than hashed as zeros.
+func TestScanSparseEntry(t *testing.T) {
+	t.Parallel()
+	// A PAX sparse file (format 0.1) of 1 TiB of holes and no data.
+	records := ""
+	for _, kv := range [][2]string{{"GNU.sparse.major", "0"}, {"GNU.sparse.minor", "1"}, {"GNU.sparse.name", "blob"}, {"GNU.sparse.realsize", "1099511627776"}, {"GNU.sparse.numblocks", "1"}, {"GNU.sparse.map", "0,0"}} {
+		rec := " " + kv[0] + "=" + kv[1] + "\n"
+		n := len(rec) + 2
+		if len(fmt.Sprint(n)+rec) != n {
+			n++
+		}
+		records += fmt.Sprint(n) + rec
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	// archive/tar's writer will not write a PAX header by hand: write it as
+	// a regular file, then turn its type into 'x' below.
+	if err := tw.WriteHeader(&tar.Header{Name: "PaxHeaders/blob", Typeflag: tar.TypeReg, Size: int64(len(records)), Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(records))
+	if err := tw.WriteHeader(&tar.Header{Name: "blob", Typeflag: tar.TypeReg, Size: 0, Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	raw := buf.Bytes()
+	raw[156] = tar.TypeXHeader
+	copy(raw[148:156], "        ")
+	sum := 0
+	for _, c := range raw[:512] {
+		sum += int(c)
+	}
+	copy(raw[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	path := writeTemp(t, "s.tar", raw)
+	_, err := oci.Scan(context.Background(), path, oci.ScanOptions{})
+	if !errors.Is(err, oci.ErrNotArchive) || !strings.Contains(err.Error(), "sparse") {
+		t.Fatalf("Scan() error = %v, want ErrNotArchive about a sparse entry", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -168,6 +169,13 @@ func (s *scanner) record(ctx context.Context, tr *tar.Reader, fr *fileReader, hd
 	name, err := cleanName(hdr.Name)
 	if err != nil {
 		return fail(s.path, hdr.Name, "%w", err)
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			// A sparse entry's holes read as zeros without being in the
+			// file: its size could be anything. Image archives have none.
+			return fail(s.path, hdr.Name, "%w: sparse file entries are not supported", ErrNotArchive)
+		}
 	}
 	e := &entry{name: name, typ: hdr.Typeflag, size: hdr.Size}
 	switch {
