@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/oci-attest/oci-attest/internal/sign"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
@@ -70,8 +71,30 @@ func TestSignKeyless(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := sign.Verify(ctx, res.Bundle, tm, sign.Policy{Identity: s.Identity(), Issuer: s.IssuerURL, Digest: digest}); err != nil {
-				t.Errorf("Verify(policy) = %v", err)
+			vr, err := sign.Verify(ctx, res.Bundle, tm, sign.Policy{Identity: s.Identity(), Issuer: s.IssuerURL, Digest: digest})
+			if err != nil {
+				t.Fatalf("Verify(policy) = %v", err)
+			}
+			// Fulcio's github-workflow templates found every claim they read.
+			ext := vr.Signature.Certificate.Extensions
+			wantExt := map[string]string{
+				"SourceRepositoryURI":                 "https://github.com/" + testenv.DefaultRepository,
+				"BuildSignerURI":                      s.Identity(),
+				"RunInvocationURI":                    "https://github.com/" + testenv.DefaultRepository + "/actions/runs/4242/attempts/1",
+				"SourceRepositoryVisibilityAtSigning": "public",
+				"GithubWorkflowTrigger":               "push",
+				"SourceRepositoryRef":                 testenv.DefaultRef,
+			}
+			gotExt := map[string]string{
+				"SourceRepositoryURI":                 ext.SourceRepositoryURI,
+				"BuildSignerURI":                      ext.BuildSignerURI,
+				"RunInvocationURI":                    ext.RunInvocationURI,
+				"SourceRepositoryVisibilityAtSigning": ext.SourceRepositoryVisibilityAtSigning,
+				"GithubWorkflowTrigger":               ext.GithubWorkflowTrigger,
+				"SourceRepositoryRef":                 ext.SourceRepositoryRef,
+			}
+			if diff := cmp.Diff(wantExt, gotExt); diff != "" {
+				t.Errorf("certificate extensions mismatch (-want +got):\n%s", diff)
 			}
 			// Wrong identity, wrong issuer.
 			for _, p := range []sign.Policy{
