@@ -81,6 +81,22 @@ func TestSignSourcesAndFailures(t *testing.T) {
 		}
 	})
 
+	t.Run("custom instance from a signing config", func(t *testing.T) {
+		opts := sign.Options{
+			Instance:          sign.InstanceCustom,
+			SigningConfigPath: s.SigningConfigPath,
+			TrustedRootPath:   s.TrustedRootPath,
+			Getenv:            s.ActionsEnv(nil),
+		}
+		res, err := sign.Sign(ctx, st, opts)
+		if err != nil {
+			t.Fatalf("Sign(signing config) = %v", err)
+		}
+		if res.LogIndex < 0 || len(res.Timestamps) != 1 {
+			t.Errorf("Sign(signing config) = log index %d, %d timestamps; want a Rekor v2 entry and a TSA timestamp", res.LogIndex, len(res.Timestamps))
+		}
+	})
+
 	t.Run("key signing with the custom TSA and Rekor v2", func(t *testing.T) {
 		opts := customOptions(s)
 		opts.SigningKey = sign.SigningKeyEphemeral

@@ -57,7 +57,9 @@ type Options struct {
 
 	// SigningKey is "" for keyless signing, "ephemeral" or the path of a PEM
 	// ECDSA private key (PKCS#8 or SEC 1) for key signing. Key-signed bundles
-	// carry a public-key hint, not a certificate: they are not keyless.
+	// carry a public-key hint, not a certificate: they are not keyless. Key
+	// signing contacts no service unless Instance is custom with a RekorURL
+	// and/or TSAURL (and then TrustedRootPath); other instances are ignored.
 	SigningKey string
 
 	// IdentityToken is an explicit OIDC token (the --identity-token flag).
