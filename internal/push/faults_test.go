@@ -119,3 +119,45 @@ func TestFaultsPersistent(t *testing.T) {
 		})
 	}
 }
+
+// TestFallbackIfMatch: against distribution (which serves an ETag) the tag
+// write carries If-Match with the ETag of the read it merged; a 412 sends
+// the writer back to a fresh read, and the entry lands.
+func TestFallbackIfMatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs distribution")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	reg := testenv.StartDistribution(t)
+	proxy := testenv.StartFaultProxy(t, "http://"+reg.Host)
+	c := newTestClient(t, Options{})
+	s := resolvedSubject(t, c, proxy.Host+"/ifmatch")
+	first, err := c.Attach(ctx, s, testBundle(1), AttachOptions{Mode: ModeTag, Settle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.Add(testenv.Fault{Method: "PUT", Path: regexp.MustCompile(`/manifests/sha256-`), Kind: testenv.Fault412, Times: 1})
+	second, err := c.Attach(ctx, s, testBundle(2), AttachOptions{Mode: ModeTag, Settle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Attach() after a 412 = %v", err)
+	}
+	var puts []testenv.FaultEvent
+	for _, e := range proxy.Events() {
+		if e.Method == "PUT" && strings.Contains(e.Path, "/manifests/sha256-") {
+			puts = append(puts, e)
+		}
+	}
+	if len(puts) != 3 || puts[1].Injected != testenv.Fault412 || puts[2].Injected != 0 {
+		t.Fatalf("tag writes %+v, want the seed write, a 412 and a retried write", puts)
+	}
+	for _, e := range puts[1:] {
+		if !strings.HasPrefix(e.IfMatch, `"sha256:`) {
+			t.Errorf("tag write sent If-Match %q, want the ETag distribution served", e.IfMatch)
+		}
+	}
+	got, raw := fallbackEntries(t, c, s)
+	if !got[first.Artifact.Digest] || !got[second.Artifact.Digest] || len(got) != 2 {
+		t.Errorf("fallback index %s, want both entries", raw)
+	}
+}

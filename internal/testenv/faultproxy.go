@@ -26,6 +26,9 @@ const (
 	// FaultReset reads part of the request body, then resets the TCP
 	// connection (SO_LINGER 0) without answering: a reset mid-upload.
 	FaultReset
+	// Fault412 answers 412 Precondition Failed, as a registry that honours
+	// If-Match does when another writer got there first.
+	Fault412
 )
 
 // Fault is one injection rule: requests whose method equals Method (any when
@@ -45,6 +48,7 @@ type FaultEvent struct {
 	Method   string
 	Path     string
 	Injected FaultKind // 0 when forwarded
+	IfMatch  string    // the request's If-Match header
 }
 
 // FaultProxy is a real HTTP reverse proxy in front of a real registry that
@@ -85,6 +89,8 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 			http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected"}]}`, http.StatusTooManyRequests)
 		case Fault503:
 			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}`, http.StatusServiceUnavailable)
+		case Fault412:
+			http.Error(w, `{"errors":[{"code":"PRECONDITION_FAILED","message":"injected"}]}`, http.StatusPreconditionFailed)
 		case FaultReset:
 			n := r.ContentLength / 2
 			if n <= 0 {
@@ -145,7 +151,7 @@ func (p *FaultProxy) Injected(kind FaultKind) int {
 func (p *FaultProxy) match(r *http.Request) *Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ev := FaultEvent{At: time.Now(), Method: r.Method, Path: r.URL.Path}
+	ev := FaultEvent{At: time.Now(), Method: r.Method, Path: r.URL.Path, IfMatch: r.Header.Get("If-Match")}
 	var hit *Fault
 	for _, f := range p.faults {
 		if f.Times == 0 || (f.Method != "" && f.Method != r.Method) || (f.Path != nil && !f.Path.MatchString(r.URL.Path)) {
@@ -171,6 +177,8 @@ func (k FaultKind) String() string {
 		return "503"
 	case FaultReset:
 		return "reset"
+	case Fault412:
+		return "412"
 	}
 	return "kind" + strconv.Itoa(int(k))
 }
