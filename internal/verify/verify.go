@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -16,6 +18,10 @@ import (
 	"github.com/oci-attest/oci-attest/internal/push"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
+
+// maxCandidates bounds how many Sigstore bundle referrers Verify fetches
+// and verifies.
+const maxCandidates = 64
 
 // Options configure Verify. A keyless policy needs TrustedMaterial and an
 // identity and issuer; a key policy needs Policy.PublicKey.
@@ -99,9 +105,24 @@ func verifyWith(ctx context.Context, reg registry, image string, opts Options) (
 		}
 	}
 	c := checker{reg: reg, repository: repository, subject: subject, opts: opts, pol: pol, local: local, image: image}
+	var candidates []ocispec.Descriptor
 	for _, d := range refs {
 		if why := foreign(d); why != "" {
 			rep.Ignored = append(rep.Ignored, Ignored{Digest: d.Digest.String(), ArtifactType: d.ArtifactType, Reason: why})
+			continue
+		}
+		candidates = append(candidates, d)
+	}
+	// Newest first (by the created annotation, RFC 3339 in UTC); anyone who
+	// can push to the repository can add referrers, so only so many are
+	// fetched.
+	slices.SortStableFunc(candidates, func(x, y ocispec.Descriptor) int {
+		return strings.Compare(y.Annotations[ocispec.AnnotationCreated], x.Annotations[ocispec.AnnotationCreated])
+	})
+	for i, d := range candidates {
+		if i >= maxCandidates {
+			rep.Ignored = append(rep.Ignored, Ignored{Digest: d.Digest.String(), ArtifactType: d.ArtifactType,
+				Reason: fmt.Sprintf("not checked: only the newest %d Sigstore bundle referrers are", maxCandidates)})
 			continue
 		}
 		a, why := c.check(ctx, d, source)

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/oci-attest/oci-attest/internal/push"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
 
@@ -318,5 +321,36 @@ func TestVerifyFallbackEntryForAnotherImage(t *testing.T) {
 	// b itself still verifies.
 	if _, err := Verify(ctx, b.image(), Options{Client: b.client, Policy: sign.Policy{PublicKey: pub}}); err != nil {
 		t.Errorf("Verify(b) = %v", err)
+	}
+}
+
+// TestVerifyCandidateLimit: only the newest maxCandidates bundle referrers
+// are fetched; the rest are reported as not checked.
+func TestVerifyCandidateLimit(t *testing.T) {
+	t.Parallel()
+	reg := registries(t)[0]
+	ctx := context.Background()
+	f := newFixture(t, reg, "verify/many")
+	bundle, pub := keySigned(t, f.statement(t))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var oldest digest.Digest
+	for i := range maxCandidates + 1 {
+		// Distinct bundles (distinct digests) with increasing created times.
+		b := bytes.Replace(bundle, []byte(`{`), []byte(fmt.Sprintf(`{"n%d":0,`, i)), 1)
+		at := start.Add(time.Duration(i) * time.Minute)
+		res, err := f.client.Attach(ctx, f.subject, b, push.AttachOptions{PredicateType: predicateType, Now: func() time.Time { return at }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			oldest = res.Artifact.Digest
+		}
+	}
+	rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+	if err == nil || rep == nil {
+		t.Fatalf("Verify() = %v, want an error: the bundles carry an unknown field", err)
+	}
+	if len(rep.Attestations) != maxCandidates || len(rep.Ignored) != 1 || rep.Ignored[0].Digest != oldest.String() {
+		t.Errorf("Verify() checked %d, ignored %+v; want %d checked and the oldest (%s) not checked", len(rep.Attestations), rep.Ignored, maxCandidates, oldest)
 	}
 }
