@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/oci-attest/oci-attest/internal/sign"
@@ -43,10 +44,12 @@ func TestSignKeyless(t *testing.T) {
 			var masked []string
 			opts := customOptions(s)
 			opts.Mask = func(v string) { masked = append(masked, v) }
+			begin := time.Now()
 			res, err := sign.Sign(ctx, st, opts)
 			if err != nil {
 				t.Fatalf("Sign() = %v", err)
 			}
+			t.Logf("Sign() took %v", time.Since(begin))
 			if res.Identity != s.Identity() || res.Issuer != s.IssuerURL || res.Instance != sign.InstanceCustom {
 				t.Errorf("Sign() identity = %q %q %q, want %q %q custom", res.Identity, res.Issuer, res.Instance, s.Identity(), s.IssuerURL)
 			}

@@ -171,13 +171,13 @@ func StartSigstore(t testing.TB, opts SigstoreOptions) *Sigstore {
 	var tport int
 	if opts.TSA {
 		bin := Tool(t, "timestamp-server")
-		unlock := lockTSA(t)
+		// Cleanups run last-registered first: registering the unlock before
+		// Start makes Start's cleanup (kill and wait) run first, so port 2112
+		// is free when the next test gets the lock.
+		t.Cleanup(lockTSA(t))
 		tport = FreePort(t)
 		s.TSA = Start(t, dir, bin, "serve", "--timestamp-signer=memory", "--disable-ntp-monitoring",
 			"--host=127.0.0.1", "--port="+strconv.Itoa(tport), "--log-type=prod")
-		// Cleanups run last-registered first: Start's cleanup (kill and wait)
-		// runs before this one, so the port is free when the lock is released.
-		t.Cleanup(unlock)
 		s.TSAURL = "http://" + Addr(tport) + "/api/v1/timestamp"
 	}
 
