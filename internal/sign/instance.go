@@ -12,12 +12,11 @@ import (
 )
 
 // API major versions this package (sigstore-go v1.3.0) signs with; services
-// in a signing config with other versions are skipped.
-var (
-	fulcioAPIVersions = []uint32{1}
-	rekorAPIVersions  = []uint32{1, 2}
-	tsaAPIVersions    = []uint32{1}
-)
+// in a signing config with other versions are skipped. Functions, not
+// package variables, so nothing can change them.
+func fulcioAPIVersions() []uint32 { return []uint32{1} }
+func rekorAPIVersions() []uint32  { return []uint32{1, 2} }
+func tsaAPIVersions() []uint32    { return []uint32{1} }
 
 // services are the Sigstore endpoints one signature uses.
 type services struct {
@@ -176,13 +175,13 @@ func serviceURL(name, raw string) (*url.URL, error) {
 // package supports.
 func signingConfigServices(sc *root.SigningConfig, now time.Time) (services, error) {
 	var s services
-	fulcio, err := root.SelectService(sc.FulcioCertificateAuthorityURLs(), fulcioAPIVersions, now)
+	fulcio, err := root.SelectService(sc.FulcioCertificateAuthorityURLs(), fulcioAPIVersions(), now)
 	if err != nil {
 		return services{}, fmt.Errorf("%w: selecting a Fulcio from the signing config: %w", ErrService, err)
 	}
 	s.Fulcio = fulcio.URL
 	if len(sc.RekorLogURLs()) > 0 {
-		rekors, err := root.SelectServices(sc.RekorLogURLs(), sc.RekorLogURLsConfig(), rekorAPIVersions, now)
+		rekors, err := root.SelectServices(sc.RekorLogURLs(), sc.RekorLogURLsConfig(), rekorAPIVersions(), now)
 		if err != nil {
 			return services{}, fmt.Errorf("%w: selecting Rekor logs from the signing config: %w", ErrService, err)
 		}
@@ -191,7 +190,7 @@ func signingConfigServices(sc *root.SigningConfig, now time.Time) (services, err
 		}
 	}
 	if len(sc.TimestampAuthorityURLs()) > 0 {
-		tsas, err := root.SelectServices(sc.TimestampAuthorityURLs(), sc.TimestampAuthorityURLsConfig(), tsaAPIVersions, now)
+		tsas, err := root.SelectServices(sc.TimestampAuthorityURLs(), sc.TimestampAuthorityURLsConfig(), tsaAPIVersions(), now)
 		if err != nil {
 			return services{}, fmt.Errorf("%w: selecting timestamp authorities from the signing config: %w", ErrService, err)
 		}
