@@ -135,6 +135,32 @@ func TestVerifyCommand(t *testing.T) {
 				})
 			}
 
+			// A multi-platform OCI archive: the image pushed and attested is
+			// one of several; the archive comparison picks it by image ID.
+			t.Run("multi-platform archive", func(t *testing.T) {
+				t.Parallel()
+				multi := filepath.Join("testdata", "archives", "oci-multiplatform.tar")
+				idx := host + "/verify/multi:v1"
+				if _, stderr, err := runCLI(t, env{}, "--subject-path", multi, "--subject-name", idx, "--push-image",
+					"--signing-key", priv, "--bundle-path", filepath.Join(t.TempDir(), "b.json")); err != nil {
+					t.Fatalf("attest: %v\n%s", err, stderr)
+				}
+				stdout, stderr, err := runCLI(t, env{}, "verify", idx, "--key", pub, "--subject-path", multi, "--output", "json")
+				if err != nil {
+					t.Fatalf("verify %s: %v\n%s\n%s", idx, err, stdout, stderr)
+				}
+				var rep struct {
+					Verified       int   `json:"verified"`
+					ArchiveMatches *bool `json:"archiveMatches"`
+				}
+				if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+					t.Fatal(err)
+				}
+				if rep.Verified != 1 || rep.ArchiveMatches == nil || !*rep.ArchiveMatches {
+					t.Errorf("verify %s = %s, want one verified attestation matching the archive", idx, stdout)
+				}
+			})
+
 			t.Run("json", func(t *testing.T) {
 				t.Parallel()
 				stdout, stderr, err := runCLI(t, env{}, "verify", image, "--key", pub, "--subject-path", archive, "--output", "json")
