@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/olareg/olareg"
@@ -250,4 +252,24 @@ func (f *fixture) pushForeign(t testing.TB, artifactType, layerType string, laye
 		t.Fatalf("pushing a %s referrer with oras-go: %v", artifactType, err)
 	}
 	return md.Digest
+}
+
+func digestOf(h v1.Hash) digest.Digest { return digest.Digest(h.String()) }
+
+// putManifest PUTs raw as repo:reference on host, as any client could.
+func putManifest(t testing.TB, host, repo, reference, mediaType string, raw []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPut, "http://"+host+"/v2/"+repo+"/manifests/"+reference, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mediaType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT %s/%s:%s: %s", host, repo, reference, resp.Status)
+	}
 }

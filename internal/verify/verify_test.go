@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -296,19 +295,7 @@ func TestVerifyFallbackEntryForAnotherImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+reg.host+"/v2/verify/poison/manifests/"+tagA, bytes.NewReader(idx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", ocispec.MediaTypeImageIndex)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("PUT %s: %s", tagA, resp.Status)
-	}
+	putManifest(t, reg.host, "verify/poison", tagA, ocispec.MediaTypeImageIndex, idx)
 
 	rep, err := Verify(ctx, a.image(), Options{Client: a.client, Policy: sign.Policy{PublicKey: pub}})
 	if !errors.Is(err, ErrNoneVerified) {
