@@ -205,7 +205,12 @@ func readPublicKey(path string) (crypto.PublicKey, error) {
 func writeReport(w io.Writer, r *verify.Report) error {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "image\t%s@%s\n", r.Repository, r.Digest)
+	if at := r.Repository + "@" + r.Digest; r.Image != at {
+		fmt.Fprintf(tw, "image\t%s\n", r.Image)
+		fmt.Fprintf(tw, "digest\t%s (%s)\n", r.Digest, r.MediaType)
+	} else {
+		fmt.Fprintf(tw, "image\t%s (%s)\n", at, r.MediaType)
+	}
 	fmt.Fprintf(tw, "referrers\t%s: %d oci attestation(s), %d other referrer(s) ignored\n", r.ReferrersSource, len(r.Attestations), len(r.Ignored))
 	for i, a := range r.Attestations {
 		status := "VERIFIED"
