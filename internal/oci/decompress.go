@@ -50,8 +50,51 @@ type decompressResult struct {
 	err    error // wraps ErrCorruptLayer or ErrDecompressionBomb
 }
 
-// decompressor decompresses and hashes one compressed entry in its own
-// goroutine, fed with the entry's bytes in pooled buffers.
+// decoders are the gzip and zstd decoders of one scan, reused from entry to
+// entry (a zstd decoder allocates its window once). Only one decompressor
+// runs at a time.
+type decoders struct {
+	gzip *gzip.Reader
+	zstd *zstd.Decoder
+}
+
+func (d *decoders) close() {
+	if d.zstd != nil {
+		d.zstd.Close()
+	}
+}
+
+// open returns a decoder of compression c reading r.
+func (d *decoders) open(c Compression, r io.Reader) (io.Reader, error) {
+	switch c {
+	case CompressionGzip:
+		if d.gzip == nil {
+			zr, err := gzip.NewReader(r)
+			if err != nil {
+				return nil, err
+			}
+			d.gzip = zr
+			return zr, nil
+		}
+		return d.gzip, d.gzip.Reset(r)
+	case CompressionZstd:
+		if d.zstd == nil {
+			zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+				zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(1<<62))
+			if err != nil {
+				return nil, err
+			}
+			d.zstd = zr
+			return zr, nil
+		}
+		return d.zstd, d.zstd.Reset(r)
+	}
+	return nil, fmt.Errorf("unknown compression %q", c)
+}
+
+// decompressor decompresses one compressed entry in its own goroutine, fed
+// with the entry's bytes in pooled buffers, and hashes the output in
+// another (decompression and hashing then use both cores).
 type decompressor struct {
 	in   chan []byte
 	free chan []byte
@@ -61,9 +104,9 @@ type decompressor struct {
 // startDecompressor starts decompressing a stream of compression c whose
 // decompressed size may not exceed limit. Buffers sent on in are returned to
 // free once consumed.
-func startDecompressor(c Compression, limit int64, free chan []byte) *decompressor {
+func startDecompressor(decs *decoders, c Compression, limit int64, free chan []byte) *decompressor {
 	d := &decompressor{in: make(chan []byte, entryBufCount-2), free: free, res: make(chan decompressResult, 1)}
-	go d.run(c, limit)
+	go d.run(decs, c, limit)
 	return d
 }
 
@@ -76,40 +119,66 @@ func (d *decompressor) finish() decompressResult {
 	return <-d.res
 }
 
-func (d *decompressor) run(c Compression, limit int64) {
+// outBufCount and outBufSize size the buffers of decompressed bytes in
+// flight to the output hasher.
+const (
+	outBufCount = 4
+	outBufSize  = 256 << 10
+)
+
+func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 	cr := &chanReader{in: d.in, free: d.free}
 	res := decompressResult{}
 	defer func() {
 		cr.drain()
 		d.res <- res
 	}()
-	var dec io.Reader
-	switch c {
-	case CompressionGzip:
-		zr, err := gzip.NewReader(cr)
-		if err != nil {
-			res.err = fmt.Errorf("%w: gzip: %v", ErrCorruptLayer, strings.TrimPrefix(err.Error(), "gzip: "))
-			return
-		}
-		defer zr.Close()
-		dec = zr
-	case CompressionZstd:
-		zr, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(1<<62))
-		if err != nil {
-			res.err = fmt.Errorf("%w: zstd: %v", ErrCorruptLayer, err)
-			return
-		}
-		defer zr.Close()
-		dec = zr
-	default:
-		res.err = fmt.Errorf("%w: unknown compression %q", ErrCorruptLayer, c)
+	dec, err := decs.open(c, cr)
+	if err != nil {
+		res.err = fmt.Errorf("%w: %s: %v", ErrCorruptLayer, c, strings.TrimPrefix(err.Error(), string(c)+": "))
 		return
 	}
+	// The output hasher: decompressed bytes go to it in pooled buffers.
+	outFree := make(chan []byte, outBufCount)
+	for range outBufCount {
+		outFree <- make([]byte, outBufSize)
+	}
+	outq := make(chan []byte, outBufCount)
 	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(dec, limit+1))
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		for b := range outq {
+			h.Write(b)
+			outFree <- b[:cap(b)]
+		}
+	}()
+	var n int64
+	for {
+		b := <-outFree
+		m, rerr := fill(dec, b)
+		n += int64(m)
+		outq <- b[:m]
+		if n > limit {
+			err = fmt.Errorf("%w: %s stream expands beyond %d bytes, more than the ratio limit allows; if this layer is genuine, raise ScanOptions.MaxRatio", ErrDecompressionBomb, c, limit)
+			break
+		}
+		if errors.Is(rerr, io.EOF) {
+			err = nil
+			break
+		}
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	close(outq)
+	<-hashed
 	res.size = n
 	switch {
+	case errors.Is(err, ErrDecompressionBomb):
+		res.err = err
+		return
 	case err != nil:
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			res.err = fmt.Errorf("%w: %s stream is truncated", ErrCorruptLayer, c)
@@ -117,15 +186,27 @@ func (d *decompressor) run(c Compression, limit int64) {
 			res.err = fmt.Errorf("%w: %s: %v", ErrCorruptLayer, c, strings.TrimPrefix(err.Error(), string(c)+": "))
 		}
 		return
-	case n > limit:
-		res.err = fmt.Errorf("%w: %s stream expands beyond %d bytes; if this layer is genuine, raise the ratio limit", ErrDecompressionBomb, c, limit)
-		return
 	}
 	if cr.rest() {
 		res.err = fmt.Errorf("%w: data after the end of the %s stream", ErrCorruptLayer, c)
 		return
 	}
 	res.diffID = digest.NewDigest(digest.SHA256, h)
+}
+
+// fill reads from r until b is full or r fails; io.EOF means the stream
+// ended cleanly (unlike io.ReadFull, a decoder's own io.ErrUnexpectedEOF
+// stays distinct from a clean end).
+func fill(r io.Reader, b []byte) (int, error) {
+	m := 0
+	for m < len(b) {
+		k, err := r.Read(b[m:])
+		m += k
+		if err != nil {
+			return m, err
+		}
+	}
+	return m, nil
 }
 
 // chanReader reads the buffers sent on in.

@@ -97,12 +97,14 @@ type scanner struct {
 	t        *table
 	jsonKept int64
 	free     chan []byte
+	decs     decoders
 }
 
 // pass reads the file once, recording every entry.
 func (s *scanner) pass(ctx context.Context, f io.Reader, total int64) (int64, digest.Digest, error) {
 	fr, fh := newFileReader(ctx, f, total, s.opts)
 	defer fr.close(fh)
+	defer s.decs.close()
 	s.free = make(chan []byte, entryBufCount)
 	for range entryBufCount {
 		s.free <- make([]byte, entryBufSize)
@@ -242,7 +244,7 @@ func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e
 	if e.size > 0 && limit/e.size < s.opts.maxRatio() { // overflow
 		limit = 1<<63 - 1
 	}
-	d := startDecompressor(e.compression, limit, s.free)
+	d := startDecompressor(&s.decs, e.compression, limit, s.free)
 	d.send(head)
 	for left := e.size - int64(len(head)); left > 0; {
 		b := <-s.free

@@ -13,9 +13,10 @@ import (
 const (
 	// chunkSize is the size of one read from the archive file.
 	chunkSize = 1 << 20
-	// chunkCount is how many chunks may be in flight between the reader
-	// and the whole-file hasher (memory: chunkCount × chunkSize).
-	chunkCount = 4
+	// chunkCount is how many chunks may be in flight between the file
+	// reader, the whole-file hasher and the tar reader (memory: chunkCount ×
+	// chunkSize). A deep pipeline keeps both cores busy on a loaded machine.
+	chunkCount = 8
 )
 
 // chunk is a pooled buffer of file bytes shared by the tar reader and the
@@ -23,6 +24,7 @@ const (
 type chunk struct {
 	buf  []byte
 	n    int
+	err  error // set on the last chunk sent to the tar reader: why reading stopped
 	refs atomic.Int32
 	free chan *chunk
 }
@@ -33,15 +35,18 @@ func (c *chunk) release() {
 	}
 }
 
-// fileReader reads the archive file once, in chunks. Every chunk goes both
-// to the whole-file hasher (its own goroutine) and to whoever reads from
-// fileReader (the tar reader): the tar reader consumes exactly the bytes
-// that are hashed.
+// fileReader reads the archive file once, in chunks, in its own goroutine.
+// Every chunk goes both to the whole-file hasher (another goroutine) and to
+// whoever reads from fileReader (the tar reader): the tar reader consumes
+// exactly the bytes that are hashed. Three goroutines — read, hash the file,
+// parse and hash entries — spread over two cores.
 type fileReader struct {
 	ctx      context.Context
-	f        io.Reader
 	free     chan *chunk
 	hashq    chan *chunk
+	readq    chan *chunk
+	stop     chan struct{}
+	readDone chan struct{}
 	cur      *chunk
 	off      int
 	read     int64
@@ -62,9 +67,11 @@ type fileHasher struct {
 func newFileReader(ctx context.Context, f io.Reader, total int64, opts ScanOptions) (*fileReader, *fileHasher) {
 	r := &fileReader{
 		ctx:      ctx,
-		f:        f,
 		free:     make(chan *chunk, chunkCount),
 		hashq:    make(chan *chunk, chunkCount),
+		readq:    make(chan *chunk, chunkCount),
+		stop:     make(chan struct{}),
+		readDone: make(chan struct{}),
 		total:    total,
 		progress: opts.Progress,
 		interval: opts.ProgressInterval,
@@ -84,7 +91,42 @@ func newFileReader(ctx context.Context, f io.Reader, total int64, opts ScanOptio
 			c.release()
 		}
 	}()
+	go r.readLoop(f)
 	return r, fh
+}
+
+// readLoop reads the file into chunks until it ends, fails or is stopped.
+// The last chunk sent to readq carries the reason reading stopped.
+func (r *fileReader) readLoop(f io.Reader) {
+	defer close(r.readDone)
+	defer close(r.hashq)
+	for {
+		var c *chunk
+		select {
+		case c = <-r.free:
+		case <-r.stop:
+			return
+		}
+		n, err := io.ReadFull(f, c.buf)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = io.EOF
+		}
+		c.n, c.err = n, err
+		if n > 0 {
+			c.refs.Store(2)
+			r.hashq <- c // never blocks: hashq holds every chunk there is
+		} else {
+			c.refs.Store(1)
+		}
+		select {
+		case r.readq <- c:
+		case <-r.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Read implements io.Reader for the tar reader.
@@ -102,49 +144,42 @@ func (r *fileReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// next reads the next chunk from the file and hands it to the hasher.
+// next takes the next chunk from the read goroutine.
 func (r *fileReader) next() error {
 	if r.cur != nil {
 		r.cur.release()
 		r.cur = nil
 	}
-	if r.err != nil {
-		return r.err
-	}
-	if err := r.ctx.Err(); err != nil {
-		r.err = err
-		return err
-	}
-	var c *chunk
-	select {
-	case c = <-r.free:
-	case <-r.ctx.Done():
-		r.err = r.ctx.Err()
-		return r.err
-	}
-	n, err := io.ReadFull(r.f, c.buf)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
-	if err != nil {
-		r.err = err
-	}
-	if n == 0 {
-		c.free <- c
-		return r.err
-	}
-	c.n = n
-	c.refs.Store(2)
-	r.hashq <- c
-	r.cur, r.off = c, 0
-	r.read += int64(n)
-	if r.progress != nil {
-		if now := time.Now(); now.Sub(r.last) >= r.interval {
-			r.last = now
-			r.progress(r.read, r.total)
+	for r.err == nil {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			break
 		}
+		var c *chunk
+		select {
+		case c = <-r.readq:
+		case <-r.ctx.Done():
+			r.err = r.ctx.Err()
+			return r.err
+		}
+		if c.err != nil {
+			r.err = c.err
+		}
+		if c.n == 0 {
+			c.release()
+			continue
+		}
+		r.cur, r.off = c, 0
+		r.read += int64(c.n)
+		if r.progress != nil {
+			if now := time.Now(); now.Sub(r.last) >= r.interval {
+				r.last = now
+				r.progress(r.read, r.total)
+			}
+		}
+		return nil
 	}
-	return nil
+	return r.err
 }
 
 // drain reads the rest of the file (after the tar end marker) so that the
@@ -169,18 +204,15 @@ func (r *fileReader) drain() (nonZero bool, err error) {
 	}
 }
 
-// close stops the hasher goroutine and waits for it. It is safe to call
-// more than once.
+// close stops the read and hash goroutines and waits for them. It is safe
+// to call more than once.
 func (r *fileReader) close(fh *fileHasher) {
 	if r.closed {
 		return
 	}
 	r.closed = true
-	if r.cur != nil {
-		r.cur.release()
-		r.cur = nil
-	}
-	close(r.hashq)
+	close(r.stop)
+	<-r.readDone
 	<-fh.done
 }
 
