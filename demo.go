@@ -126,10 +126,11 @@ func demoOne(ctx context.Context, step int, title, host, archive, keyPath string
 	say("   in-toto statement (%s) with %d subjects → signed into a Sigstore bundle: %s",
 		attest.PredicateType, strings.Count(string(r.statement), `"digest"`), r.bundle)
 	a := r.attached
+	say("   attached the bundle as a referrer manifest %s", a.Artifact.Digest)
 	if a.API {
-		say("   attached as a referrer %s; the registry indexes it (%s): no fallback tag written", a.Artifact.Digest, a.Reason)
+		say("   the registry indexes referrers itself: %s; no fallback tag written", a.Reason)
 	} else {
-		say("   attached as a referrer %s; %s, so the fallback tag %s lists it", a.Artifact.Digest, a.Reason, a.ReferrersTag)
+		say("   %s; the fallback tag %s now lists it", a.Reason, a.ReferrersTag)
 	}
 	say("   %d registry requests for the attachment", a.Requests)
 
@@ -182,7 +183,7 @@ func serveLoopback(h http.Handler) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("demo: starting an embedded registry: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: stdlog.New(io.Discard, "", 0)}
 	go func() { _ = srv.Serve(l) }()
 	return l.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
