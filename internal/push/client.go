@@ -47,7 +47,6 @@ type Options struct {
 type Client struct {
 	auth          *auth.Client
 	allowInsecure bool
-	httpClient    *http.Client // the retrying client below auth (used by PushImage)
 }
 
 // New returns a Client configured by opts.
@@ -109,7 +108,7 @@ func New(opts Options) (*Client, error) {
 		Credential: credentialFunc(store, opts.GitHubToken, getenv("GITHUB_ACTOR")),
 	}
 	a.SetUserAgent(ua)
-	return &Client{auth: a, allowInsecure: opts.AllowInsecure, httpClient: hc}, nil
+	return &Client{auth: a, allowInsecure: opts.AllowInsecure}, nil
 }
 
 // credentialFunc resolves credentials: the Docker config (credHelpers,

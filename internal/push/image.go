@@ -176,7 +176,16 @@ type storedCore struct {
 func (s *storedCore) RawConfigFile() ([]byte, error) { return s.img.ConfigRaw, nil }
 func (s *storedCore) RawManifest() ([]byte, error)   { return s.img.ManifestRaw, nil }
 func (s *storedCore) MediaType() (types.MediaType, error) {
-	return types.MediaType(s.img.ManifestMediaType), nil
+	if s.img.ManifestMediaType != "" {
+		return types.MediaType(s.img.ManifestMediaType), nil
+	}
+	var m struct {
+		MediaType string `json:"mediaType"`
+	}
+	if err := json.Unmarshal(s.img.ManifestRaw, &m); err != nil || m.MediaType == "" {
+		return types.OCIManifestSchema1, nil //nolint:nilerr // the OCI default for a manifest without mediaType
+	}
+	return types.MediaType(m.MediaType), nil
 }
 
 func (s *storedCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
