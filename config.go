@@ -237,11 +237,16 @@ func (c *Config) Validate() error {
 	switch c.Sigstore {
 	case "auto", "public-good", "github":
 	case "custom":
-		if c.SigningKey == "" && (c.FulcioURL == "" || c.TrustedRoot == "") {
-			return badInput("sigstore", "custom needs fulcio-url and trusted-root (and rekor-url and/or tsa-url)")
-		}
-		if c.SigningKey == "" && c.RekorURL == "" && c.TSAURL == "" {
-			return badInput("sigstore", "custom needs rekor-url or tsa-url: a signature needs a transparency log entry or a timestamp")
+		services := c.RekorURL != "" || c.TSAURL != ""
+		switch {
+		case c.SigningKey == "" && (c.FulcioURL == "" || c.TrustedRoot == ""):
+			return badInput("sigstore", "custom needs fulcio-url and trusted-root (and tsa-url, optionally rekor-url)")
+		case c.SigningKey == "" && !services:
+			return badInput("sigstore", "custom needs tsa-url (and optionally rekor-url): a signature needs a signed time from a timestamp authority or a transparency log")
+		case c.SigningKey == "" && c.TSAURL == "":
+			return badInput("tsa-url", "required with rekor-url: a custom Rekor is taken to be Rekor v2 (rekor-tiles), whose entries carry no signed time, so the timestamp comes from the timestamp authority")
+		case services && c.TrustedRoot == "":
+			return badInput("trusted-root", "required with rekor-url or tsa-url: the bundle is verified against the instance's trusted_root.json before it is published")
 		}
 	default:
 		return badInput("sigstore", "%q is not one of auto, public-good, github, custom", c.Sigstore)

@@ -44,6 +44,8 @@ func TestValidateNamesTheInput(t *testing.T) {
 		{"bad referrers-mode", []string{"--subject-path", archive, "--referrers-mode", "both"}, "referrers-mode"},
 		{"bad sigstore", []string{"--subject-path", archive, "--sigstore", "staging"}, "sigstore"},
 		{"custom without urls", []string{"--subject-path", archive, "--sigstore", "custom"}, "sigstore"},
+		{"custom rekor without tsa", []string{"--subject-path", archive, "--sigstore", "custom", "--fulcio-url", "http://127.0.0.1:1", "--rekor-url", "http://127.0.0.1:2", "--trusted-root", archive}, "tsa-url"},
+		{"custom key signing with tsa, no trusted-root", []string{"--subject-path", archive, "--sigstore", "custom", "--signing-key", "ephemeral", "--tsa-url", "http://127.0.0.1:2"}, "trusted-root"},
 		{"bad fulcio-url", []string{"--subject-path", archive, "--fulcio-url", "fulcio:5555"}, "fulcio-url"},
 		{"bad subject-digest", []string{"--subject-path", archive, "--subject-digest", "sha256:abc"}, "subject-digest"},
 		{"bad subject-name", []string{"--subject-path", archive, "--subject-name", "UPPER/Case:tag"}, "subject-name"},
