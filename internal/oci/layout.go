@@ -157,7 +157,7 @@ func (t *table) layout(ie *entry, opts ScanOptions) (*Archive, error) {
 		if _, err := t.blob(im.manifest.Config.Digest, im.manifest.Config.Size, what+" config"); err != nil {
 			return nil, err
 		}
-		me := ManifestEntry{Config: blobPath(im.manifest.Config.Digest), RepoTags: repoTags(im.top.Annotations)}
+		me := ManifestEntry{Config: blobPath(im.manifest.Config.Digest), RepoTags: repoTags(im.top.Annotations), Layers: []string{}}
 		for j, l := range im.manifest.Layers {
 			if _, err := t.blob(l.Digest, l.Size, fmt.Sprintf("%s layer %d", what, j)); err != nil {
 				return nil, err

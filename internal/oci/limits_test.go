@@ -1,13 +1,21 @@
 package oci_test
 
 import (
+	"archive/tar"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	digest "github.com/opencontainers/go-digest"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
@@ -128,5 +136,86 @@ func TestScanProgress(t *testing.T) {
 	}
 	if calls < 2 || total != a.Size || last > a.Size || last < a.Size/2 {
 		t.Errorf("Progress: %d calls, last %d of %d; archive is %d bytes", calls, last, total, a.Size)
+	}
+}
+
+// TestScanMemoryConstant scans an archive with a 256 MiB layer and checks
+// that Scan allocates a small, fixed amount: layers are streamed, never
+// buffered. The layer is zeros stored as a hole, so the test writes little.
+// It does not run in parallel so that the allocation count is its own.
+func TestScanMemoryConstant(t *testing.T) {
+	const size = 256 << 20
+	zeros := make([]byte, 1<<20)
+	h := sha256.New()
+	for range size / len(zeros) {
+		h.Write(zeros)
+	}
+	diffID := digest.NewDigest(digest.SHA256, h)
+	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` + string(diffID) + `"]}}`)
+	layerName := "blobs/sha256/" + diffID.Encoded()
+	cfgName := "blobs/sha256/" + sha(cfg).Encoded()
+	path := filepath.Join(t.TempDir(), "big.tar")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	for _, e := range []ocitest.Entry{
+		{Name: cfgName, Body: cfg},
+		{Name: "manifest.json", Body: []byte(`[{"Config":"` + cfgName + `","RepoTags":null,"Layers":["` + layerName + `"]}]`)},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: e.Name, Size: int64(len(e.Body)), Mode: 0o644, Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(e.Body)
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: layerName, Size: size, Mode: 0o644, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Flush()
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(off + size + 1024); err != nil { // the layer, then two zero blocks
+		t.Fatal(err)
+	}
+	f.Close()
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	a, err := oci.Scan(context.Background(), path, oci.ScanOptions{})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatalf("Scan() error = %v", err)
+	}
+	if a.Images[0].DiffIDs[0] != diffID || a.Images[0].RepoTags != nil {
+		t.Errorf("Scan() diffID %s RepoTags %#v; want %s, nil", a.Images[0].DiffIDs[0], a.Images[0].RepoTags, diffID)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 24<<20 {
+		t.Errorf("Scan() of a %d MiB archive allocated %d MiB; want < 24 MiB (streamed)", a.Size>>20, alloc>>20)
+	} else {
+		t.Logf("Scan() of a %d MiB archive allocated %.1f MiB", a.Size>>20, float64(alloc)/(1<<20))
+	}
+}
+
+// TestScanJSONBudget checks that JSON-looking entries kept in memory are
+// bounded in total (2 × MaxJSONSize): past the budget they are streamed, and
+// one that is then needed (here the config) is an ErrTooLarge naming it.
+func TestScanJSONBudget(t *testing.T) {
+	t.Parallel()
+	es := goodEntries(t, "podman.tar")
+	for i := range 4 {
+		// Sorted before the config: "0…" < any hex config name.
+		es = append([]ocitest.Entry{{Name: fmt.Sprintf("0000-junk-%d.json", i), Body: []byte(`{"junk":"` + strings.Repeat("x", 800) + `"}`)}}, es...)
+	}
+	path := writeTemp(t, "budget.tar", ocitest.Tar(es))
+	_, err := oci.Scan(context.Background(), path, oci.ScanOptions{MaxJSONSize: 1024})
+	if !errors.Is(err, oci.ErrTooLarge) || !strings.Contains(err.Error(), "image config") {
+		t.Fatalf("Scan() error = %v, want ErrTooLarge naming the image config", err)
+	}
+	if _, err := oci.Scan(context.Background(), path, oci.ScanOptions{}); err != nil {
+		t.Fatalf("Scan() with the default budget: %v", err)
 	}
 }
