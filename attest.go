@@ -29,6 +29,10 @@ const progressThreshold = 256 << 20
 type deps struct {
 	httpClient *http.Client
 	now        func() time.Time
+	// progressThreshold and progressInterval override when and how often
+	// hashing progress is logged (default: archives over 256 MiB, every 2s).
+	progressThreshold int64
+	progressInterval  time.Duration
 }
 
 // attestResult is what one attest run did, for outputs, the summary and the
@@ -57,8 +61,12 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 	r := &attestResult{}
 
 	// 1. Read the archive, once.
-	var opts oci.ScanOptions
-	if fi, err := os.Stat(c.SubjectPath); err == nil && fi.Size() > progressThreshold {
+	opts := oci.ScanOptions{ProgressInterval: d.progressInterval}
+	threshold := int64(progressThreshold)
+	if d.progressThreshold != 0 {
+		threshold = d.progressThreshold
+	}
+	if fi, err := os.Stat(c.SubjectPath); err == nil && fi.Size() > threshold {
 		start := time.Now()
 		opts.Progress = func(read, total int64) {
 			mbps := float64(read) / 1e6 / max(time.Since(start).Seconds(), 1e-3)

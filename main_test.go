@@ -7,9 +7,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"io"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -232,5 +235,21 @@ func TestKeySignedLocally(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "not keyless") {
 		t.Errorf("log = %q, want it to say the signature is not keyless", stderr)
+	}
+}
+
+// TestProgressLines: large archives log progress (bytes, percentage, MB/s)
+// while they are hashed; the threshold is lowered so a small archive shows it.
+func TestProgressLines(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	log := newLogger(false, &out, env{}.get)
+	c := &Config{SubjectPath: filepath.Join("testdata", "archives", "multi-image.tar"), DryRun: true}
+	_, err := attestFlow(context.Background(), c, env{}.get, log, io.Discard, deps{progressThreshold: -1, progressInterval: time.Nanosecond})
+	if err != nil {
+		t.Fatalf("attestFlow() error = %v", err)
+	}
+	if !regexp.MustCompile(`hashing: [0-9.]+ [KMG]?i?B of [0-9.]+ KiB \([0-9]+%\), [0-9]+ MB/s`).MatchString(out.String()) {
+		t.Errorf("log has no progress line:\n%s", out.String())
 	}
 }
