@@ -51,9 +51,20 @@ func summary(r *attestResult) string {
 		}
 	}
 	if image != "" && r.signed != nil && r.signed.Identity != "" {
+		// Trust: public-good is both tools' default; GitHub's instance and a
+		// custom one need their trusted root, and have no Rekor v1 log.
+		ours, theirs := "", ""
+		switch r.signed.Instance {
+		case "github":
+			ours = " \\\n  --sigstore github"
+			theirs = " \\\n  --trusted-root github_trusted_root.json --insecure-ignore-tlog --use-signed-timestamps"
+		case "custom":
+			ours = " \\\n  --trusted-root trusted_root.json"
+			theirs = " \\\n  --trusted-root trusted_root.json --use-signed-timestamps"
+		}
 		b.WriteString("\n### Verify\n\n```sh\n")
-		fmt.Fprintf(&b, "oci-attest verify %s \\\n  --certificate-identity '%s' \\\n  --certificate-oidc-issuer '%s'\n", image, r.signed.Identity, r.signed.Issuer)
-		fmt.Fprintf(&b, "cosign verify-attestation --type %s \\\n  --certificate-identity '%s' \\\n  --certificate-oidc-issuer '%s' \\\n  %s\n", attest.PredicateType, r.signed.Identity, r.signed.Issuer, image)
+		fmt.Fprintf(&b, "oci-attest verify %s \\\n  --certificate-identity '%s' \\\n  --certificate-oidc-issuer '%s'%s\n", image, r.signed.Identity, r.signed.Issuer, ours)
+		fmt.Fprintf(&b, "cosign verify-attestation --type %s \\\n  --certificate-identity '%s' \\\n  --certificate-oidc-issuer '%s'%s \\\n  %s\n", attest.PredicateType, r.signed.Identity, r.signed.Issuer, theirs, image)
 		b.WriteString("```\n")
 	}
 	return b.String()
