@@ -3,6 +3,32 @@
 // OCI-layout archives — in one sequential pass with constant memory, and
 // checks that they are internally consistent (DESIGN.md §1 step 2, §3).
 //
+// What Scan checks (any failure is an error wrapping a sentinel of
+// errors.go, naming the archive and the entry; never a partial result):
+//   - entry names and link targets stay inside the archive (no absolute
+//     paths, no ".."), no two entries share a name, no sparse entries;
+//   - every path manifest.json or an OCI index names exists, after following
+//     symbolic and hard links (at most 40, loops refused), and is a file;
+//   - every blob whose name is a digest (blobs/sha256/<hex>, <hex>.tar,
+//     <hex>.tar.gz, <hex>.json, sha256:<hex>) hashes to it — a layer named
+//     <hex>.tar or <hex>.tar.gz may carry its stored digest or its diffID —
+//     and OCI descriptors match their blobs' digest and size;
+//   - gzip and zstd layers (sniffed from their first bytes) decompress
+//     cleanly with nothing after the stream, and the diffIDs equal the
+//     config's rootfs.diff_ids, in order.
+//
+// Limits (memory stays bounded whatever the archive's size): the file is
+// read in 1 MiB chunks, 8 in flight; JSON entries are kept up to
+// ScanOptions.MaxJSONSize each (32 MiB) and 2 × MaxJSONSize in total;
+// 131072 entries at most; a compressed layer may expand to
+// max(MaxRatio × stored size, 256 MiB) (MaxRatio 1024 by default, about
+// gzip's maximum) — beyond that it is an ErrDecompressionBomb, so that a
+// bomb costs bounded time as well as bounded memory; zstd windows up to
+// 32 MiB. A gzip- or zstd-compressed archive as a whole is refused with the
+// command that decompresses it.
+//
+// Select picks the image to attest among several.
+//
 // The package is silent: it never logs. Progress is reported through
 // ScanOptions.Progress.
 package oci

@@ -500,3 +500,32 @@ func TestScanSparseEntry(t *testing.T) {
 		t.Fatalf("Scan() error = %v, want ErrNotArchive about a sparse entry", err)
 	}
 }
+
+// TestScanOcitestBadArchives checks ocitest's malformed archives (which
+// other packages' tests use) give the error they promise.
+func TestScanOcitestBadArchives(t *testing.T) {
+	t.Parallel()
+	bads, err := ocitest.BadArchives()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ba := range bads {
+		t.Run(ba.Name, func(t *testing.T) {
+			t.Parallel()
+			path := writeTemp(t, ba.Name, ba.Data)
+			_, err := oci.Scan(context.Background(), path, oci.ScanOptions{})
+			if !errors.Is(err, ba.Err) {
+				t.Fatalf("Scan() error = %v, want %v", err, ba.Err)
+			}
+			want := []string{path}
+			if ba.Entry != "" {
+				want = append(want, fmt.Sprintf("entry %q", ba.Entry))
+			}
+			for _, s := range want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("Scan() error %q does not contain %q", err, s)
+				}
+			}
+		})
+	}
+}

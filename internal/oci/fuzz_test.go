@@ -29,6 +29,13 @@ func FuzzScan(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	bads, err := ocitest.BadArchives()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, ba := range bads {
+		f.Add(ba.Data)
+	}
 	f.Add([]byte{})
 	f.Add(ocitest.Tar([]ocitest.Entry{{Name: "manifest.json", Body: []byte(`[{"Config":"c.json","Layers":["l"]}]`)}, {Name: "l", Type: '2', Linkname: "l"}}))
 	dir := f.TempDir()

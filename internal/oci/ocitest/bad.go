@@ -1,0 +1,145 @@
+package ocitest
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path"
+
+	"github.com/oci-attest/oci-attest/internal/oci"
+)
+
+// BadArchive is a malformed archive and what oci.Scan must say about it
+// (DESIGN.md §8).
+type BadArchive struct {
+	// Name describes the fault, as a file name ("symlink-loop.tar").
+	Name string
+	// Data is the archive.
+	Data []byte
+	// Err is the sentinel the scan error wraps.
+	Err error
+	// Entry is the archive entry the error names; empty when the fault is
+	// the file as a whole.
+	Entry string
+}
+
+// BadArchives returns one malformed archive per fault of DESIGN.md §8,
+// each derived from a good archive of Archives.
+func BadArchives() ([]BadArchive, error) {
+	var out []BadArchive
+	add := func(name string, err error, entry string, data []byte) {
+		out = append(out, BadArchive{Name: name, Data: data, Err: err, Entry: entry})
+	}
+	good := func(name string) ([]Entry, []manifestEntry, error) {
+		for _, a := range Archives() {
+			if a.Name == name {
+				es, err := Entries(a.Layout, a.Images...)
+				if err != nil {
+					return nil, nil, err
+				}
+				var m []manifestEntry
+				if err := json.Unmarshal(es[index(es, "manifest.json")].Body, &m); err != nil {
+					return nil, nil, err
+				}
+				return es, m, nil
+			}
+		}
+		return nil, nil, fmt.Errorf("no archive %q", name)
+	}
+
+	es, m, err := good("docker25.tar")
+	if err != nil {
+		return nil, err
+	}
+	d25 := Tar(es)
+	add("truncated.tar", oci.ErrTruncated, "", d25[:len(d25)/2+100])
+	add("not-a-tar.tar", oci.ErrNotArchive, "", bytes.Repeat([]byte("not a tar archive\n"), 64))
+	add("gzipped.tar.gz", oci.ErrNotArchive, "", Compress(d25, oci.CompressionGzip))
+	add("dotdot.tar", oci.ErrUnsafePath, "../evil", Tar(append(clone(es), Entry{Name: "../evil", Body: []byte("x")})))
+	add("absolute.tar", oci.ErrUnsafePath, "/etc/evil", Tar(append(clone(es), Entry{Name: "/etc/evil", Body: []byte("x")})))
+	layer := m[0].Layers[0]
+	{
+		c := clone(es)
+		i := index(c, layer)
+		add("missing-layer.tar", oci.ErrMissingBlob, layer, Tar(append(c[:i:i], c[i+1:]...)))
+	}
+	{
+		c := clone(es)
+		c[index(c, layer)].Body = LayerTar([]File{{Name: "etc/evil", Content: "swapped"}})
+		add("digest-mismatch.tar", oci.ErrDigestMismatch, layer, Tar(c))
+	}
+	{
+		c := clone(es)
+		c[index(c, layer)] = Entry{Name: layer + "/", Type: tar.TypeDir}
+		add("directory-layer.tar", oci.ErrNotFile, layer, Tar(c))
+	}
+	{
+		c := clone(es)
+		mm := cloneManifest(m)
+		mm[0].Layers[0], mm[0].Layers[1] = mm[0].Layers[1], mm[0].Layers[0]
+		c[index(c, "manifest.json")].Body = mustJSON(mm)
+		add("diffid-mismatch.tar", oci.ErrDiffIDMismatch, m[0].Config, Tar(c))
+	}
+	add("empty-manifest.tar", oci.ErrBadManifest, "manifest.json", Tar([]Entry{{Name: "manifest.json"}}))
+	add("no-images.tar", oci.ErrNoImages, "manifest.json", Tar([]Entry{{Name: "manifest.json", Body: []byte("[]")}}))
+
+	es, m, err = good("podman-symlinks.tar")
+	if err != nil {
+		return nil, err
+	}
+	link := m[0].Layers[0]
+	{
+		c := clone(es)
+		c[index(c, link)].Linkname = "loop"
+		c = append(c, Entry{Name: path.Dir(link) + "/loop", Type: tar.TypeSymlink, Linkname: "layer.tar"})
+		add("symlink-loop.tar", oci.ErrLinkLoop, link, Tar(c))
+	}
+	{
+		c := clone(es)
+		c[index(c, link)].Linkname = "../../etc/shadow"
+		add("symlink-outside.tar", oci.ErrUnsafePath, link, Tar(c))
+	}
+
+	es, m, err = good("docker-legacy.tar")
+	if err != nil {
+		return nil, err
+	}
+	legacy := m[0].Layers[0] // <id>/layer.tar: its name claims no digest
+	{
+		c := clone(es)
+		gz := Compress(c[index(c, legacy)].Body, oci.CompressionGzip)
+		c[index(c, legacy)].Body = gz[:len(gz)-12]
+		add("truncated-gzip.tar", oci.ErrCorruptLayer, legacy, Tar(c))
+	}
+	{
+		c := clone(es)
+		zs := Compress(bytes.Repeat(c[index(c, legacy)].Body, 20), oci.CompressionZstd)
+		for j := 12; j < len(zs)-4; j += 5 {
+			zs[j] ^= 0xa5
+		}
+		c[index(c, legacy)].Body = zs
+		add("corrupt-zstd.tar", oci.ErrCorruptLayer, legacy, Tar(c))
+	}
+	return out, nil
+}
+
+func index(es []Entry, name string) int {
+	for i, e := range es {
+		if e.Name == name {
+			return i
+		}
+	}
+	panic(fmt.Sprintf("ocitest: no entry %q", name))
+}
+
+func clone(es []Entry) []Entry { return append([]Entry(nil), es...) }
+
+func cloneManifest(m []manifestEntry) []manifestEntry {
+	out := make([]manifestEntry, len(m))
+	for i, e := range m {
+		out[i] = e
+		out[i].Layers = append([]string(nil), e.Layers...)
+	}
+	return out
+}
