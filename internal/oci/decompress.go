@@ -27,17 +27,18 @@ const (
 	maxZstdWindow = 32 << 20
 )
 
-var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+// The magic numbers that start a gzip member and a zstd frame.
+const (
+	gzipMagic = "\x1f\x8b"
+	zstdMagic = "\x28\xb5\x2f\xfd"
 )
 
 // sniff tells the compression of a stream from its first bytes.
 func sniff(b []byte) Compression {
 	switch {
-	case bytes.HasPrefix(b, gzipMagic):
+	case bytes.HasPrefix(b, []byte(gzipMagic)):
 		return CompressionGzip
-	case bytes.HasPrefix(b, zstdMagic):
+	case bytes.HasPrefix(b, []byte(zstdMagic)):
 		return CompressionZstd
 	}
 	return CompressionNone
@@ -160,7 +161,7 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 		n += int64(m)
 		outq <- b[:m]
 		if n > limit {
-			err = fmt.Errorf("%w: %s stream expands beyond %d bytes, more than the ratio limit allows; if this layer is genuine, raise ScanOptions.MaxRatio", ErrDecompressionBomb, c, limit)
+			err = fmt.Errorf("%w: %s stream expands beyond %d bytes, more than the ratio limit allows (ScanOptions.MaxRatio); if this layer is genuine, raise the limit", ErrDecompressionBomb, c, limit)
 			break
 		}
 		if errors.Is(rerr, io.EOF) {

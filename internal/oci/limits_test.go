@@ -2,6 +2,7 @@ package oci_test
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -34,8 +35,11 @@ func zeroLayer(t *testing.T, n int, c oci.Compression) []byte {
 // its size is refused, while memory stays bounded (the layer is streamed).
 // It does not run in parallel so that the allocation count is its own.
 func TestScanDecompressionBomb(t *testing.T) {
-	const n = 300 << 20 // 300 MiB of zeros: a few KiB of zstd
-	archive := zeroLayer(t, n, oci.CompressionZstd)
+	// 300 zstd frames of 1 MiB of zeros each (a decoder reads concatenated
+	// frames as one stream): 300 MiB from a few KiB.
+	es, i := legacyLayer(t)
+	es[i].Body = bytes.Repeat(ocitest.Compress(make([]byte, 1<<20), oci.CompressionZstd), 300)
+	archive := ocitest.Tar(es)
 	if len(archive) > 1<<20 {
 		t.Fatalf("bomb archive is %d bytes", len(archive))
 	}
