@@ -9,7 +9,8 @@
 # at the same instant; the final sha256-<hex> index must hold every entry.
 # OCI_ATTEST_RACE_SETTLE sets the settle delay (default 1s); OCI_ATTEST_RACE_REGISTRY
 # picks the registry: ggcr (in-process, default), distribution or docker-registry;
-# OCI_ATTEST_RACE_NAIVE=1 runs the control (one read-merge-write, no protocol).
+# OCI_ATTEST_RACE_NAIVE=1 runs the control (one read-merge-write, no protocol);
+# OCI_ATTEST_RACE_VERIFY_READS=1 the ablation with one verification read.
 set -eu
 trials=${1:-10}
 writers=${2:-16}

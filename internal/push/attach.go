@@ -39,6 +39,10 @@ type AttachOptions struct {
 	// fallback tag (see updateFallback); writes must land within Settle/2
 	// of the read they merge. Zero: 3 s.
 	Settle time.Duration
+
+	// verifyReads overrides the number of verification reads (tests'
+	// ablation of the protocol only). Zero: 2.
+	verifyReads int
 }
 
 // AttachResult says what Attach did.
@@ -136,7 +140,7 @@ func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts Att
 		return res, nil
 	}
 	tag := fallbackTag(s.Descriptor.Digest.String())
-	if _, err := rp.updateFallback(ctx, tag, art.desc, opts.Settle); err != nil {
+	if _, err := rp.updateFallback(ctx, tag, art.desc, opts.Settle, opts.verifyReads); err != nil {
 		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository, err)
 	}
 	res.ReferrersTag = tag

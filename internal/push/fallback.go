@@ -20,9 +20,9 @@ const (
 	defaultSettle = 3 * time.Second
 	// fallbackAttempts bounds the read–merge–write–verify rounds.
 	fallbackAttempts = 10
-	// verifyReads is how many verification reads, a settle delay apart,
-	// must see the same index with our entry.
-	verifyReads = 2
+	// defaultVerifyReads is how many verification reads, a settle delay
+	// apart, must see the same index with our entry.
+	defaultVerifyReads = 2
 )
 
 // fallbackIndex is a fallback-tag index kept byte-faithful: unknown
@@ -140,7 +140,7 @@ type fallbackResult struct {
 //     must land within settle/2 of the read it is based on (its context
 //     deadline); a slower round is abandoned and re-read.
 //  4. Verify: after a randomized settle delay (settle..1.5·settle), GET the
-//     tag verifyReads times, a settle delay apart; every read must show the
+//     tag twice, a settle delay apart; every read must show the
 //     same index digest and our entry. Otherwise back to 1 after a jittered
 //     backoff; after fallbackAttempts rounds, ErrFallbackLost.
 //  5. Superseded indexes are left alone.
@@ -157,9 +157,12 @@ type fallbackResult struct {
 // within one settle), which needs two writes between samples and still leaves
 // the later writers verifying; the package test runs 16+ processes against
 // one tag to measure it.
-func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Descriptor, settle time.Duration) (*fallbackResult, error) {
+func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Descriptor, settle time.Duration, reads int) (*fallbackResult, error) {
 	if settle <= 0 {
 		settle = defaultSettle
+	}
+	if reads <= 0 {
+		reads = defaultVerifyReads
 	}
 	res := &fallbackResult{}
 	var last error
@@ -210,7 +213,7 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 				continue
 			}
 		}
-		ok, seen, err := r.verifyFallback(ctx, tag, entry.Digest, settle)
+		ok, seen, err := r.verifyFallback(ctx, tag, entry.Digest, settle, reads)
 		if err != nil {
 			return res, err
 		}
@@ -223,12 +226,12 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 	return res, fmt.Errorf("%w: %s:%s after %d rounds: %w (the referrer manifest %s is pushed; rerun to retry the tag)", ErrFallbackLost, r.name(), tag, res.Rounds, last, entry.Digest)
 }
 
-// verifyFallback reads the tag verifyReads times, a randomized settle delay
+// verifyFallback reads the tag reads times, a randomized settle delay
 // apart, and reports whether every read showed the same index holding d.
-func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, settle time.Duration) (bool, ocispec.Descriptor, error) {
+func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, settle time.Duration, reads int) (bool, ocispec.Descriptor, error) {
 	var first digest.Digest
 	var seen ocispec.Descriptor
-	for i := 0; i < verifyReads; i++ {
+	for i := 0; i < reads; i++ {
 		if err := sleep(ctx, settle+time.Duration(rand.Int64N(int64(settle/2)+1))); err != nil { //nolint:gosec // jitter
 			return false, seen, err
 		}

@@ -154,7 +154,8 @@ const (
 	childSubject = "OCI_ATTEST_PUSH_RACE_SUBJECT" // JSON descriptor
 	childStart   = "OCI_ATTEST_PUSH_RACE_START"   // unix nanos to start at
 	childSettle  = "OCI_ATTEST_PUSH_RACE_SETTLE"
-	childNaive   = "OCI_ATTEST_RACE_NAIVE" // set: writers skip the protocol (control)
+	childNaive   = "OCI_ATTEST_RACE_NAIVE"        // set: writers skip the protocol (control)
+	childReads   = "OCI_ATTEST_RACE_VERIFY_READS" // ablation: verification reads per round
 )
 
 // TestFallbackRaceChild is one writer of TestFallbackConcurrentProcesses; it
@@ -198,7 +199,8 @@ func TestFallbackRaceChild(t *testing.T) {
 		fmt.Printf("WRITER %d %s requests=%d\n", i, res.Artifact.Digest, 0)
 		return
 	}
-	res, err := c.Attach(context.Background(), s, testBundle(1000+i), AttachOptions{Mode: ModeTag, Settle: settle})
+	reads, _ := strconv.Atoi(os.Getenv(childReads))
+	res, err := c.Attach(context.Background(), s, testBundle(1000+i), AttachOptions{Mode: ModeTag, Settle: settle, verifyReads: reads})
 	if err != nil {
 		t.Fatalf("writer %d: Attach() = %v", i, err)
 	}
@@ -271,7 +273,7 @@ func TestFallbackConcurrentProcesses(t *testing.T) {
 	}
 	got, raw := fallbackEntries(t, c, s)
 	lost := 0
-	naive := os.Getenv(childNaive) != ""
+	naive := os.Getenv(childNaive) != "" || os.Getenv(childReads) != ""
 	for d, i := range want {
 		if !got[d] {
 			lost++
@@ -284,7 +286,7 @@ func TestFallbackConcurrentProcesses(t *testing.T) {
 		t.Errorf("%d writers reported a digest, %d failed, want %d in all", len(want), failed, writers)
 	}
 	if naive {
-		t.Logf("control run without the protocol (%s set)", childNaive)
+		t.Logf("control run without the full protocol (%s or %s set)", childNaive, childReads)
 	}
 	t.Logf("RESULT writers=%d succeeded=%d failed=%d lost=%d entries=%d", writers, len(want), failed, lost, len(got))
 	if t.Failed() {
