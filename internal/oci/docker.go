@@ -142,15 +142,24 @@ func (t *table) dockerManifests(a *Archive, opts ScanOptions) error {
 	}
 	for i := range a.Images {
 		img := &a.Images[i]
+		var mismatch error
 		for _, im := range ims {
 			if im.manifest.Config.Digest != img.ImageID {
 				continue
 			}
+			// Several manifests may share a config (e.g. the same image
+			// with gzip and with uncompressed layers): take the one whose
+			// layers are the ones manifest.json names.
 			if err := t.checkLayerDescriptors(im, img); err != nil {
-				return err
+				mismatch = err
+				continue
 			}
 			img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = im.desc.Digest, im.raw, im.mediaType
+			mismatch = nil
 			break
+		}
+		if mismatch != nil {
+			return mismatch
 		}
 	}
 	return nil

@@ -3,8 +3,11 @@ package oci_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -185,4 +188,56 @@ func fileEntryResolved(t *testing.T, path, name string) []byte {
 	}
 	t.Fatalf("%s: links too deep at %q", path, name)
 	return nil
+}
+
+// TestScanDocker25ManifestChoice checks how a Docker ≥25 archive's image
+// manifest is found: by config digest, among manifests sharing the config
+// the one whose layers manifest.json names; a manifest with the image's
+// config but other layers, alone, is an error.
+func TestScanDocker25ManifestChoice(t *testing.T) {
+	t.Parallel()
+	es := goodEntries(t, "docker25.tar")
+	ii := find(t, es, "index.json")
+	var idx struct {
+		SchemaVersion int              `json:"schemaVersion"`
+		MediaType     string           `json:"mediaType"`
+		Manifests     []map[string]any `json:"manifests"`
+	}
+	if err := json.Unmarshal(es[ii].Body, &idx); err != nil {
+		t.Fatal(err)
+	}
+	good := idx.Manifests[0]
+	var m map[string]any
+	if err := json.Unmarshal(es[find(t, es, "blobs/sha256/"+strings.TrimPrefix(good["digest"].(string), "sha256:"))].Body, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["layers"].([]any)[0].(map[string]any)["digest"] = string(sha([]byte("a gzip variant")))
+	other, _ := json.Marshal(m)
+	es = append(es, ocitest.Entry{Name: "blobs/sha256/" + sha(other).Encoded(), Body: other})
+	otherDesc := map[string]any{"mediaType": good["mediaType"], "digest": string(sha(other)), "size": len(other)}
+
+	for _, tc := range []struct {
+		name      string
+		manifests []map[string]any
+		want      digest.Digest
+		wantErr   error
+	}{
+		{"other first", []map[string]any{otherDesc, good}, digest.Digest(good["digest"].(string)), nil},
+		{"only other", []map[string]any{otherDesc}, "", oci.ErrDigestMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := append([]ocitest.Entry(nil), es...)
+			idx2 := idx
+			idx2.Manifests = tc.manifests
+			c[ii].Body, _ = json.Marshal(idx2)
+			a, err := oci.Scan(context.Background(), writeTemp(t, "d.tar", ocitest.Tar(c)), oci.ScanOptions{})
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Scan() error = %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && a.Images[0].ManifestDigest != tc.want {
+				t.Errorf("ManifestDigest = %s, want %s", a.Images[0].ManifestDigest, tc.want)
+			}
+		})
+	}
 }

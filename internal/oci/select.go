@@ -6,7 +6,8 @@ import (
 )
 
 // Select picks the image to attest: the first whose RepoTags match ref, else
-// the first image. ref may be a full reference ("ghcr.io/o/app:v1",
+// the first image. A reference with "@digest" first picks the image whose
+// manifest digest or image ID is that digest. ref may be a full reference ("ghcr.io/o/app:v1",
 // "alpine:3.20", with or without "@digest"), a repository ("ghcr.io/o/app")
 // or a bare tag ("v1"). Names are compared the way docker normalises them
 // ("alpine:3.20" = "docker.io/library/alpine:3.20"); a RepoTags element that
@@ -23,6 +24,14 @@ func (a *Archive) Select(ref string) (*Image, string, error) {
 	}
 	if ref == "" {
 		return first("the first image; no image name given")
+	}
+	if _, dgst, ok := strings.Cut(ref, "@"); ok {
+		for i := range a.Images {
+			img := &a.Images[i]
+			if string(img.ManifestDigest) == dgst || string(img.ImageID) == dgst {
+				return img, fmt.Sprintf("image %d of %d (%s): its digest matches %q", i+1, len(a.Images), describe(img), ref), nil
+			}
+		}
 	}
 	want := parseName(ref)
 	bare := isBareTag(ref)
