@@ -161,3 +161,33 @@ func TestFallbackIfMatch(t *testing.T) {
 		t.Errorf("fallback index %s, want both entries", raw)
 	}
 }
+
+// TestSubjectHeaderWithoutAPI: a registry that answers OCI-Subject but does
+// not serve the referrers API (404) still gets the fallback tag, within the
+// request budget.
+func TestSubjectHeaderWithoutAPI(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := startGGCR(t)
+	proxy := testenv.StartFaultProxy(t, "http://"+reg.host)
+	c := newTestClient(t, Options{})
+	s := resolvedSubject(t, c, proxy.Host+"/header-only")
+	proxy.Add(testenv.Fault{Method: "PUT", Path: regexp.MustCompile(`/manifests/sha256:`), Kind: testenv.FaultSubjectHeader, Times: -1})
+	res, err := c.Attach(ctx, s, testBundle(1), AttachOptions{Settle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Attach() = %v", err)
+	}
+	if proxy.Injected(testenv.FaultSubjectHeader) != 1 {
+		t.Fatalf("OCI-Subject was added %d times, want 1", proxy.Injected(testenv.FaultSubjectHeader))
+	}
+	if res.API || res.ReferrersTag == "" || !strings.Contains(res.Reason, "referrers API answered 404") {
+		t.Errorf("Attach() = API %v tag %q reason %q, want the fallback tag because the API answered 404", res.API, res.ReferrersTag, res.Reason)
+	}
+	if res.Requests > 9 {
+		t.Errorf("Attach() made %d requests, budget 9", res.Requests)
+	}
+	t.Logf("requests=%d reason: %s", res.Requests, res.Reason)
+	if got, raw := fallbackEntries(t, c, s); !got[res.Artifact.Digest] {
+		t.Errorf("fallback index %s lacks %s", raw, res.Artifact.Digest)
+	}
+}

@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -29,6 +31,10 @@ const (
 	// Fault412 answers 412 Precondition Failed, as a registry that honours
 	// If-Match does when another writer got there first.
 	Fault412
+	// FaultSubjectHeader forwards a manifest PUT and adds OCI-Subject with
+	// the manifest's subject digest to the answer, like registries that send
+	// the header without serving the referrers API.
+	FaultSubjectHeader
 )
 
 // Fault is one injection rule: requests whose method equals Method (any when
@@ -80,6 +86,19 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 			return
 		}
 		switch f.Kind {
+		case FaultSubjectHeader:
+			body, _ := io.ReadAll(r.Body)
+			var m struct {
+				Subject struct {
+					Digest string `json:"digest"`
+				} `json:"subject"`
+			}
+			_ = json.Unmarshal(body, &m)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if m.Subject.Digest != "" {
+				w.Header().Set("OCI-Subject", m.Subject.Digest)
+			}
+			rp.ServeHTTP(w, r)
 		case Fault429:
 			ra := f.RetryAfter
 			if ra == "" {
@@ -179,6 +198,8 @@ func (k FaultKind) String() string {
 		return "reset"
 	case Fault412:
 		return "412"
+	case FaultSubjectHeader:
+		return "subject-header"
 	}
 	return "kind" + strconv.Itoa(int(k))
 }
