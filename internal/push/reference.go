@@ -19,6 +19,9 @@ func parseRepository(ref string) (registry.Reference, error) {
 	if !strings.ContainsAny(r.Registry, ".:") && r.Registry != "localhost" {
 		return registry.Reference{}, fmt.Errorf("parsing image reference %q: %q is not a registry host: name the registry, e.g. docker.io/%s", ref, r.Registry, ref)
 	}
+	if r.Registry == "docker.io" && !strings.Contains(r.Repository, "/") {
+		r.Repository = "library/" + r.Repository // Docker Hub's official images
+	}
 	return r, nil
 }
 
