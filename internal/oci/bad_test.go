@@ -89,6 +89,11 @@ func TestScanBadInput(t *testing.T) {
 			wantErr: oci.ErrNotArchive, wantInMsg: []string{"empty"},
 		},
 		{
+			name:    "tar without entries",
+			archive: func(t *testing.T) []byte { return ocitest.Tar(nil) },
+			wantErr: oci.ErrNotArchive, wantInMsg: []string{"without entries"},
+		},
+		{
 			name:    "gzip-compressed archive",
 			archive: func(t *testing.T) []byte { return ocitest.Compress(docker25(t), oci.CompressionGzip) },
 			wantErr: oci.ErrNotArchive, wantInMsg: []string{"gzip", "decompress it first"},

@@ -155,8 +155,11 @@ func (s *scanner) readErr(ctx context.Context, fr *fileReader, name string, coun
 		case CompressionZstd:
 			what = "it is zstd-compressed; decompress it first (zstd -d)"
 		}
-		if fr.read == 0 {
+		switch {
+		case fr.read == 0:
 			what = "the file is empty"
+		case errors.Is(err, io.EOF):
+			what = "it is a tar archive without entries"
 		}
 		return fail(s.path, "", "%w: %s", ErrNotArchive, what)
 	}
@@ -178,6 +181,9 @@ func (s *scanner) record(ctx context.Context, tr *tar.Reader, fr *fileReader, hd
 			// file: its size could be anything. Image archives have none.
 			return fail(s.path, hdr.Name, "%w: sparse file entries are not supported", ErrNotArchive)
 		}
+	}
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil // PAX global metadata, not a file
 	}
 	e := &entry{name: name, typ: hdr.Typeflag, size: hdr.Size}
 	switch {

@@ -1,6 +1,7 @@
 package oci_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -239,5 +240,29 @@ func TestScanDocker25ManifestChoice(t *testing.T) {
 				t.Errorf("ManifestDigest = %s, want %s", a.Images[0].ManifestDigest, tc.want)
 			}
 		})
+	}
+}
+
+// TestScanPAXGlobalHeaders checks that PAX global headers (git archive and
+// some tar writers add them, each named pax_global_header) are metadata, not
+// entries: two of them are no duplicate.
+func TestScanPAXGlobalHeaders(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for range 2 {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "pax_global_header", PAXRecords: map[string]string{"comment": "x"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Flush()
+	// Append the good archive's entries (its tar, end blocks included).
+	raw := append(buf.Bytes(), ocitest.Tar(goodEntries(t, "podman.tar"))...)
+	a, err := oci.Scan(context.Background(), writeTemp(t, "g.tar", raw), oci.ScanOptions{})
+	if err != nil {
+		t.Fatalf("Scan() error = %v", err)
+	}
+	if a.TarDigest != sha(raw) || len(a.Images) != 1 {
+		t.Errorf("Scan() = %s with %d images", a.TarDigest, len(a.Images))
 	}
 }
