@@ -230,6 +230,16 @@ func TestResolveBinding(t *testing.T) {
 			if !errors.Is(err, ErrBinding) || !strings.Contains(err.Error(), manifestDigest(t, idx).String()) || !strings.Contains(err.Error(), imageID(t, img).String()) {
 				t.Errorf("Resolve(index, no match) = %v, want ErrBinding naming the index and the image ID", err)
 			}
+			// An index as crane/ko/mutate.AppendManifests write it (entries carry
+			// artifactType = their config media type) binds too.
+			aidx, aimgs := pushAppendedIndex(t, repository+":appended", 3)
+			as, err := c.Resolve(ctx, repository+":appended", "", imageID(t, aimgs[1]))
+			if err != nil {
+				t.Fatalf("Resolve(appended index) = %v", err)
+			}
+			if as.Descriptor.Digest != manifestDigest(t, aidx) || as.Image.Digest != manifestDigest(t, aimgs[1]) {
+				t.Errorf("Resolve(appended index) = %+v, want index %s child %s", as, manifestDigest(t, aidx), manifestDigest(t, aimgs[1]))
+			}
 			res, err := c.Attach(ctx, s, testBundle(7), AttachOptions{Now: fixedNow, Settle: 100 * time.Millisecond})
 			if err != nil {
 				t.Fatalf("Attach(index subject) = %v", err)

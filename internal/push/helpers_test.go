@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -101,6 +102,34 @@ func pushRandomIndex(t testing.TB, ref string, n int) v1.ImageIndex {
 		t.Fatalf("pushing test index %s: %v", ref, err)
 	}
 	return idx
+}
+
+// pushAppendedIndex pushes an index built the way crane, ko and
+// mutate.AppendManifests build one; go-containerregistry v0.22 sets each
+// entry's artifactType to its config media type.
+func pushAppendedIndex(t testing.TB, ref string, n int) (v1.ImageIndex, []v1.Image) {
+	t.Helper()
+	var adds []mutate.IndexAddendum
+	var imgs []v1.Image
+	for i := range n {
+		img, err := random.Image(256, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, img)
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
+			Platform: &v1.Platform{OS: "linux", Architecture: []string{"amd64", "arm64", "s390x"}[i%3]},
+		}})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatalf("pushing test index %s: %v", ref, err)
+	}
+	return idx, imgs
 }
 
 func imageID(t testing.TB, img v1.Image) digest.Digest {

@@ -28,6 +28,7 @@ const (
 // Media types we use.
 const (
 	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaTypeDockerConfig       = "application/vnd.docker.container.image.v1+json"
 	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 )
 

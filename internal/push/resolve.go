@@ -129,8 +129,8 @@ func (c *Client) matchChild(ctx context.Context, rp repo, raw []byte, imageID di
 		if m.MediaType != ocispec.MediaTypeImageManifest && m.MediaType != mediaTypeDockerManifest {
 			continue // nested indexes and non-image entries are not images
 		}
-		if m.ArtifactType != "" {
-			continue
+		if !imageArtifactType(m.ArtifactType) {
+			continue // an artifact (SBOM, signature) listed in the index
 		}
 		child, err := rp.getManifest(ctx, m.Digest.String())
 		if err != nil {
@@ -149,6 +149,18 @@ func (c *Client) matchChild(ctx context.Context, rp repo, raw []byte, imageID di
 		seen = []string{"(none)"}
 	}
 	return nil, seen, nil
+}
+
+// imageArtifactType reports whether an index entry's artifactType is that
+// of a runnable image: none, or an image config media type, which
+// go-containerregistry (crane, ko, mutate.AppendManifests) writes for every
+// image it appends.
+func imageArtifactType(at string) bool {
+	switch at {
+	case "", ocispec.MediaTypeImageConfig, mediaTypeDockerConfig:
+		return true
+	}
+	return false
 }
 
 // configDigest returns an image manifest's config digest.
