@@ -113,6 +113,10 @@ func (t *table) resolve(name, what string) (*entry, error) {
 		}
 		e, ok := t.byName[cur]
 		if !ok {
+			if alt, ok := t.throughDirLink(cur); ok {
+				cur = alt
+				continue
+			}
 			if cur == name {
 				return nil, fail(t.path, name, "%w: %s names %q, which is not in the archive", ErrMissingBlob, what, name)
 			}
@@ -129,6 +133,20 @@ func (t *table) resolve(name, what string) (*entry, error) {
 			return nil, fail(t.path, name, "%w: %s names %q, a tar entry of type %q", ErrNotFile, what, cur, string(e.typ))
 		}
 	}
+}
+
+// throughDirLink rewrites p when one of its parent directories is a link
+// ("a/b/c" with "a" a symlink to "x" is "x/b/c").
+func (t *table) throughDirLink(p string) (string, bool) {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		if e, ok := t.byName[p[:i]]; ok && (e.typ == tar.TypeSymlink || e.typ == tar.TypeLink) {
+			return path.Join(e.linkname, p[i+1:]), true
+		}
+	}
+	return "", false
 }
 
 // digestFromName returns the digest an entry's name claims for its content,

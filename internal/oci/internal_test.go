@@ -164,3 +164,43 @@ func FuzzParseIndex(f *testing.F) {
 		}
 	})
 }
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	tb := &table{path: "a.tar", byName: map[string]*entry{}}
+	for _, e := range []*entry{
+		{name: "blobs/sha256/abc", typ: '0'},
+		{name: "id1/layer.tar", typ: '2', linkname: "blobs/sha256/abc"},
+		{name: "id2/layer.tar", typ: '1', linkname: "id1/layer.tar"},
+		{name: "dirlink", typ: '2', linkname: "blobs"},
+		{name: "loop1", typ: '2', linkname: "loop2"},
+		{name: "loop2", typ: '2', linkname: "loop1"},
+		{name: "dirloop", typ: '2', linkname: "dirloop/x"},
+		{name: "d", typ: '5'},
+	} {
+		if err := tb.add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		want string
+		err  error
+	}{
+		{"blobs/sha256/abc", "blobs/sha256/abc", nil},
+		{"./id1/layer.tar", "blobs/sha256/abc", nil},
+		{"id2/layer.tar", "blobs/sha256/abc", nil},
+		{"dirlink/sha256/abc", "blobs/sha256/abc", nil},
+		{"loop1", "", ErrLinkLoop},
+		{"dirloop/y", "", ErrLinkLoop},
+		{"d", "", ErrNotFile},
+		{"nope", "", ErrMissingBlob},
+		{"../x", "", ErrUnsafePath},
+	}
+	for _, tc := range tests {
+		e, err := tb.resolve(tc.name, "test")
+		if !errors.Is(err, tc.err) || (tc.err == nil && (err != nil || e.name != tc.want)) {
+			t.Errorf("resolve(%q) = %v, %v; want %q, %v", tc.name, e, err, tc.want, tc.err)
+		}
+	}
+}
