@@ -122,7 +122,7 @@ func readFlagsConfig(args []string, getenv func(string) string, stderr io.Writer
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: unexpected argument %q (inputs are flags: --subject-path FILE)", errUsage, fs.Arg(0))

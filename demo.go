@@ -45,7 +45,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	fs.SetOutput(stdout)
 	keep := fs.Bool("keep", false, "keep the demo's files (archive, key, bundles) and print where they are")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	dir, err := os.MkdirTemp("", "oci-attest-demo-")
 	if err != nil {

@@ -157,7 +157,7 @@ func parseVerifyFlags(args []string, stderr io.Writer) (string, *verifyFlags, er
 			if errors.Is(err, flag.ErrHelp) {
 				return "", nil, err
 			}
-			return "", nil, fmt.Errorf("%w: %v", errUsage, err)
+			return "", nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
 		if fs.NArg() == 0 {
 			break

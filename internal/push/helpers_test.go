@@ -1,13 +1,10 @@
 package push
 
 import (
-	"context"
 	"io"
 	"log"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -175,33 +172,6 @@ func tagList(t testing.TB, repository string) []string {
 		t.Fatalf("listing tags of %s: %v", repository, err)
 	}
 	return tags
-}
-
-// rawGet GETs path on host with Accept and returns status and body.
-func rawGet(t testing.TB, host, path, accept string) (int, []byte, http.Header) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+host+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return resp.StatusCode, []byte(b.String()), resp.Header
 }
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }

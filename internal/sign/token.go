@@ -73,7 +73,7 @@ func actionsToken(ctx context.Context, opts Options, reqURL, bearer string) (str
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return "", fmt.Errorf("%w from %s: %v", ErrTokenRequest, u.Host, err)
+		return "", fmt.Errorf("%w from %s: %w", ErrTokenRequest, u.Host, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+bearer)
 	req.Header.Set("Accept", "application/json; api-version=2.0")

@@ -108,6 +108,7 @@ func stop(t testing.TB, p *Proc) {
 	t.Helper()
 	if p == nil {
 		t.Fatal("stopping a process that was not started")
+		return
 	}
 	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done

@@ -60,15 +60,15 @@ func TestVerifyIndex(t *testing.T) {
 			}
 			putManifest(t, reg.host, "verify/index", "multi", ocispec.MediaTypeImageIndex,
 				[]byte(`{"schemaVersion":2,"mediaType":"`+ocispec.MediaTypeImageIndex+`","manifests":[`+strings.Join(entries, ",")+`]}`))
-			s, err := f.client.Resolve(ctx, ref, "", f.subject.Image.Digest)
-			if err == nil {
+			if _, err := f.client.Resolve(ctx, ref, "", f.subject.Image.Digest); err == nil {
 				t.Fatal("Resolve() with a manifest digest as image ID succeeded")
 			}
 			cfg, err := img.ConfigName()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s, err = f.client.Resolve(ctx, ref, "", digestOf(cfg)); err != nil || !s.IsIndex() {
+			s, err := f.client.Resolve(ctx, ref, "", digestOf(cfg))
+			if err != nil || !s.IsIndex() {
 				t.Fatalf("Resolve(%s) = %+v, %v; want the index and its amd64 child", ref, s, err)
 			}
 			st, err := attest.NewStatement(f.predicate,
