@@ -80,7 +80,7 @@ func (d *decoders) open(c Compression, r io.Reader) (io.Reader, error) {
 		return d.gzip, d.gzip.Reset(r)
 	case CompressionZstd:
 		if d.zstd == nil {
-			zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false),
 				zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(1<<62))
 			if err != nil {
 				return nil, err
