@@ -13,7 +13,8 @@ import (
 // ("alpine:3.20" = "docker.io/library/alpine:3.20"); a RepoTags element that
 // is a bare tag (from an OCI layout's ref.name) matches any repository with
 // that tag. Precedence: same repository and tag, then same tag for a bare
-// tag, then — only for a reference without tag — same repository. The string says which image and why, for the
+// tag, then — only for a reference without tag, bare words included
+// ("alpine") — same repository. The string says which image and why, for the
 // log.
 func (a *Archive) Select(ref string) (*Image, string, error) {
 	if len(a.Images) == 0 {
@@ -56,7 +57,7 @@ func (a *Archive) Select(ref string) (*Image, string, error) {
 			return parseName(tag).tag == ref
 		},
 		func(tag string) bool { // a reference without tag: same repository
-			return !bare && want.tag == "" && !isBareTag(tag) && parseName(tag).repo == want.repo
+			return want.tag == "" && !isBareTag(tag) && parseName(tag).repo == want.repo
 		},
 	} {
 		for i := range a.Images {

@@ -33,6 +33,7 @@ func TestSelect(t *testing.T) {
 		{"busybox:1", 2, `"docker.io/library/busybox:1"`},
 		{"v2", 1, `its tag "ghcr.io/o/app:v2" matches "v2"`},
 		{"latest", 3, `its tag "latest" matches`},
+		{"busybox", 2, `its tag "docker.io/library/busybox:1" matches "busybox"`},
 		{"example.com/x:latest", 3, `its tag "latest" matches`},
 		{"ghcr.io/o/app", 1, "matches"},
 		{"ghcr.io/o/app@sha256:2222222222222222222222222222222222222222222222222222222222222222", 1, "matches"},
