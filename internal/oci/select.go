@@ -6,16 +6,15 @@ import (
 )
 
 // Select picks the image to attest: the first whose RepoTags match ref, else
-// the first image. A reference with "@digest" first picks the image whose
-// manifest digest or image ID is that digest. ref may be a full reference ("ghcr.io/o/app:v1",
+// the first image. ref may be a full reference ("ghcr.io/o/app:v1",
 // "alpine:3.20", with or without "@digest"), a repository ("ghcr.io/o/app")
 // or a bare tag ("v1"). Names are compared the way docker normalises them
 // ("alpine:3.20" = "docker.io/library/alpine:3.20"); a RepoTags element that
 // is a bare tag (from an OCI layout's ref.name) matches any repository with
-// that tag. Precedence: same repository and tag, then same tag for a bare
-// tag, then — only for a reference without tag, bare words included
-// ("alpine") — same repository. The string says which image and why, for the
-// log.
+// that tag. Precedence: the image whose manifest digest or image ID is ref's
+// "@digest"; same repository and tag; same tag for a bare tag; then — only
+// for a reference without tag, bare words included ("alpine") — same
+// repository. The string says which image and why, for the log.
 func (a *Archive) Select(ref string) (*Image, string, error) {
 	if len(a.Images) == 0 {
 		return nil, "", fmt.Errorf("selecting an image of %q: %w", a.Path, ErrNoImages)
