@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -75,5 +77,32 @@ func TestActionYAML(t *testing.T) {
 	}
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("action.yml is out of date with inputs.go (run go test -run TestActionYAML -update .) (-want +got):\n%s", diff)
+	}
+}
+
+// TestDockerfile holds the Dockerfile to what GitHub's docker actions need
+// (no engine runs here, so the image itself is built in CI's action job):
+// a static, trimmed build, distroless/static as the final stage, no USER
+// (the runner's file commands need root), and action.yml pointing at it.
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	stages := regexp.MustCompile(`(?m)^FROM\s+(\S+)`).FindAllStringSubmatch(df, -1)
+	if len(stages) < 2 || !strings.HasPrefix(stages[len(stages)-1][1], "gcr.io/distroless/static") {
+		t.Errorf("Dockerfile stages = %v, want a multi-stage build ending in gcr.io/distroless/static", stages)
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", `ENTRYPOINT ["/oci-attest"]`} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	if regexp.MustCompile(`(?m)^USER\b`).MatchString(df) {
+		t.Error("Dockerfile sets USER: GitHub docker actions must run as root")
+	}
+	if !strings.Contains(string(actionYAML(t)), "image: Dockerfile") {
+		t.Error("action.yml does not run the Dockerfile")
 	}
 }
