@@ -456,12 +456,17 @@ func TestScanHugeManifest(t *testing.T) {
 	}
 }
 
-// TestScanMissingFile checks the error for a path that does not exist.
+// TestScanMissingFile checks the errors for a path that does not exist and
+// for a directory.
 func TestScanMissingFile(t *testing.T) {
 	t.Parallel()
 	_, err := oci.Scan(context.Background(), filepath.Join(t.TempDir(), "nope.tar"), oci.ScanOptions{})
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Scan() error = %v, want os.ErrNotExist", err)
+	}
+	dir := t.TempDir()
+	if _, err := oci.Scan(context.Background(), dir, oci.ScanOptions{}); !errors.Is(err, oci.ErrNotArchive) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Scan(directory) error = %v, want ErrNotArchive naming it", err)
 	}
 }
 

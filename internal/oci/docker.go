@@ -30,7 +30,7 @@ func parseManifestJSON(b []byte) ([]ManifestEntry, error) {
 	}
 	var m []ManifestEntry
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: manifest.json is not a JSON array of images: %v", ErrBadManifest, err)
+		return nil, fmt.Errorf("%w: manifest.json is not a JSON array of images: %w", ErrBadManifest, err)
 	}
 	if len(m) == 0 {
 		return nil, fmt.Errorf("%w: manifest.json lists no image", ErrNoImages)

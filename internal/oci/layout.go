@@ -53,7 +53,7 @@ func parseIndex(b []byte) (*ocispec.Index, error) {
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(b, &idx); err != nil {
-		return nil, fmt.Errorf("%w: the image index is not valid JSON: %v", ErrBadManifest, err)
+		return nil, fmt.Errorf("%w: the image index is not valid JSON: %w", ErrBadManifest, err)
 	}
 	return &idx, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"strings"
@@ -271,7 +272,7 @@ func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e
 }
 
 // copyHash hashes the next n bytes of r using buf.
-func copyHash(h io.Writer, r io.Reader, buf []byte, n int64) error {
+func copyHash(h hash.Hash, r io.Reader, buf []byte, n int64) error {
 	for n > 0 {
 		b := buf[:min(int64(len(buf)), n)]
 		if _, err := io.ReadFull(r, b); err != nil {

@@ -69,14 +69,18 @@ func Compress(b []byte, c oci.Compression) []byte {
 	switch c {
 	case oci.CompressionGzip:
 		zw := gzip.NewWriter(&buf)
-		zw.Write(b)
+		if _, err := zw.Write(b); err != nil {
+			panic(err) // writing to a bytes.Buffer
+		}
 		zw.Close()
 	case oci.CompressionZstd:
 		zw, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
 		if err != nil {
 			panic(err)
 		}
-		zw.Write(b)
+		if _, err := zw.Write(b); err != nil {
+			panic(err)
+		}
 		zw.Close()
 	default:
 		return b
