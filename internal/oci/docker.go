@@ -136,7 +136,7 @@ func checkDiffIDs(got, want []digest.Digest) error {
 // dockerManifests fills ManifestDigest/ManifestRaw of a Docker ≥25 archive's
 // images from its index.json and blobs, matching manifests by config digest.
 func (t *table) dockerManifests(a *Archive, opts ScanOptions) error {
-	ims, err := t.walkIndex(opts)
+	ims, err := t.walkIndex(opts, true)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package oci
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -59,8 +60,9 @@ func parseIndex(b []byte) (*ocispec.Index, error) {
 }
 
 // walkIndex finds every image manifest index.json leads to, depth first in
-// index order, each once.
-func (t *table) walkIndex(opts ScanOptions) ([]*foundManifest, error) {
+// index order, each once. Manifests missing from the archive are skipped
+// when they are children of a nested index, or anywhere when partial.
+func (t *table) walkIndex(opts ScanOptions, partial bool) ([]*foundManifest, error) {
 	ie := t.byName["index.json"]
 	raw, err := t.jsonOf(ie, "index.json", opts.maxJSON())
 	if err != nil {
@@ -70,7 +72,7 @@ func (t *table) walkIndex(opts ScanOptions) ([]*foundManifest, error) {
 	if err != nil {
 		return nil, fail(t.path, "index.json", "%w", err)
 	}
-	w := &walker{t: t, opts: opts, seen: map[digest.Digest]bool{}}
+	w := &walker{t: t, partial: partial, opts: opts, seen: map[digest.Digest]bool{}}
 	for _, d := range idx.Manifests {
 		if err := w.visit(d, d, "index.json", 0); err != nil {
 			return nil, err
@@ -80,10 +82,14 @@ func (t *table) walkIndex(opts ScanOptions) ([]*foundManifest, error) {
 }
 
 type walker struct {
-	t     *table
-	opts  ScanOptions
-	seen  map[digest.Digest]bool
-	found []*foundManifest
+	t *table
+	// partial says manifests named by index.json may be missing (docker
+	// archives: manifest.json is what they are read by); otherwise only
+	// children of nested indexes may be.
+	partial bool
+	opts    ScanOptions
+	seen    map[digest.Digest]bool
+	found   []*foundManifest
 }
 
 func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error {
@@ -99,6 +105,12 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 	w.seen[d.Digest] = true
 	what := fmt.Sprintf("descriptor %s in %s", d.Digest, from)
 	e, err := w.t.blob(d.Digest, d.Size, what)
+	if errors.Is(err, ErrMissingBlob) && (w.partial || depth > 0) {
+		// A multi-platform index whose other platforms were not saved
+		// (docker save with the containerd store keeps only the local
+		// platform's content): those manifests are simply not here.
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -144,7 +156,7 @@ func (t *table) layout(ie *entry, opts ScanOptions) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	ims, err := t.walkIndex(opts)
+	ims, err := t.walkIndex(opts, false)
 	if err != nil {
 		return nil, err
 	}

@@ -266,3 +266,58 @@ func TestScanPAXGlobalHeaders(t *testing.T) {
 		t.Errorf("Scan() = %s with %d images", a.TarDigest, len(a.Images))
 	}
 }
+
+// TestScanPartialMultiPlatform checks archives that keep one platform of a
+// multi-platform image: docker save with the containerd store writes
+// index.json → image index naming every platform's manifest, but only the
+// local platform's blobs. Missing children of a nested index are skipped;
+// present ones are still checked.
+func TestScanPartialMultiPlatform(t *testing.T) {
+	t.Parallel()
+	missing := map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": string(sha([]byte("arm64 manifest, not saved"))), "size": 1234,
+		"platform": map[string]any{"architecture": "arm64", "os": "linux"}}
+
+	t.Run("docker25", func(t *testing.T) {
+		t.Parallel()
+		es := goodEntries(t, "docker25.tar")
+		ii := find(t, es, "index.json")
+		var idx map[string]any
+		if err := json.Unmarshal(es[ii].Body, &idx); err != nil {
+			t.Fatal(err)
+		}
+		top := idx["manifests"].([]any)[0].(map[string]any)
+		want := digest.Digest(top["digest"].(string))
+		child := map[string]any{"mediaType": top["mediaType"], "digest": top["digest"], "size": top["size"], "platform": map[string]any{"architecture": "amd64", "os": "linux"}}
+		nested, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{missing, child}})
+		es = append(es, ocitest.Entry{Name: "blobs/sha256/" + sha(nested).Encoded(), Body: nested})
+		idx["manifests"] = []any{map[string]any{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": string(sha(nested)), "size": len(nested), "annotations": top["annotations"]}}
+		es[ii].Body, _ = json.Marshal(idx)
+		a, err := oci.Scan(context.Background(), writeTemp(t, "d.tar", ocitest.Tar(es)), oci.ScanOptions{})
+		if err != nil {
+			t.Fatalf("Scan() error = %v", err)
+		}
+		if a.Images[0].ManifestDigest != want {
+			t.Errorf("ManifestDigest = %s, want %s", a.Images[0].ManifestDigest, want)
+		}
+	})
+
+	t.Run("oci-layout", func(t *testing.T) {
+		t.Parallel()
+		es := goodEntries(t, "oci-multiplatform.tar")
+		a0, err := oci.Scan(context.Background(), filepath.Join(archivesDir, "oci-multiplatform.tar"), oci.ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Drop the arm64 manifest blob (the second image).
+		gone := "blobs/sha256/" + a0.Images[1].ManifestDigest.Encoded()
+		i := find(t, es, gone)
+		es = append(es[:i:i], es[i+1:]...)
+		a, err := oci.Scan(context.Background(), writeTemp(t, "o.tar", ocitest.Tar(es)), oci.ScanOptions{})
+		if err != nil {
+			t.Fatalf("Scan() error = %v", err)
+		}
+		if len(a.Images) != 1 || a.Images[0].ManifestDigest != a0.Images[0].ManifestDigest {
+			t.Errorf("Scan() = %d images (first %s); want only %s", len(a.Images), a.Images[0].ManifestDigest, a0.Images[0].ManifestDigest)
+		}
+	})
+}
