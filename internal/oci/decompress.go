@@ -161,7 +161,7 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 		n += int64(m)
 		outq <- b[:m]
 		if n > limit {
-			err = fmt.Errorf("%w: %s stream expands beyond %d bytes, more than the ratio limit allows (ScanOptions.MaxRatio); if this layer is genuine, raise the limit", ErrDecompressionBomb, c, limit)
+			err = fmt.Errorf("%w: %s stream expands beyond %d bytes, the most a layer of this stored size may expand to (README \"Limits\"): it is treated as a decompression bomb", ErrDecompressionBomb, c, limit)
 			break
 		}
 		if errors.Is(rerr, io.EOF) {

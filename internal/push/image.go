@@ -58,8 +58,12 @@ func (c *Client) PushImage(ctx context.Context, archivePath string, a *oci.Archi
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
-	if cfg, err := v1img.ConfigName(); err != nil || cfg.String() != img.ImageID.String() {
-		return ocispec.Descriptor{}, fmt.Errorf("%s: the archive's config does not hash to the image ID (%v, %v)", what, cfg, err)
+	cfg, err := v1img.ConfigName()
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: reading the image's config: %w", what, err)
+	}
+	if cfg.String() != img.ImageID.String() {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: the image's config %s does not hash to the image ID %s", what, cfg, img.ImageID)
 	}
 
 	opts := []name.Option{name.WeakValidation}
