@@ -88,14 +88,7 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 	pred := attest.NewPredicate(a, img)
 
 	if c.DryRun {
-		st, err := attest.NewStatement(pred)
-		if err != nil {
-			return nil, err
-		}
-		if r.statement, err = attest.Marshal(st); err != nil {
-			return nil, err
-		}
-		if err := writeStatement(c, r.statement); err != nil {
+		if r.statement, err = statement(c, pred); err != nil {
 			return nil, err
 		}
 		var pretty any
@@ -147,14 +140,7 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 	} else if c.PushToRegistry {
 		return nil, badInput("subject-name", "the archive's image has no RepoTags, so the registry repository is unknown: set subject-name (e.g. ghcr.io/org/app:1.0), or push-to-registry: false")
 	}
-	st, err := attest.NewStatement(pred, registrySubjects...)
-	if err != nil {
-		return nil, err
-	}
-	if r.statement, err = attest.Marshal(st); err != nil {
-		return nil, err
-	}
-	if err := writeStatement(c, r.statement); err != nil {
+	if r.statement, err = statement(c, pred, registrySubjects...); err != nil {
 		return nil, err
 	}
 
@@ -226,14 +212,23 @@ func subjectRef(c *Config, img *oci.Image) string {
 	return ""
 }
 
-func writeStatement(c *Config, st []byte) error {
-	if c.StatementPath == "" {
-		return nil
+// statement builds the in-toto statement's bytes and, with statement-path,
+// writes them there.
+func statement(c *Config, pred *attest.Predicate, registry ...*intoto.ResourceDescriptor) ([]byte, error) {
+	st, err := attest.NewStatement(pred, registry...)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.WriteFile(c.StatementPath, append(st, '\n'), 0o644); err != nil {
-		return fmt.Errorf("input statement-path: writing the statement: %w", err)
+	b, err := attest.Marshal(st)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if c.StatementPath != "" {
+		if err := os.WriteFile(c.StatementPath, append(b, '\n'), 0o644); err != nil {
+			return nil, fmt.Errorf("input statement-path: writing the statement: %w", err)
+		}
+	}
+	return b, nil
 }
 
 // bundlePath is bundle-path, else $RUNNER_TEMP/oci-attest/<image-id

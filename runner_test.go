@@ -3,11 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"io"
-	stdlog "log"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,9 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	"github.com/olareg/olareg"
-	olaregconfig "github.com/olareg/olareg/config"
 	digest "github.com/opencontainers/go-digest"
 	yaml "go.yaml.in/yaml/v3"
 
@@ -75,22 +67,9 @@ func TestRunnerContract(t *testing.T) {
 	bin := buildBinary(t)
 	stack := testenv.StartSigstore(t, testenv.SigstoreOptions{Rekor: true, TSA: true})
 
-	registries := []struct {
-		name    string
-		handler http.Handler
-		api     bool
-	}{
-		{"olareg (referrers API)", olareg.New(olaregconfig.Config{
-			Storage: olaregconfig.ConfigStorage{StoreType: olaregconfig.StoreMem},
-			Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		}), true},
-		{"ggcr registry (no referrers API)", ggcrregistry.New(ggcrregistry.Logger(stdlog.New(io.Discard, "", 0))), false},
-	}
-	for _, reg := range registries {
-		t.Run(reg.name, func(t *testing.T) {
-			srv := httptest.NewServer(reg.handler)
-			defer srv.Close()
-			host := strings.TrimPrefix(srv.URL, "http://")
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
+			host := reg.Host
 			runnerTemp, workspace := t.TempDir(), t.TempDir()
 			archive := filepath.Join(workspace, "image.tar")
 			src, err := os.ReadFile(filepath.Join("testdata", "archives", "docker25.tar"))
@@ -167,11 +146,11 @@ func TestRunnerContract(t *testing.T) {
 					t.Errorf("output %s = %q is not a digest: %v", k, outs[k], err)
 				}
 			}
-			if reg.api && outs["referrers-tag"] != "" {
+			if reg.API && outs["referrers-tag"] != "" {
 				t.Errorf("referrers-tag = %q on a registry with the referrers API, want empty", outs["referrers-tag"])
 			}
 			wantTag := "sha256-" + digest.Digest(outs["subject-digest"]).Encoded()
-			if !reg.api && outs["referrers-tag"] != wantTag {
+			if !reg.API && outs["referrers-tag"] != wantTag {
 				t.Errorf("referrers-tag = %q, want %q", outs["referrers-tag"], wantTag)
 			}
 

@@ -3,20 +3,17 @@ package push
 import (
 	"io"
 	"log"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/olareg/olareg"
-	"github.com/olareg/olareg/config"
+	"github.com/oci-attest/oci-attest/internal/testenv"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -29,26 +26,19 @@ type testRegistry struct {
 
 // startOlareg runs olareg v0.1.2 in-process: a registry with the referrers
 // API and OCI-Subject.
-func startOlareg(t testing.TB) testRegistry {
-	t.Helper()
-	s := olareg.New(config.Config{Storage: config.ConfigStorage{StoreType: config.StoreMem}})
-	ts := httptest.NewServer(s)
-	t.Cleanup(func() { ts.Close(); _ = s.Close() })
-	return testRegistry{name: "olareg", host: hostOf(t, ts.URL), api: true}
-}
+func startOlareg(t testing.TB) testRegistry { return fromTestenv(testenv.StartOlareg(t)) }
 
 // startGGCR runs go-containerregistry's pkg/registry in-process: a registry
 // without the referrers API (404).
-func startGGCR(t testing.TB) testRegistry {
-	t.Helper()
-	ts := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(discardLogger())))
-	t.Cleanup(ts.Close)
-	return testRegistry{name: "ggcr", host: hostOf(t, ts.URL), api: false}
-}
+func startGGCR(t testing.TB) testRegistry { return fromTestenv(testenv.StartGGCR(t)) }
 
 // inProcessRegistries are both in-process registries, one per mode.
 func inProcessRegistries(t testing.TB) []testRegistry {
 	return []testRegistry{startOlareg(t), startGGCR(t)}
+}
+
+func fromTestenv(r testenv.InProcessRegistry) testRegistry {
+	return testRegistry{name: r.Name, host: r.Host, api: r.API}
 }
 
 func hostOf(t testing.TB, u string) string {

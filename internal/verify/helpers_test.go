@@ -6,23 +6,16 @@ import (
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/olareg/olareg"
-	"github.com/olareg/olareg/config"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -35,6 +28,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 	"github.com/oci-attest/oci-attest/internal/push"
 	"github.com/oci-attest/oci-attest/internal/sign"
+	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
 // testRegistry is a real registry, in-process.
@@ -48,24 +42,15 @@ type testRegistry struct {
 // pkg/registry (no referrers API: the fallback tag is used).
 func registries(t testing.TB) []testRegistry {
 	t.Helper()
-	s := olareg.New(config.Config{Storage: config.ConfigStorage{StoreType: config.StoreMem}})
-	ola := httptest.NewServer(s)
-	t.Cleanup(func() { ola.Close(); _ = s.Close() })
-	gg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(gg.Close)
-	return []testRegistry{
-		{name: "olareg-api", host: hostOf(t, ola.URL), api: true},
-		{name: "ggcr-tag", host: hostOf(t, gg.URL), api: false},
+	var regs []testRegistry
+	for _, r := range testenv.InProcessRegistries(t) {
+		name := r.Name + "-tag"
+		if r.API {
+			name = r.Name + "-api"
+		}
+		regs = append(regs, testRegistry{name: name, host: r.Host, api: r.API})
 	}
-}
-
-func hostOf(t testing.TB, u string) string {
-	t.Helper()
-	p, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Host
+	return regs
 }
 
 // testImage is a crane-layout archive of an image with two gzip layers;

@@ -1,0 +1,63 @@
+package testenv
+
+import (
+	"io"
+	"log"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/olareg/olareg"
+	olaregconfig "github.com/olareg/olareg/config"
+)
+
+// InProcessRegistry is a real registry served in-process on 127.0.0.1.
+type InProcessRegistry struct {
+	Name string // "olareg" or "ggcr"
+	Host string // 127.0.0.1:port
+	URL  string // http://127.0.0.1:port
+	API  bool   // serves the OCI 1.1 referrers API (and OCI-Subject)
+}
+
+// StartOlareg runs olareg v0.1.2 in memory: a registry with the referrers
+// API and the OCI-Subject header. It stops when the test ends.
+func StartOlareg(t testing.TB) InProcessRegistry {
+	t.Helper()
+	s := olareg.New(olaregconfig.Config{
+		Storage: olaregconfig.ConfigStorage{StoreType: olaregconfig.StoreMem},
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	ts := httptest.NewUnstartedServer(s)
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // olareg v0.1.2 writes a superfluous WriteHeader on single-POST uploads
+	ts.Start()
+	t.Cleanup(func() { ts.Close(); _ = s.Close() })
+	return InProcessRegistry{Name: "olareg", Host: hostOf(t, ts.URL), URL: ts.URL, API: true}
+}
+
+// StartGGCR runs go-containerregistry's pkg/registry: a registry without the
+// referrers API (404), which needs the fallback tag. It stops when the test
+// ends.
+func StartGGCR(t testing.TB) InProcessRegistry {
+	t.Helper()
+	ts := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(ts.Close)
+	return InProcessRegistry{Name: "ggcr", Host: hostOf(t, ts.URL), URL: ts.URL, API: false}
+}
+
+// InProcessRegistries starts one registry of each mode (STYLE.md #9: every
+// push test runs against both): olareg with the referrers API, ggcr without.
+func InProcessRegistries(t testing.TB) []InProcessRegistry {
+	t.Helper()
+	return []InProcessRegistry{StartOlareg(t), StartGGCR(t)}
+}
+
+func hostOf(t testing.TB, u string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Host
+}
