@@ -141,8 +141,9 @@ run_once() {
 	fi
 	# GNU time's %M is the peak RSS of the largest process it waited for
 	# (for a pipeline: its biggest member, not the sum).
-	${NICE:+nice -n "$NICE"} "$TIME" -f '%e %M %U %S' -o "$OUT/res/time" bash -c 'cmd_'"$label"' "$1"' _ "$file" >"$OUT/res/$kind-$label.out" ||
-		die "$label on $file failed: $(cat "$OUT/res/time")"
+	${NICE:+nice -n "$NICE"} "$TIME" -f '%e %M %U %S' -o "$OUT/res/time" bash -c 'cmd_'"$label"' "$1"' _ "$file" \
+		>"$OUT/res/$kind-$label.out" 2>"$OUT/res/$kind-$label.err" ||
+		die "$label on $file failed: $(cat "$OUT/res/time" "$OUT/res/$kind-$label.err")"
 	tail -n1 "$OUT/res/time" >>"$OUT/res/$kind-$label.runs"
 }
 
@@ -247,6 +248,8 @@ budget() {
 }
 {
 	printf '## Results: %s, N=%s, page cache %s\n\n' "$(date -u +'%Y-%m-%d %H:%M UTC')" "$N" "$CACHE"
+	printf -- '- commit %s%s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+		"$(git diff --quiet HEAD -- . 2>/dev/null || echo ' with uncommitted changes in the work tree (built as is)')"
 	printf -- '- machine: %s × %s, %s, %s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')" \
 		"$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo)" "$(uname -r)"
 	printf -- '- %s; %s; %s; %s\n' "$(go version | cut -d' ' -f3)" "$(openssl version | cut -d' ' -f1-2)" \
