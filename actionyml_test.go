@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -104,5 +106,61 @@ func TestDockerfile(t *testing.T) {
 	}
 	if !strings.Contains(string(actionYAML(t)), "image: Dockerfile") {
 		t.Error("action.yml does not run the Dockerfile")
+	}
+}
+
+// TestWorkflowsUseRealInputs reads every workflow that uses this action —
+// the README's examples and .github/workflows — and checks each `with:` key
+// is an input action.yml declares, so documentation cannot drift from it.
+func TestWorkflowsUseRealInputs(t *testing.T) {
+	declared := actionDefaults(t)
+	var docs []struct{ name, yaml string }
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
+		docs = append(docs, struct{ name, yaml string }{fmt.Sprintf("README.md yaml block %d", i+1), m[1]})
+	}
+	wfs, _ := filepath.Glob(filepath.Join(".github", "workflows", "*.yml"))
+	for _, p := range wfs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, struct{ name, yaml string }{p, string(b)})
+	}
+	uses := 0
+	for _, d := range docs {
+		var wf struct {
+			Jobs map[string]struct {
+				Steps []struct {
+					Uses string         `yaml:"uses"`
+					With map[string]any `yaml:"with"`
+				} `yaml:"steps"`
+			} `yaml:"jobs"`
+		}
+		if err := yaml.Unmarshal([]byte(d.yaml), &wf); err != nil {
+			continue // a fragment (runs:, env:) rather than a workflow
+		}
+		for _, job := range wf.Jobs {
+			for _, st := range job.Steps {
+				if st.Uses != "./" && !strings.HasPrefix(st.Uses, "org/oci-attest@") {
+					continue
+				}
+				uses++
+				for k := range st.With {
+					if _, ok := declared[k]; !ok {
+						t.Errorf("%s: with: %s is not an input of action.yml", d.name, k)
+					}
+				}
+				if _, ok := st.With["subject-path"]; !ok {
+					t.Errorf("%s: the step lacks the required input subject-path", d.name)
+				}
+			}
+		}
+	}
+	if uses < 3 {
+		t.Errorf("found %d uses of the action in README.md and .github/workflows, want at least 3 (README, ci, release)", uses)
 	}
 }
