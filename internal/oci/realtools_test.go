@@ -90,6 +90,7 @@ func TestRealTools(t *testing.T) {
 		t.Skip("builds images with buildah")
 	}
 	rt := newRealTools(t)
+	cli := buildCLI(t)
 	dir := t.TempDir()
 	for i, content := range []string{"first layer\n", "second layer\n"} {
 		f := filepath.Join(dir, "file"+string(rune('1'+i)))
@@ -213,6 +214,55 @@ func TestRealTools(t *testing.T) {
 					t.Errorf("layer %d: %s = %s, scanner diffID %s", i, pipe, got, img.DiffIDs[i])
 				}
 			}
+
+			// The CLI's dry run prints a predicate with the same values:
+			// tardigest = the file's sha256, imageid and diffids as skopeo
+			// reports them, manifestdigest = sha256 of manifest.json (or
+			// index.json) as tar extracts it.
+			var st struct {
+				Predicate struct {
+					TarDigest      map[string]string   `json:"tardigest"`
+					ImageID        map[string]string   `json:"imageid"`
+					DiffIDs        []map[string]string `json:"diffids"`
+					ManifestDigest map[string]string   `json:"manifestdigest"`
+				} `json:"predicate"`
+			}
+			dry := rt.cmd(t, cli, "--subject-path", tc.path, "--dry-run")
+			if err := json.Unmarshal(dry, &st); err != nil {
+				t.Fatalf("dry run printed no statement: %v\n%s", err, dry)
+			}
+			manifestFile := "manifest.json"
+			if tc.format == oci.FormatOCILayout {
+				manifestFile = "index.json"
+			}
+			mf := rt.cmd(t, "tar", "-xOf", tc.path, manifestFile)
+			var diffIDs []digest.Digest
+			for _, d := range st.Predicate.DiffIDs {
+				diffIDs = append(diffIDs, digest.Digest("sha256:"+d["sha256"]))
+			}
+			p := st.Predicate
+			for _, c := range []struct{ field, got, want string }{
+				{"tardigest", "sha256:" + p.TarDigest["sha256"], sha(raw).String()},
+				{"imageid", "sha256:" + p.ImageID["sha256"], m.Config.Digest.String()},
+				{"manifestdigest", "sha256:" + p.ManifestDigest["sha256"], sha(mf).String()},
+			} {
+				if c.got != c.want {
+					t.Errorf("dry run %s = %s, want %s", c.field, c.got, c.want)
+				}
+			}
+			if diff := cmp.Diff(cfg.RootFS.DiffIDs, diffIDs); diff != "" {
+				t.Errorf("dry run diffids (-skopeo +dry run):\n%s", diff)
+			}
 		})
 	}
+}
+
+// buildCLI builds the oci-attest command for tests that run it as users do.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "oci-attest")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/oci-attest/oci-attest").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
