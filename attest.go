@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	intoto "github.com/in-toto/attestation/go/v1"
@@ -103,6 +104,16 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 	var registrySubjects []*intoto.ResourceDescriptor
 	var client *push.Client
 	ref := subjectRef(c, img)
+	// hint explains errors about a reference the user did not write.
+	hint := func(err error) error { return err }
+	if c.SubjectName == "" && ref != "" {
+		if !strings.Contains(ref, "/") {
+			return nil, badInput("subject-name", "the archive's image is tagged only %q, which names no registry repository: set subject-name (e.g. ghcr.io/org/app:%s)", ref, ref)
+		}
+		hint = func(err error) error {
+			return fmt.Errorf("%w (subject-name defaulted to the archive's tag %s: set subject-name to the image's registry repository)", err, ref)
+		}
+	}
 	if ref != "" && (c.PushToRegistry || c.SubjectName != "" || c.SubjectDigest != "") {
 		client, err = push.New(push.Options{
 			GitHubToken:   c.GitHubToken,
@@ -120,14 +131,14 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 			desc, err := client.PushImage(ctx, c.SubjectPath, a, img, ref)
 			log.EndGroup()
 			if err != nil {
-				return nil, fmt.Errorf("input push-image: %w", err)
+				return nil, hint(fmt.Errorf("input push-image: %w", err))
 			}
 			log.Infof("pushed %s@%s", ref, desc.Digest)
 			dg = desc.Digest
 		}
 		s, err := client.Resolve(ctx, ref, dg, img.ImageID)
 		if err != nil {
-			return nil, err
+			return nil, hint(err)
 		}
 		r.subject = s
 		log.Infof("subject %s@%s (%s) is the attested image", s.Repository, s.Descriptor.Digest, s.Descriptor.MediaType)

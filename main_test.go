@@ -253,3 +253,24 @@ func TestProgressLines(t *testing.T) {
 		t.Errorf("log has no progress line:\n%s", out.String())
 	}
 }
+
+// TestDefaultSubjectNameErrors: when subject-name defaults to the archive's
+// tag, errors say so and what to set.
+func TestDefaultSubjectNameErrors(t *testing.T) {
+	t.Parallel()
+	// An OCI layout tagged only "v1": no repository to resolve.
+	_, _, err := runCLI(t, env{}, "--subject-path", filepath.Join("testdata", "archives", "oci-zstd.tar"), "--signing-key", "ephemeral")
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "input subject-name:") || !strings.Contains(err.Error(), `"v1"`) {
+		t.Errorf("run(bare tag) = %v, want an input subject-name error naming the tag", err)
+	}
+	// A tag naming an unreachable registry: the error names the defaulted tag.
+	dir := t.TempDir()
+	_, _, err = runCLI(t, env{}, "--subject-path", filepath.Join("testdata", "archives", "docker25.tar"), "--signing-key", "ephemeral",
+		"--bundle-path", filepath.Join(dir, "b.json"))
+	if err == nil || !strings.Contains(err.Error(), "subject-name defaulted to the archive's tag localhost/oci-attest/demo:v1") {
+		t.Errorf("run(localhost tag) = %v, want the defaulted tag named", err)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, "b.json")); serr == nil {
+		t.Error("a bundle was written although the subject could not be resolved")
+	}
+}
