@@ -49,8 +49,34 @@ type attestResult struct {
 }
 
 func runAttest(ctx context.Context, c *Config, getenv func(string) string, log *logger, stdout io.Writer) error {
-	_, err := attestFlow(ctx, c, getenv, log, stdout, deps{})
-	return err
+	if _, err := attestFlow(ctx, c, getenv, log, stdout, deps{}); err != nil {
+		return err
+	}
+	if c.Actions || c.DryRun {
+		return nil // the runner has the outputs; a dry run printed the statement
+	}
+	return printOutputs(stdout, c.Output, log.Outputs())
+}
+
+// printOutputs writes the action's outputs for CLI users: name=value lines,
+// or one JSON object.
+func printOutputs(w io.Writer, format string, outs map[string]string) error {
+	if format == "json" {
+		b, err := json.MarshalIndent(outs, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	for _, o := range outputs {
+		if v, ok := outs[o.name]; ok {
+			if _, err := fmt.Fprintf(w, "%s=%s\n", o.name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // attestFlow runs DESIGN.md §1: read the archive, resolve and bind the

@@ -37,6 +37,8 @@ type Config struct {
 	GitHubToken           string
 	AllowInsecureRegistry bool
 	ShowSummary           bool
+	// Output is the CLI's stdout format for the outputs: text or json.
+	Output string
 
 	// Actions is true when the inputs came from a GitHub Actions runner.
 	Actions bool
@@ -180,6 +182,7 @@ func configFrom(v map[string]string) (*Config, error) {
 		BundlePath:    v["bundle-path"],
 		StatementPath: v["statement-path"],
 		GitHubToken:   v["github-token"],
+		Output:        v["output"],
 	}
 	var err error
 	for _, b := range []struct {
@@ -228,6 +231,11 @@ func (c *Config) Validate() error {
 		if err := c.SubjectDigest.Validate(); err != nil || c.SubjectDigest.Algorithm() != digest.SHA256 {
 			return badInput("subject-digest", "%q is not a sha256 digest: use sha256:<64 hex digits> (docker buildx's metadata or crane digest print it)", c.SubjectDigest)
 		}
+	}
+	switch c.Output {
+	case "", "text", "json":
+	default:
+		return badInput("output", "%q is not one of text, json", c.Output)
 	}
 	switch c.ReferrersMode {
 	case "auto", "api", "tag":

@@ -46,6 +46,8 @@ var inputs = []input{
 		usage: "Sign with a key instead of keylessly: a PEM ECDSA private key path, or 'ephemeral' for a throw-away key. Not keyless: the bundle carries a public-key hint and no identity. Default: keyless."},
 	{name: "identity-token", cliOnly: true, secret: true,
 		usage: "OIDC identity token for keyless signing outside GitHub Actions (also read from SIGSTORE_ID_TOKEN). Default: none."},
+	{name: "output", def: "text", cliOnly: true,
+		usage: "What the CLI prints on stdout when done (the action's outputs): text (name=value lines) or json. Default: text."},
 	{name: "bundle-path",
 		usage: "Where to write the Sigstore bundle. Default: $RUNNER_TEMP/oci-attest/<image-id>.sigstore.json (a temporary directory outside Actions)."},
 	{name: "statement-path", usage: "Also write the unsigned in-toto statement to this path. Default: not written."},

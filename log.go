@@ -120,6 +120,17 @@ func (l *logger) SetOutput(k, v string) {
 	}
 }
 
+// Outputs returns a copy of the outputs set so far.
+func (l *logger) Outputs() map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := make(map[string]string, len(l.outputs))
+	for k, v := range l.outputs {
+		m[k] = v
+	}
+	return m
+}
+
 // Summary appends markdown to the job summary (Actions only).
 func (l *logger) Summary(md string) {
 	if l.gha != nil {

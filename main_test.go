@@ -217,7 +217,7 @@ func TestBadArchiveNeverSigned(t *testing.T) {
 func TestKeySignedLocally(t *testing.T) {
 	t.Parallel()
 	bundle := filepath.Join(t.TempDir(), "b.sigstore.json")
-	_, stderr, err := runCLI(t, env{}, "--subject-path", filepath.Join("testdata", "archives", "podman.tar"),
+	stdout, stderr, err := runCLI(t, env{}, "--subject-path", filepath.Join("testdata", "archives", "podman.tar"),
 		"--signing-key", "ephemeral", "--push-to-registry=false", "--bundle-path", bundle)
 	if err != nil {
 		t.Fatalf("run() error = %v\n%s", err, stderr)
@@ -235,6 +235,15 @@ func TestKeySignedLocally(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "not keyless") {
 		t.Errorf("log = %q, want it to say the signature is not keyless", stderr)
+	}
+	if !strings.Contains(stdout, "bundle-path="+bundle+"\n") || !strings.Contains(stdout, "image-id=sha256:") {
+		t.Errorf("stdout = %q, want the outputs as name=value lines", stdout)
+	}
+	stdout, _, err = runCLI(t, env{}, "--subject-path", filepath.Join("testdata", "archives", "podman.tar"),
+		"--signing-key", "ephemeral", "--push-to-registry=false", "--bundle-path", bundle, "--output", "json")
+	var outs map[string]string
+	if err != nil || json.Unmarshal([]byte(stdout), &outs) != nil || outs["bundle-path"] != bundle {
+		t.Errorf("--output json: stdout = %q, err = %v; want a JSON object of the outputs", stdout, err)
 	}
 }
 
