@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Backquotes in printf formats below are markdown, not command substitutions.
+# shellcheck disable=SC2016
 # bench/archive.sh — the archive benchmark of DESIGN.md §7 (issue 2, part 8).
 #
 # Makes a docker-save-style archive of uncompressed (random) layers and one of
@@ -83,8 +85,8 @@ fi
 PLAIN=$OUT/plain/archive.tar
 GZIP=$OUT/gzip/archive.tar
 make_archive() { # file compress
-	local file=$1 compress=$2 params="-size $SIZE -layers $LAYERS -compress $2"
-	local stamp=$OUT/$(basename "$(dirname "$file")").params
+	local file=$1 params="-size $SIZE -layers $LAYERS -compress $2" stamp
+	stamp=$OUT/$(basename "$(dirname "$file")").params
 	if [ -z "${REGEN:-}" ] && [ -f "$file" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$params" ]; then
 		log "reusing $file ($params)"
 		return
