@@ -13,7 +13,9 @@
 // With -compress none the file contents are random (incompressible) bytes;
 // with -compress gzip they are a mix of random words and short random runs
 // (gzip -6 shrinks them to roughly a third), and each layer is gzip'ed at
-// the default level. -size is the total uncompressed size of the layers, so
+// the default level (the entry keeps the name layer.tar: docker load
+// accepts compressed layer.tar files, and scanners sniff the content, never
+// the name). -size is the total uncompressed size of the layers, so
 // the gzip archive is smaller than -size. Output is deterministic for a
 // given -seed. Memory is constant: nothing is buffered beyond 1 MiB.
 package main
