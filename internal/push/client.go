@@ -88,10 +88,10 @@ func New(opts Options) (*Client, error) {
 	}
 	wire := counting{base: schemeGuard{base: base, allowInsecure: opts.AllowInsecure}}
 	hc := &http.Client{
-		Transport: retrying{
+		Transport: foreignChallenge{base: retrying{
 			retry: &retry.Transport{Base: wire, Policy: func() retry.Policy { return retryPolicy{} }},
 			once:  wire,
-		},
+		}},
 		CheckRedirect: checkRedirect(redirect),
 	}
 	if opts.HTTPClient != nil {

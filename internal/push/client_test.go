@@ -359,3 +359,62 @@ func TestCredentialHelpers(t *testing.T) {
 		}
 	}
 }
+
+// TestRedirectTargetCannotAskForCredentials: a blob redirect to another
+// origin that answers 401 with a Bearer challenge must not make the client
+// fetch a token with the registry's credentials from the realm that origin
+// names (oras-go's auth.Client takes the challenge from the final response
+// but the credentials of the original host).
+func TestRedirectTargetCannotAskForCredentials(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got []string // Authorization headers the foreign realm received
+	var foreign *httptest.Server
+	foreign = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			mu.Lock()
+			got = append(got, r.Header.Get("Authorization"))
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"token":"t"}`))
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+foreign.URL+`/token",service="storage"`)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+	}))
+	t.Cleanup(foreign.Close)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != testUser || p != testPass {
+			w.Header().Set("WWW-Authenticate", `Basic realm="oci-attest-test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			http.Error(w, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`, http.StatusNotFound)
+			return
+		}
+		http.Redirect(w, r, foreign.URL+"/storage"+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(front.Close)
+	host := hostOf(t, front.URL)
+
+	c := newTestClient(t, Options{DockerConfig: basicAuthConfig(t, host)})
+	// A first request settles on Basic auth for the registry, as any run's
+	// earlier requests do; the blob GET then carries credentials.
+	if _, _, err := c.FetchManifest(context.Background(), host+"/secret/app", "v1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("FetchManifest() = %v, want ErrNotFound", err)
+	}
+	b := testBundle(7)
+	_, err := c.FetchBlob(context.Background(), host+"/secret/app",
+		ocispec.Descriptor{MediaType: BundleMediaType, Digest: digestFromBytes(b), Size: int64(len(b))})
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("FetchBlob(redirected to an origin that answers 401) = %v, want a 401 error", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, h := range got {
+		if h != "" {
+			t.Errorf("the realm named by the redirect target received Authorization %q", h)
+		}
+	}
+}

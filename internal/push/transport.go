@@ -197,6 +197,30 @@ func sameOrigin(a, b *http.Request) bool {
 	return a.URL.Scheme == b.URL.Scheme && a.URL.Host == b.URL.Host
 }
 
+// foreignChallenge drops the WWW-Authenticate challenge of a 401 answered
+// by a redirect target on another origin than the request's first hop.
+// oras-go's auth.Client answers a challenge with the credentials of the host
+// it sent the request to, wherever the challenge came from: a storage server
+// a registry redirects blobs to could otherwise name a token realm of its
+// own and receive the registry's credentials there.
+type foreignChallenge struct{ base http.RoundTripper }
+
+// RoundTrip implements http.RoundTripper.
+func (f foreignChallenge) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := f.base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || req.Response == nil {
+		return resp, err
+	}
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	if !sameOrigin(req, first) {
+		resp.Header.Del("WWW-Authenticate")
+	}
+	return resp, nil
+}
+
 // checkRedirect follows at most 10 redirects and drops credentials when a
 // redirect leaves the origin of the original request. net/http alone keeps
 // Authorization for another port of the same host and for subdomains.
