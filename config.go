@@ -213,6 +213,8 @@ func (c *Config) Validate() error {
 	}
 	fi, err := os.Stat(c.SubjectPath)
 	switch {
+	case errors.Is(err, os.ErrNotExist) && !c.paths.shared(c.SubjectPath):
+		return badInput("subject-path", "%q does not exist in the action's container, which sees only the workspace and runner.temp of the job: save the archive there (docker save IMAGE -o \"$RUNNER_TEMP/image.tar\", subject-path: ${{ runner.temp }}/image.tar)", c.paths.toHost(c.SubjectPath))
 	case errors.Is(err, os.ErrNotExist):
 		return badInput("subject-path", "%q does not exist: save the image first (docker save IMAGE -o %s)", c.SubjectPath, c.SubjectPath)
 	case err != nil:
@@ -285,6 +287,9 @@ func (c *Config) Validate() error {
 		if p.val == "" {
 			continue
 		}
+		if !c.paths.shared(p.val) {
+			return badInput(p.name, "%q is outside the workspace and runner.temp, the only directories the action's container shares with the job: later steps would never see the file; write it under ${{ runner.temp }} or the workspace", c.paths.toHost(p.val))
+		}
 		if fi, err := os.Stat(p.val); err == nil && fi.IsDir() {
 			return badInput(p.name, "%q is a directory: give a file path", p.val)
 		}
@@ -309,6 +314,37 @@ func parseSubjectName(s string) (name.Reference, error) {
 type pathMap []struct{ host, container string }
 
 func (m pathMap) toContainer(p string) string { return m.translate(p, true) }
+
+// inContainer reports whether host and container paths differ: the program
+// runs as a docker action, whose container sees only some of the job's
+// directories.
+func (m pathMap) inContainer() bool {
+	for _, e := range m {
+		if e.host != "" && e.container != "" && filepath.Clean(e.host) != filepath.Clean(e.container) {
+			return true
+		}
+	}
+	return false
+}
+
+// shared reports whether p (a path as the program sees it) is one the job's
+// other steps see too: always outside a container; inside one, relative
+// paths (the working directory is the workspace) and paths under the
+// container's view of the workspace or runner.temp.
+func (m pathMap) shared(p string) bool {
+	if !m.inContainer() || !filepath.IsAbs(p) {
+		return true
+	}
+	for _, e := range m {
+		if e.container == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(e.container, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return true
+		}
+	}
+	return false
+}
 func (m pathMap) toHost(p string) string      { return m.translate(p, false) }
 
 func (m pathMap) translate(p string, toContainer bool) string {

@@ -283,3 +283,64 @@ func TestDefaultSubjectNameErrors(t *testing.T) {
 		t.Error("a bundle was written although the subject could not be resolved")
 	}
 }
+
+// TestActionsPathsOutsideTheContainer: in a docker action only the workspace
+// and runner.temp are shared with the job, so a bundle or statement written
+// elsewhere would be lost with the container; it is an input error, and a
+// missing archive outside them says where to put it.
+func TestActionsPathsOutsideTheContainer(t *testing.T) {
+	t.Parallel()
+	containerTemp, containerWS, elsewhere := t.TempDir(), t.TempDir(), t.TempDir()
+	src, err := os.ReadFile(filepath.Join("testdata", "archives", "docker25.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(containerTemp, "image.tar"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := env{
+		"INPUT_SUBJECT-PATH": "/host/temp/image.tar",
+		"INPUT_DRY-RUN":      "true",
+		"INPUT_RUNNER-TEMP":  "/host/temp",
+		"INPUT_WORKSPACE":    "/host/ws",
+		"RUNNER_TEMP":        containerTemp,
+		"GITHUB_WORKSPACE":   containerWS,
+	}
+	tests := []struct {
+		name  string
+		with  env
+		input string // "" when valid
+	}{
+		{"under runner.temp", env{"INPUT_BUNDLE-PATH": "/host/temp/b.json", "INPUT_STATEMENT-PATH": "/host/ws/s.json"}, ""},
+		{"relative", env{"INPUT_BUNDLE-PATH": "b.json"}, ""},
+		{"bundle-path elsewhere", env{"INPUT_BUNDLE-PATH": filepath.Join(elsewhere, "b.json")}, "bundle-path"},
+		{"statement-path elsewhere", env{"INPUT_STATEMENT-PATH": filepath.Join(elsewhere, "s.json")}, "statement-path"},
+		{"subject-path elsewhere", env{"INPUT_SUBJECT-PATH": filepath.Join(elsewhere, "image.tar")}, "subject-path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := env{}
+			for k, v := range base {
+				e[k] = v
+			}
+			for k, v := range tt.with {
+				e[k] = v
+			}
+			c, err := readActionsConfig(e.get)
+			if err != nil {
+				t.Fatalf("readActionsConfig() error = %v", err)
+			}
+			err = c.Validate()
+			switch {
+			case tt.input == "" && err != nil:
+				t.Fatalf("Validate() error = %v, want nil", err)
+			case tt.input == "":
+			case err == nil:
+				t.Fatalf("Validate() error = nil, want an error naming input %s", tt.input)
+			case !strings.Contains(err.Error(), "input "+tt.input+":") || !strings.Contains(err.Error(), "runner.temp"):
+				t.Errorf("Validate() error = %q, want it to name input %s and say where to write", err, tt.input)
+			}
+		})
+	}
+}
