@@ -314,6 +314,7 @@ func parseSubjectName(s string) (name.Reference, error) {
 type pathMap []struct{ host, container string }
 
 func (m pathMap) toContainer(p string) string { return m.translate(p, true) }
+func (m pathMap) toHost(p string) string      { return m.translate(p, false) }
 
 // inContainer reports whether host and container paths differ: the program
 // runs as a docker action, whose container sees only some of the job's
@@ -345,7 +346,6 @@ func (m pathMap) shared(p string) bool {
 	}
 	return false
 }
-func (m pathMap) toHost(p string) string      { return m.translate(p, false) }
 
 func (m pathMap) translate(p string, toContainer bool) string {
 	if p == "" || !filepath.IsAbs(p) {
