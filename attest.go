@@ -232,7 +232,7 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 		log.SetOutput("referrers-tag", ar.ReferrersTag)
 	}
 	if c.ShowSummary {
-		log.Summary(summary(r))
+		log.Summary(summary(r, c.paths))
 	}
 	return r, nil
 }

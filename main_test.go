@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/oci-attest/oci-attest/internal/attest"
+	"github.com/oci-attest/oci-attest/internal/oci"
 )
 
 // env is an injected environment (STYLE.md #2: no os.Setenv).
@@ -342,5 +343,26 @@ func TestActionsPathsOutsideTheContainer(t *testing.T) {
 				t.Errorf("Validate() error = %q, want it to name input %s and say where to write", err, tt.input)
 			}
 		})
+	}
+}
+
+// TestSummaryShowsHostPaths: the job summary names files as the job's steps
+// see them, not as the action's container does.
+func TestSummaryShowsHostPaths(t *testing.T) {
+	t.Parallel()
+	paths := pathMap{{host: "/home/runner/work/_temp", container: "/github/runner_temp"}}
+	r := &attestResult{
+		archive: &oci.Archive{Path: "/github/runner_temp/image.tar", Format: oci.FormatDocker},
+		image:   &oci.Image{},
+		bundle:  "/github/runner_temp/oci-attest/x.sigstore.json",
+	}
+	got := summary(r, paths)
+	for _, want := range []string{"`/home/runner/work/_temp/image.tar`", "`/home/runner/work/_temp/oci-attest/x.sigstore.json`"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary() lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "/github/runner_temp") {
+		t.Errorf("summary() shows a container path:\n%s", got)
 	}
 }

@@ -9,8 +9,9 @@ import (
 )
 
 // summary renders the job summary: what was attested, where the attestation
-// went, and the commands that verify it.
-func summary(r *attestResult) string {
+// went, and the commands that verify it. File paths are shown as the job's
+// steps see them (paths translates the action container's view back).
+func summary(r *attestResult, paths pathMap) string {
 	var b strings.Builder
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
 	b.WriteString("## oci-attest\n\n| | |\n|---|---|\n")
@@ -18,7 +19,7 @@ func summary(r *attestResult) string {
 	if tags == "" {
 		tags = "(none)"
 	}
-	row("Archive", fmt.Sprintf("`%s` (%s, %s)", r.archive.Path, r.archive.Format, humanBytes(r.archive.Size)))
+	row("Archive", fmt.Sprintf("`%s` (%s, %s)", paths.toHost(r.archive.Path), r.archive.Format, humanBytes(r.archive.Size)))
 	row("Image tags", tags)
 	row("Image ID", "`"+r.image.ImageID.String()+"`")
 	row("Tar digest", "`"+r.archive.TarDigest.String()+"`")
@@ -41,7 +42,7 @@ func summary(r *attestResult) string {
 			row("Timestamp", ts.UTC().Format(time.RFC3339))
 		}
 	}
-	row("Bundle", "`"+r.bundle+"`")
+	row("Bundle", "`"+paths.toHost(r.bundle)+"`")
 	if a := r.attached; a != nil {
 		row("Referrer", "`"+a.Artifact.Digest.String()+"`")
 		if a.ReferrersTag != "" {
