@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -138,7 +139,8 @@ type fallbackResult struct {
 //  2. Merge: keep every entry byte for byte, add ours once.
 //  3. PUT with If-Match when an ETag was served; 412 → back to 1. The PUT
 //     must land within settle/2 of the read it is based on (its context
-//     deadline); a slower round is abandoned and re-read.
+//     deadline, counted from when the read was sent); a slower round is
+//     abandoned and re-read.
 //  4. Verify: after a randomized settle delay (settle..1.5·settle), GET the
 //     tag twice, a settle delay apart; every read must show the
 //     same index digest and our entry. Otherwise back to 1 after a jittered
@@ -175,11 +177,16 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 			}
 		}
 		wait = 0
-		idx, cur, err := r.readFallback(ctx, tag)
+		// The registry answered from its state at some moment after the
+		// read was sent: the write deadline counts from the send of the
+		// read's last attempt, not from the arrival of its answer.
+		var sent atomic.Int64
+		sent.Store(time.Now().UnixNano())
+		idx, cur, err := r.readFallback(withSentAt(ctx, &sent), tag)
 		if err != nil {
 			return res, err
 		}
-		readAt := time.Now()
+		readAt := time.Unix(0, sent.Load())
 		if !idx.has(entry.Digest) {
 			raw, err := idx.with(entry)
 			if err != nil {

@@ -191,3 +191,48 @@ func TestSubjectHeaderWithoutAPI(t *testing.T) {
 		t.Errorf("fallback index %s lacks %s", raw, res.Artifact.Digest)
 	}
 }
+
+// TestFallbackWriteDeadlineFromRead: the fallback-tag PUT must land within
+// Settle/2 of the moment the registry answered the read it merged, not of
+// the moment the answer arrived: a read answered slowly (here held back for
+// longer than Settle/2) must not lead to a write based on it.
+func TestFallbackWriteDeadlineFromRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const settle = 400 * time.Millisecond
+	reg := startGGCR(t)
+	proxy := testenv.StartFaultProxy(t, "http://"+reg.host)
+	c := newTestClient(t, Options{})
+	s := resolvedSubject(t, c, proxy.Host+"/slowread")
+	proxy.Add(testenv.Fault{Method: "GET", Path: regexp.MustCompile(`/manifests/sha256-`), Kind: testenv.FaultSlow, Times: 1, Delay: settle * 3 / 4})
+	res, err := c.Attach(ctx, s, testBundle(5), AttachOptions{Mode: ModeTag, Settle: settle})
+	if err != nil {
+		t.Fatalf("Attach() = %v", err)
+	}
+	if proxy.Injected(testenv.FaultSlow) != 1 {
+		t.Fatalf("the slow read was not injected")
+	}
+	var lastRead time.Time
+	puts := 0
+	for _, e := range proxy.Events() {
+		if !strings.Contains(e.Path, "/manifests/sha256-") {
+			continue
+		}
+		switch e.Method {
+		case "GET":
+			lastRead = e.At
+		case "PUT":
+			puts++
+			if d := e.At.Sub(lastRead); d > settle/2 {
+				t.Errorf("fallback PUT reached the registry %v after the read it merged, more than Settle/2 = %v", d, settle/2)
+			}
+		}
+	}
+	if puts == 0 {
+		t.Errorf("no fallback PUT reached the registry")
+	}
+	got, raw := fallbackEntries(t, c, s)
+	if !got[res.Artifact.Digest] {
+		t.Errorf("fallback index %s, want our entry", raw)
+	}
+}

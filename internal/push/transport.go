@@ -180,14 +180,27 @@ func withCounter(ctx context.Context, n *atomic.Int64) context.Context {
 	return context.WithValue(ctx, counterKey{}, n)
 }
 
+// sentAtKey carries a *atomic.Int64 that counting sets to the time (Unix
+// nanoseconds) each request is handed to the wire.
+type sentAtKey struct{}
+
+// withSentAt returns a context whose registry requests record in t when the
+// last of them (retries and token requests included) was sent.
+func withSentAt(ctx context.Context, t *atomic.Int64) context.Context {
+	return context.WithValue(ctx, sentAtKey{}, t)
+}
+
 // counting counts every request that reaches the wire (retries included) in
-// the counter its context carries.
+// the counter its context carries, and records when it was sent.
 type counting struct{ base http.RoundTripper }
 
 // RoundTrip implements http.RoundTripper.
 func (c counting) RoundTrip(req *http.Request) (*http.Response, error) {
 	if n, ok := req.Context().Value(counterKey{}).(*atomic.Int64); ok {
 		n.Add(1)
+	}
+	if t, ok := req.Context().Value(sentAtKey{}).(*atomic.Int64); ok {
+		t.Store(time.Now().UnixNano())
 	}
 	return c.base.RoundTrip(req)
 }

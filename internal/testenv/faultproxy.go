@@ -35,6 +35,10 @@ const (
 	// the manifest's subject digest to the answer, like registries that send
 	// the header without serving the referrers API.
 	FaultSubjectHeader
+	// FaultSlow forwards the request at once (the registry answers from
+	// its state at arrival) and holds the answer back for Delay: a slow
+	// response, or a response delayed on the network.
+	FaultSlow
 )
 
 // Fault is one injection rule: requests whose method equals Method (any when
@@ -45,7 +49,8 @@ type Fault struct {
 	Path       *regexp.Regexp
 	Kind       FaultKind
 	Times      int
-	RetryAfter string // Fault429's Retry-After value; "1" when empty
+	RetryAfter string        // Fault429's Retry-After value; "1" when empty
+	Delay      time.Duration // FaultSlow's delay
 }
 
 // FaultEvent records one request the proxy saw.
@@ -99,6 +104,15 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 				w.Header().Set("OCI-Subject", m.Subject.Digest)
 			}
 			rp.ServeHTTP(w, r)
+		case FaultSlow:
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			time.Sleep(f.Delay)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
 		case Fault429:
 			ra := f.RetryAfter
 			if ra == "" {
@@ -200,6 +214,8 @@ func (k FaultKind) String() string {
 		return "412"
 	case FaultSubjectHeader:
 		return "subject-header"
+	case FaultSlow:
+		return "slow"
 	}
 	return "kind" + strconv.Itoa(int(k))
 }
