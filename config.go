@@ -283,6 +283,9 @@ func (c *Config) Validate() error {
 	if c.PushImage && !c.PushToRegistry {
 		return badInput("push-image", "needs push-to-registry: true (push-image pushes the image so that the attestation can be attached to it)")
 	}
+	if c.PushImage && c.SubjectDigest != "" {
+		return badInput("push-image", "and subject-digest exclude each other: push-image attests the digest it pushes; give subject-digest only for an image another step pushed")
+	}
 	for _, p := range []struct{ name, val string }{{"bundle-path", c.BundlePath}, {"statement-path", c.StatementPath}} {
 		if p.val == "" {
 			continue

@@ -33,7 +33,7 @@ var inputs = []input{
 	{name: "push-to-registry", def: "true", bool: true,
 		usage: "Push the signed bundle to the registry as an OCI 1.1 referrer of the image. Default: true. With false the bundle is only written to bundle-path."},
 	{name: "push-image", def: "false", bool: true,
-		usage: "Push the archive's image to subject-name first, then attest the pushed digest (for workflows that docker save but never push). Default: false."},
+		usage: "Push the archive's image to subject-name first, then attest the pushed digest (for workflows that docker save but never push); excludes subject-digest. Default: false."},
 	{name: "referrers-mode", def: "auto",
 		usage: "How the referrer is made discoverable: auto (use the referrers API when the registry has it, else also maintain the sha256-<digest> fallback tag), api (never write the tag) or tag (always write it). Default: auto."},
 	{name: "sigstore", def: "auto",

@@ -55,6 +55,7 @@ func TestValidateNamesTheInput(t *testing.T) {
 		{"bad subject-name", []string{"--subject-path", archive, "--subject-name", "UPPER/Case:tag"}, "subject-name"},
 		{"missing signing-key file", []string{"--subject-path", archive, "--signing-key", filepath.Join(dir, "k.pem")}, "signing-key"},
 		{"push-image without push", []string{"--subject-path", archive, "--push-image", "--push-to-registry=false"}, "push-image"},
+		{"push-image with subject-digest", []string{"--subject-path", archive, "--push-image", "--subject-digest", "sha256:" + strings.Repeat("a", 64)}, "push-image"},
 		{"bundle-path is a directory", []string{"--subject-path", archive, "--bundle-path", dir}, "bundle-path"},
 		{"statement-path in a missing directory", []string{"--subject-path", archive, "--statement-path", filepath.Join(dir, "x", "s.json")}, "statement-path"},
 	}
