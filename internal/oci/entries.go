@@ -15,6 +15,10 @@ const (
 	maxEntries = 1 << 17
 	// maxLinkHops bounds link resolution.
 	maxLinkHops = 40
+	// maxPathLen bounds archive paths, link targets and the paths
+	// manifests name (Linux's PATH_MAX). Resolving a path costs time
+	// quadratic in its length (each parent is looked up as a link).
+	maxPathLen = 4096
 )
 
 // entry is what the pass records about one tar entry.
@@ -56,6 +60,9 @@ func cleanName(name string) (string, error) {
 	if name == "" {
 		return "", fmt.Errorf("%w: empty name", ErrUnsafePath)
 	}
+	if len(name) > maxPathLen {
+		return "", fmt.Errorf("%w: path of %d bytes, longer than %d", ErrUnsafePath, len(name), maxPathLen)
+	}
 	if strings.HasPrefix(name, "/") || strings.HasPrefix(name, `\`) || (len(name) > 1 && name[1] == ':' && strings.ContainsAny(name[:1], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
 		return "", fmt.Errorf("%w: absolute path", ErrUnsafePath)
 	}
@@ -74,6 +81,9 @@ func cleanName(name string) (string, error) {
 // symlinkTarget returns the archive path a symlink at name pointing to
 // target refers to; it must stay inside the archive.
 func symlinkTarget(name, target string) (string, error) {
+	if len(target) > maxPathLen {
+		return "", fmt.Errorf("%w: link target of %d bytes, longer than %d", ErrUnsafePath, len(target), maxPathLen)
+	}
 	if target == "" || strings.HasPrefix(target, "/") {
 		return "", fmt.Errorf("%w: link target %q leaves the archive", ErrUnsafePath, target)
 	}
@@ -110,6 +120,9 @@ func (t *table) resolve(name, what string) (*entry, error) {
 	for hops := 0; ; hops++ {
 		if hops > maxLinkHops {
 			return nil, fail(t.path, name, "%w: %s names a path whose links do not end (loop at %q)", ErrLinkLoop, what, cur)
+		}
+		if len(cur) > maxPathLen {
+			return nil, fail(t.path, name, "%w: %s names a path that links lengthen beyond %d bytes", ErrUnsafePath, what, maxPathLen)
 		}
 		e, ok := t.byName[cur]
 		if !ok {

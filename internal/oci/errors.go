@@ -66,11 +66,18 @@ type archiveError struct {
 	err   error
 }
 
+// maxErrorName is how much of an entry name an error quotes.
+const maxErrorName = 256
+
 func (e *archiveError) Error() string {
 	if e.entry == "" {
 		return fmt.Sprintf("reading image archive %q: %v", e.path, e.err)
 	}
-	return fmt.Sprintf("reading image archive %q: entry %q: %v", e.path, e.entry, e.err)
+	entry := e.entry
+	if len(entry) > maxErrorName {
+		entry = fmt.Sprintf("%s… (%d bytes)", entry[:maxErrorName], len(entry))
+	}
+	return fmt.Sprintf("reading image archive %q: entry %q: %v", e.path, entry, e.err)
 }
 
 func (e *archiveError) Unwrap() error { return e.err }
