@@ -210,6 +210,9 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 	if err := os.WriteFile(path, res.Bundle, 0o644); err != nil {
 		return nil, fmt.Errorf("input bundle-path: writing the bundle: %w", err)
 	}
+	if err := c.handBack(path); err != nil {
+		return nil, fmt.Errorf("input bundle-path: %w", err)
+	}
 	r.bundle = path
 	log.Infof("wrote Sigstore bundle %s", path)
 	log.SetOutput("bundle-path", c.paths.toHost(path))
@@ -264,6 +267,9 @@ func statement(c *Config, pred *attest.Predicate, registry ...*intoto.ResourceDe
 		if err := os.WriteFile(c.StatementPath, append(b, '\n'), 0o644); err != nil {
 			return nil, fmt.Errorf("input statement-path: writing the statement: %w", err)
 		}
+		if err := c.handBack(c.StatementPath); err != nil {
+			return nil, fmt.Errorf("input statement-path: %w", err)
+		}
 	}
 	return b, nil
 }
@@ -279,6 +285,9 @@ func bundlePath(c *Config, getenv func(string) string, id digest.Digest) (string
 		dir := filepath.Join(rt, "oci-attest")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return "", fmt.Errorf("input bundle-path: creating %s: %w", dir, err)
+		}
+		if err := c.handBack(dir); err != nil {
+			return "", fmt.Errorf("input bundle-path: %w", err)
 		}
 		return filepath.Join(dir, name), nil
 	}
