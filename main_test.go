@@ -18,6 +18,8 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/push"
+	"github.com/oci-attest/oci-attest/internal/sign"
 )
 
 // env is an injected environment (STYLE.md #2: no os.Setenv).
@@ -365,5 +367,26 @@ func TestSummaryShowsHostPaths(t *testing.T) {
 	}
 	if strings.Contains(got, "/github/runner_temp") {
 		t.Errorf("summary() shows a container path:\n%s", got)
+	}
+}
+
+// TestSummaryVerifyCommandsNeedAReferrer: with push-to-registry: false the
+// subject is resolved but nothing is attached, so the summary must not offer
+// verify commands that could only find nothing.
+func TestSummaryVerifyCommandsNeedAReferrer(t *testing.T) {
+	t.Parallel()
+	r := &attestResult{
+		archive: &oci.Archive{Path: "image.tar", Format: oci.FormatDocker},
+		image:   &oci.Image{},
+		subject: &push.Subject{Repository: "registry.example/app"},
+		signed:  &sign.Result{Identity: "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main", Issuer: "https://token.actions.githubusercontent.com", Instance: "public-good", LogIndex: -1},
+		bundle:  "b.json",
+	}
+	if got := summary(r, nil); strings.Contains(got, "verify") {
+		t.Errorf("summary() without a pushed referrer offers verify commands:\n%s", got)
+	}
+	r.attached = &push.AttachResult{}
+	if got := summary(r, nil); !strings.Contains(got, "oci-attest verify registry.example/app@") || !strings.Contains(got, "cosign verify-attestation") {
+		t.Errorf("summary() with a referrer lacks the verify commands:\n%s", got)
 	}
 }

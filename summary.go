@@ -51,7 +51,8 @@ func summary(r *attestResult, paths pathMap) string {
 			row("Discovery", "referrers API ("+a.Reason+")")
 		}
 	}
-	if image != "" && r.signed != nil && r.signed.Identity != "" {
+	// The verify commands read the referrer: only when one was pushed.
+	if image != "" && r.attached != nil && r.signed != nil && r.signed.Identity != "" {
 		// Trust: public-good is both tools' default; GitHub's instance and a
 		// custom one need their trusted root, and have no Rekor v1 log.
 		ours, theirs := "", ""
