@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -137,7 +138,7 @@ type fallbackResult struct {
 //  1. GET the tag, keeping its ETag; 404 → empty index; not an OCI index →
 //     ErrForeignTag (never overwritten).
 //  2. Merge: keep every entry byte for byte, add ours once.
-//  3. PUT with If-Match when an ETag was served; 412 → back to 1. The PUT
+//  3. PUT with If-Match when a strong ETag was served; 412 → back to 1. The PUT
 //     must land within settle/2 of the read it is based on (its context
 //     deadline, counted from when the read was sent); a slower round is
 //     abandoned and re-read.
@@ -193,7 +194,11 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 				return res, fmt.Errorf("merging fallback index %s:%s: %w", r.name(), tag, err)
 			}
 			hdr := http.Header{}
-			if cur != nil && cur.ETag != "" {
+			// A weak ETag (a proxy that compressed the answer weakens
+			// it) never matches under If-Match's strong comparison:
+			// sending it would fail every round, so the write relies on
+			// the timing protocol instead.
+			if cur != nil && cur.ETag != "" && !strings.HasPrefix(cur.ETag, "W/") {
 				hdr.Set("If-Match", cur.ETag)
 			}
 			// Sent once, and it must land within settle/2 of its read: a

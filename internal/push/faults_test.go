@@ -3,8 +3,13 @@ package push
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -234,5 +239,62 @@ func TestFallbackWriteDeadlineFromRead(t *testing.T) {
 	got, raw := fallbackEntries(t, c, s)
 	if !got[res.Artifact.Digest] {
 		t.Errorf("fallback index %s, want our entry", raw)
+	}
+}
+
+// TestFallbackWeakETag: a registry behind a proxy that weakens ETags (nginx
+// does when it compresses a response) and that honours If-Match with the
+// strong comparison RFC 9110 requires answers 412 to every If-Match carrying
+// the weak ETag. The tag write must not send it (and falls back to the
+// timing protocol) rather than fail every round.
+func TestFallbackWeakETag(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := startGGCR(t)
+	target, err := url.Parse("http://" + reg.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	var ifMatch []string
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method == http.MethodGet && strings.Contains(resp.Request.URL.Path, "/manifests/sha256-") && resp.StatusCode == http.StatusOK {
+			resp.Header.Set("ETag", `W/"weak-1"`)
+		}
+		return nil
+	}
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if im := r.Header.Get("If-Match"); im != "" {
+			mu.Lock()
+			ifMatch = append(ifMatch, im)
+			mu.Unlock()
+			if strings.HasPrefix(im, "W/") { // strong comparison: a weak tag never matches
+				http.Error(w, `{"errors":[{"code":"PRECONDITION_FAILED"}]}`, http.StatusPreconditionFailed)
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	c := newTestClient(t, Options{})
+	s := resolvedSubject(t, c, hostOf(t, front.URL)+"/weaketag")
+	opts := AttachOptions{Mode: ModeTag, Settle: 100 * time.Millisecond}
+	first, err := c.Attach(ctx, s, testBundle(1), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.Attach(ctx, s, testBundle(2), opts) // reads the tag: a weak ETag
+	if err != nil {
+		t.Fatalf("Attach() against a weak ETag = %v", err)
+	}
+	mu.Lock()
+	for _, im := range ifMatch {
+		t.Errorf("tag write sent If-Match %q, a weak ETag", im)
+	}
+	mu.Unlock()
+	got, raw := fallbackEntries(t, c, s)
+	if !got[first.Artifact.Digest] || !got[second.Artifact.Digest] || len(got) != 2 {
+		t.Errorf("fallback index %s, want both entries", raw)
 	}
 }
