@@ -83,11 +83,20 @@ func (x *fallbackIndex) has(d digest.Digest) bool {
 	return false
 }
 
-// with returns the index bytes with every existing entry and desc appended
-// (when absent).
-func (x *fallbackIndex) with(desc ocispec.Descriptor) ([]byte, error) {
-	entries := x.entries
-	if !x.has(desc.Digest) {
+// with returns the index bytes with every existing entry, then restore
+// (entries known to be absent), then desc appended (when absent).
+func (x *fallbackIndex) with(desc ocispec.Descriptor, restore ...json.RawMessage) ([]byte, error) {
+	entries := append(x.entries[:len(x.entries):len(x.entries)], restore...)
+	present := x.has(desc.Digest)
+	for _, e := range restore {
+		var d struct {
+			Digest digest.Digest `json:"digest"`
+		}
+		if json.Unmarshal(e, &d) == nil && d.Digest == desc.Digest {
+			present = true
+		}
+	}
+	if !present {
 		e, err := json.Marshal(desc)
 		if err != nil {
 			return nil, err
@@ -107,6 +116,40 @@ func (x *fallbackIndex) with(desc ocispec.Descriptor) ([]byte, error) {
 	}
 	fields["manifests"] = m
 	return json.Marshal(fields)
+}
+
+// seenEntries are the entries of every fallback index read during one
+// update, by digest, in the order first seen. Writers only ever add
+// entries, so one that was read and is gone was dropped by a write merged
+// from an older index — a write whose client gave up on it but which the
+// registry still committed, possibly our own — and is put back.
+type seenEntries struct {
+	order []digest.Digest
+	raw   map[digest.Digest]json.RawMessage
+}
+
+// add records the entries of idx.
+func (s *seenEntries) add(idx *fallbackIndex) {
+	if s.raw == nil {
+		s.raw = map[digest.Digest]json.RawMessage{}
+	}
+	for i, d := range idx.digests {
+		if _, ok := s.raw[d]; !ok {
+			s.raw[d] = idx.entries[i]
+			s.order = append(s.order, d)
+		}
+	}
+}
+
+// missingFrom returns the seen entries idx lacks.
+func (s *seenEntries) missingFrom(idx *fallbackIndex) []json.RawMessage {
+	var out []json.RawMessage
+	for _, d := range s.order {
+		if !idx.has(d) {
+			out = append(out, s.raw[d])
+		}
+	}
+	return out
 }
 
 // readFallback GETs the fallback tag: (nil, "", nil) when it is absent.
@@ -137,14 +180,15 @@ type fallbackResult struct {
 //
 //  1. GET the tag, keeping its ETag; 404 → empty index; not an OCI index →
 //     ErrForeignTag (never overwritten).
-//  2. Merge: keep every entry byte for byte, add ours once.
+//  2. Merge: keep every entry byte for byte, add ours once, and put back
+//     any entry an earlier read of this update showed (see seenEntries).
 //  3. PUT with If-Match when a strong ETag was served; 412 → back to 1. The PUT
 //     must land within settle/2 of the read it is based on (its context
 //     deadline, counted from when the read was sent); a slower round is
 //     abandoned and re-read.
 //  4. Verify: after a randomized settle delay (settle..1.5·settle), GET the
 //     tag twice, a settle delay apart; every read must show the
-//     same index digest and our entry. Otherwise back to 1 after a jittered
+//     same index digest, our entry and every entry read before. Otherwise back to 1 after a jittered
 //     backoff; after fallbackAttempts rounds, ErrFallbackLost.
 //  5. Superseded indexes are left alone.
 //
@@ -160,6 +204,13 @@ type fallbackResult struct {
 // within one settle), which needs two writes between samples and still leaves
 // the later writers verifying; the package test runs 16+ processes against
 // one tag to measure it.
+//
+// The bound D is the client's: a write it gave up on can still be committed
+// later by a slow registry, merged from an old index. Entries this update
+// read and such a write dropped are put back (seenEntries) as long as the
+// late write lands before our last verification read; one landing later
+// still can drop entries (If-Match, where the registry honours it, is the
+// only full guard).
 func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Descriptor, settle time.Duration, reads int) (*fallbackResult, error) {
 	if settle <= 0 {
 		settle = defaultSettle
@@ -168,6 +219,7 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 		reads = defaultVerifyReads
 	}
 	res := &fallbackResult{}
+	var seen seenEntries
 	var last error
 	var wait time.Duration // what the registry asked for (Retry-After)
 	for attempt := 0; attempt < fallbackAttempts; attempt++ {
@@ -188,8 +240,9 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 			return res, err
 		}
 		readAt := time.Unix(0, sent.Load())
-		if !idx.has(entry.Digest) {
-			raw, err := idx.with(entry)
+		seen.add(idx)
+		if restore := seen.missingFrom(idx); !idx.has(entry.Digest) || len(restore) > 0 {
+			raw, err := idx.with(entry, restore...)
 			if err != nil {
 				return res, fmt.Errorf("merging fallback index %s:%s: %w", r.name(), tag, err)
 			}
@@ -225,22 +278,23 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 				continue
 			}
 		}
-		ok, seen, err := r.verifyFallback(ctx, tag, entry.Digest, settle, reads)
+		ok, got, err := r.verifyFallback(ctx, tag, entry.Digest, &seen, settle, reads)
 		if err != nil {
 			return res, err
 		}
 		if ok {
-			res.Index = seen
+			res.Index = got
 			return res, nil
 		}
-		last = fmt.Errorf("verifying fallback tag %s:%s: our entry %s was not stably present", r.name(), tag, entry.Digest)
+		last = fmt.Errorf("verifying fallback tag %s:%s: our entry %s and every entry read before were not stably present", r.name(), tag, entry.Digest)
 	}
 	return res, fmt.Errorf("%w: %s:%s after %d rounds: %w (the referrer manifest %s is pushed; rerun to retry the tag)", ErrFallbackLost, r.name(), tag, res.Rounds, last, entry.Digest)
 }
 
 // verifyFallback reads the tag reads times, a randomized settle delay
-// apart, and reports whether every read showed the same index holding d.
-func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, settle time.Duration, reads int) (bool, ocispec.Descriptor, error) {
+// apart, and reports whether every read showed the same index holding d and
+// every entry seen so far.
+func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, known *seenEntries, settle time.Duration, reads int) (bool, ocispec.Descriptor, error) {
 	var first digest.Digest
 	var seen ocispec.Descriptor
 	for i := 0; i < reads; i++ {
@@ -251,9 +305,10 @@ func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, s
 		if err != nil {
 			return false, seen, err
 		}
-		if f == nil || !idx.has(d) {
+		if f == nil || !idx.has(d) || len(known.missingFrom(idx)) > 0 {
 			return false, seen, nil
 		}
+		known.add(idx)
 		if i == 0 {
 			first = f.Desc.Digest
 		} else if f.Desc.Digest != first {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -291,5 +292,42 @@ func TestFallbackConcurrentProcesses(t *testing.T) {
 	t.Logf("RESULT writers=%d succeeded=%d failed=%d lost=%d entries=%d", writers, len(want), failed, lost, len(got))
 	if t.Failed() {
 		t.Logf("final index: %s", raw)
+	}
+}
+
+// TestFallbackIndexWithRestore: entries put back keep their bytes and come
+// before ours; ours is not added twice when it is one of them.
+func TestFallbackIndexWithRestore(t *testing.T) {
+	t.Parallel()
+	ours := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("ours"), Size: 1}
+	oursRaw, _ := json.Marshal(ours)
+	lost := json.RawMessage(`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + digest.FromString("lost").String() + `","size":2,"x-extra":true}`)
+	cases := []struct {
+		name    string
+		restore []json.RawMessage
+		want    []digest.Digest
+	}{
+		{"nothing to restore", nil, []digest.Digest{ours.Digest}},
+		{"another entry", []json.RawMessage{lost}, []digest.Digest{digest.FromString("lost"), ours.Digest}},
+		{"ours among them", []json.RawMessage{lost, oursRaw}, []digest.Digest{digest.FromString("lost"), ours.Digest}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			raw, err := newFallbackIndex().with(ours, tc.restore...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx, err := parseFallbackIndex(&fetched{Raw: raw, Desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, idx.digests); diff != "" {
+				t.Errorf("entries (-want +got):\n%s", diff)
+			}
+			if len(tc.restore) > 0 && !strings.Contains(string(raw), `"x-extra":true`) {
+				t.Errorf("restored entry lost its bytes: %s", raw)
+			}
+		})
 	}
 }

@@ -1,8 +1,10 @@
 package push
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	"github.com/oci-attest/oci-attest/internal/testenv"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestFaultsTransient puts a misbehaving proxy in front of each real
@@ -296,5 +300,102 @@ func TestFallbackWeakETag(t *testing.T) {
 	got, raw := fallbackEntries(t, c, s)
 	if !got[first.Artifact.Digest] || !got[second.Artifact.Digest] || len(got) != 2 {
 		t.Errorf("fallback index %s, want both entries", raw)
+	}
+}
+
+// TestFallbackLateWriteRestoresSeenEntries: a tag write the client gave up
+// on (its deadline passed while the registry was still busy with it) can
+// still land later, carrying the stale index it was merged from. Here it
+// lands after the writer's next round merged another writer's entry B and
+// before its verification: the index then lacks B, an entry the writer
+// itself read. The writer must notice and put B back rather than report
+// success over an index that lost it.
+func TestFallbackLateWriteRestoresSeenEntries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const settle = time.Second
+	reg := startGGCR(t)
+	c := newTestClient(t, Options{})
+	s := resolvedSubject(t, c, reg.host+"/latewrite")
+	seed, err := c.Attach(ctx, s, testBundle(1), AttachOptions{Mode: ModeTag, Settle: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := parseRepository(s.Repository)
+	rctx, rp := c.repository(ctx, ref, "pull", "push")
+	tag := fallbackTag(s.Descriptor.Digest.String())
+	// Writer B's referrer is pushed; its tag entry comes later.
+	b, err := c.Attach(ctx, s, testBundle(3), AttachOptions{Mode: ModeAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := b.Artifact
+
+	var once sync.Once
+	late := make(chan struct{})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		held := false
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256-") {
+			once.Do(func() {
+				held = true
+				// Writer B gets in while this write is stuck.
+				idx, _, err := rp.readFallback(rctx, tag)
+				if err == nil {
+					var raw []byte
+					if raw, err = idx.with(other); err == nil {
+						_, err = rp.putManifest(rctx, tag, ocispec.MediaTypeImageIndex, raw, nil)
+					}
+				}
+				if err != nil {
+					t.Errorf("writer B: %v", err)
+				}
+			})
+		}
+		req, _ := http.NewRequestWithContext(context.Background(), r.Method, "http://"+reg.host+r.URL.RequestURI(), bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		if held {
+			// The registry commits the stuck write long after the
+			// client stopped waiting for it.
+			go func() {
+				defer close(late)
+				time.Sleep(settle)
+				if resp, err := http.DefaultTransport.RoundTrip(req); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			<-r.Context().Done()
+			return
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(front.Close)
+
+	fs := *s
+	fs.Repository = hostOf(t, front.URL) + "/latewrite"
+	res, err := c.Attach(ctx, &fs, testBundle(2), AttachOptions{Mode: ModeTag, Settle: settle})
+	if err != nil {
+		t.Fatalf("Attach() = %v", err)
+	}
+	select {
+	case <-late:
+	default:
+		t.Fatalf("the stuck write had not landed when Attach returned")
+	}
+	got, raw := fallbackEntries(t, c, s)
+	for _, d := range []digest.Digest{seed.Artifact.Digest, other.Digest, res.Artifact.Digest} {
+		if !got[d] {
+			t.Errorf("fallback index lacks %s: %s", d, raw)
+		}
 	}
 }
