@@ -269,6 +269,11 @@ func (c *Config) Validate() error {
 		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
 			return badInput(u.name, "%q is not an http(s) URL", u.val)
 		}
+		if c.Sigstore != "custom" {
+			// Ignoring it would sign with another instance than the one
+			// meant, perhaps publishing to the public transparency log.
+			return badInput(u.name, "is only used with sigstore: custom (sigstore is %s): set sigstore: custom, or remove %s", c.Sigstore, u.name)
+		}
 	}
 	if c.TrustedRoot != "" {
 		if _, err := os.Stat(c.TrustedRoot); err != nil {

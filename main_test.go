@@ -53,6 +53,8 @@ func TestValidateNamesTheInput(t *testing.T) {
 		{"custom rekor without tsa", []string{"--subject-path", archive, "--sigstore", "custom", "--fulcio-url", "http://127.0.0.1:1", "--rekor-url", "http://127.0.0.1:2", "--trusted-root", archive}, "tsa-url"},
 		{"custom key signing with tsa, no trusted-root", []string{"--subject-path", archive, "--sigstore", "custom", "--signing-key", "ephemeral", "--tsa-url", "http://127.0.0.1:2"}, "trusted-root"},
 		{"bad fulcio-url", []string{"--subject-path", archive, "--fulcio-url", "fulcio:5555"}, "fulcio-url"},
+		{"tsa-url without sigstore custom", []string{"--subject-path", archive, "--tsa-url", "http://127.0.0.1:2"}, "tsa-url"},
+		{"fulcio-url with sigstore github", []string{"--subject-path", archive, "--sigstore", "github", "--fulcio-url", "https://fulcio.example"}, "fulcio-url"},
 		{"bad subject-digest", []string{"--subject-path", archive, "--subject-digest", "sha256:abc"}, "subject-digest"},
 		{"bad subject-name", []string{"--subject-path", archive, "--subject-name", "UPPER/Case:tag"}, "subject-name"},
 		{"missing signing-key file", []string{"--subject-path", archive, "--signing-key", filepath.Join(dir, "k.pem")}, "signing-key"},
