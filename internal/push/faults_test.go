@@ -358,10 +358,11 @@ func TestFallbackLateWriteRestoresSeenEntries(t *testing.T) {
 		req.Header = r.Header.Clone()
 		if held {
 			// The registry commits the stuck write long after the
-			// client stopped waiting for it.
+			// client stopped waiting for it (at Settle/2): after the
+			// writer's next read, before its last verification read.
 			go func() {
 				defer close(late)
-				time.Sleep(settle)
+				time.Sleep(settle * 3 / 2)
 				if resp, err := http.DefaultTransport.RoundTrip(req); err == nil {
 					resp.Body.Close()
 				}
