@@ -174,6 +174,8 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 			registrySubjects = append(registrySubjects, attest.RegistrySubject(s.Repository, s.Image.Digest))
 		}
 		log.SetOutput("subject-digest", s.Descriptor.Digest.String())
+	} else if c.SubjectDigest != "" {
+		return nil, badInput("subject-name", "the archive's image has no RepoTags, so subject-digest names a digest in no known repository: set subject-name (e.g. ghcr.io/org/app)")
 	} else if c.PushToRegistry {
 		return nil, badInput("subject-name", "the archive's image has no RepoTags, so the registry repository is unknown: set subject-name (e.g. ghcr.io/org/app:1.0), or push-to-registry: false")
 	}

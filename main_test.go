@@ -18,6 +18,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 	"github.com/oci-attest/oci-attest/internal/push"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
@@ -390,5 +391,39 @@ func TestSummaryVerifyCommandsNeedAReferrer(t *testing.T) {
 	r.attached = &push.AttachResult{}
 	if got := summary(r, nil); !strings.Contains(got, "oci-attest verify registry.example/app@") || !strings.Contains(got, "cosign verify-attestation") {
 		t.Errorf("summary() with a referrer lacks the verify commands:\n%s", got)
+	}
+}
+
+// TestUntaggedArchiveNeedsSubjectName: an image without RepoTags names no
+// repository, so a subject-digest (or a push) without subject-name is an
+// input error instead of an attestation that silently leaves the registry
+// image out.
+func TestUntaggedArchiveNeedsSubjectName(t *testing.T) {
+	t.Parallel()
+	b, err := ocitest.Build(ocitest.Docker25, ocitest.Image{Layers: []ocitest.Layer{{Files: []ocitest.File{{Name: "a", Content: "a"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "untagged.tar")
+	if err := os.WriteFile(archive, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"subject-digest", []string{"--push-to-registry=false", "--subject-digest", "sha256:" + strings.Repeat("a", 64)}},
+		{"push", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"--subject-path", archive, "--signing-key", "ephemeral", "--bundle-path", filepath.Join(t.TempDir(), "b.json")}, tt.args...)
+			_, stderr, err := runCLI(t, env{}, args...)
+			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "input subject-name:") {
+				t.Fatalf("run(%v) error = %v (exit %d), want an input error naming subject-name\n%s", args, err, exitCode(err), stderr)
+			}
+		})
 	}
 }
