@@ -261,18 +261,23 @@ func cleanTarName(n string) string {
 }
 
 // openInTar opens the regular file name of the tar at p, following
-// symlinks (relative to their directory) and hard links (archive paths).
+// symlinks (relative to their directory) and hard links (archive paths),
+// also where they are parent directories of the path, as the scanner does.
 func openInTar(p string, ix map[string]tarEntry, name string) (io.ReadCloser, error) {
 	n := cleanTarName(name)
 	for hops := 0; ; hops++ {
-		if hops > 16 {
+		if hops > 40 { // the scanner's bound
 			return nil, fmt.Errorf("archive entry %s: too many links", name)
 		}
 		e, ok := ix[n]
-		h := e.hdr
 		if !ok {
+			if alt, ok := throughLinkedDir(ix, n); ok {
+				n = alt
+				continue
+			}
 			return nil, fmt.Errorf("archive entry %s is missing", n)
 		}
+		h := e.hdr
 		switch h.Typeflag {
 		case tar.TypeSymlink:
 			// Resolves a link inside the archive's own entry table; nothing
@@ -296,4 +301,25 @@ func openInTar(p string, ix map[string]tarEntry, name string) (io.ReadCloser, er
 			io.Closer
 		}{io.NewSectionReader(f, e.off, h.Size), f}, nil
 	}
+}
+
+// throughLinkedDir rewrites n when one of its parent directories is a link
+// ("a/b/c" with "a" a symlink to "x" is "x/b/c").
+func throughLinkedDir(ix map[string]tarEntry, n string) (string, bool) {
+	for i := 0; i < len(n); i++ {
+		if n[i] != '/' {
+			continue
+		}
+		e, ok := ix[n[:i]]
+		if !ok {
+			continue
+		}
+		switch e.hdr.Typeflag {
+		case tar.TypeSymlink:
+			return cleanTarName(path.Join(path.Dir(n[:i]), e.hdr.Linkname, n[i+1:])), true //nolint:gosec // G305: archive paths only, nothing is extracted
+		case tar.TypeLink:
+			return cleanTarName(path.Join(e.hdr.Linkname, n[i+1:])), true //nolint:gosec // G305: as above
+		}
+	}
+	return "", false
 }

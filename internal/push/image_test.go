@@ -1,8 +1,11 @@
 package push
 
 import (
+	"archive/tar"
 	"context"
+	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 )
 
 // TestPushImage pushes every image of every generated test archive to both
@@ -124,5 +128,65 @@ func TestPushImageErrors(t *testing.T) {
 	r, _ := name.NewRepository(reg.host+"/x", name.Insecure)
 	if tags, err := remote.List(r); err == nil && len(tags) != 0 {
 		t.Errorf("failed pushes left tags %v", tags)
+	}
+}
+
+// TestPushImageThroughDirectoryLink: a layer whose path runs through a
+// directory symlink (the scanner resolves it) is pushed from where the link
+// leads, not refused as missing.
+func TestPushImageThroughDirectoryLink(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "archives", "docker-legacy.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var es []ocitest.Entry
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := ocitest.Entry{Name: h.Name, Type: h.Typeflag, Linkname: h.Linkname, Body: body}
+		// Layer directories move under store/; their old names become
+		// links to the new place.
+		if dir, rest, ok := strings.Cut(strings.TrimSuffix(h.Name, "/"), "/"); len(dir) == 64 && (ok || h.Typeflag == tar.TypeDir) {
+			if !ok {
+				es = append(es, ocitest.Entry{Name: dir, Type: tar.TypeSymlink, Linkname: "store/" + dir})
+				e.Name = "store/" + dir + "/"
+			} else {
+				e.Name = "store/" + dir + "/" + rest
+			}
+		}
+		es = append(es, e)
+	}
+	path := filepath.Join(t.TempDir(), "dirlink.tar")
+	if err := os.WriteFile(path, ocitest.Tar(es), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := oci.Scan(ctx, path, oci.ScanOptions{})
+	if err != nil {
+		t.Fatalf("oci.Scan() = %v", err)
+	}
+	if !strings.Contains(string(a.ManifestRaw), "/layer.tar") {
+		t.Fatalf("manifest.json does not name <id>/layer.tar paths: %s", a.ManifestRaw)
+	}
+	reg := startGGCR(t)
+	c := newTestClient(t, Options{})
+	ref := reg.host + "/dirlink:v1"
+	if _, err := c.PushImage(ctx, path, a, &a.Images[0], ref); err != nil {
+		t.Fatalf("PushImage() = %v", err)
+	}
+	if _, err := c.Resolve(ctx, ref, "", a.Images[0].ImageID); err != nil {
+		t.Errorf("Resolve(pushed image) = %v", err)
 	}
 }
