@@ -142,6 +142,9 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 	}
 	if ref != "" && (c.PushToRegistry || c.SubjectName != "" || c.SubjectDigest != "") {
 		client, err = push.New(push.Options{
+			// In a docker action, a DOCKER_CONFIG the job set under
+			// runner.temp may still name the host's path.
+			DockerConfig:  c.paths.toContainer(getenv("DOCKER_CONFIG")),
 			GitHubToken:   c.GitHubToken,
 			AllowInsecure: c.AllowInsecureRegistry,
 			Getenv:        getenv,

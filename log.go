@@ -67,13 +67,32 @@ func (l *logger) redact(s string) string {
 	return s
 }
 
-// Infof writes one line.
+// Infof writes one line. In Actions, a line of the message that the runner
+// would read as a workflow command (it starts, after leading blanks, with
+// "::" or "##[") is defused: messages carry data from the archive (tags,
+// paths) and from registries, which must never issue commands such as
+// ::stop-commands:: or a forged ::error::. Warnf and Errorf need no such
+// care: go-githubactions escapes their data.
 func (l *logger) Infof(format string, args ...any) {
 	if l.gha != nil {
-		l.gha.Infof(format, args...)
+		l.gha.Infof("%s", defuseCommands(fmt.Sprintf(format, args...)))
 		return
 	}
 	fmt.Fprintln(redactWriter{l}, fmt.Sprintf(format, args...))
+}
+
+// defuseCommands prefixes every line that the runner would parse as a
+// workflow command with "| " (the runner trims leading white space, so
+// blanks would not do).
+func defuseCommands(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, line := range lines {
+		t := strings.TrimLeft(line, " \t\r")
+		if strings.HasPrefix(t, "::") || strings.HasPrefix(t, "##[") {
+			lines[i] = "| " + line
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Warnf writes a warning (an annotation in Actions).

@@ -427,3 +427,23 @@ func TestUntaggedArchiveNeedsSubjectName(t *testing.T) {
 		})
 	}
 }
+
+// TestLogDefusesWorkflowCommands: data in a log line (a tag from the archive,
+// a registry's error) can never issue a workflow command in Actions.
+func TestLogDefusesWorkflowCommands(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	log := newLogger(true, &out, env{}.get)
+	log.Infof("tags %v", []string{"app:1\n::stop-commands::pwned", "x\n  ##[set-output name=a]b"})
+	log.Group("g")
+	log.EndGroup()
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		tr := strings.TrimLeft(line, " \t")
+		if strings.HasPrefix(tr, "##[") || (strings.HasPrefix(tr, "::") && tr != "::group::g" && tr != "::endgroup::") {
+			t.Errorf("log line %q would be a workflow command", line)
+		}
+	}
+	if !strings.Contains(out.String(), "| ::stop-commands::pwned") {
+		t.Errorf("log = %q, want the data kept, defused", out.String())
+	}
+}
