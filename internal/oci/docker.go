@@ -90,9 +90,16 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 	if err != nil {
 		return nil, err
 	}
-	var cfg imageConfig
-	if err := json.Unmarshal(craw, &cfg); err != nil {
-		return nil, fail(t.path, me.Config, "%w: image config is not valid JSON: %v", ErrBadManifest, err)
+	cfg, ok := t.configs[ce]
+	if !ok {
+		cfg = &imageConfig{}
+		if err := json.Unmarshal(craw, cfg); err != nil {
+			return nil, fail(t.path, me.Config, "%w: image config is not valid JSON: %v", ErrBadManifest, err)
+		}
+		if t.configs == nil {
+			t.configs = map[*entry]*imageConfig{}
+		}
+		t.configs[ce] = cfg
 	}
 	if cfg.RootFS == nil {
 		return nil, fail(t.path, me.Config, "%w: image config has no rootfs", ErrBadManifest)

@@ -52,6 +52,9 @@ type table struct {
 	path    string // the archive, for errors
 	byName  map[string]*entry
 	ordered []*entry
+	// configs caches parsed image configs: manifest.json entries may all
+	// name one config, which is parsed once.
+	configs map[*entry]*imageConfig
 }
 
 // cleanName normalises an archive path ("./a//b/" → "a/b") and rejects
