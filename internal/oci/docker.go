@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 )
@@ -147,26 +148,45 @@ func (t *table) dockerManifests(a *Archive, opts ScanOptions) error {
 	if err != nil {
 		return err
 	}
+	byConfig := map[digest.Digest][]*foundManifest{}
+	for _, im := range ims {
+		byConfig[im.manifest.Config.Digest] = append(byConfig[im.manifest.Config.Digest], im)
+	}
+	// Entries with the same config and layer digests match the same
+	// manifest: each such combination is looked up once (a crafted
+	// archive could otherwise cost entries × manifests checks).
+	type match struct {
+		im       *foundManifest
+		mismatch error
+	}
+	done := map[string]match{}
 	for i := range a.Images {
 		img := &a.Images[i]
-		var mismatch error
-		for _, im := range ims {
-			if im.manifest.Config.Digest != img.ImageID {
-				continue
-			}
-			// Several manifests may share a config (e.g. the same image
-			// with gzip and with uncompressed layers): take the one whose
-			// layers are the ones manifest.json names.
-			if err := t.checkLayerDescriptors(im, img); err != nil {
-				mismatch = err
-				continue
-			}
-			img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = im.desc.Digest, im.raw, im.mediaType
-			mismatch = nil
-			break
+		var key strings.Builder
+		key.WriteString(img.ImageID.String())
+		for _, l := range img.Layers {
+			key.WriteString(" " + l.Digest.String())
 		}
-		if mismatch != nil {
-			return mismatch
+		m, ok := done[key.String()]
+		if !ok {
+			for _, im := range byConfig[img.ImageID] {
+				// Several manifests may share a config (e.g. the same image
+				// with gzip and with uncompressed layers): take the one whose
+				// layers are the ones manifest.json names.
+				if err := t.checkLayerDescriptors(im, img); err != nil {
+					m.mismatch = err
+					continue
+				}
+				m = match{im: im}
+				break
+			}
+			done[key.String()] = m
+		}
+		if m.im == nil && m.mismatch != nil {
+			return m.mismatch
+		}
+		if im := m.im; im != nil {
+			img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = im.desc.Digest, im.raw, im.mediaType
 		}
 	}
 	return nil
