@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,6 +41,7 @@ func (c checker) check(ctx context.Context, d ocispec.Descriptor, source string)
 	raw, err := c.reg.bundle(ctx, c.repository, d, c.subject)
 	if err != nil {
 		a.Error = err.Error()
+		a.Unreadable = errors.Is(err, errRegistry)
 		return a, ""
 	}
 	b := &bundle.Bundle{Bundle: new(protobundle.Bundle)}

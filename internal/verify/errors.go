@@ -19,3 +19,6 @@ var (
 	// attestation.
 	ErrArchiveDiffers = errors.New("the local archive differs from the attested one")
 )
+
+// errRegistry marks a referrer the registry failed to serve (not a 404).
+var errRegistry = errors.New("the registry failed to serve the referrer")

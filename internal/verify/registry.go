@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -52,7 +53,7 @@ func (r pushRegistry) referrers(ctx context.Context, repository string, subject 
 func (r pushRegistry) bundle(ctx context.Context, repository string, d, subject ocispec.Descriptor) ([]byte, error) {
 	raw, desc, err := r.c.FetchManifest(ctx, repository, d.Digest.String())
 	if err != nil {
-		return nil, err
+		return nil, fetchError(err)
 	}
 	layer, err := bundleLayer(raw, desc, subject)
 	if err != nil {
@@ -60,9 +61,19 @@ func (r pushRegistry) bundle(ctx context.Context, repository string, d, subject 
 	}
 	b, err := r.c.FetchBlob(ctx, repository, layer)
 	if err != nil {
-		return nil, err
+		return nil, fetchError(err)
 	}
 	return b, nil
+}
+
+// fetchError marks a failure to read a referrer as errRegistry unless the
+// registry answered that it does not exist (a dangling fallback-tag entry is
+// a rejected attestation, not a failure to verify).
+func fetchError(err error) error {
+	if errors.Is(err, push.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errRegistry, err)
 }
 
 // bundleLayer checks that raw is an artifact manifest of a Sigstore bundle

@@ -63,6 +63,11 @@ type Attestation struct {
 	// Archive is the comparison with the local archive, when one was given
 	// and the attestation verified.
 	Archive *ArchiveComparison `json:"archive,omitempty"`
+
+	// Unreadable is true when the registry failed to serve the referrer
+	// (an error other than 404): it could not be checked, so it is not a
+	// verdict on the attestation.
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
 // Signer is the identity a bundle was signed with.

@@ -53,8 +53,10 @@ type Options struct {
 // lists its referrers (referrers API, else the sha256-<hex> fallback tag),
 // keeps the Sigstore bundles whose predicate type is attest.PredicateType
 // and verifies each one. It returns the Report together with ErrNoneFound,
-// ErrNoneVerified or ErrArchiveDiffers when the outcome is not a success;
-// other errors (the registry, the archive, the options) return a nil Report.
+// ErrNoneVerified or ErrArchiveDiffers when the outcome is not a success,
+// and with a plain error when none verified and the registry failed to serve
+// some of them (they were never checked); other errors (the registry, the
+// archive, the options) return a nil Report.
 func Verify(ctx context.Context, image string, opts Options) (*Report, error) {
 	client := opts.Client
 	if client == nil {
@@ -146,8 +148,17 @@ func outcome(rep *Report) error {
 		return fmt.Errorf("%w for %s (%d other referrer(s) ignored): attest the image first, or check the image name and digest", ErrNoneFound, at, len(rep.Ignored))
 	case rep.Verified == 0:
 		var errs []error
+		unreadable := 0
 		for _, a := range rep.Attestations {
 			errs = append(errs, fmt.Errorf("%s: %s", a.Digest, a.Error))
+			if a.Unreadable {
+				unreadable++
+			}
+		}
+		if unreadable > 0 {
+			// Not "none verifies": some were never checked. A plain error
+			// (exit 1) says to retry rather than that the image is bad.
+			return fmt.Errorf("reading attestations of %s: the registry failed to serve %d of %d; none of the others verifies: %w", at, unreadable, len(rep.Attestations), errors.Join(errs...))
 		}
 		return fmt.Errorf("%w for %s: %d found, all rejected: %w", ErrNoneVerified, at, len(rep.Attestations), errors.Join(errs...))
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/push"
 	"github.com/oci-attest/oci-attest/internal/sign"
+	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
 // wantSource is where a registry's referrers are found.
@@ -339,5 +342,33 @@ func TestVerifyCandidateLimit(t *testing.T) {
 	}
 	if len(rep.Attestations) != maxCandidates || len(rep.Ignored) != 1 || rep.Ignored[0].Digest != oldest.String() {
 		t.Errorf("Verify() checked %d, ignored %+v; want %d checked and the oldest (%s) not checked", len(rep.Attestations), rep.Ignored, maxCandidates, oldest)
+	}
+}
+
+// TestVerifyRegistryFailureIsNotRejection: when the registry fails to serve
+// a referrer (persistent 503), the result is an error to retry (exit 1), not
+// "none verifies" (exit 4); once the registry recovers, it verifies.
+func TestVerifyRegistryFailureIsNotRejection(t *testing.T) {
+	t.Parallel()
+	gg := testenv.StartGGCR(t)
+	proxy := testenv.StartFaultProxy(t, gg.URL)
+	reg := testRegistry{name: "ggcr-behind-proxy", host: proxy.Host, api: false}
+	ctx := context.Background()
+	f := newFixture(t, reg, "verify/flaky")
+	bundle, pub := keySigned(t, f.statement(t))
+	f.attach(t, bundle, predicateType)
+
+	proxy.Add(testenv.Fault{Method: http.MethodGet, Path: regexp.MustCompile(`/blobs/`), Kind: testenv.Fault503, Times: -1})
+	rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+	if err == nil || errors.Is(err, ErrNoneVerified) || errors.Is(err, ErrNoneFound) {
+		t.Fatalf("Verify(registry failing) = %v, want a plain error, not a verdict", err)
+	}
+	if !strings.Contains(err.Error(), "failed to serve") || rep == nil || rep.Verified != 0 {
+		t.Errorf("Verify(registry failing) = %+v, %v", rep, err)
+	}
+
+	proxy.Clear()
+	if _, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}}); err != nil {
+		t.Errorf("Verify(registry recovered) = %v, want verified", err)
 	}
 }
