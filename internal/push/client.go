@@ -117,13 +117,17 @@ func credentialFunc(store credentials.Store, githubToken, actor string) auth.Cre
 	fromStore := credentials.Credential(store)
 	return func(ctx context.Context, hostport string) (auth.Credential, error) {
 		cred, err := fromStore(ctx, hostport)
-		if err != nil {
+		useToken := hostport == ghcrHost && githubToken != ""
+		if err != nil && !useToken {
 			return auth.EmptyCredential, fmt.Errorf("reading credentials for %s from the docker config: %w", hostport, err)
 		}
-		if cred != auth.EmptyCredential {
+		if err == nil && cred != auth.EmptyCredential {
 			return cred, nil
 		}
-		if hostport == ghcrHost && githubToken != "" {
+		// For ghcr.io the GitHub token stands in for a config without
+		// credentials, or one whose credential helper is not installed (the
+		// action's image has none).
+		if useToken {
 			if actor == "" {
 				actor = "oci-attest"
 			}

@@ -300,6 +300,16 @@ func TestCredentialFunc(t *testing.T) {
 	if got, _ := c.auth.Credential(ctx, "ghcr.io"); got.Username != "cfg" {
 		t.Errorf("credential(ghcr.io) with DOCKER_CONFIG = %q, want the Docker config entry", got.Username)
 	}
+	// A credsStore whose helper is not installed (the action's image has
+	// none): ghcr.io falls back to the token; other hosts get the error.
+	dir = dockerConfig(t, `{"credsStore":"oci-attest-no-such-helper"}`)
+	c, _ = New(Options{DockerConfig: dir, GitHubToken: "tok"})
+	if got, err := c.auth.Credential(ctx, "ghcr.io"); err != nil || got.Password != "tok" {
+		t.Errorf("credential(ghcr.io, missing helper) = %+v, %v; want the GitHub token", got, err)
+	}
+	if _, err := c.auth.Credential(ctx, "registry.example"); err == nil || !strings.Contains(err.Error(), "docker config") {
+		t.Errorf("credential(registry.example, missing helper) error = %v, want it to name the docker config", err)
+	}
 	if _, err := New(Options{DockerConfig: dockerConfig(t, "{not json")}); err == nil || !strings.Contains(err.Error(), "config.json") {
 		t.Errorf("New(malformed config.json) = %v, want an error naming it", err)
 	}

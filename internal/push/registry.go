@@ -131,7 +131,7 @@ func statusError(what string, resp *http.Response) error {
 }
 
 // loginAdvice is what to do about a 401/403.
-const loginAdvice = "log in to the registry, e.g. with docker/login-action, or set github-token for ghcr.io, and give the job write access to the repository"
+const loginAdvice = "log in to the registry (in the action: set DOCKER_CONFIG under runner.temp before docker/login-action, see the README's \"Logging in for the action\"), or for ghcr.io give the job packages: write so that github-token works"
 
 // statusErr is an unexpected registry answer.
 type statusErr struct {
