@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	digest "github.com/opencontainers/go-digest"
 )
@@ -40,8 +42,28 @@ func parseManifestJSON(b []byte) ([]ManifestEntry, error) {
 		if e.Config == "" {
 			return nil, fmt.Errorf("%w: manifest.json entry %d has no Config", ErrBadManifest, i)
 		}
+		for _, tag := range e.RepoTags {
+			if !validTag(tag) {
+				return nil, fmt.Errorf("%w: manifest.json entry %d has RepoTags element %.64q, which is no image reference", ErrBadManifest, i, tag)
+			}
+		}
 	}
 	return m, nil
+}
+
+// validTag reports whether s can be an image reference: non-empty, at most
+// 512 bytes, without white space or control characters. Tags end up in the
+// log and the job summary, where line breaks could forge workflow commands.
+func validTag(s string) bool {
+	if s == "" || len(s) > 512 {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
 }
 
 // docker reads a docker-archive through its manifest.json.

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -131,6 +132,7 @@ func FuzzParseManifestJSON(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Add([]byte(``))
 	f.Add([]byte(`[{"Config":"a","RepoTags":null,"Layers":null,"LayerSources":{}}]`))
+	f.Add([]byte(`[{"Config":"a","RepoTags":["x:1\n::stop-commands::t"],"Layers":[]}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := parseManifestJSON(b)
 		if err != nil {
@@ -142,6 +144,11 @@ func FuzzParseManifestJSON(f *testing.F) {
 		for i, e := range m {
 			if e.Config == "" {
 				t.Fatalf("entry %d has no Config", i)
+			}
+			for _, tag := range e.RepoTags {
+				if strings.ContainsAny(tag, "\n\r") {
+					t.Fatalf("entry %d has a tag with a line break: %q", i, tag)
+				}
 			}
 		}
 	})
@@ -202,5 +209,27 @@ func TestResolve(t *testing.T) {
 		if !errors.Is(err, tc.err) || (tc.err == nil && (err != nil || e.name != tc.want)) {
 			t.Errorf("resolve(%q) = %v, %v; want %q, %v", tc.name, e, err, tc.want, tc.err)
 		}
+	}
+}
+
+// TestTagsAreReferences: a RepoTags element with a line break or other
+// control character (which could forge workflow commands in the log) is
+// refused in manifest.json and dropped from OCI annotations.
+func TestTagsAreReferences(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{
+		`[{"Config":"a","RepoTags":["app:1\n::stop-commands::x"],"Layers":[]}]`,
+		`[{"Config":"a","RepoTags":["app 1"],"Layers":[]}]`,
+		`[{"Config":"a","RepoTags":[""],"Layers":[]}]`,
+	} {
+		if _, err := parseManifestJSON([]byte(raw)); !errors.Is(err, ErrBadManifest) {
+			t.Errorf("parseManifestJSON(%q) error = %v, want ErrBadManifest", raw, err)
+		}
+	}
+	if _, err := parseManifestJSON([]byte(`[{"Config":"a","RepoTags":["ghcr.io/o/app:1.0","app@sha256:x"],"Layers":[]}]`)); err != nil {
+		t.Errorf("parseManifestJSON(valid tags) error = %v", err)
+	}
+	if got := repoTags(map[string]string{annotationRefName: "v1\n::error::forged"}); got != nil {
+		t.Errorf("repoTags(ref name with a line break) = %q, want none", got)
 	}
 }

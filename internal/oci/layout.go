@@ -198,10 +198,10 @@ func blobPath(d digest.Digest) string {
 // is either a full name ("localhost/app:v1") or, without "/" or ":", a bare
 // tag ("latest", "1.0") kept as is. No annotation gives nil.
 func repoTags(ann map[string]string) []string {
-	if n := ann[annotationContainerdName]; n != "" {
+	if n := ann[annotationContainerdName]; validTag(n) {
 		return []string{n}
 	}
-	if n := ann[annotationRefName]; n != "" {
+	if n := ann[annotationRefName]; validTag(n) {
 		return []string{n}
 	}
 	return nil
