@@ -1,10 +1,8 @@
 package push
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -12,24 +10,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
 // putRaw PUTs a manifest with the given Content-Type to a real registry.
 func putRaw(t *testing.T, host, repo, ref, mediaType, body string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, "http://"+host+"/v2/"+repo+"/manifests/"+ref, bytes.NewReader([]byte(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mediaType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("PUT %s:%s answered %s", repo, ref, resp.Status)
-	}
+	testenv.PutManifest(t, host, repo, ref, mediaType, []byte(body))
 }
 
 // TestResolveNeverBindsNonImages: what a tag names is bound only when it is

@@ -1,9 +1,12 @@
 package testenv
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"log"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
@@ -60,4 +63,24 @@ func hostOf(t testing.TB, u string) string {
 		t.Fatal(err)
 	}
 	return p.Host
+}
+
+// PutManifest PUTs raw as repo:reference with mediaType on the registry at
+// host over plain HTTP, bypassing every client: tests use it to place
+// manifests our code would never write (hand-made indexes, foreign tags).
+func PutManifest(t testing.TB, host, repo, reference, mediaType string, raw []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPut, "http://"+host+"/v2/"+repo+"/manifests/"+reference, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mediaType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT %s/%s:%s: %s", host, repo, reference, resp.Status)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -240,21 +239,3 @@ func (f *fixture) pushForeign(t testing.TB, artifactType, layerType string, laye
 }
 
 func digestOf(h v1.Hash) digest.Digest { return digest.Digest(h.String()) }
-
-// putManifest PUTs raw as repo:reference on host, as any client could.
-func putManifest(t testing.TB, host, repo, reference, mediaType string, raw []byte) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPut, "http://"+host+"/v2/"+repo+"/manifests/"+reference, bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mediaType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("PUT %s/%s:%s: %s", host, repo, reference, resp.Status)
-	}
-}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/sign"
+	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
 // TestVerifyIndex: the attested image is one platform of an index pushed
@@ -58,7 +59,7 @@ func TestVerifyIndex(t *testing.T) {
 				size, _ := e.img.Size()
 				entries = append(entries, fmt.Sprintf(`{"mediaType":%q,"digest":%q,"size":%d,"platform":{"os":"linux","architecture":%q}}`, mt, d, size, e.arch))
 			}
-			putManifest(t, reg.host, "verify/index", "multi", ocispec.MediaTypeImageIndex,
+			testenv.PutManifest(t, reg.host, "verify/index", "multi", ocispec.MediaTypeImageIndex,
 				[]byte(`{"schemaVersion":2,"mediaType":"`+ocispec.MediaTypeImageIndex+`","manifests":[`+strings.Join(entries, ",")+`]}`))
 			if _, err := f.client.Resolve(ctx, ref, "", f.subject.Image.Digest); err == nil {
 				t.Fatal("Resolve() with a manifest digest as image ID succeeded")

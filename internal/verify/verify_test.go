@@ -298,7 +298,7 @@ func TestVerifyFallbackEntryForAnotherImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	putManifest(t, reg.host, "verify/poison", tagA, ocispec.MediaTypeImageIndex, idx)
+	testenv.PutManifest(t, reg.host, "verify/poison", tagA, ocispec.MediaTypeImageIndex, idx)
 
 	rep, err := Verify(ctx, a.image(), Options{Client: a.client, Policy: sign.Policy{PublicKey: pub}})
 	if !errors.Is(err, ErrNoneVerified) {
