@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -118,10 +119,11 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 		if r.statement, err = statement(c, pred); err != nil {
 			return nil, err
 		}
-		var pretty any
-		_ = json.Unmarshal(r.statement, &pretty)
-		out, _ := json.MarshalIndent(pretty, "", "  ")
-		fmt.Fprintf(stdout, "%s\n", out)
+		var out bytes.Buffer
+		if err := json.Indent(&out, r.statement, "", "  "); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stdout, "%s\n", out.Bytes())
 		log.Infof("dry run: the statement above would be signed; nothing was signed or pushed")
 		return r, nil
 	}
