@@ -23,18 +23,10 @@ func TestScanRepeatedConfig(t *testing.T) {
 	sum := sha256.Sum256(cfg)
 	name := hex.EncodeToString(sum[:]) + ".json"
 	const entries = 2000
-	var mj strings.Builder
-	mj.WriteString("[")
-	for i := range entries {
-		if i > 0 {
-			mj.WriteString(",")
-		}
-		mj.WriteString(`{"Config":"` + name + `","RepoTags":null,"Layers":[]}`)
-	}
-	mj.WriteString("]")
+	mj := manifestNaming(name, entries)
 	path := writeTemp(t, "repeat.tar", tarOf(
 		ocitest.Entry{Name: name, Body: cfg},
-		ocitest.Entry{Name: "manifest.json", Body: []byte(mj.String())},
+		ocitest.Entry{Name: "manifest.json", Body: []byte(mj)},
 	))
 	start := time.Now()
 	a, err := oci.Scan(context.Background(), path, oci.ScanOptions{})
@@ -79,16 +71,8 @@ func TestScanManyManifestsPerConfig(t *testing.T) {
 		want = "sha256:" + h
 	}
 	idx.WriteString("]}")
-	var mj strings.Builder
-	mj.WriteString("[")
-	for i := range entries {
-		if i > 0 {
-			mj.WriteString(",")
-		}
-		mj.WriteString(`{"Config":"blobs/sha256/` + cfgHex + `","RepoTags":null,"Layers":[]}`)
-	}
-	mj.WriteString("]")
-	es = append(es, ocitest.Entry{Name: "index.json", Body: []byte(idx.String())}, ocitest.Entry{Name: "manifest.json", Body: []byte(mj.String())})
+	mj := manifestNaming("blobs/sha256/"+cfgHex, entries)
+	es = append(es, ocitest.Entry{Name: "index.json", Body: []byte(idx.String())}, ocitest.Entry{Name: "manifest.json", Body: []byte(mj)})
 	path := writeTemp(t, "many.tar", tarOf(es...))
 	start := time.Now()
 	a, err := oci.Scan(context.Background(), path, oci.ScanOptions{})
@@ -101,4 +85,14 @@ func TestScanManyManifestsPerConfig(t *testing.T) {
 	if len(a.Images) != entries || string(a.Images[0].ManifestDigest) != want || string(a.Images[entries-1].ManifestDigest) != want {
 		t.Errorf("Scan() = %d images, first with manifest %s; want %d with %s", len(a.Images), a.Images[0].ManifestDigest, entries, want)
 	}
+}
+
+// manifestNaming is a manifest.json of n untagged, layerless images that all
+// name the config at path.
+func manifestNaming(path string, n int) string {
+	entries := make([]string, n)
+	for i := range entries {
+		entries[i] = `{"Config":"` + path + `","RepoTags":null,"Layers":[]}`
+	}
+	return "[" + strings.Join(entries, ",") + "]"
 }
