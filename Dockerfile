@@ -10,7 +10,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/oci-attest .
+RUN go build -trimpath -ldflags="-s -w -X github.com/oci-attest/oci-attest/internal/cli.version=${VERSION}" -o /out/oci-attest .
 
 FROM gcr.io/distroless/static-debian12
 COPY --from=build /out/oci-attest /oci-attest

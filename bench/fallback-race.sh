@@ -17,7 +17,7 @@ writers=${2:-16}
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)/push.test
 trap 'rm -rf "$(dirname "$bin")"' EXIT
-go test -c -o "$bin" ./internal/push/
+go test -c -o "$bin" ./internal/registry/
 total_lost=0
 total_failed=0
 bad=0

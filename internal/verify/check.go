@@ -14,7 +14,7 @@ import (
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/oci-attest/oci-attest/internal/attest"
-	"github.com/oci-attest/oci-attest/internal/push"
+	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
 
@@ -23,7 +23,7 @@ const predicateType = attest.PredicateType
 
 // checker verifies the referrers of one subject.
 type checker struct {
-	reg        registry
+	reg        source
 	repository string
 	subject    ocispec.Descriptor
 	image      string
@@ -51,7 +51,7 @@ func (c checker) check(ctx context.Context, d ocispec.Descriptor, source string)
 	}
 	env := b.GetDsseEnvelope()
 	if env == nil {
-		if d.Annotations[push.AnnotationPredicateType] == "" {
+		if d.Annotations[registry.AnnotationPredicateType] == "" {
 			return a, "the bundle holds a message signature, not an attestation"
 		}
 		a.Error = "the bundle holds no DSSE envelope"
@@ -63,10 +63,10 @@ func (c checker) check(ctx context.Context, d ocispec.Descriptor, source string)
 		PredicateType string `json:"predicateType"`
 	}
 	if json.Unmarshal(env.GetPayload(), &probe) == nil && probe.PredicateType != "" && probe.PredicateType != predicateType {
-		if d.Annotations[push.AnnotationPredicateType] == "" {
+		if d.Annotations[registry.AnnotationPredicateType] == "" {
 			return a, fmt.Sprintf("predicate type %q is not ours", probe.PredicateType)
 		}
-		a.Error = fmt.Sprintf("the statement's predicate type %q differs from the referrer's annotation %q", probe.PredicateType, d.Annotations[push.AnnotationPredicateType])
+		a.Error = fmt.Sprintf("the statement's predicate type %q differs from the referrer's annotation %q", probe.PredicateType, d.Annotations[registry.AnnotationPredicateType])
 		return a, ""
 	}
 	a.Signer = claimedSigner(b)

@@ -25,7 +25,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
-	"github.com/oci-attest/oci-attest/internal/push"
+	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
@@ -82,11 +82,11 @@ func writeArchive(t testing.TB, img ocitest.Image) string {
 // fixture is an image pushed to a registry, with its archive.
 type fixture struct {
 	reg       testRegistry
-	client    *push.Client
+	client    *registry.Client
 	ref       string // host/verify/app:v1
 	archive   string
 	predicate *attest.Predicate
-	subject   *push.Subject
+	subject   *registry.Subject
 }
 
 // image is "repository@digest".
@@ -96,7 +96,7 @@ func (f *fixture) image() string {
 
 // newFixture pushes the archive's image to the registry with
 // go-containerregistry (an independent client) and binds it with
-// push.Resolve.
+// registry.Resolve.
 func newFixture(t testing.TB, reg testRegistry, repo string) *fixture {
 	t.Helper()
 	return newFixtureTag(t, reg, repo, "v1", "one")
@@ -127,7 +127,7 @@ func newFixtureTag(t testing.TB, reg testRegistry, repo, tag, variant string) *f
 		t.Fatal(err)
 	}
 	f.predicate = attest.NewPredicate(a, oimg)
-	if f.client, err = push.New(push.Options{DockerConfig: t.TempDir()}); err != nil {
+	if f.client, err = registry.New(registry.Options{DockerConfig: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
 	if f.subject, err = f.client.Resolve(ctx, f.ref, "", oimg.ImageID); err != nil {
@@ -150,11 +150,11 @@ func (f *fixture) statement(t testing.TB) []byte {
 	return b
 }
 
-// attach pushes bundle as a referrer of the fixture's image with push.Attach
+// attach pushes bundle as a referrer of the fixture's image with registry.Attach
 // (fallback tag where the registry lacks the API) and returns its digest.
 func (f *fixture) attach(t testing.TB, bundle []byte, predicateType string) digest.Digest {
 	t.Helper()
-	res, err := f.client.Attach(context.Background(), f.subject, bundle, push.AttachOptions{
+	res, err := f.client.Attach(context.Background(), f.subject, bundle, registry.AttachOptions{
 		PredicateType: predicateType,
 		Settle:        20 * time.Millisecond,
 	})

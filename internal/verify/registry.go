@@ -10,11 +10,11 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	orasregistry "oras.land/oras-go/v2/registry"
 
-	"github.com/oci-attest/oci-attest/internal/push"
+	"github.com/oci-attest/oci-attest/internal/registry"
 )
 
-// registry is what Verify reads from a registry.
-type registry interface {
+// source is what Verify reads from a registry.
+type source interface {
 	// resolve returns the repository ("registry/repo") of image and the
 	// descriptor its tag or digest names, without binding it to anything.
 	resolve(ctx context.Context, image string) (string, ocispec.Descriptor, error)
@@ -25,12 +25,12 @@ type registry interface {
 	bundle(ctx context.Context, repository string, d, subject ocispec.Descriptor) ([]byte, error)
 }
 
-// pushRegistry reads through a push.Client.
-type pushRegistry struct{ c *push.Client }
+// clientSource reads through a registry.Client.
+type clientSource struct{ c *registry.Client }
 
-var _ registry = pushRegistry{}
+var _ source = clientSource{}
 
-func (r pushRegistry) resolve(ctx context.Context, image string) (string, ocispec.Descriptor, error) {
+func (r clientSource) resolve(ctx context.Context, image string) (string, ocispec.Descriptor, error) {
 	ref, err := orasregistry.ParseReference(image)
 	if err != nil {
 		return "", ocispec.Descriptor{}, fmt.Errorf("parsing image reference %q (want registry/repository:tag or registry/repository@sha256:…): %w", image, err)
@@ -46,11 +46,11 @@ func (r pushRegistry) resolve(ctx context.Context, image string) (string, ocispe
 	return repository, desc, nil
 }
 
-func (r pushRegistry) referrers(ctx context.Context, repository string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error) {
+func (r clientSource) referrers(ctx context.Context, repository string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error) {
 	return r.c.Referrers(ctx, repository, subject, artifactType)
 }
 
-func (r pushRegistry) bundle(ctx context.Context, repository string, d, subject ocispec.Descriptor) ([]byte, error) {
+func (r clientSource) bundle(ctx context.Context, repository string, d, subject ocispec.Descriptor) ([]byte, error) {
 	raw, desc, err := r.c.FetchManifest(ctx, repository, d.Digest.String())
 	if err != nil {
 		return nil, fetchError(err)
@@ -70,7 +70,7 @@ func (r pushRegistry) bundle(ctx context.Context, repository string, d, subject 
 // registry answered that it does not exist (a dangling fallback-tag entry is
 // a rejected attestation, not a failure to verify).
 func fetchError(err error) error {
-	if errors.Is(err, push.ErrNotFound) {
+	if errors.Is(err, registry.ErrNotFound) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", errRegistry, err)
@@ -90,7 +90,7 @@ func bundleLayer(raw []byte, desc, subject ocispec.Descriptor) (ocispec.Descript
 	if at == "" {
 		at = m.Config.MediaType
 	}
-	if at != push.BundleMediaType {
+	if at != registry.BundleMediaType {
 		return ocispec.Descriptor{}, fmt.Errorf("the manifest's artifact type is %q, not a Sigstore bundle", at)
 	}
 	if m.Subject == nil || m.Subject.Digest != subject.Digest {

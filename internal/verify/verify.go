@@ -15,7 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
-	"github.com/oci-attest/oci-attest/internal/push"
+	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
 
@@ -26,9 +26,9 @@ const maxCandidates = 64
 // Options configure Verify. A keyless policy needs TrustedMaterial and an
 // identity and issuer; a key policy needs Policy.PublicKey.
 type Options struct {
-	// Client reads the registry. Nil: push.New(push.Options{}) (anonymous,
+	// Client reads the registry. Nil: registry.New(registry.Options{}) (anonymous,
 	// plus the Docker config in $HOME/.docker).
-	Client *push.Client
+	Client *registry.Client
 	// TrustedMaterial is the trusted root keyless bundles must chain to
 	// (sign.TrustedMaterial). Nil: only key-signed bundles can verify.
 	TrustedMaterial root.TrustedMaterial
@@ -60,16 +60,16 @@ type Options struct {
 func Verify(ctx context.Context, image string, opts Options) (*Report, error) {
 	client := opts.Client
 	if client == nil {
-		c, err := push.New(push.Options{})
+		c, err := registry.New(registry.Options{})
 		if err != nil {
 			return nil, err
 		}
 		client = c
 	}
-	return verifyWith(ctx, pushRegistry{client}, image, opts)
+	return verifyWith(ctx, clientSource{client}, image, opts)
 }
 
-func verifyWith(ctx context.Context, reg registry, image string, opts Options) (*Report, error) {
+func verifyWith(ctx context.Context, reg source, image string, opts Options) (*Report, error) {
 	pol, err := newCertPolicy(opts.Repository, opts.Workflow)
 	if err != nil {
 		return nil, err
@@ -181,10 +181,10 @@ func outcome(rep *Report) error {
 // foreign says why a referrer descriptor is not an oci attestation, judging
 // by what the index entry says; "" when it may be one.
 func foreign(d ocispec.Descriptor) string {
-	if d.ArtifactType != push.BundleMediaType {
+	if d.ArtifactType != registry.BundleMediaType {
 		return fmt.Sprintf("artifact type %q is not a Sigstore bundle", d.ArtifactType)
 	}
-	if pt, ok := d.Annotations[push.AnnotationPredicateType]; ok && pt != predicateType {
+	if pt, ok := d.Annotations[registry.AnnotationPredicateType]; ok && pt != predicateType {
 		return fmt.Sprintf("predicate type %q is not ours", pt)
 	}
 	return ""

@@ -16,7 +16,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/oci-attest/oci-attest/internal/push"
+	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
@@ -328,7 +328,7 @@ func TestVerifyCandidateLimit(t *testing.T) {
 		// Distinct bundles (distinct digests) with increasing created times.
 		b := bytes.Replace(bundle, []byte(`{`), []byte(fmt.Sprintf(`{"n%d":0,`, i)), 1)
 		at := start.Add(time.Duration(i) * time.Minute)
-		res, err := f.client.Attach(ctx, f.subject, b, push.AttachOptions{PredicateType: predicateType, Now: func() time.Time { return at }})
+		res, err := f.client.Attach(ctx, f.subject, b, registry.AttachOptions{PredicateType: predicateType, Now: func() time.Time { return at }})
 		if err != nil {
 			t.Fatal(err)
 		}

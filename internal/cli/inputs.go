@@ -1,0 +1,75 @@
+package cli
+
+// input is one input of the action and the CLI flag of the same name. This
+// table is the single source for both: the flags are registered from it, the
+// Actions inputs are read from it, and a test holds action.yml to it (names,
+// defaults, descriptions), so the three never drift apart.
+type input struct {
+	name string
+	// def is the default the CLI applies and action.yml declares.
+	def string
+	// actionDef, when set, is what action.yml declares instead of def (an
+	// expression such as ${{ github.token }} the runner substitutes).
+	actionDef string
+	bool      bool
+	required  bool
+	secret    bool
+	// cliOnly inputs are flags without an action input (the runner has a
+	// better source for them).
+	cliOnly bool
+	// actionOnly inputs exist only in action.yml.
+	actionOnly bool
+	usage      string
+}
+
+// inputs lists every input in the order action.yml declares them.
+var inputs = []input{
+	{name: "subject-path", required: true,
+		usage: "Path of the image archive to attest: docker save, podman/buildah/skopeo docker-archive, crane tarball or OCI-layout archive (oci-archive, buildx type=oci)."},
+	{name: "subject-name",
+		usage: "Registry repository of the image, optionally with :tag (e.g. ghcr.io/org/app:1.2.3). Default: the attested image's first RepoTag."},
+	{name: "subject-digest",
+		usage: "Digest (sha256:…) of the pushed image or image index to attach to. Default: resolve subject-name's tag in the registry."},
+	{name: "push-to-registry", def: "true", bool: true,
+		usage: "Push the signed bundle to the registry as an OCI 1.1 referrer of the image. Default: true. With false the bundle is only written to bundle-path."},
+	{name: "push-image", def: "false", bool: true,
+		usage: "Push the archive's image to subject-name first, then attest the pushed digest (for workflows that docker save but never push); excludes subject-digest. Default: false."},
+	{name: "referrers-mode", def: "auto",
+		usage: "How the referrer is made discoverable: auto (use the referrers API when the registry has it, else also maintain the sha256-<digest> fallback tag), api (never write the tag) or tag (always write it). Default: auto."},
+	{name: "sigstore", def: "auto",
+		usage: "Sigstore instance: auto (public repository: public-good, otherwise github), public-good, github or custom (fulcio-url, rekor-url, tsa-url, trusted-root). Ignored with signing-key. Default: auto."},
+	{name: "fulcio-url", usage: "Fulcio URL of a custom Sigstore instance (sigstore: custom). Default: none."},
+	{name: "rekor-url", usage: "Rekor v2 (rekor-tiles) URL of a custom Sigstore instance (sigstore: custom); needs tsa-url. Empty: no transparency log entry. Default: none."},
+	{name: "tsa-url", usage: "RFC 3161 timestamp authority URL of a custom Sigstore instance (sigstore: custom); required there. Default: none."},
+	{name: "trusted-root", usage: "Path of a trusted_root.json for a custom Sigstore instance (sigstore: custom). Default: none."},
+	{name: "signing-key",
+		usage: "Sign with a key instead of keylessly: a PEM ECDSA private key path, or 'ephemeral' for a throw-away key. Not keyless: the bundle carries a public-key hint and no identity. Default: keyless."},
+	{name: "identity-token", cliOnly: true, secret: true,
+		usage: "OIDC identity token for keyless signing outside GitHub Actions (also read from SIGSTORE_ID_TOKEN). Default: none."},
+	{name: "output", def: "text", cliOnly: true,
+		usage: "What the CLI prints on stdout when done (the action's outputs): text (name=value lines) or json. Default: text."},
+	{name: "bundle-path",
+		usage: "Where to write the Sigstore bundle; in the action, under the workspace or runner.temp (the only directories its container shares with the job). Default: $RUNNER_TEMP/oci-attest/<image-id>.sigstore.json (a temporary directory outside Actions)."},
+	{name: "statement-path", usage: "Also write the unsigned in-toto statement to this path (in the action, under the workspace or runner.temp). Default: not written."},
+	{name: "dry-run", def: "false", bool: true,
+		usage: "Attest only: print the statement, no signing, no registry access. Default: false."},
+	{name: "github-token", actionDef: "${{ github.token }}", secret: true,
+		usage: "Token for ghcr.io when the Docker config has no credentials for it (docker/login-action writes them there). Default: the workflow's GITHUB_TOKEN."},
+	{name: "allow-insecure-registry", def: "false", bool: true,
+		usage: "Allow plain HTTP to a registry that is not on loopback. Default: false (loopback registries always may use HTTP)."},
+	{name: "show-summary", def: "true", bool: true,
+		usage: "Write a job summary with the digests, the log entry and verify commands. Default: true."},
+	{name: "runner-temp", actionDef: "${{ runner.temp }}", actionOnly: true,
+		usage: "Leave as is: the host path of the runner's temporary directory. The action runs in a container that sees it elsewhere; with this, paths under runner.temp work in inputs and outputs."},
+	{name: "workspace", actionDef: "${{ github.workspace }}", actionOnly: true,
+		usage: "Leave as is: the host path of the workspace, so that absolute paths under github.workspace work in inputs and outputs."},
+}
+
+// outputs lists the action's outputs (action.yml holds them to this list).
+var outputs = []struct{ name, description string }{
+	{"bundle-path", "Path of the written Sigstore bundle."},
+	{"image-id", "The attested image's ID (sha256 of its config)."},
+	{"subject-digest", "Digest of the registry image or index the attestation is attached to."},
+	{"attestation-digest", "Digest of the referrer manifest that carries the bundle."},
+	{"referrers-tag", "The sha256-<digest> fallback tag that was updated; empty when the referrers API was used."},
+}

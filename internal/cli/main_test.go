@@ -1,0 +1,449 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/oci-attest/oci-attest/internal/attest"
+	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
+	"github.com/oci-attest/oci-attest/internal/registry"
+	"github.com/oci-attest/oci-attest/internal/sign"
+)
+
+// env is an injected environment (STYLE.md #2: no os.Setenv).
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+func runCLI(t *testing.T, e env, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, s bytes.Buffer
+	err = Run(context.Background(), args, e.get, &o, &s)
+	return o.String(), s.String(), err
+}
+
+func TestValidateNamesTheInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	archive := filepath.Join(testdataDir, "archives", "docker25.tar")
+	tests := []struct {
+		name  string
+		args  []string
+		input string // the input the error must name
+	}{
+		{"missing subject-path", []string{"--dry-run"}, "subject-path"},
+		{"subject-path does not exist", []string{"--subject-path", filepath.Join(dir, "nope.tar")}, "subject-path"},
+		{"subject-path is a directory", []string{"--subject-path", dir}, "subject-path"},
+		{"bad boolean", []string{"--subject-path", archive, "--dry-run=yes"}, "dry-run"},
+		{"bad referrers-mode", []string{"--subject-path", archive, "--referrers-mode", "both"}, "referrers-mode"},
+		{"bad sigstore", []string{"--subject-path", archive, "--sigstore", "staging"}, "sigstore"},
+		{"custom without urls", []string{"--subject-path", archive, "--sigstore", "custom"}, "sigstore"},
+		{"custom rekor without tsa", []string{"--subject-path", archive, "--sigstore", "custom", "--fulcio-url", "http://127.0.0.1:1", "--rekor-url", "http://127.0.0.1:2", "--trusted-root", archive}, "tsa-url"},
+		{"custom key signing with tsa, no trusted-root", []string{"--subject-path", archive, "--sigstore", "custom", "--signing-key", "ephemeral", "--tsa-url", "http://127.0.0.1:2"}, "trusted-root"},
+		{"bad fulcio-url", []string{"--subject-path", archive, "--fulcio-url", "fulcio:5555"}, "fulcio-url"},
+		{"tsa-url without sigstore custom", []string{"--subject-path", archive, "--tsa-url", "http://127.0.0.1:2"}, "tsa-url"},
+		{"fulcio-url with sigstore github", []string{"--subject-path", archive, "--sigstore", "github", "--fulcio-url", "https://fulcio.example"}, "fulcio-url"},
+		{"bad subject-digest", []string{"--subject-path", archive, "--subject-digest", "sha256:abc"}, "subject-digest"},
+		{"bad subject-name", []string{"--subject-path", archive, "--subject-name", "UPPER/Case:tag"}, "subject-name"},
+		{"missing signing-key file", []string{"--subject-path", archive, "--signing-key", filepath.Join(dir, "k.pem")}, "signing-key"},
+		{"push-image without push", []string{"--subject-path", archive, "--push-image", "--push-to-registry=false"}, "push-image"},
+		{"push-image with subject-digest", []string{"--subject-path", archive, "--push-image", "--subject-digest", "sha256:" + strings.Repeat("a", 64)}, "push-image"},
+		{"bundle-path is a directory", []string{"--subject-path", archive, "--bundle-path", dir}, "bundle-path"},
+		{"statement-path in a missing directory", []string{"--subject-path", archive, "--statement-path", filepath.Join(dir, "x", "s.json")}, "statement-path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, stderr, err := runCLI(t, env{}, tt.args...)
+			if err == nil {
+				t.Fatalf("run(%v) error = nil, want an error naming input %s", tt.args, tt.input)
+			}
+			if got := ExitCode(err); got != 2 {
+				t.Errorf("ExitCode(%v) = %d, want 2", err, got)
+			}
+			if !strings.Contains(err.Error(), "input "+tt.input+":") {
+				t.Errorf("run(%v) error = %q, want it to name input %s", tt.args, err, tt.input)
+			}
+			if !strings.Contains(stderr, err.Error()) {
+				t.Errorf("stderr = %q, want the error printed", stderr)
+			}
+		})
+	}
+}
+
+func TestActionsInputs(t *testing.T) {
+	t.Parallel()
+	hostTemp, hostWS := t.TempDir(), t.TempDir()
+	e := env{
+		"INPUT_SUBJECT-PATH":   "/host/temp/image.tar",
+		"INPUT_DRY-RUN":        "TRUE",
+		"INPUT_BUNDLE-PATH":    "out/b.json",
+		"INPUT_STATEMENT-PATH": "/host/ws/s.json",
+		"INPUT_RUNNER-TEMP":    "/host/temp",
+		"INPUT_WORKSPACE":      "/host/ws",
+		"RUNNER_TEMP":          hostTemp,
+		"GITHUB_WORKSPACE":     hostWS,
+	}
+	c, err := readActionsConfig(e.get)
+	if err != nil {
+		t.Fatalf("readActionsConfig() error = %v", err)
+	}
+	want := &Config{
+		SubjectPath:    filepath.Join(hostTemp, "image.tar"),
+		BundlePath:     "out/b.json",
+		StatementPath:  filepath.Join(hostWS, "s.json"),
+		DryRun:         true,
+		PushToRegistry: true,
+		ReferrersMode:  "auto",
+		Sigstore:       "auto",
+		ShowSummary:    true,
+		Actions:        true,
+	}
+	if diff := cmp.Diff(want, c, cmp.AllowUnexported(Config{}), cmp.FilterPath(func(p cmp.Path) bool {
+		return p.Last().String() == ".paths"
+	}, cmp.Ignore())); diff != "" {
+		t.Errorf("readActionsConfig() mismatch (-want +got):\n%s", diff)
+	}
+	if got, want := c.paths.toHost(filepath.Join(hostTemp, "oci-attest", "x.json")), "/host/temp/oci-attest/x.json"; got != want {
+		t.Errorf("toHost() = %q, want %q", got, want)
+	}
+	if got := c.paths.toHost("/elsewhere/x"); got != "/elsewhere/x" {
+		t.Errorf("toHost(/elsewhere/x) = %q, want it unchanged", got)
+	}
+}
+
+// TestDryRunGolden runs the dry run on every generated archive and holds
+// the statement to a golden file; the fields that can be computed without
+// our scanner are recomputed here independently.
+func TestDryRunGolden(t *testing.T) {
+	t.Parallel()
+	archives, err := filepath.Glob(filepath.Join(testdataDir, "archives", "*.tar"))
+	if err != nil || len(archives) == 0 {
+		t.Fatalf("no archives in testdata/archives (go run ./internal/oci/ocitest/gen -out testdata/archives): %v", err)
+	}
+	for _, archive := range archives {
+		name := strings.TrimSuffix(filepath.Base(archive), ".tar")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			stPath := filepath.Join(t.TempDir(), "statement.json")
+			stdout, stderr, err := runCLI(t, env{}, "--subject-path", archive, "--dry-run", "--statement-path", stPath)
+			if err != nil {
+				t.Fatalf("dry run error = %v\n%s", err, stderr)
+			}
+			got, err := os.ReadFile(stPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, p, err := attest.ParseStatement(got)
+			if err != nil || p == nil {
+				t.Fatalf("ParseStatement(statement-path) = %v, %v", p, err)
+			}
+			// stdout is the same statement, indented for people.
+			var a, b any
+			if err := json.Unmarshal([]byte(stdout), &a); err != nil {
+				t.Fatalf("stdout is not the statement: %v\n%s", err, stdout)
+			}
+			_ = json.Unmarshal(got, &b)
+			if diff := cmp.Diff(b, a); diff != "" {
+				t.Errorf("stdout and statement-path differ:\n%s", diff)
+			}
+			raw, _ := os.ReadFile(archive)
+			sum := sha256.Sum256(raw)
+			if p.TarDigest["sha256"] != hex.EncodeToString(sum[:]) {
+				t.Errorf("tardigest = %s, want sha256 of the file %x", p.TarDigest["sha256"], sum)
+			}
+			msum := sha256.Sum256(p.ManifestRaw)
+			if p.ManifestDigest["sha256"] != hex.EncodeToString(msum[:]) {
+				t.Errorf("manifestdigest = %s, want sha256 of manifestraw %x", p.ManifestDigest["sha256"], msum)
+			}
+			golden := filepath.Join(testdataDir, "golden", name+".statement.json")
+			if *update {
+				_ = os.MkdirAll(filepath.Dir(golden), 0o755)
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("reading golden file (go test -run TestDryRunGolden -update .): %v", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("statement differs from %s (-want +got):\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+// TestBadArchiveNeverSigned: a malformed archive stops the run before
+// signing — no bundle, no statement.
+func TestBadArchiveNeverSigned(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.tar")
+	good, err := os.ReadFile(filepath.Join(testdataDir, "archives", "docker25.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, good[:len(good)/2], 0o644); err != nil { // truncated
+		t.Fatal(err)
+	}
+	bundle, stmt := filepath.Join(dir, "b.json"), filepath.Join(dir, "s.json")
+	_, stderr, err := runCLI(t, env{}, "--subject-path", bad, "--signing-key", "ephemeral",
+		"--push-to-registry=false", "--bundle-path", bundle, "--statement-path", stmt)
+	if err == nil {
+		t.Fatal("run(truncated archive) error = nil, want an error")
+	}
+	if ExitCode(err) == 0 {
+		t.Errorf("exitCode = 0, want non-zero")
+	}
+	if !strings.Contains(stderr, bad) {
+		t.Errorf("stderr = %q, want it to name the archive", stderr)
+	}
+	for _, p := range []string{bundle, stmt} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was written for a bad archive", p)
+		}
+	}
+}
+
+// TestKeySignedLocally signs with an ephemeral key without a registry: the
+// bundle is written and verifies with the key it names.
+func TestKeySignedLocally(t *testing.T) {
+	t.Parallel()
+	bundle := filepath.Join(t.TempDir(), "b.sigstore.json")
+	stdout, stderr, err := runCLI(t, env{}, "--subject-path", filepath.Join(testdataDir, "archives", "podman.tar"),
+		"--signing-key", "ephemeral", "--push-to-registry=false", "--bundle-path", bundle)
+	if err != nil {
+		t.Fatalf("run() error = %v\n%s", err, stderr)
+	}
+	b, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("bundle is not JSON: %v", err)
+	}
+	if m["mediaType"] != "application/vnd.dev.sigstore.bundle.v0.3+json" {
+		t.Errorf("bundle mediaType = %v", m["mediaType"])
+	}
+	if !strings.Contains(stderr, "not keyless") {
+		t.Errorf("log = %q, want it to say the signature is not keyless", stderr)
+	}
+	if !strings.Contains(stdout, "bundle-path="+bundle+"\n") || !strings.Contains(stdout, "image-id=sha256:") {
+		t.Errorf("stdout = %q, want the outputs as name=value lines", stdout)
+	}
+	stdout, _, err = runCLI(t, env{}, "--subject-path", filepath.Join(testdataDir, "archives", "podman.tar"),
+		"--signing-key", "ephemeral", "--push-to-registry=false", "--bundle-path", bundle, "--output", "json")
+	var outs map[string]string
+	if err != nil || json.Unmarshal([]byte(stdout), &outs) != nil || outs["bundle-path"] != bundle {
+		t.Errorf("--output json: stdout = %q, err = %v; want a JSON object of the outputs", stdout, err)
+	}
+}
+
+// TestProgressLines: large archives log progress (bytes, percentage, MB/s)
+// while they are hashed; the threshold is lowered so a small archive shows it.
+func TestProgressLines(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	log := newLogger(false, &out, env{}.get)
+	c := &Config{SubjectPath: filepath.Join(testdataDir, "archives", "multi-image.tar"), DryRun: true}
+	_, err := attestFlow(context.Background(), c, env{}.get, log, io.Discard, deps{progressThreshold: -1, progressInterval: time.Nanosecond})
+	if err != nil {
+		t.Fatalf("attestFlow() error = %v", err)
+	}
+	if !regexp.MustCompile(`hashing: [0-9.]+ [KMG]?i?B of [0-9.]+ KiB \([0-9]+%\), [0-9]+ MB/s`).MatchString(out.String()) {
+		t.Errorf("log has no progress line:\n%s", out.String())
+	}
+}
+
+// TestDefaultSubjectNameErrors: when subject-name defaults to the archive's
+// tag, errors say so and what to set.
+func TestDefaultSubjectNameErrors(t *testing.T) {
+	t.Parallel()
+	// An OCI layout tagged only "v1": no repository to resolve.
+	_, _, err := runCLI(t, env{}, "--subject-path", filepath.Join(testdataDir, "archives", "oci-zstd.tar"), "--signing-key", "ephemeral")
+	if err == nil || ExitCode(err) != 2 || !strings.Contains(err.Error(), "input subject-name:") || !strings.Contains(err.Error(), `"v1"`) {
+		t.Errorf("run(bare tag) = %v, want an input subject-name error naming the tag", err)
+	}
+	// A tag naming an unreachable registry: the error names the defaulted tag.
+	dir := t.TempDir()
+	_, _, err = runCLI(t, env{}, "--subject-path", filepath.Join(testdataDir, "archives", "docker25.tar"), "--signing-key", "ephemeral",
+		"--bundle-path", filepath.Join(dir, "b.json"))
+	if err == nil || !strings.Contains(err.Error(), "subject-name defaulted to the archive's tag localhost/oci-attest/demo:v1") {
+		t.Errorf("run(localhost tag) = %v, want the defaulted tag named", err)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, "b.json")); serr == nil {
+		t.Error("a bundle was written although the subject could not be resolved")
+	}
+}
+
+// TestActionsPathsOutsideTheContainer: in a docker action only the workspace
+// and runner.temp are shared with the job, so a bundle or statement written
+// elsewhere would be lost with the container; it is an input error, and a
+// missing archive outside them says where to put it.
+func TestActionsPathsOutsideTheContainer(t *testing.T) {
+	t.Parallel()
+	containerTemp, containerWS, elsewhere := t.TempDir(), t.TempDir(), t.TempDir()
+	src, err := os.ReadFile(filepath.Join(testdataDir, "archives", "docker25.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(containerTemp, "image.tar"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := env{
+		"INPUT_SUBJECT-PATH": "/host/temp/image.tar",
+		"INPUT_DRY-RUN":      "true",
+		"INPUT_RUNNER-TEMP":  "/host/temp",
+		"INPUT_WORKSPACE":    "/host/ws",
+		"RUNNER_TEMP":        containerTemp,
+		"GITHUB_WORKSPACE":   containerWS,
+	}
+	tests := []struct {
+		name  string
+		with  env
+		input string // "" when valid
+	}{
+		{"under runner.temp", env{"INPUT_BUNDLE-PATH": "/host/temp/b.json", "INPUT_STATEMENT-PATH": "/host/ws/s.json"}, ""},
+		{"relative", env{"INPUT_BUNDLE-PATH": "b.json"}, ""},
+		{"bundle-path elsewhere", env{"INPUT_BUNDLE-PATH": filepath.Join(elsewhere, "b.json")}, "bundle-path"},
+		{"statement-path elsewhere", env{"INPUT_STATEMENT-PATH": filepath.Join(elsewhere, "s.json")}, "statement-path"},
+		{"subject-path elsewhere", env{"INPUT_SUBJECT-PATH": filepath.Join(elsewhere, "image.tar")}, "subject-path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := env{}
+			for k, v := range base {
+				e[k] = v
+			}
+			for k, v := range tt.with {
+				e[k] = v
+			}
+			c, err := readActionsConfig(e.get)
+			if err != nil {
+				t.Fatalf("readActionsConfig() error = %v", err)
+			}
+			err = c.Validate()
+			switch {
+			case tt.input == "" && err != nil:
+				t.Fatalf("Validate() error = %v, want nil", err)
+			case tt.input == "":
+			case err == nil:
+				t.Fatalf("Validate() error = nil, want an error naming input %s", tt.input)
+			case !strings.Contains(err.Error(), "input "+tt.input+":") || !strings.Contains(err.Error(), "runner.temp"):
+				t.Errorf("Validate() error = %q, want it to name input %s and say where to write", err, tt.input)
+			}
+		})
+	}
+}
+
+// TestSummaryShowsHostPaths: the job summary names files as the job's steps
+// see them, not as the action's container does.
+func TestSummaryShowsHostPaths(t *testing.T) {
+	t.Parallel()
+	paths := pathMap{{host: "/home/runner/work/_temp", container: "/github/runner_temp"}}
+	r := &attestResult{
+		archive: &oci.Archive{Path: "/github/runner_temp/image.tar", Format: oci.FormatDocker},
+		image:   &oci.Image{},
+		bundle:  "/github/runner_temp/oci-attest/x.sigstore.json",
+	}
+	got := summary(r, paths)
+	for _, want := range []string{"`/home/runner/work/_temp/image.tar`", "`/home/runner/work/_temp/oci-attest/x.sigstore.json`"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary() lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "/github/runner_temp") {
+		t.Errorf("summary() shows a container path:\n%s", got)
+	}
+}
+
+// TestSummaryVerifyCommandsNeedAReferrer: with push-to-registry: false the
+// subject is resolved but nothing is attached, so the summary must not offer
+// verify commands that could only find nothing.
+func TestSummaryVerifyCommandsNeedAReferrer(t *testing.T) {
+	t.Parallel()
+	r := &attestResult{
+		archive: &oci.Archive{Path: "image.tar", Format: oci.FormatDocker},
+		image:   &oci.Image{},
+		subject: &registry.Subject{Repository: "registry.example/app"},
+		signed:  &sign.Result{Identity: "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main", Issuer: "https://token.actions.githubusercontent.com", Instance: "public-good", LogIndex: -1},
+		bundle:  "b.json",
+	}
+	if got := summary(r, nil); strings.Contains(got, "verify") {
+		t.Errorf("summary() without a pushed referrer offers verify commands:\n%s", got)
+	}
+	r.attached = &registry.AttachResult{}
+	if got := summary(r, nil); !strings.Contains(got, "oci-attest verify registry.example/app@") || !strings.Contains(got, "cosign verify-attestation") {
+		t.Errorf("summary() with a referrer lacks the verify commands:\n%s", got)
+	}
+}
+
+// TestUntaggedArchiveNeedsSubjectName: an image without RepoTags names no
+// repository, so a subject-digest (or a push) without subject-name is an
+// input error instead of an attestation that silently leaves the registry
+// image out.
+func TestUntaggedArchiveNeedsSubjectName(t *testing.T) {
+	t.Parallel()
+	b, err := ocitest.Build(ocitest.Docker25, ocitest.Image{Layers: []ocitest.Layer{{Files: []ocitest.File{{Name: "a", Content: "a"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "untagged.tar")
+	if err := os.WriteFile(archive, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"subject-digest", []string{"--push-to-registry=false", "--subject-digest", "sha256:" + strings.Repeat("a", 64)}},
+		{"push", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"--subject-path", archive, "--signing-key", "ephemeral", "--bundle-path", filepath.Join(t.TempDir(), "b.json")}, tt.args...)
+			_, stderr, err := runCLI(t, env{}, args...)
+			if err == nil || ExitCode(err) != 2 || !strings.Contains(err.Error(), "input subject-name:") {
+				t.Fatalf("run(%v) error = %v (exit %d), want an input error naming subject-name\n%s", args, err, ExitCode(err), stderr)
+			}
+		})
+	}
+}
+
+// TestLogDefusesWorkflowCommands: data in a log line (a tag from the archive,
+// a registry's error) can never issue a workflow command in Actions.
+func TestLogDefusesWorkflowCommands(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	log := newLogger(true, &out, env{}.get)
+	log.Infof("tags %v", []string{"app:1\n::stop-commands::pwned", "x\n  ##[set-output name=a]b"})
+	log.Group("g")
+	log.EndGroup()
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		tr := strings.TrimLeft(line, " \t")
+		if strings.HasPrefix(tr, "##[") || (strings.HasPrefix(tr, "::") && tr != "::group::g" && tr != "::endgroup::") {
+			t.Errorf("log line %q would be a workflow command", line)
+		}
+	}
+	if !strings.Contains(out.String(), "| ::stop-commands::pwned") {
+		t.Errorf("log = %q, want the data kept, defused", out.String())
+	}
+}

@@ -1,0 +1,282 @@
+package cli
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/oci-attest/oci-attest/internal/attest"
+	"github.com/oci-attest/oci-attest/internal/registry"
+	"github.com/oci-attest/oci-attest/internal/sign"
+	"github.com/oci-attest/oci-attest/internal/verify"
+)
+
+// Exit codes of `oci-attest verify` (README "Verify").
+const (
+	exitVerifyNoneFound    = 3 // no oci attestation on the image
+	exitVerifyNoneVerified = 4 // attestations found, none verifies
+	exitVerifyArchive      = 5 // verified, but --subject-path differs
+)
+
+// verifyFlags are the flags of `oci-attest verify`.
+type verifyFlags struct {
+	identity, identityRegexp string
+	issuer, issuerRegexp     string
+	repository, workflow     string
+	key                      string
+	trustedRoot              string
+	sigstore                 string
+	subjectPath              string
+	output                   string
+	allowInsecure            bool
+}
+
+// runVerify is `oci-attest verify IMAGE [flags]`: exit 0 when at least one
+// attestation verifies (and --subject-path matches), 3 when none is found, 4
+// when none verifies, 5 when the archive differs, 2 for usage errors, 1 for
+// other failures.
+func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	image, f, err := parseVerifyFlags(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "oci-attest verify: %v\n", err)
+		}
+		return err
+	}
+	err = doVerify(ctx, image, f, getenv, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "oci-attest verify: %v\n", err)
+	}
+	return err
+}
+
+func doVerify(ctx context.Context, image string, f *verifyFlags, getenv func(string) string, stdout io.Writer) error {
+	opts := verify.Options{
+		Policy: sign.Policy{
+			Identity: f.identity, IdentityRegexp: f.identityRegexp,
+			Issuer: f.issuer, IssuerRegexp: f.issuerRegexp,
+		},
+		Repository:  f.repository,
+		Workflow:    f.workflow,
+		SubjectPath: f.subjectPath,
+	}
+	if f.key != "" {
+		pub, err := readPublicKey(f.key)
+		if err != nil {
+			return err
+		}
+		opts.Policy.PublicKey = pub
+	}
+	if f.key == "" || f.trustedRoot != "" || f.sigstore != "" {
+		instance := f.sigstore
+		if instance == "" && f.trustedRoot != "" {
+			instance = sign.InstanceCustom
+		}
+		if instance == "" {
+			instance = sign.InstancePublicGood
+		}
+		tm, err := sign.TrustedMaterial(ctx, sign.Options{Instance: instance, TrustedRootPath: f.trustedRoot, Getenv: getenv})
+		if err != nil {
+			return fmt.Errorf("loading the trusted root: %w", err)
+		}
+		opts.TrustedMaterial = tm
+		// What a keyless bundle must carry follows the instance (public-good:
+		// SCT, log entry, timestamp; github: RFC 3161 timestamp; custom: what
+		// the trusted root lists).
+		opts.Policy.Instance = instance
+	}
+	client, err := registry.New(registry.Options{Getenv: getenv, GitHubToken: getenv("GITHUB_TOKEN"), AllowInsecure: f.allowInsecure})
+	if err != nil {
+		return err
+	}
+	opts.Client = client
+
+	rep, verr := verify.Verify(ctx, image, opts)
+	if rep != nil {
+		var werr error
+		if f.output == "json" {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			werr = enc.Encode(rep)
+		} else {
+			werr = writeReport(stdout, rep)
+		}
+		if werr != nil && verr == nil {
+			verr = fmt.Errorf("writing the report: %w", werr)
+		}
+	}
+	switch {
+	case errors.Is(verr, verify.ErrNoneFound):
+		return &exitCodeError{code: exitVerifyNoneFound, err: verr}
+	case errors.Is(verr, verify.ErrNoneVerified):
+		return &exitCodeError{code: exitVerifyNoneVerified, err: verr}
+	case errors.Is(verr, verify.ErrArchiveDiffers):
+		return &exitCodeError{code: exitVerifyArchive, err: verr}
+	}
+	return verr
+}
+
+// parseVerifyFlags parses IMAGE and the flags, in any order.
+func parseVerifyFlags(args []string, stderr io.Writer) (string, *verifyFlags, error) {
+	f := &verifyFlags{}
+	fs := flag.NewFlagSet("oci-attest verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: oci-attest verify IMAGE [flags]\n\n"+
+			"Finds the oci attestations (%s) of IMAGE (registry/repo:tag or registry/repo@sha256:…)\n"+
+			"through the referrers API or the sha256-<hex> fallback tag, and verifies each one.\n"+
+			"Exit codes: 0 verified, 1 error, 2 usage, 3 none found, 4 none verifies, 5 archive differs.\n\nFlags:\n", attest.PredicateType)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&f.identity, "certificate-identity", "", "the signer's certificate identity (SAN), e.g. https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/heads/main")
+	fs.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "a Go regexp the certificate identity must match (instead of --certificate-identity)")
+	fs.StringVar(&f.issuer, "certificate-oidc-issuer", "", "the OIDC issuer in the certificate, e.g. https://token.actions.githubusercontent.com")
+	fs.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "a Go regexp the OIDC issuer must match (instead of --certificate-oidc-issuer)")
+	fs.StringVar(&f.repository, "repository", "", "the source repository the certificate must name: OWNER/REPO or a URL (optional)")
+	fs.StringVar(&f.workflow, "workflow", "", "the workflow that must have signed: OWNER/REPO/.github/workflows/FILE, a URL, or FILE with --repository (optional)")
+	fs.StringVar(&f.key, "key", "", "a PEM public key: verify key-signed bundles with it (instead of a certificate identity)")
+	fs.StringVar(&f.trustedRoot, "trusted-root", "", "a trusted_root.json to verify keyless bundles against (default: the --sigstore instance's root from TUF)")
+	fs.StringVar(&f.sigstore, "sigstore", "", "the Sigstore instance whose trusted root to use: public-good or github (default public-good; custom with --trusted-root)")
+	fs.StringVar(&f.subjectPath, "subject-path", "", "a local image archive to compare, field by field, with the verified attestation")
+	fs.StringVar(&f.output, "output", "text", "text or json")
+	fs.BoolVar(&f.allowInsecure, "allow-insecure-registry", false, "allow plain HTTP to a registry that is not on loopback")
+
+	var image string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return "", nil, err
+			}
+			return "", nil, fmt.Errorf("%w: %w", errUsage, err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if image != "" {
+			return "", nil, fmt.Errorf("%w: more than one image given (%q and %q)", errUsage, image, fs.Arg(0))
+		}
+		image, rest = fs.Arg(0), fs.Args()[1:]
+	}
+	switch {
+	case image == "":
+		return "", nil, fmt.Errorf("%w: name the image to verify: oci-attest verify REGISTRY/REPO:TAG (or @sha256:DIGEST)", errUsage)
+	case f.output != "text" && f.output != "json":
+		return "", nil, fmt.Errorf("%w: --output %q: use text or json", errUsage, f.output)
+	case f.identity != "" && f.identityRegexp != "":
+		return "", nil, fmt.Errorf("%w: give --certificate-identity or --certificate-identity-regexp, not both", errUsage)
+	case f.issuer != "" && f.issuerRegexp != "":
+		return "", nil, fmt.Errorf("%w: give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both", errUsage)
+	case f.key != "" && (f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != "" || f.repository != "" || f.workflow != ""):
+		return "", nil, fmt.Errorf("%w: --key verifies key-signed bundles; the certificate flags (--certificate-*, --repository, --workflow) verify keyless ones: give one or the other", errUsage)
+	case f.key == "" && (f.identity == "" && f.identityRegexp == "" || f.issuer == "" && f.issuerRegexp == ""):
+		return "", nil, fmt.Errorf("%w: say who must have signed: --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp), or --key PUBKEY.pem for key-signed bundles", errUsage)
+	case f.sigstore != "" && f.sigstore != sign.InstancePublicGood && f.sigstore != sign.InstanceGitHub && f.sigstore != sign.InstanceCustom:
+		return "", nil, fmt.Errorf("%w: --sigstore %q: use public-good or github (or --trusted-root FILE)", errUsage, f.sigstore)
+	case f.sigstore == sign.InstanceCustom && f.trustedRoot == "":
+		return "", nil, fmt.Errorf("%w: --sigstore custom needs --trusted-root FILE", errUsage)
+	}
+	return image, f, nil
+}
+
+// readPublicKey reads a PEM public key (PKIX "PUBLIC KEY").
+func readPublicKey(path string) (crypto.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading --key: %w", errUsage, err)
+	}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --key %s is not a PEM public key (want -----BEGIN PUBLIC KEY-----): %w", errUsage, path, err)
+	}
+	return pub, nil
+}
+
+// writeReport prints the report for people: a block per attestation.
+func writeReport(w io.Writer, r *verify.Report) error {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	if at := r.Repository + "@" + r.Digest; r.Image != at {
+		fmt.Fprintf(tw, "image\t%s\n", r.Image)
+		fmt.Fprintf(tw, "digest\t%s (%s)\n", r.Digest, r.MediaType)
+	} else {
+		fmt.Fprintf(tw, "image\t%s (%s)\n", at, r.MediaType)
+	}
+	fmt.Fprintf(tw, "referrers\t%s: %d oci attestation(s), %d other referrer(s) ignored\n", r.ReferrersSource, len(r.Attestations), len(r.Ignored))
+	for i, a := range r.Attestations {
+		status := "VERIFIED"
+		if !a.Verified {
+			status = "REJECTED"
+		}
+		fmt.Fprintf(tw, "\nattestation %d\t%s %s\n", i+1, a.Digest, status)
+		fmt.Fprintf(tw, "  found\t%s\n", a.Source)
+		if a.Created != "" {
+			fmt.Fprintf(tw, "  created\t%s\n", a.Created)
+		}
+		if s := a.Signer; s != nil {
+			if s.Identity != "" {
+				fmt.Fprintf(tw, "  signer\t%s\n", s.Identity)
+				fmt.Fprintf(tw, "  issuer\t%s\n", s.Issuer)
+			}
+			if s.SourceRepository != "" {
+				fmt.Fprintf(tw, "  repository\t%s\n", s.SourceRepository)
+			}
+			if s.BuildSigner != "" {
+				fmt.Fprintf(tw, "  workflow\t%s\n", s.BuildSigner)
+			}
+			if s.KeyHint != "" {
+				fmt.Fprintf(tw, "  key hint\t%s\n", s.KeyHint)
+			}
+		}
+		for _, t := range a.Timestamps {
+			fmt.Fprintf(tw, "  signed at\t%s (%s)\n", t.Time.Format("2006-01-02T15:04:05Z"), t.Kind)
+		}
+		if a.LogIndex != nil {
+			fmt.Fprintf(tw, "  log index\t%d\n", *a.LogIndex)
+		}
+		if p := a.Predicate; p != nil {
+			tags := strings.Join(p.Tags, ", ")
+			if tags == "" {
+				tags = "(untagged)"
+			}
+			fmt.Fprintf(tw, "  image ID\t%s\n", p.ImageID)
+			fmt.Fprintf(tw, "  tags\t%s\n", tags)
+			fmt.Fprintf(tw, "  layers\t%d\n", p.Layers)
+		}
+		if c := a.Archive; c != nil {
+			if c.Matches {
+				fmt.Fprintf(tw, "  archive\t%s matches\n", r.SubjectPath)
+			} else {
+				fmt.Fprintf(tw, "  archive\t%s DIFFERS in %d field(s)\n", r.SubjectPath, len(c.Differences))
+				for _, d := range c.Differences {
+					fmt.Fprintf(tw, "    %s\tattested %s\n", d.Field, d.Attested)
+					fmt.Fprintf(tw, "    \tlocal    %s\n", d.Local)
+				}
+			}
+		}
+		if a.Error != "" {
+			fmt.Fprintf(tw, "  reason\t%s\n", a.Error)
+		}
+	}
+	if len(r.Ignored) > 0 {
+		fmt.Fprintf(tw, "\nignored\t\n")
+		for _, ig := range r.Ignored {
+			fmt.Fprintf(tw, "  %s\t%s\n", ig.Digest, ig.Reason)
+		}
+	}
+	fmt.Fprintf(tw, "\nresult\t%s\n", r.Summary())
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,243 @@
+package cli
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/olareg/olareg"
+	"github.com/olareg/olareg/config"
+
+	"github.com/oci-attest/oci-attest/internal/testenv"
+)
+
+// verifyKeyPair writes a P-256 key pair: the private key for --signing-key
+// and the public key for verify --key.
+func verifyKeyPair(t *testing.T) (priv, pub string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv = filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(priv, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pder, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub = filepath.Join(dir, "key.pub")
+	if err := os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return priv, pub
+}
+
+// verifyRegistries are olareg (referrers API) and go-containerregistry's
+// registry (fallback tag), in-process.
+func verifyRegistries(t *testing.T) map[string]string {
+	t.Helper()
+	s := olareg.New(config.Config{Storage: config.ConfigStorage{StoreType: config.StoreMem}})
+	ola := httptest.NewServer(s)
+	t.Cleanup(func() { ola.Close(); _ = s.Close() })
+	gg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(gg.Close)
+	return map[string]string{
+		"api": strings.TrimPrefix(ola.URL, "http://"),
+		"tag": strings.TrimPrefix(gg.URL, "http://"),
+	}
+}
+
+// TestVerifyCommand attests with the CLI (push-image, key signing) and checks
+// `oci-attest verify`'s output and exit codes in both referrers modes.
+func TestVerifyCommand(t *testing.T) {
+	t.Parallel()
+	archive := filepath.Join(testdataDir, "archives", "docker25.tar")
+	other := filepath.Join(testdataDir, "archives", "podman.tar")
+	priv, pub := verifyKeyPair(t)
+	_, wrongPub := verifyKeyPair(t)
+	for mode, host := range verifyRegistries(t) {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			image := host + "/verify/app:v1"
+			if _, stderr, err := runCLI(t, env{}, "--subject-path", archive, "--subject-name", image, "--push-image",
+				"--signing-key", priv, "--bundle-path", filepath.Join(t.TempDir(), "b.json")); err != nil {
+				t.Fatalf("attest: %v\n%s", err, stderr)
+			}
+			// An image without attestations, pushed by another client.
+			bare := host + "/verify/bare:v1"
+			img, err := tarball.ImageFromPath(other, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := name.ParseReference(bare, name.Insecure)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := remote.Write(ref, img); err != nil {
+				t.Fatal(err)
+			}
+
+			tests := []struct {
+				name     string
+				args     []string
+				code     int
+				contains []string
+			}{
+				{"verified and matching", []string{"verify", image, "--key", pub, "--subject-path", archive}, 0,
+					[]string{"VERIFIED", archive + " matches", "layers 2", "result"}},
+				{"flags first", []string{"verify", "--key", pub, image}, 0, []string{"VERIFIED"}},
+				{"wrong key", []string{"verify", image, "--key", wrongPub}, 4, []string{"REJECTED", "reason"}},
+				{"archive differs", []string{"verify", image, "--key", pub, "--subject-path", other}, 5,
+					[]string{"VERIFIED", "DIFFERS", "diffids[0] attested sha256:", "imageid attested"}},
+				{"none found", []string{"verify", bare, "--key", pub}, 3, []string{"no oci attestation found"}},
+				{"no policy", []string{"verify", image}, 2, nil},
+				{"key and identity", []string{"verify", image, "--key", pub, "--certificate-identity", "x", "--certificate-oidc-issuer", "y"}, 2, nil},
+				{"no image", []string{"verify", "--key", pub}, 2, nil},
+				{"bad output", []string{"verify", image, "--key", pub, "--output", "yaml"}, 2, nil},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					stdout, stderr, err := runCLI(t, env{}, tc.args...)
+					if got := ExitCode(err); got != tc.code {
+						t.Fatalf("oci-attest %v: exit %d (%v), want %d\nstdout:\n%s\nstderr:\n%s", tc.args, got, err, tc.code, stdout, stderr)
+					}
+					words := strings.Join(strings.Fields(stdout), " ")
+					for _, s := range tc.contains {
+						if !strings.Contains(words, s) {
+							t.Errorf("oci-attest %v output lacks %q:\n%s", tc.args, s, stdout)
+						}
+					}
+					if tc.code != 0 && stderr == "" {
+						t.Errorf("oci-attest %v: exit %d with nothing on stderr", tc.args, tc.code)
+					}
+				})
+			}
+
+			// A multi-platform OCI archive: the image pushed and attested is
+			// one of several; the archive comparison picks it by image ID.
+			t.Run("multi-platform archive", func(t *testing.T) {
+				t.Parallel()
+				multi := filepath.Join(testdataDir, "archives", "oci-multiplatform.tar")
+				idx := host + "/verify/multi:v1"
+				if _, stderr, err := runCLI(t, env{}, "--subject-path", multi, "--subject-name", idx, "--push-image",
+					"--signing-key", priv, "--bundle-path", filepath.Join(t.TempDir(), "b.json")); err != nil {
+					t.Fatalf("attest: %v\n%s", err, stderr)
+				}
+				stdout, stderr, err := runCLI(t, env{}, "verify", idx, "--key", pub, "--subject-path", multi, "--output", "json")
+				if err != nil {
+					t.Fatalf("verify %s: %v\n%s\n%s", idx, err, stdout, stderr)
+				}
+				var rep struct {
+					Verified       int   `json:"verified"`
+					ArchiveMatches *bool `json:"archiveMatches"`
+				}
+				if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+					t.Fatal(err)
+				}
+				if rep.Verified != 1 || rep.ArchiveMatches == nil || !*rep.ArchiveMatches {
+					t.Errorf("verify %s = %s, want one verified attestation matching the archive", idx, stdout)
+				}
+			})
+
+			t.Run("json", func(t *testing.T) {
+				t.Parallel()
+				stdout, stderr, err := runCLI(t, env{}, "verify", image, "--key", pub, "--subject-path", archive, "--output", "json")
+				if err != nil {
+					t.Fatalf("verify --output json: %v\n%s", err, stderr)
+				}
+				var rep struct {
+					Image           string `json:"image"`
+					Digest          string `json:"digest"`
+					ReferrersSource string `json:"referrersSource"`
+					Verified        int    `json:"verified"`
+					ArchiveMatches  *bool  `json:"archiveMatches"`
+					Attestations    []struct {
+						Verified  bool `json:"verified"`
+						Predicate struct {
+							Layers int `json:"layers"`
+						} `json:"predicate"`
+					} `json:"attestations"`
+				}
+				if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+					t.Fatalf("verify --output json is not JSON: %v\n%s", err, stdout)
+				}
+				wantSource := "api"
+				if mode == "tag" {
+					wantSource = "tag:sha256-" + strings.TrimPrefix(rep.Digest, "sha256:")
+				}
+				if rep.Image != image || rep.Verified != 1 || rep.ArchiveMatches == nil || !*rep.ArchiveMatches ||
+					rep.ReferrersSource != wantSource || len(rep.Attestations) != 1 || rep.Attestations[0].Predicate.Layers != 2 {
+					t.Errorf("verify --output json = %+v, want one verified attestation of 2 layers found via %s, archive matching", rep, wantSource)
+				}
+			})
+		})
+	}
+}
+
+// TestVerifyCommandKeyless attests keylessly with the CLI against the local
+// Sigstore stack and verifies with a trusted root file and a signer policy.
+func TestVerifyCommandKeyless(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSigstore(t, testenv.SigstoreOptions{Rekor: true, TSA: true})
+	archive := filepath.Join(testdataDir, "archives", "docker25.tar")
+	host := verifyRegistries(t)["api"]
+	image := host + "/verify/keyless:v1"
+	if _, stderr, err := runCLI(t, env{}, "--subject-path", archive, "--subject-name", image, "--push-image",
+		"--sigstore", "custom", "--fulcio-url", s.FulcioURL, "--rekor-url", s.RekorURL, "--tsa-url", s.TSAURL,
+		"--trusted-root", s.TrustedRootPath, "--identity-token", s.Token(t),
+		"--bundle-path", filepath.Join(t.TempDir(), "b.json")); err != nil {
+		t.Fatalf("attest: %v\n%s", err, stderr)
+	}
+	policy := []string{"--trusted-root", s.TrustedRootPath, "--certificate-oidc-issuer", s.IssuerURL}
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		contains []string
+	}{
+		{"identity, repository, workflow", []string{"--certificate-identity", s.Identity(), "--repository", testenv.DefaultRepository, "--workflow", "release.yml", "--subject-path", archive}, 0,
+			[]string{"VERIFIED", "signer " + s.Identity(), "issuer " + s.IssuerURL, "log index", "(rfc3161)", archive + " matches"}},
+		{"identity regexp", []string{"--certificate-identity-regexp", "^https://github.com/oci-attest/"}, 0, []string{"VERIFIED"}},
+		{"wrong identity", []string{"--certificate-identity", "https://github.com/evil/x/.github/workflows/a.yml@refs/heads/main"}, 4, []string{"REJECTED", "expected SAN value"}},
+		{"wrong workflow", []string{"--certificate-identity", s.Identity(), "--workflow", testenv.DefaultRepository + "/.github/workflows/other.yml"}, 4, []string{"REJECTED", "signing workflow is"}},
+		{"missing issuer", []string{"--certificate-identity", s.Identity(), "--certificate-oidc-issuer", ""}, 2, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := append(append([]string{"verify", image}, policy...), tc.args...)
+			stdout, stderr, err := runCLI(t, env{}, args...)
+			if got := ExitCode(err); got != tc.code {
+				t.Fatalf("oci-attest %v: exit %d (%v), want %d\nstdout:\n%s\nstderr:\n%s", args, got, err, tc.code, stdout, stderr)
+			}
+			words := strings.Join(strings.Fields(stdout), " ")
+			for _, w := range tc.contains {
+				if !strings.Contains(words, w) {
+					t.Errorf("oci-attest %v output lacks %q:\n%s", args, w, stdout)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,172 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry/remote/auth"
+)
+
+// Referrers modes (input referrers-mode).
+const (
+	// ModeAuto detects referrers API support and writes the fallback tag
+	// only when it is missing.
+	ModeAuto = "auto"
+	// ModeAPI never writes the fallback tag.
+	ModeAPI = "api"
+	// ModeTag always writes the fallback tag.
+	ModeTag = "tag"
+)
+
+// AttachOptions configure Attach. The zero value detects the referrers API
+// and writes the fallback tag when it is missing.
+type AttachOptions struct {
+	// Mode is ModeAuto (default when empty), ModeAPI or ModeTag.
+	Mode string
+	// PredicateType is the dev.sigstore.bundle.predicateType annotation.
+	// Empty: the annotation is left out.
+	PredicateType string
+	// Now gives org.opencontainers.image.created. Nil: time.Now.
+	Now func() time.Time
+	// Settle is the settle delay before each verification read of the
+	// fallback tag (see updateFallback); writes must land within Settle/2
+	// of the read they merge. Zero: 3 s.
+	Settle time.Duration
+
+	// verifyReads overrides the number of verification reads (tests'
+	// ablation of the protocol only). Zero: 2.
+	verifyReads int
+}
+
+// AttachResult says what Attach did.
+type AttachResult struct {
+	// Artifact is the referrer manifest (with artifactType and annotations,
+	// as its fallback-index entry carries them).
+	Artifact ocispec.Descriptor
+	// ReferrersTag is "sha256-<hex>" when the fallback tag was written; ""
+	// when the referrers API was relied on.
+	ReferrersTag string
+	// API reports whether the registry confirmed the referrers API
+	// (OCI-Subject header and a 200 index from the referrers endpoint).
+	API bool
+	// Reason says why this path was taken (for the log).
+	Reason string
+	// Requests is the number of HTTP requests Attach sent (retries included).
+	Requests int
+}
+
+// Attach pushes bundle as an OCI 1.1 referrer of s (DESIGN.md §4): the empty
+// config, the bundle layer and the artifact manifest; then, by opts.Mode and
+// what the registry answered, the referrers fallback tag.
+func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts AttachOptions) (*AttachResult, error) {
+	mode := opts.Mode
+	if mode == "" {
+		mode = ModeAuto
+	}
+	if mode != ModeAuto && mode != ModeAPI && mode != ModeTag {
+		return nil, fmt.Errorf("attaching bundle: referrers-mode %q is not one of auto, api, tag", mode)
+	}
+	if s == nil || s.Descriptor.Digest == "" {
+		return nil, fmt.Errorf("attaching bundle: no resolved subject")
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	ref, err := parseRepository(s.Repository)
+	if err != nil {
+		return nil, err
+	}
+	art, err := buildArtifact(s.Descriptor, bundle, opts.PredicateType, now())
+	if err != nil {
+		return nil, err
+	}
+	var n atomic.Int64
+	ctx = withCounter(ctx, &n)
+	ctx, rp := c.repository(ctx, ref, auth.ActionPull, auth.ActionPush)
+	res := &AttachResult{Artifact: art.desc}
+	defer func() { res.Requests = int(n.Load()) }()
+
+	if err := rp.pushBlob(ctx, emptyConfig, emptyJSON); err != nil {
+		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository, err)
+	}
+	if err := rp.pushBlob(ctx, art.layer, bundle); err != nil {
+		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository, err)
+	}
+	hdr, err := rp.putManifest(ctx, art.desc.Digest.String(), ocispec.MediaTypeImageManifest, art.raw, nil)
+	if err != nil {
+		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository, err)
+	}
+	subjectHeader := hdr.Get("OCI-Subject") == s.Descriptor.Digest.String()
+
+	needTag := false
+	switch mode {
+	case ModeTag:
+		needTag = true
+		res.Reason = "referrers-mode tag: writing the fallback tag"
+	case ModeAPI, ModeAuto:
+		switch {
+		case !subjectHeader && hdr.Get("OCI-Subject") != "":
+			res.Reason = fmt.Sprintf("the manifest PUT answered OCI-Subject %q, not the subject %s", hdr.Get("OCI-Subject"), s.Descriptor.Digest)
+		case !subjectHeader:
+			res.Reason = "the manifest PUT answered without an OCI-Subject header"
+		default:
+			ok, why, err := rp.referrersAPI(ctx, s.Descriptor)
+			if err != nil {
+				return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository, err)
+			}
+			res.API = ok
+			res.Reason = why
+		}
+		if mode == ModeAPI {
+			if !res.API {
+				res.Reason = "referrers-mode api: not writing the fallback tag although " + res.Reason + "; clients that only read the tag will not find the bundle"
+			}
+			break
+		}
+		needTag = !res.API
+		if needTag {
+			res.Reason += ": writing the fallback tag"
+		}
+	}
+	if !needTag {
+		return res, nil
+	}
+	tag := fallbackTag(s.Descriptor.Digest.String())
+	if _, err := rp.updateFallback(ctx, tag, art.desc, opts.Settle, opts.verifyReads); err != nil {
+		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository, err)
+	}
+	res.ReferrersTag = tag
+	return res, nil
+}
+
+// referrersAPI probes GET /v2/<name>/referrers/<digest>: supported when it
+// answers 200 with an OCI image index.
+func (r repo) referrersAPI(ctx context.Context, subject ocispec.Descriptor) (bool, string, error) {
+	u := r.url("referrers/" + subject.Digest.String())
+	resp, err := r.do(ctx, http.MethodGet, u, nil, http.Header{"Accept": {ocispec.MediaTypeImageIndex}})
+	if err != nil {
+		return false, "", fmt.Errorf("probing the referrers API: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Sprintf("OCI-Subject was sent but the referrers API answered %s", resp.Status), nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize))
+	if err != nil {
+		return false, "", fmt.Errorf("probing the referrers API: reading body: %w", err)
+	}
+	var idx ocispec.Index
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if json.Unmarshal(body, &idx) != nil || (mt != ocispec.MediaTypeImageIndex && idx.MediaType != ocispec.MediaTypeImageIndex) {
+		return false, fmt.Sprintf("OCI-Subject was sent but the referrers API answered 200 with %q, not an image index", mt), nil
+	}
+	return true, "the registry serves the referrers API (OCI-Subject header and a referrers index)", nil
+}

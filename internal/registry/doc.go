@@ -1,0 +1,93 @@
+// Package push is the registry half of oci-attest (DESIGN.md §4): it
+// resolves the subject image in a registry and binds it to the attested
+// archive, optionally pushes the archived image, pushes the Sigstore bundle
+// as an OCI 1.1 referrer, maintains the sha256-<hex> referrers fallback tag
+// without losing other writers' entries, and lists referrers for verify.
+// The package is silent; AttachResult.Reason says which path was taken and
+// why, for the caller to log.
+//
+// # Registry access
+//
+// Requests go through oras-go's auth client (token and Basic challenges,
+// token cache). Credentials come from the Docker config (DOCKER_CONFIG or
+// ~/.docker/config.json: credHelpers, then credsStore, then auths — what
+// docker/login-action writes), then Options.GitHubToken for ghcr.io (user
+// GITHUB_ACTOR), then anonymous. A 401/403 error says to log in.
+//
+// Loopback registries (127.0.0.0/8, ::1, localhost) are spoken to over plain
+// HTTP; every other registry over HTTPS unless Options.AllowInsecure is set
+// (then plain HTTP). A guard under every request refuses plain HTTP to any
+// other host, so a redirect cannot downgrade either.
+//
+// A redirect that leaves the registry's origin (scheme, host and port) is
+// followed without the Authorization and Cookie headers. net/http alone keeps
+// them for another port of the same host and for subdomains.
+//
+// Requests are retried with jittered exponential backoff (200 ms doubling,
+// at most 10 s, 5 retries) on 408, 429 and 5xx except 501, and on connection
+// errors (resets, EOF, refused). Retry-After is honoured in seconds or as an
+// HTTP date, up to 60 s; a longer wait fails at once with the registry's
+// answer. oras-go's default policy retries neither resets nor HTTP dates and
+// caps Retry-After at 3 s, hence our own policy. A blob upload whose session
+// breaks is started again once (after a HEAD shows the blob is not there).
+//
+// # Subject and binding
+//
+// Resolve fetches what the tag or digest names, as the registry serves it
+// (media type from Content-Type, digest computed from the bytes and checked
+// against a requested digest). An image manifest must have the attested
+// image ID as its config digest; for an index, each image child is fetched
+// until one matches. Otherwise ErrBinding names both digests, and nothing is
+// pushed.
+//
+// PushImage pushes an image whose manifest the archive stores (OCI layouts,
+// Docker ≥25 archives) byte for byte, so the registry digest equals the
+// archive's manifest digest; other docker archives get a Docker schema 2
+// manifest over go-containerregistry's tarball layers (gzip kept,
+// uncompressed layers gzipped). The config bytes are never rewritten, so the
+// image ID — what binding checks — is the archive's.
+//
+// # The referrer and referrers detection
+//
+// Attach pushes the empty config "{}", the bundle layer and the artifact
+// manifest (see buildArtifact; the bytes are pinned by
+// testdata/artifact.golden.json) by digest with its own PUT, so oras-go's
+// built-in fallback indexing — which has no cross-process protection — never
+// runs. Blobs go up as a monolithic POST ?digest= where the registry accepts
+// one (one request), else POST then PUT.
+//
+// The registry supports referrers when the manifest PUT answers OCI-Subject
+// equal to the subject digest and GET /v2/<name>/referrers/<digest> answers
+// 200 with an image index. Either missing means the fallback tag is needed:
+// some registries send the header without serving the API, so the header
+// alone is not trusted; without the header the probe is skipped. Mode "api"
+// never writes the tag (Reason warns when the registry did not confirm the
+// API), "tag" always does, "auto" decides. On a registry with the API no
+// sha256-… tag is created.
+//
+// # The fallback tag
+//
+// See updateFallback for the protocol (GET with ETag, merge keeping every
+// entry byte for byte, PUT with If-Match, verify after a randomized settle,
+// bounded jittered retries, ErrForeignTag for a tag that is not an OCI index,
+// superseded indexes left alone) and why it keeps every writer's entry on
+// registries without If-Match. A failed Attach never writes an index with
+// fewer entries than it read: writes are merges, and a failing write is
+// retried from a fresh read, never replayed by the transport.
+//
+// # Registries as measured by the tests
+//
+//   - olareg v0.1.2 (in-process): referrers API and OCI-Subject; auto mode
+//     uses the API in 4 requests. It accepts a monolithic POST (and logs a
+//     harmless "superfluous WriteHeader" while doing so).
+//   - go-containerregistry pkg/registry v0.22.1 (in-process): no referrers
+//     API (404), no OCI-Subject, no ETag, monolithic POST accepted: 7
+//     requests with the fallback tag.
+//   - distribution v3.1.2 and Debian docker-registry 2.8 (processes): no
+//     referrers API, no OCI-Subject; manifests carry an ETag but If-Match is
+//     ignored on PUT; no monolithic POST (202, then PUT): 9 requests with the
+//     fallback tag, DESIGN.md §7's budget.
+//
+// cosign v3.1.3 verify-attestation, oras discover --artifact-type, regctl
+// artifact list/get and crane read what Attach writes on all four.
+package registry

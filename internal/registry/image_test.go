@@ -1,0 +1,192 @@
+package registry
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
+)
+
+// TestPushImage pushes every image of every generated test archive to both
+// in-process registries, checks that the registry image validates (layer
+// digests and diffIDs against the config), binds to the archive's image ID,
+// and keeps the stored manifest digest where the archive has one.
+func TestPushImage(t *testing.T) {
+	t.Parallel()
+	archives, err := filepath.Glob(filepath.Join("..", "..", "testdata", "archives", "*.tar"))
+	if err != nil || len(archives) == 0 {
+		t.Fatalf("no test archives in testdata/archives: %v", err)
+	}
+	for _, reg := range inProcessRegistries(t) {
+		for _, path := range archives {
+			t.Run(reg.name+"/"+filepath.Base(path), func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				a, err := oci.Scan(ctx, path, oci.ScanOptions{})
+				if err != nil {
+					t.Fatalf("oci.Scan(%s) = %v", path, err)
+				}
+				c := newTestClient(t, Options{})
+				for i := range a.Images {
+					img := &a.Images[i]
+					repository := reg.host + "/pushed/" + strings.TrimSuffix(filepath.Base(path), ".tar")
+					ref := repository + ":img" + string(rune('0'+i))
+					desc, err := c.PushImage(ctx, path, a, img, ref)
+					if err != nil {
+						t.Fatalf("PushImage(image %d) = %v", i, err)
+					}
+					if img.ManifestDigest != "" && desc.Digest != img.ManifestDigest {
+						t.Errorf("PushImage(image %d) digest = %s, want the stored manifest %s", i, desc.Digest, img.ManifestDigest)
+					}
+					s, err := c.Resolve(ctx, ref, "", img.ImageID)
+					if err != nil {
+						t.Fatalf("Resolve(pushed image) = %v", err)
+					}
+					if s.Descriptor.Digest != desc.Digest {
+						t.Errorf("Resolve(pushed image) = %s, PushImage said %s", s.Descriptor.Digest, desc.Digest)
+					}
+					r, err := name.ParseReference(ref, name.Insecure)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ri, err := remote.Image(r)
+					if err != nil {
+						t.Fatalf("reading back %s: %v", ref, err)
+					}
+					// Every layer reads back with its digest (ggcr checks it while
+					// reading); gzip images are fully validated, diffIDs included.
+					layers, err := ri.Layers()
+					if err != nil {
+						t.Fatal(err)
+					}
+					gz := true
+					for _, l := range layers {
+						mt, _ := l.MediaType()
+						gz = gz && strings.HasSuffix(string(mt), "gzip")
+						rc, err := l.Compressed()
+						if err != nil {
+							t.Fatal(err)
+						}
+						if _, err := io.Copy(io.Discard, rc); err != nil {
+							t.Errorf("layer of %s does not read back: %v", ref, err)
+						}
+						rc.Close()
+					}
+					if gz {
+						if err := validate.Image(ri); err != nil {
+							t.Errorf("pushed image %s does not validate: %v", ref, err)
+						}
+					}
+					diffIDs := ""
+					cf, err := ri.ConfigFile()
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, d := range cf.RootFS.DiffIDs {
+						diffIDs += d.String() + " "
+					}
+					for _, d := range img.DiffIDs {
+						if !strings.Contains(diffIDs, d.String()) {
+							t.Errorf("pushed image lacks diffID %s", d)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestPushImageErrors(t *testing.T) {
+	t.Parallel()
+	reg := startGGCR(t)
+	ctx := context.Background()
+	path := filepath.Join("..", "..", "testdata", "archives", "docker-legacy.tar")
+	a, err := oci.Scan(ctx, path, oci.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestClient(t, Options{})
+	if _, err := c.PushImage(ctx, path, a, &a.Images[0], reg.host+"/x"); err == nil || !strings.Contains(err.Error(), "tag") {
+		t.Errorf("PushImage(no tag) = %v, want an error asking for a tag", err)
+	}
+	forged := a.Images[0]
+	forged.ImageID = digestOf("sha256:" + strings.Repeat("0", 64))
+	if _, err := c.PushImage(ctx, path, a, &forged, reg.host+"/x:v1"); err == nil || !strings.Contains(err.Error(), "image ID") {
+		t.Errorf("PushImage(wrong image ID) = %v, want an error", err)
+	}
+	r, _ := name.NewRepository(reg.host+"/x", name.Insecure)
+	if tags, err := remote.List(r); err == nil && len(tags) != 0 {
+		t.Errorf("failed pushes left tags %v", tags)
+	}
+}
+
+// TestPushImageThroughDirectoryLink: a layer whose path runs through a
+// directory symlink (the scanner resolves it) is pushed from where the link
+// leads, not refused as missing.
+func TestPushImageThroughDirectoryLink(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "archives", "docker-legacy.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var es []ocitest.Entry
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := ocitest.Entry{Name: h.Name, Type: h.Typeflag, Linkname: h.Linkname, Body: body}
+		// Layer directories move under store/; their old names become
+		// links to the new place.
+		if dir, rest, ok := strings.Cut(strings.TrimSuffix(h.Name, "/"), "/"); len(dir) == 64 && (ok || h.Typeflag == tar.TypeDir) {
+			if !ok {
+				es = append(es, ocitest.Entry{Name: dir, Type: tar.TypeSymlink, Linkname: "store/" + dir})
+				e.Name = "store/" + dir + "/"
+			} else {
+				e.Name = "store/" + dir + "/" + rest
+			}
+		}
+		es = append(es, e)
+	}
+	path := filepath.Join(t.TempDir(), "dirlink.tar")
+	if err := os.WriteFile(path, ocitest.Tar(es), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := oci.Scan(ctx, path, oci.ScanOptions{})
+	if err != nil {
+		t.Fatalf("oci.Scan() = %v", err)
+	}
+	if !strings.Contains(string(a.ManifestRaw), "/layer.tar") {
+		t.Fatalf("manifest.json does not name <id>/layer.tar paths: %s", a.ManifestRaw)
+	}
+	reg := startGGCR(t)
+	c := newTestClient(t, Options{})
+	ref := reg.host + "/dirlink:v1"
+	if _, err := c.PushImage(ctx, path, a, &a.Images[0], ref); err != nil {
+		t.Fatalf("PushImage() = %v", err)
+	}
+	if _, err := c.Resolve(ctx, ref, "", a.Images[0].ImageID); err != nil {
+		t.Errorf("Resolve(pushed image) = %v", err)
+	}
+}

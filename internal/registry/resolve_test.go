@@ -1,0 +1,65 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/oci-attest/oci-attest/internal/testenv"
+)
+
+// putRaw PUTs a manifest with the given Content-Type to a real registry.
+func putRaw(t *testing.T, host, repo, ref, mediaType, body string) {
+	t.Helper()
+	testenv.PutManifest(t, host, repo, ref, mediaType, []byte(body))
+}
+
+// TestResolveNeverBindsNonImages: what a tag names is bound only when it is
+// an image manifest (or an index whose direct image child matches): a Docker
+// schema 1 manifest carrying a config digest, and an index that reaches the
+// image only through a nested index, are refused, never bound.
+func TestResolveNeverBindsNonImages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := startGGCR(t)
+	repository := reg.host + "/shapes"
+	img := pushRandomImage(t, repository+":v1")
+	id := imageID(t, img)
+	c := newTestClient(t, Options{})
+
+	// Schema 1 (signed) with a config field naming the image ID.
+	putRaw(t, reg.host, "shapes", "schema1", "application/vnd.docker.distribution.manifest.v1+prettyjws",
+		`{"schemaVersion":1,"name":"shapes","tag":"schema1","config":{"digest":"`+id.String()+`"},"fsLayers":[],"history":[]}`)
+	if _, err := c.Resolve(ctx, repository+":schema1", "", id); err == nil || !strings.Contains(err.Error(), "unsupported manifest media type") {
+		t.Errorf("Resolve(schema 1) = %v, want an unsupported media type error", err)
+	}
+
+	// index → index → image.
+	inner := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})
+	outer := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: inner})
+	ref, err := name.ParseReference(repository+":nested", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, outer); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Resolve(ctx, repository+":nested", "", id)
+	if !errors.Is(err, ErrBinding) {
+		t.Errorf("Resolve(nested index) = %v, want ErrBinding", err)
+	}
+	// The control: the inner index itself binds to its child.
+	innerRef, _ := name.ParseReference(repository+":inner", name.Insecure)
+	if err := remote.WriteIndex(innerRef, inner); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Resolve(ctx, repository+":inner", "", id)
+	if err != nil || !s.IsIndex() || s.Image.Digest != manifestDigest(t, img) {
+		t.Errorf("Resolve(index) = %+v, %v; want the image child %s", s, err, manifestDigest(t, img))
+	}
+}

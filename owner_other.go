@@ -1,6 +1,0 @@
-//go:build !unix
-
-package main
-
-// handBack does nothing where files have no Unix owner (see owner_unix.go).
-func (c *Config) handBack(...string) error { return nil }
