@@ -10,9 +10,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// PayloadType is the DSSE payload type of an in-toto statement.
-const PayloadType = "application/vnd.in-toto+json"
-
 // NewStatement builds the in-toto Statement v1 for p. The registry subjects
 // (RegistrySubject; added once the image is resolved in its registry) come
 // first, then the attestor's own subjects (Predicate.Subjects).

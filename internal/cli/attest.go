@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
@@ -25,14 +26,11 @@ import (
 // logged every few seconds.
 const progressThreshold = 256 << 20
 
-// deps are the seams run's callers may replace: the demo points them at its
-// embedded registries; tests at loopback servers. The zero value means the
-// real defaults.
+// deps are the seams tests replace. The zero value means the defaults.
 type deps struct {
-	httpClient *http.Client
-	now        func() time.Time
 	// progressThreshold and progressInterval override when and how often
-	// hashing progress is logged (default: archives over 256 MiB, every 2s).
+	// hashing progress is logged (default: archives over 256 MiB, every 2s;
+	// a negative threshold logs for every archive).
 	progressThreshold int64
 	progressInterval  time.Duration
 }
@@ -49,6 +47,7 @@ type attestResult struct {
 	attached  *registry.AttachResult
 }
 
+// runAttest runs the pipeline and, on the command line, prints the outputs.
 func runAttest(ctx context.Context, c *Config, getenv func(string) string, log *logger, stdout io.Writer) error {
 	if _, err := attestFlow(ctx, c, getenv, log, stdout, deps{}); err != nil {
 		return err
@@ -59,241 +58,297 @@ func runAttest(ctx context.Context, c *Config, getenv func(string) string, log *
 	return printOutputs(stdout, c.Output, log.Outputs())
 }
 
-// printOutputs writes the action's outputs for CLI users: name=value lines,
-// or one JSON object.
-func printOutputs(w io.Writer, format string, outs map[string]string) error {
-	if format == "json" {
-		b, err := json.MarshalIndent(outs, "", "  ")
-		if err != nil {
-			return err
+// pipeline is one attest run: its inputs, its seams, and what each stage
+// has produced so far (ARCHITECTURE.md, "Data flow").
+type pipeline struct {
+	c      *Config
+	getenv func(string) string
+	log    *logger
+	stdout io.Writer
+	d      deps
+	res    attestResult
+	client *registry.Client
+	// target is the registry reference to resolve: subject-name, else the
+	// attested image's first RepoTag (defaulted is then true); zero when
+	// there is none.
+	target    ref.Reference
+	defaulted bool
+}
+
+// attestFlow reads the archive, resolves and binds the subject, builds the
+// statement, signs it, writes the bundle and pushes the referrer: one
+// method of pipeline per stage, each reading what the ones before it left.
+func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log *logger, stdout io.Writer, d deps) (*attestResult, error) {
+	p := &pipeline{c: c, getenv: getenv, log: log, stdout: stdout, d: d}
+	log.Infof("oci-attest %s: attesting %s", version, c.SubjectPath)
+	log.Mask(c.GitHubToken)
+	log.Mask(c.IdentityToken)
+	if c.subject.Lowercased {
+		log.Infof("subject-name %s is %s: registry repositories are lowercase", c.SubjectName, c.subject)
+	}
+	if err := p.readArchive(ctx); err != nil {
+		return nil, err
+	}
+	if c.DryRun {
+		return &p.res, p.dryRun()
+	}
+	for _, stage := range []func(context.Context) error{p.resolveSubject, p.buildStatement, p.sign, p.writeBundle, p.attach} {
+		if err := stage(ctx); err != nil {
+			return nil, err
 		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
+	}
+	if c.ShowSummary {
+		log.Summary(summary(&p.res, c.paths))
+	}
+	return &p.res, nil
+}
+
+// readArchive scans the archive (one read) and selects the image to attest.
+func (p *pipeline) readArchive(ctx context.Context) error {
+	opts := oci.ScanOptions{ProgressInterval: p.d.progressInterval}
+	threshold := int64(progressThreshold)
+	if p.d.progressThreshold != 0 {
+		threshold = p.d.progressThreshold
+	}
+	if fi, err := os.Stat(p.c.SubjectPath); err == nil && fi.Size() > threshold {
+		start := time.Now()
+		opts.Progress = func(read, total int64) {
+			mbps := float64(read) / 1e6 / max(time.Since(start).Seconds(), 1e-3)
+			p.log.Infof("hashing: %s of %s (%d%%), %.0f MB/s", humanBytes(read), humanBytes(total), read*100/max(total, 1), mbps)
+		}
+	}
+	a, err := oci.Scan(ctx, p.c.SubjectPath, opts)
+	if err != nil {
+		return archiveError(err)
+	}
+	img, why, err := a.Select(p.c.subject)
+	if err != nil {
+		return badInput("subject-name", "%v", err)
+	}
+	p.res.archive, p.res.image = a, img
+	p.log.Infof("read %s archive %s (%s, %d image(s)); %s", a.Format, p.c.SubjectPath, humanBytes(a.Size), len(a.Images), why)
+	p.log.Infof("image ID %s, %d layer(s), tar digest %s", img.ImageID, len(img.DiffIDs), a.TarDigest)
+	p.log.SetOutput("image-id", img.ImageID.String())
+	return nil
+}
+
+// archiveError names subject-path in an error of the archive reader. An
+// archive that is not what the reader accepts is the user's to fix (exit 2);
+// a failure to read the file is not.
+func archiveError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("input subject-path: %w", err)
+	}
+	return badInput("subject-path", "%v", err)
+}
+
+// dryRun prints the statement that would be signed, indented.
+func (p *pipeline) dryRun() error {
+	if err := p.writeStatement(nil); err != nil {
 		return err
 	}
-	for _, o := range outputs {
-		if v, ok := outs[o.name]; ok {
-			if _, err := fmt.Fprintf(w, "%s=%s\n", o.name, v); err != nil {
-				return err
-			}
+	var out bytes.Buffer
+	if err := json.Indent(&out, p.res.statement, "", "  "); err != nil {
+		return err
+	}
+	fmt.Fprintf(p.stdout, "%s\n", out.Bytes())
+	p.log.Infof("dry run: the statement above would be signed; nothing was signed or pushed")
+	return nil
+}
+
+// resolveSubject finds the registry image the attestation is bound to —
+// pushing the archived image first with push-image — and checks that its
+// config digest is the archive's image ID.
+func (p *pipeline) resolveSubject(ctx context.Context) error {
+	c, img := p.c, p.res.image
+	p.target = c.subject
+	if p.target.IsZero() && len(img.RepoTags) > 0 {
+		tag := img.RepoTags[0]
+		r, err := ref.Parse(tag)
+		if err != nil || !strings.Contains(tag, "/") {
+			// A bare name ("app:1") is a Docker Hub official image to
+			// docker: surely not where this image is meant to go.
+			return badInput("subject-name", "the archive's image is tagged only %q, which names no registry repository: set subject-name (e.g. ghcr.io/org/app:1.0)", tag)
+		}
+		if !c.PushToRegistry && c.SubjectDigest == "" {
+			return nil // only the archive is attested; nothing asks for the registry
+		}
+		p.target, p.defaulted = r, true
+		p.target.Digest = c.SubjectDigest
+	}
+	switch {
+	case p.target.IsZero() && c.SubjectDigest != "":
+		return badInput("subject-name", "the archive's image has no RepoTags, so subject-digest names a digest in no known repository: set subject-name (e.g. ghcr.io/org/app)")
+	case p.target.IsZero() && c.PushToRegistry:
+		return badInput("subject-name", "the archive's image has no RepoTags, so the registry repository is unknown: set subject-name (e.g. ghcr.io/org/app:1.0), or push-to-registry: false")
+	case p.target.IsZero():
+		return nil // nothing to bind: the statement names the archive only
+	}
+	client, err := registry.New(registry.Options{
+		// In a docker action, a DOCKER_CONFIG the job set under
+		// runner.temp may still name the host's path.
+		DockerConfig:  c.paths.toContainer(p.getenv("DOCKER_CONFIG")),
+		GitHubToken:   c.GitHubToken,
+		AllowInsecure: c.AllowInsecureRegistry,
+		Getenv:        p.getenv,
+		UserAgent:     "oci-attest/" + version,
+	})
+	if err != nil {
+		return err
+	}
+	p.client = client
+	if c.PushImage {
+		p.log.Group("Pushing the image to " + p.target.String())
+		desc, err := client.PushImage(ctx, c.SubjectPath, p.res.archive, img, p.target)
+		p.log.EndGroup()
+		if err != nil {
+			return p.registryError("input push-image: ", err)
+		}
+		p.log.Infof("pushed %s@%s", p.target, desc.Digest)
+		p.target.Digest = desc.Digest
+	}
+	s, err := client.Resolve(ctx, p.target, img.ImageID)
+	if err != nil {
+		return p.registryError("", err)
+	}
+	p.res.subject = s
+	p.log.Infof("subject %s@%s (%s) is the attested image", s.Repository.Name(), s.Descriptor.Digest, s.Descriptor.MediaType)
+	if s.Image.Digest != s.Descriptor.Digest {
+		p.log.Infof("image index: child %s has the attested config", s.Image.Digest)
+	}
+	p.log.SetOutput("subject-digest", s.Descriptor.Digest.String())
+	return nil
+}
+
+// registryError adds to an error of the registry client what the user can
+// do about it, naming the inputs involved.
+func (p *pipeline) registryError(prefix string, err error) error {
+	switch {
+	case errors.Is(err, registry.ErrNotFound) && !p.c.PushImage:
+		err = fmt.Errorf("%w (push the image first, or set push-image: true)", err)
+	case errors.Is(err, registry.ErrBinding):
+		err = fmt.Errorf("%w: push the archived image (push-image: true) or point subject-name/subject-digest at it", err)
+	case errors.Is(err, registry.ErrUnauthorized):
+		err = fmt.Errorf("%w (%s)", err, loginAdvice)
+	case errors.Is(err, registry.ErrForeignTag):
+		err = fmt.Errorf("%w (it is never overwritten: delete or move it, or use referrers-mode: api)", err)
+	}
+	if p.defaulted {
+		err = fmt.Errorf("%w (subject-name defaulted to the archive's tag %s: set subject-name to the image's registry repository)", err, p.res.image.RepoTags[0])
+	}
+	if prefix != "" {
+		return fmt.Errorf("%s%w", prefix, err)
+	}
+	return err
+}
+
+// loginAdvice is what to do about a registry's 401/403.
+const loginAdvice = "log in to the registry (in the action: set DOCKER_CONFIG under runner.temp before docker/login-action, see the README's \"Logging in for the action\"), or for ghcr.io give the job packages: write so that github-token works"
+
+// buildStatement builds the in-toto statement: the registry subjects (the
+// image, and the matched child of an index), then the attestor's.
+func (p *pipeline) buildStatement(context.Context) error {
+	var subjects []*intoto.ResourceDescriptor
+	if s := p.res.subject; s != nil {
+		subjects = append(subjects, attest.RegistrySubject(s.Repository.Name(), s.Descriptor.Digest))
+		if s.Image.Digest != s.Descriptor.Digest {
+			subjects = append(subjects, attest.RegistrySubject(s.Repository.Name(), s.Image.Digest))
+		}
+	}
+	return p.writeStatement(subjects)
+}
+
+// writeStatement builds the statement's bytes and, with statement-path,
+// writes them there.
+func (p *pipeline) writeStatement(registrySubjects []*intoto.ResourceDescriptor) error {
+	st, err := attest.NewStatement(attest.NewPredicate(p.res.archive, p.res.image), registrySubjects...)
+	if err != nil {
+		return err
+	}
+	if p.res.statement, err = attest.Marshal(st); err != nil {
+		return err
+	}
+	if path := p.c.StatementPath; path != "" {
+		if err := os.WriteFile(path, append(p.res.statement, '\n'), 0o644); err != nil {
+			return fmt.Errorf("input statement-path: writing the statement: %w", err)
+		}
+		if err := p.c.handBack(path); err != nil {
+			return fmt.Errorf("input statement-path: %w", err)
 		}
 	}
 	return nil
 }
 
-// attestFlow runs DESIGN.md §1: read the archive, resolve and bind the
-// subject, build the statement, sign, write the bundle, push the referrer.
-func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log *logger, stdout io.Writer, d deps) (*attestResult, error) {
-	log.Infof("oci-attest %s: attesting %s", version, c.SubjectPath)
-	log.Mask(c.GitHubToken)
-	log.Mask(c.IdentityToken)
-	r := &attestResult{}
-
-	// 1. Read the archive, once.
-	opts := oci.ScanOptions{ProgressInterval: d.progressInterval}
-	threshold := int64(progressThreshold)
-	if d.progressThreshold != 0 {
-		threshold = d.progressThreshold
-	}
-	if fi, err := os.Stat(c.SubjectPath); err == nil && fi.Size() > threshold {
-		start := time.Now()
-		opts.Progress = func(read, total int64) {
-			mbps := float64(read) / 1e6 / max(time.Since(start).Seconds(), 1e-3)
-			log.Infof("hashing: %s of %s (%d%%), %.0f MB/s", humanBytes(read), humanBytes(total), read*100/max(total, 1), mbps)
-		}
-	}
-	a, err := oci.Scan(ctx, c.SubjectPath, opts)
+// sign signs the statement into a verified Sigstore bundle.
+func (p *pipeline) sign(ctx context.Context) error {
+	p.log.Group("Signing")
+	defer p.log.EndGroup()
+	opts := p.c.signOptions(p.getenv)
+	opts.Mask = p.log.Mask
+	res, err := sign.Sign(ctx, p.res.statement, opts)
 	if err != nil {
-		return nil, fmt.Errorf("input subject-path: %w", err)
+		return signError(err, p.c.Actions)
 	}
-	img, why, err := a.Select(c.SubjectName)
-	if err != nil {
-		return nil, fmt.Errorf("input subject-name: %w", err)
+	p.res.signed = res
+	switch {
+	case res.Identity != "":
+		p.log.Infof("signed keylessly (%s): identity %s, issuer %s", res.Instance, res.Identity, res.Issuer)
+	default:
+		p.log.Infof("signed with a key (not keyless): public key hint %s", res.KeyHint)
 	}
-	r.archive, r.image = a, img
-	log.Infof("read %s archive %s (%s, %d image(s)); %s", a.Format, c.SubjectPath, humanBytes(a.Size), len(a.Images), why)
-	log.Infof("image ID %s, %d layer(s), tar digest %s", img.ImageID, len(img.DiffIDs), a.TarDigest)
-	log.SetOutput("image-id", img.ImageID.String())
-	pred := attest.NewPredicate(a, img)
-
-	if c.DryRun {
-		if r.statement, err = statement(c, pred); err != nil {
-			return nil, err
-		}
-		var out bytes.Buffer
-		if err := json.Indent(&out, r.statement, "", "  "); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(stdout, "%s\n", out.Bytes())
-		log.Infof("dry run: the statement above would be signed; nothing was signed or pushed")
-		return r, nil
+	if res.LogIndex >= 0 {
+		p.log.Infof("transparency log entry: index %d", res.LogIndex)
 	}
-
-	// 2. Resolve the subject in the registry and bind it to the archive.
-	var registrySubjects []*intoto.ResourceDescriptor
-	var client *registry.Client
-	ref := subjectRef(c, img)
-	// hint explains errors about a reference the user did not write.
-	hint := func(err error) error { return err }
-	if c.SubjectName == "" && ref != "" {
-		if !strings.Contains(ref, "/") {
-			return nil, badInput("subject-name", "the archive's image is tagged only %q, which names no registry repository: set subject-name (e.g. ghcr.io/org/app:%s)", ref, ref)
-		}
-		hint = func(err error) error {
-			return fmt.Errorf("%w (subject-name defaulted to the archive's tag %s: set subject-name to the image's registry repository)", err, ref)
-		}
+	for _, ts := range res.Timestamps {
+		p.log.Infof("timestamp: %s", ts.UTC().Format(time.RFC3339))
 	}
-	if ref != "" && (c.PushToRegistry || c.SubjectName != "" || c.SubjectDigest != "") {
-		client, err = registry.New(registry.Options{
-			// In a docker action, a DOCKER_CONFIG the job set under
-			// runner.temp may still name the host's path.
-			DockerConfig:  c.paths.toContainer(getenv("DOCKER_CONFIG")),
-			GitHubToken:   c.GitHubToken,
-			AllowInsecure: c.AllowInsecureRegistry,
-			Getenv:        getenv,
-			HTTPClient:    d.httpClient,
-			UserAgent:     "oci-attest/" + version,
-		})
-		if err != nil {
-			return nil, err
-		}
-		dg := c.SubjectDigest
-		if c.PushImage {
-			log.Group("Pushing the image to " + ref)
-			desc, err := client.PushImage(ctx, c.SubjectPath, a, img, ref)
-			log.EndGroup()
-			if err != nil {
-				return nil, hint(fmt.Errorf("input push-image: %w", err))
-			}
-			log.Infof("pushed %s@%s", ref, desc.Digest)
-			dg = desc.Digest
-		}
-		s, err := client.Resolve(ctx, ref, dg, img.ImageID)
-		if err != nil {
-			return nil, hint(err)
-		}
-		r.subject = s
-		log.Infof("subject %s@%s (%s) is the attested image", s.Repository, s.Descriptor.Digest, s.Descriptor.MediaType)
-		registrySubjects = append(registrySubjects, attest.RegistrySubject(s.Repository, s.Descriptor.Digest))
-		if s.Image.Digest != s.Descriptor.Digest {
-			log.Infof("image index: child %s has the attested config", s.Image.Digest)
-			registrySubjects = append(registrySubjects, attest.RegistrySubject(s.Repository, s.Image.Digest))
-		}
-		log.SetOutput("subject-digest", s.Descriptor.Digest.String())
-	} else if c.SubjectDigest != "" {
-		return nil, badInput("subject-name", "the archive's image has no RepoTags, so subject-digest names a digest in no known repository: set subject-name (e.g. ghcr.io/org/app)")
-	} else if c.PushToRegistry {
-		return nil, badInput("subject-name", "the archive's image has no RepoTags, so the registry repository is unknown: set subject-name (e.g. ghcr.io/org/app:1.0), or push-to-registry: false")
-	}
-	if r.statement, err = statement(c, pred, registrySubjects...); err != nil {
-		return nil, err
-	}
-
-	// 3. Sign.
-	log.Group("Signing")
-	res, err := sign.Sign(ctx, r.statement, sign.Options{
-		Instance:        c.Sigstore,
-		FulcioURL:       c.FulcioURL,
-		RekorURL:        c.RekorURL,
-		TSAURL:          c.TSAURL,
-		TrustedRootPath: c.TrustedRoot,
-		SigningKey:      c.SigningKey,
-		IdentityToken:   c.IdentityToken,
-		Getenv:          getenv,
-		Mask:            log.Mask,
-	})
-	if err != nil {
-		log.EndGroup()
-		return nil, err
-	}
-	r.signed = res
-	logSignature(log, res)
-	log.EndGroup()
-
-	// 4. Write the bundle.
-	path, err := bundlePath(c, getenv, img.ImageID)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, res.Bundle, 0o644); err != nil {
-		return nil, fmt.Errorf("input bundle-path: writing the bundle: %w", err)
-	}
-	if err := c.handBack(path); err != nil {
-		return nil, fmt.Errorf("input bundle-path: %w", err)
-	}
-	r.bundle = path
-	log.Infof("wrote Sigstore bundle %s", path)
-	log.SetOutput("bundle-path", c.paths.toHost(path))
-
-	// 5. Push the referrer.
-	if c.PushToRegistry {
-		log.Group("Pushing the attestation to " + r.subject.Repository)
-		ar, err := client.Attach(ctx, r.subject, res.Bundle, registry.AttachOptions{
-			Mode:          c.ReferrersMode,
-			PredicateType: attest.PredicateType,
-			Now:           d.now,
-		})
-		log.EndGroup()
-		if err != nil {
-			return nil, err
-		}
-		r.attached = ar
-		log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, r.subject.Repository, r.subject.Descriptor.Digest, ar.Reason)
-		log.SetOutput("attestation-digest", ar.Artifact.Digest.String())
-		log.SetOutput("referrers-tag", ar.ReferrersTag)
-	}
-	if c.ShowSummary {
-		log.Summary(summary(r, c.paths))
-	}
-	return r, nil
+	return nil
 }
 
-// subjectRef is the registry reference to resolve: subject-name, else the
-// attested image's first RepoTag.
-func subjectRef(c *Config, img *oci.Image) string {
-	if c.SubjectName != "" {
-		return c.SubjectName
+// signError names the input behind a signing error where there is one.
+func signError(err error, actions bool) error {
+	var oe *sign.OptionError
+	switch {
+	case errors.As(err, &oe):
+		return badInput(signInput[oe.Field], "%s", oe.Msg)
+	case errors.Is(err, sign.ErrNoToken) && !actions:
+		return fmt.Errorf("%w: pass --identity-token or set SIGSTORE_ID_TOKEN (or sign with --signing-key, which is not keyless)", err)
 	}
-	if len(img.RepoTags) > 0 {
-		return img.RepoTags[0]
-	}
-	return ""
+	return err
 }
 
-// statement builds the in-toto statement's bytes and, with statement-path,
-// writes them there.
-func statement(c *Config, pred *attest.Predicate, registry ...*intoto.ResourceDescriptor) ([]byte, error) {
-	st, err := attest.NewStatement(pred, registry...)
+// writeBundle writes the bundle to bundle-path.
+func (p *pipeline) writeBundle(context.Context) error {
+	path, err := p.bundlePath(p.res.image.ImageID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	b, err := attest.Marshal(st)
-	if err != nil {
-		return nil, err
+	if err := os.WriteFile(path, p.res.signed.Bundle, 0o644); err != nil {
+		return fmt.Errorf("input bundle-path: writing the bundle: %w", err)
 	}
-	if c.StatementPath != "" {
-		if err := os.WriteFile(c.StatementPath, append(b, '\n'), 0o644); err != nil {
-			return nil, fmt.Errorf("input statement-path: writing the statement: %w", err)
-		}
-		if err := c.handBack(c.StatementPath); err != nil {
-			return nil, fmt.Errorf("input statement-path: %w", err)
-		}
+	if err := p.c.handBack(path); err != nil {
+		return fmt.Errorf("input bundle-path: %w", err)
 	}
-	return b, nil
+	p.res.bundle = path
+	p.log.Infof("wrote Sigstore bundle %s", path)
+	p.log.SetOutput("bundle-path", p.c.paths.toHost(path))
+	return nil
 }
 
 // bundlePath is bundle-path, else $RUNNER_TEMP/oci-attest/<image-id
 // hex>.sigstore.json, else the same name in a new temporary directory.
-func bundlePath(c *Config, getenv func(string) string, id digest.Digest) (string, error) {
-	if c.BundlePath != "" {
-		return c.BundlePath, nil
+func (p *pipeline) bundlePath(id digest.Digest) (string, error) {
+	if p.c.BundlePath != "" {
+		return p.c.BundlePath, nil
 	}
 	name := id.Encoded() + ".sigstore.json"
-	if rt := getenv("RUNNER_TEMP"); rt != "" {
+	if rt := p.getenv("RUNNER_TEMP"); rt != "" {
 		dir := filepath.Join(rt, "oci-attest")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return "", fmt.Errorf("input bundle-path: creating %s: %w", dir, err)
 		}
-		if err := c.handBack(dir); err != nil {
+		if err := p.c.handBack(dir); err != nil {
 			return "", fmt.Errorf("input bundle-path: %w", err)
 		}
 		return filepath.Join(dir, name), nil
@@ -305,30 +360,24 @@ func bundlePath(c *Config, getenv func(string) string, id digest.Digest) (string
 	return filepath.Join(dir, name), nil
 }
 
-func logSignature(log *logger, res *sign.Result) {
-	switch {
-	case res.Identity != "":
-		log.Infof("signed keylessly (%s): identity %s, issuer %s", res.Instance, res.Identity, res.Issuer)
-	default:
-		log.Infof("signed with a key (not keyless): public key hint %s", res.KeyHint)
+// attach pushes the bundle as a referrer of the subject (push-to-registry).
+func (p *pipeline) attach(ctx context.Context) error {
+	if !p.c.PushToRegistry {
+		return nil
 	}
-	if res.LogIndex >= 0 {
-		log.Infof("transparency log entry: index %d", res.LogIndex)
+	s := p.res.subject
+	p.log.Group("Pushing the attestation to " + s.Repository.Name())
+	ar, err := p.client.Attach(ctx, s, p.res.signed.Bundle, registry.AttachOptions{
+		Mode:          p.c.mode,
+		PredicateType: attest.PredicateType,
+	})
+	p.log.EndGroup()
+	if err != nil {
+		return p.registryError("", err)
 	}
-	for _, ts := range res.Timestamps {
-		log.Infof("timestamp: %s", ts.UTC().Format(time.RFC3339))
-	}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	p.res.attached = ar
+	p.log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, s.Repository.Name(), s.Descriptor.Digest, ar.Reason)
+	p.log.SetOutput("attestation-digest", ar.Artifact.Digest.String())
+	p.log.SetOutput("referrers-tag", ar.ReferrersTag)
+	return nil
 }

@@ -111,13 +111,12 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 
 func demoOne(ctx context.Context, step int, title, host, archive, keyPath string, pub any, dir string,
 	getenv func(string) string, say func(string, ...any)) error {
-	ref := host + "/demo/app:v1"
 	say("%d. %s at %s", step, title, host)
 	var buf strings.Builder
 	log := newLogger(false, &buf, getenv)
 	c := &Config{
 		SubjectPath:    archive,
-		SubjectName:    ref,
+		SubjectName:    host + "/demo/app:v1",
 		PushToRegistry: true,
 		PushImage:      true,
 		ReferrersMode:  "auto",
@@ -134,7 +133,7 @@ func demoOne(ctx context.Context, step int, title, host, archive, keyPath string
 		return fmt.Errorf("demo against %s: %w\n%s", host, err, buf.String())
 	}
 	say("   read the archive once: image ID %s, %d layer(s), tags %v", r.image.ImageID, len(r.image.DiffIDs), r.image.RepoTags)
-	say("   pushed the image and bound it: %s@%s", r.subject.Repository, r.subject.Descriptor.Digest)
+	say("   pushed the image and bound it: %s@%s", r.subject.Repository.Name(), r.subject.Descriptor.Digest)
 	say("   in-toto statement (%s) with %d subjects → signed into a Sigstore bundle: %s",
 		attest.PredicateType, strings.Count(string(r.statement), `"digest"`), r.bundle)
 	a := r.attached
@@ -144,7 +143,6 @@ func demoOne(ctx context.Context, step int, title, host, archive, keyPath string
 	} else {
 		say("   %s; the fallback tag %s now lists it", a.Reason, a.ReferrersTag)
 	}
-	say("   %d registry requests for the attachment", a.Requests)
 
 	client, err := registry.New(registry.Options{Getenv: getenv})
 	if err != nil {
@@ -158,7 +156,7 @@ func demoOne(ctx context.Context, step int, title, host, archive, keyPath string
 	for _, d := range refs {
 		say("     %s  %s", d.Digest, d.ArtifactType)
 	}
-	rep, err := verify.Verify(ctx, r.subject.Repository+"@"+r.subject.Descriptor.Digest.String(), verify.Options{
+	rep, err := verify.Verify(ctx, r.subject.Repository.WithDigest(r.subject.Descriptor.Digest), verify.Options{
 		Client:      client,
 		Policy:      sign.Policy{PublicKey: pub},
 		SubjectPath: archive,

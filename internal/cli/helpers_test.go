@@ -1,8 +1,54 @@
 package cli
 
+import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/oci-attest/oci-attest/internal/testenv"
+)
+
 // repoRoot is the repository's root, seen from this package's directory
 // (go test runs tests in the package directory).
 const repoRoot = "../.."
 
 // testdataDir holds the generated archives and the golden statements.
 const testdataDir = repoRoot + "/testdata"
+
+// pubKeyFile writes a PEM public key (what --signing-key must not be given).
+func pubKeyFile(t *testing.T) string {
+	t.Helper()
+	_, pub := verifyKeyPair(t)
+	return pub
+}
+
+// rootWithLog is a trusted root listing a timestamp authority and a Rekor
+// log (no services behind them).
+func rootWithLog(t *testing.T) string {
+	t.Helper()
+	return testenv.OfflineTrustedRoot(t, true, true)
+}
+
+// gzipped writes a gzip-compressed copy of the file at p.
+func gzipped(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(p)+".gz")
+	if err := os.WriteFile(out, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
@@ -57,7 +58,13 @@ func TestValidateNamesTheInput(t *testing.T) {
 		{"tsa-url without sigstore custom", []string{"--subject-path", archive, "--tsa-url", "http://127.0.0.1:2"}, "tsa-url"},
 		{"fulcio-url with sigstore github", []string{"--subject-path", archive, "--sigstore", "github", "--fulcio-url", "https://fulcio.example"}, "fulcio-url"},
 		{"bad subject-digest", []string{"--subject-path", archive, "--subject-digest", "sha256:abc"}, "subject-digest"},
-		{"bad subject-name", []string{"--subject-path", archive, "--subject-name", "UPPER/Case:tag"}, "subject-name"},
+		{"bad subject-name", []string{"--subject-path", archive, "--subject-name", "Bad Ref"}, "subject-name"},
+		{"subject-name without tag or digest", []string{"--subject-path", archive, "--subject-name", "127.0.0.1:5001/me/app"}, "subject-name"},
+		{"subject-digest contradicts subject-name", []string{"--subject-path", archive, "--subject-name", "127.0.0.1:5001/me/app@sha256:" + strings.Repeat("b", 64), "--subject-digest", "sha256:" + strings.Repeat("a", 64)}, "subject-digest"},
+		{"push-image to a digest", []string{"--subject-path", archive, "--push-image", "--subject-name", "127.0.0.1:5001/me/app@sha256:" + strings.Repeat("b", 64)}, "subject-name"},
+		{"public key as signing-key", []string{"--subject-path", archive, "--signing-key", pubKeyFile(t)}, "signing-key"},
+		{"custom root lists a log, no rekor-url", []string{"--subject-path", archive, "--sigstore", "custom", "--fulcio-url", "http://127.0.0.1:1", "--tsa-url", "http://127.0.0.1:2", "--trusted-root", rootWithLog(t)}, "rekor-url"},
+		{"gzip-compressed archive", []string{"--subject-path", gzipped(t, archive), "--dry-run"}, "subject-path"},
 		{"missing signing-key file", []string{"--subject-path", archive, "--signing-key", filepath.Join(dir, "k.pem")}, "signing-key"},
 		{"push-image without push", []string{"--subject-path", archive, "--push-image", "--push-to-registry=false"}, "push-image"},
 		{"push-image with subject-digest", []string{"--subject-path", archive, "--push-image", "--subject-digest", "sha256:" + strings.Repeat("a", 64)}, "push-image"},
@@ -381,7 +388,7 @@ func TestSummaryVerifyCommandsNeedAReferrer(t *testing.T) {
 	r := &attestResult{
 		archive: &oci.Archive{Path: "image.tar", Format: oci.FormatDocker},
 		image:   &oci.Image{},
-		subject: &registry.Subject{Repository: "registry.example/app"},
+		subject: &registry.Subject{Repository: ref.Reference{Registry: "registry.example", Repository: "app"}},
 		signed:  &sign.Result{Identity: "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main", Issuer: "https://token.actions.githubusercontent.com", Instance: "public-good", LogIndex: -1},
 		bundle:  "b.json",
 	}
@@ -445,5 +452,33 @@ func TestLogDefusesWorkflowCommands(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "| ::stop-commands::pwned") {
 		t.Errorf("log = %q, want the data kept, defused", out.String())
+	}
+}
+
+// TestSubjectNameNormalised: names are read as docker reads them (Docker Hub
+// short names, lowercase repositories), with the one parser Select and the
+// registry use, and the log says when a name was lowercased.
+func TestSubjectNameNormalised(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		archive, name string
+		want          []string
+	}{
+		{"docker25-gzip.tar", "docker.io/library/alpine:3.20", []string{`its tag "alpine:3.20" matches "index.docker.io/library/alpine:3.20"`}},
+		{"docker25-gzip.tar", "alpine:3.20", []string{`its tag "alpine:3.20" matches`}},
+		{"docker25.tar", "LOCALHOST/OCI-Attest/Demo:v1", []string{
+			"subject-name LOCALHOST/OCI-Attest/Demo:v1 is localhost/oci-attest/demo:v1: registry repositories are lowercase",
+			`its tag "localhost/oci-attest/demo:v1" matches`,
+		}},
+	} {
+		_, stderr, err := runCLI(t, env{}, "--subject-path", filepath.Join(testdataDir, "archives", tc.archive), "--subject-name", tc.name, "--dry-run")
+		if err != nil {
+			t.Fatalf("run(%s, %s) = %v\n%s", tc.archive, tc.name, err, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("run(%s, %s) log lacks %q:\n%s", tc.archive, tc.name, w, stderr)
+			}
+		}
 	}
 }

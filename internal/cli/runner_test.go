@@ -160,7 +160,7 @@ func TestRunnerContract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tm, err := sign.TrustedMaterial(context.Background(), sign.Options{Instance: "custom", TrustedRootPath: stack.TrustedRootPath})
+			tm, err := sign.TrustedMaterial(context.Background(), sign.TrustOptions{Instance: sign.InstanceCustom, TrustedRootPath: stack.TrustedRootPath})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,7 +26,7 @@ func summary(r *attestResult, paths pathMap) string {
 	row("Predicate type", "`"+attest.PredicateType+"`")
 	image := ""
 	if r.subject != nil {
-		image = r.subject.Repository + "@" + r.subject.Descriptor.Digest.String()
+		image = r.subject.Repository.Name() + "@" + r.subject.Descriptor.Digest.String()
 		row("Registry image", "`"+image+"`")
 	}
 	if s := r.signed; s != nil {

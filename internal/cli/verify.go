@@ -15,6 +15,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/oci-attest/oci-attest/internal/attest"
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 	"github.com/oci-attest/oci-attest/internal/verify"
@@ -46,20 +47,28 @@ type verifyFlags struct {
 // other failures.
 func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	image, f, err := parseVerifyFlags(args, stderr)
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "oci-attest verify: %v\n", err)
-		}
-		return err
+	if err == nil {
+		err = doVerify(ctx, image, f, getenv, stdout)
 	}
-	err = doVerify(ctx, image, f, getenv, stdout)
-	if err != nil {
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stderr, "oci-attest verify: %v\n", err)
 	}
 	return err
 }
 
-func doVerify(ctx context.Context, image string, f *verifyFlags, getenv func(string) string, stdout io.Writer) error {
+// verifyFlag maps sign.Policy and verify.Options fields to the flags that
+// set them.
+var verifyFlag = map[string]string{
+	"Identity":       "--certificate-identity",
+	"IdentityRegexp": "--certificate-identity-regexp",
+	"Issuer":         "--certificate-oidc-issuer",
+	"IssuerRegexp":   "--certificate-oidc-issuer-regexp",
+	"PublicKey":      "--key",
+}
+
+// verifyOptions turns the flags into verify.Options, checked before any
+// network access (trusted material is added by doVerify).
+func verifyOptions(f *verifyFlags) (verify.Options, error) {
 	opts := verify.Options{
 		Policy: sign.Policy{
 			Identity: f.identity, IdentityRegexp: f.identityRegexp,
@@ -72,11 +81,40 @@ func doVerify(ctx context.Context, image string, f *verifyFlags, getenv func(str
 	if f.key != "" {
 		pub, err := readPublicKey(f.key)
 		if err != nil {
-			return err
+			return opts, err
 		}
 		opts.Policy.PublicKey = pub
 	}
+	if err := opts.Check(); err != nil {
+		return opts, usageError(err)
+	}
+	if f.subjectPath != "" {
+		if fi, err := os.Stat(f.subjectPath); err != nil {
+			return opts, fmt.Errorf("%w: --subject-path: %w", errUsage, err)
+		} else if !fi.Mode().IsRegular() {
+			return opts, fmt.Errorf("%w: --subject-path %q is not a regular file: give the image archive (for an OCI layout directory, tar it: tar -cf image.tar -C DIR .)", errUsage, f.subjectPath)
+		}
+	}
+	return opts, nil
+}
+
+// usageError is err as a usage error, naming the flag behind an option.
+func usageError(err error) error {
+	var oe *sign.OptionError
+	if errors.As(err, &oe) {
+		return fmt.Errorf("%w: %s: %s", errUsage, verifyFlag[oe.Field], oe.Msg)
+	}
+	return fmt.Errorf("%w: %w", errUsage, err)
+}
+
+func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv func(string) string, stdout io.Writer) error {
+	opts, err := verifyOptions(f)
+	if err != nil {
+		return err
+	}
 	if f.key == "" || f.trustedRoot != "" || f.sigstore != "" {
+		// Whose root: --sigstore, else a --trusted-root file is a custom
+		// instance's, else public-good's.
 		instance := f.sigstore
 		if instance == "" && f.trustedRoot != "" {
 			instance = sign.InstanceCustom
@@ -84,8 +122,12 @@ func doVerify(ctx context.Context, image string, f *verifyFlags, getenv func(str
 		if instance == "" {
 			instance = sign.InstancePublicGood
 		}
-		tm, err := sign.TrustedMaterial(ctx, sign.Options{Instance: instance, TrustedRootPath: f.trustedRoot, Getenv: getenv})
+		tm, err := sign.TrustedMaterial(ctx, sign.TrustOptions{Instance: instance, TrustedRootPath: f.trustedRoot, ServerURL: getenv("GITHUB_SERVER_URL")})
 		if err != nil {
+			var oe *sign.OptionError
+			if errors.As(err, &oe) {
+				return fmt.Errorf("%w: --trusted-root: %s", errUsage, oe.Msg)
+			}
 			return fmt.Errorf("loading the trusted root: %w", err)
 		}
 		opts.TrustedMaterial = tm
@@ -126,7 +168,7 @@ func doVerify(ctx context.Context, image string, f *verifyFlags, getenv func(str
 }
 
 // parseVerifyFlags parses IMAGE and the flags, in any order.
-func parseVerifyFlags(args []string, stderr io.Writer) (string, *verifyFlags, error) {
+func parseVerifyFlags(args []string, stderr io.Writer) (ref.Reference, *verifyFlags, error) {
 	f := &verifyFlags{}
 	fs := flag.NewFlagSet("oci-attest verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -155,37 +197,36 @@ func parseVerifyFlags(args []string, stderr io.Writer) (string, *verifyFlags, er
 	for {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return "", nil, err
+				return ref.Reference{}, nil, err
 			}
-			return "", nil, fmt.Errorf("%w: %w", errUsage, err)
+			return ref.Reference{}, nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
 		if fs.NArg() == 0 {
 			break
 		}
 		if image != "" {
-			return "", nil, fmt.Errorf("%w: more than one image given (%q and %q)", errUsage, image, fs.Arg(0))
+			return ref.Reference{}, nil, fmt.Errorf("%w: more than one image given (%q and %q)", errUsage, image, fs.Arg(0))
 		}
 		image, rest = fs.Arg(0), fs.Args()[1:]
 	}
 	switch {
 	case image == "":
-		return "", nil, fmt.Errorf("%w: name the image to verify: oci-attest verify REGISTRY/REPO:TAG (or @sha256:DIGEST)", errUsage)
+		return ref.Reference{}, nil, fmt.Errorf("%w: name the image to verify: oci-attest verify REGISTRY/REPO:TAG (or @sha256:DIGEST)", errUsage)
 	case f.output != "text" && f.output != "json":
-		return "", nil, fmt.Errorf("%w: --output %q: use text or json", errUsage, f.output)
-	case f.identity != "" && f.identityRegexp != "":
-		return "", nil, fmt.Errorf("%w: give --certificate-identity or --certificate-identity-regexp, not both", errUsage)
-	case f.issuer != "" && f.issuerRegexp != "":
-		return "", nil, fmt.Errorf("%w: give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both", errUsage)
-	case f.key != "" && (f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != "" || f.repository != "" || f.workflow != ""):
-		return "", nil, fmt.Errorf("%w: --key verifies key-signed bundles; the certificate flags (--certificate-*, --repository, --workflow) verify keyless ones: give one or the other", errUsage)
-	case f.key == "" && (f.identity == "" && f.identityRegexp == "" || f.issuer == "" && f.issuerRegexp == ""):
-		return "", nil, fmt.Errorf("%w: say who must have signed: --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp), or --key PUBKEY.pem for key-signed bundles", errUsage)
+		return ref.Reference{}, nil, fmt.Errorf("%w: --output %q: use text or json", errUsage, f.output)
 	case f.sigstore != "" && f.sigstore != sign.InstancePublicGood && f.sigstore != sign.InstanceGitHub && f.sigstore != sign.InstanceCustom:
-		return "", nil, fmt.Errorf("%w: --sigstore %q: use public-good or github (or --trusted-root FILE)", errUsage, f.sigstore)
+		return ref.Reference{}, nil, fmt.Errorf("%w: --sigstore %q: use public-good or github (or --trusted-root FILE)", errUsage, f.sigstore)
 	case f.sigstore == sign.InstanceCustom && f.trustedRoot == "":
-		return "", nil, fmt.Errorf("%w: --sigstore custom needs --trusted-root FILE", errUsage)
+		return ref.Reference{}, nil, fmt.Errorf("%w: --sigstore custom needs --trusted-root FILE", errUsage)
 	}
-	return image, f, nil
+	r, err := ref.Parse(image)
+	if err != nil {
+		return ref.Reference{}, nil, fmt.Errorf("%w: IMAGE: %w: use REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:DIGEST", errUsage, err)
+	}
+	if r.Tag == "" && r.Digest == "" {
+		return ref.Reference{}, nil, fmt.Errorf("%w: IMAGE %q names no tag and no digest: add :TAG or @sha256:DIGEST", errUsage, image)
+	}
+	return r, f, nil
 }
 
 // readPublicKey reads a PEM public key (PKIX "PUBLIC KEY").

@@ -241,3 +241,37 @@ func TestVerifyCommandKeyless(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyUsageErrors: everything the user must fix in the arguments is a
+// usage error (exit 2) found before any network access — no registry or
+// trusted root is reachable here, so a network attempt would exit 1.
+func TestVerifyUsageErrors(t *testing.T) {
+	t.Parallel()
+	_, pub := verifyKeyPair(t)
+	dir := t.TempDir()
+	id := []string{"--certificate-identity", "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main", "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"not a reference", append([]string{"Bad Ref"}, id...), "IMAGE"},
+		{"no tag, no digest", append([]string{"127.0.0.1:1/me/app"}, id...), "names no tag and no digest"},
+		{"subject-path is a directory", append([]string{"127.0.0.1:1/me/app:v1", "--subject-path", dir}, id...), "--subject-path"},
+		{"subject-path missing", append([]string{"127.0.0.1:1/me/app:v1", "--subject-path", filepath.Join(dir, "x.tar")}, id...), "--subject-path"},
+		{"key with repository", []string{"127.0.0.1:1/me/app:v1", "--key", pub, "--repository", "o/r"}, "--key"},
+		{"key and identity", append([]string{"127.0.0.1:1/me/app:v1", "--key", pub}, id...), "--key"},
+		{"identity and regexp", append([]string{"127.0.0.1:1/me/app:v1", "--certificate-identity-regexp", "x"}, id...), "--certificate-identity-regexp"},
+		{"bad regexp", []string{"127.0.0.1:1/me/app:v1", "--certificate-identity-regexp", "(", "--certificate-oidc-issuer", "x"}, "--certificate-identity-regexp"},
+		{"no signer", []string{"127.0.0.1:1/me/app:v1"}, "--certificate-identity"},
+		{"public key that is not one", []string{"127.0.0.1:1/me/app:v1", "--key", filepath.Join(testdataDir, "archives", "docker25.tar")}, "--key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, stderr, err := runCLI(t, env{}, append([]string{"verify"}, tc.args...)...)
+			if got := ExitCode(err); got != 2 || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("verify %v = exit %d, %v; want exit 2 naming %s\n%s", tc.args, got, err, tc.want, stderr)
+			}
+		})
+	}
+}

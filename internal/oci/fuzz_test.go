@@ -9,6 +9,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
+	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
 // sentinels are the errors a malformed archive may give.
@@ -70,7 +71,7 @@ func FuzzScan(f *testing.F) {
 				t.Fatalf("image %d: %d diffIDs for %d layers, ImageID %q", img.Index, len(img.DiffIDs), len(img.Layers), img.ImageID)
 			}
 		}
-		if _, _, err := a.Select("localhost/x:v1"); err != nil {
+		if _, _, err := a.Select(ref.Reference{Registry: "localhost", Repository: "x", Tag: "v1"}); err != nil {
 			t.Fatalf("Select() = %v", err)
 		}
 	})

@@ -84,29 +84,6 @@ func TestDigestFromName(t *testing.T) {
 	}
 }
 
-func TestParseName(t *testing.T) {
-	t.Parallel()
-	tests := map[string]name{
-		"alpine":                          {"docker.io/library/alpine", ""},
-		"alpine:3.20":                     {"docker.io/library/alpine", "3.20"},
-		"docker.io/library/alpine:3.20":   {"docker.io/library/alpine", "3.20"},
-		"index.docker.io/library/alpine":  {"docker.io/library/alpine", ""},
-		"user/app:1":                      {"docker.io/user/app", "1"},
-		"localhost/app:v1":                {"localhost/app", "v1"},
-		"localhost:5000/app:v1":           {"localhost:5000/app", "v1"},
-		"localhost:5000/app":              {"localhost:5000/app", ""},
-		"ghcr.io/o/app@sha256:abc":        {"ghcr.io/o/app", ""},
-		"ghcr.io/o/app:v1@sha256:abc":     {"ghcr.io/o/app", "v1"},
-		"127.0.0.1:5000/a/b/c:v1":         {"127.0.0.1:5000/a/b/c", "v1"},
-		"Registry.Example.com/App:Latest": {"registry.example.com/app", "Latest"},
-	}
-	for in, want := range tests {
-		if got := parseName(in); got != want {
-			t.Errorf("parseName(%q) = %+v, want %+v", in, got, want)
-		}
-	}
-}
-
 func TestRepoTags(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

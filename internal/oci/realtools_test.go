@@ -144,7 +144,7 @@ func TestRealTools(t *testing.T) {
 			if a.Format != tc.format || len(a.Images) != 1 {
 				t.Fatalf("Format = %s with %d images; want %s with 1", a.Format, len(a.Images), tc.format)
 			}
-			img, why, err := a.Select(ref)
+			img, why, err := a.Select(testenv.Ref(t, ref))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
 func TestSelect(t *testing.T) {
@@ -31,9 +32,10 @@ func TestSelect(t *testing.T) {
 		{"alpine:3.20", 1, "matches"},
 		{"ghcr.io/o/app:v2", 1, "matches"},
 		{"busybox:1", 2, `"docker.io/library/busybox:1"`},
-		{"v2", 1, `its tag "ghcr.io/o/app:v2" matches "v2"`},
-		{"latest", 3, `its tag "latest" matches`},
-		{"busybox", 2, `its tag "docker.io/library/busybox:1" matches "busybox"`},
+		// Bare words are Docker Hub repositories, as docker reads them.
+		{"v2", 0, "the first image; no tag in the archive matches"},
+		{"latest", 0, "the first image; no tag in the archive matches"},
+		{"busybox", 2, `its tag "docker.io/library/busybox:1" matches "index.docker.io/library/busybox"`},
 		{"example.com/x:latest", 3, `its tag "latest" matches`},
 		{"ghcr.io/o/app", 1, "matches"},
 		{"ghcr.io/o/app@sha256:2222222222222222222222222222222222222222222222222222222222222222", 1, "matches"},
@@ -45,7 +47,14 @@ func TestSelect(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.ref, func(t *testing.T) {
 			t.Parallel()
-			img, why, err := a.Select(tc.ref)
+			var want ref.Reference
+			if tc.ref != "" {
+				var err error
+				if want, err = ref.Parse(tc.ref); err != nil {
+					t.Fatal(err)
+				}
+			}
+			img, why, err := a.Select(want)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +66,7 @@ func TestSelect(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := (&oci.Archive{}).Select("x"); !errors.Is(err, oci.ErrNoImages) {
+	if _, _, err := (&oci.Archive{}).Select(ref.Reference{}); !errors.Is(err, oci.ErrNoImages) {
 		t.Errorf("Select() on no images = %v, want ErrNoImages", err)
 	}
 }

@@ -14,22 +14,36 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 )
 
-// Referrers modes (input referrers-mode).
+// Mode says how Attach makes a referrer discoverable.
+type Mode string
+
+// Referrers modes.
 const (
 	// ModeAuto detects referrers API support and writes the fallback tag
 	// only when it is missing.
-	ModeAuto = "auto"
+	ModeAuto Mode = "auto"
 	// ModeAPI never writes the fallback tag.
-	ModeAPI = "api"
+	ModeAPI Mode = "api"
 	// ModeTag always writes the fallback tag.
-	ModeTag = "tag"
+	ModeTag Mode = "tag"
 )
+
+// ParseMode parses a referrers mode: "auto" (also ""), "api" or "tag".
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case "":
+		return ModeAuto, nil
+	case ModeAuto, ModeAPI, ModeTag:
+		return m, nil
+	}
+	return "", fmt.Errorf("%q is not one of auto, api, tag", s)
+}
 
 // AttachOptions configure Attach. The zero value detects the referrers API
 // and writes the fallback tag when it is missing.
 type AttachOptions struct {
 	// Mode is ModeAuto (default when empty), ModeAPI or ModeTag.
-	Mode string
+	Mode Mode
 	// PredicateType is the dev.sigstore.bundle.predicateType annotation.
 	// Empty: the annotation is left out.
 	PredicateType string
@@ -66,12 +80,9 @@ type AttachResult struct {
 // config, the bundle layer and the artifact manifest; then, by opts.Mode and
 // what the registry answered, the referrers fallback tag.
 func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts AttachOptions) (*AttachResult, error) {
-	mode := opts.Mode
-	if mode == "" {
-		mode = ModeAuto
-	}
-	if mode != ModeAuto && mode != ModeAPI && mode != ModeTag {
-		return nil, fmt.Errorf("attaching bundle: referrers-mode %q is not one of auto, api, tag", mode)
+	mode, err := ParseMode(string(opts.Mode))
+	if err != nil {
+		return nil, fmt.Errorf("attaching bundle: referrers mode %w", err)
 	}
 	if s == nil || s.Descriptor.Digest == "" {
 		return nil, fmt.Errorf("attaching bundle: no resolved subject")
@@ -80,29 +91,25 @@ func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts Att
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	ref, err := parseRepository(s.Repository)
-	if err != nil {
-		return nil, err
-	}
 	art, err := buildArtifact(s.Descriptor, bundle, opts.PredicateType, now())
 	if err != nil {
 		return nil, err
 	}
 	var n atomic.Int64
 	ctx = withCounter(ctx, &n)
-	ctx, rp := c.repository(ctx, ref, auth.ActionPull, auth.ActionPush)
+	ctx, rp := c.repository(ctx, s.Repository, auth.ActionPull, auth.ActionPush)
 	res := &AttachResult{Artifact: art.desc}
 	defer func() { res.Requests = int(n.Load()) }()
 
 	if err := rp.pushBlob(ctx, emptyConfig, emptyJSON); err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository, err)
+		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
 	if err := rp.pushBlob(ctx, art.layer, bundle); err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository, err)
+		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
 	hdr, err := rp.putManifest(ctx, art.desc.Digest.String(), ocispec.MediaTypeImageManifest, art.raw, nil)
 	if err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository, err)
+		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
 	subjectHeader := hdr.Get("OCI-Subject") == s.Descriptor.Digest.String()
 
@@ -110,7 +117,7 @@ func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts Att
 	switch mode {
 	case ModeTag:
 		needTag = true
-		res.Reason = "referrers-mode tag: writing the fallback tag"
+		res.Reason = "mode tag: writing the fallback tag"
 	case ModeAPI, ModeAuto:
 		switch {
 		case !subjectHeader && hdr.Get("OCI-Subject") != "":
@@ -120,14 +127,14 @@ func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts Att
 		default:
 			ok, why, err := rp.referrersAPI(ctx, s.Descriptor)
 			if err != nil {
-				return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository, err)
+				return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 			}
 			res.API = ok
 			res.Reason = why
 		}
 		if mode == ModeAPI {
 			if !res.API {
-				res.Reason = "referrers-mode api: not writing the fallback tag although " + res.Reason + "; clients that only read the tag will not find the bundle"
+				res.Reason = "mode api: not writing the fallback tag although " + res.Reason + "; clients that only read the tag will not find the bundle"
 			}
 			break
 		}
@@ -141,7 +148,7 @@ func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts Att
 	}
 	tag := fallbackTag(s.Descriptor.Digest.String())
 	if _, err := rp.updateFallback(ctx, tag, art.desc, opts.Settle, opts.verifyReads); err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository, err)
+		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
 	res.ReferrersTag = tag
 	return res, nil

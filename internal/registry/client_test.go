@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/oci-attest/oci-attest/internal/testenv"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote/auth"
 )
@@ -119,19 +121,19 @@ func TestCredentialsAndRedirect(t *testing.T) {
 
 	// Anonymous: a clear error that says what to do.
 	anon := newTestClient(t, Options{})
-	if _, _, err := anon.FetchManifest(ctx, repository, "v1"); err == nil || !strings.Contains(err.Error(), "log in") {
-		t.Errorf("anonymous FetchManifest() = %v, want an authentication error saying to log in", err)
+	if _, _, err := anon.FetchManifest(ctx, testenv.Ref(t, repository), "v1"); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("anonymous FetchManifest() = %v, want ErrUnauthorized (the command layer adds the login advice)", err)
 	}
 
 	c := newTestClient(t, Options{DockerConfig: basicAuthConfig(t, ar.host)})
 	bundle := testBundle(42)
 	desc := ocispec.Descriptor{MediaType: BundleMediaType, Digest: digestFromBytes(bundle), Size: int64(len(bundle))}
-	ref, _ := parseRepository(repository)
-	pctx, rp := c.repository(ctx, ref, auth.ActionPull, auth.ActionPush)
+	at := testenv.Ref(t, repository)
+	pctx, rp := c.repository(ctx, at, auth.ActionPull, auth.ActionPush)
 	if err := rp.pushBlob(pctx, desc, bundle); err != nil {
 		t.Fatalf("pushBlob() with Docker config credentials = %v", err)
 	}
-	got, err := c.FetchBlob(ctx, repository, desc)
+	got, err := c.FetchBlob(ctx, testenv.Ref(t, repository), desc)
 	if err != nil || string(got) != string(bundle) {
 		t.Fatalf("FetchBlob() through the redirect = %q, %v", got, err)
 	}
@@ -183,7 +185,7 @@ func TestScheme(t *testing.T) {
 	}
 	for _, tc := range cases {
 		r := repo{c: &Client{allowInsecure: tc.insecure}}
-		r.ref.Registry = tc.registry
+		r.ref = ref.Reference{Registry: tc.registry, Repository: "app"}
 		if got := r.scheme(); got != tc.want {
 			t.Errorf("scheme(%q, insecure=%v) = %q, want %q", tc.registry, tc.insecure, got, tc.want)
 		}
@@ -199,7 +201,7 @@ func TestPlainHTTPRefused(t *testing.T) {
 	}))
 	t.Cleanup(ts.Close)
 	c := newTestClient(t, Options{})
-	_, _, err := c.FetchManifest(context.Background(), hostOf(t, ts.URL)+"/app", "v1")
+	_, _, err := c.FetchManifest(context.Background(), testenv.Ref(t, hostOf(t, ts.URL)+"/app"), "v1")
 	if !errors.Is(err, ErrInsecure) || !strings.Contains(err.Error(), "allow-insecure-registry") {
 		t.Errorf("FetchManifest(redirect to plain HTTP) = %v, want ErrInsecure", err)
 	}
@@ -325,7 +327,7 @@ func TestCredentialHelpers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := c.FetchManifest(context.Background(), os.Getenv("OCI_ATTEST_HELPER_REPO"), "v1"); err != nil {
+		if _, _, err := c.FetchManifest(context.Background(), testenv.Ref(t, os.Getenv("OCI_ATTEST_HELPER_REPO")), "v1"); err != nil {
 			t.Fatalf("FetchManifest() with helper credentials = %v", err)
 		}
 		fmt.Println("HELPER-OK")
@@ -337,8 +339,8 @@ func TestCredentialHelpers(t *testing.T) {
 	// Push the image with credentials from auths.
 	c := newTestClient(t, Options{DockerConfig: basicAuthConfig(t, ar.host)})
 	bundle := testBundle(1)
-	ref, _ := parseRepository(repository)
-	pctx, rp := c.repository(context.Background(), ref, auth.ActionPull, auth.ActionPush)
+	at := testenv.Ref(t, repository)
+	pctx, rp := c.repository(context.Background(), at, auth.ActionPull, auth.ActionPush)
 	for _, b := range [][]byte{emptyJSON, bundle} {
 		if err := rp.pushBlob(pctx, ocispec.Descriptor{Digest: digestFromBytes(b), Size: int64(len(b))}, b); err != nil {
 			t.Fatal(err)
@@ -411,11 +413,11 @@ func TestRedirectTargetCannotAskForCredentials(t *testing.T) {
 	c := newTestClient(t, Options{DockerConfig: basicAuthConfig(t, host)})
 	// A first request settles on Basic auth for the registry, as any run's
 	// earlier requests do; the blob GET then carries credentials.
-	if _, _, err := c.FetchManifest(context.Background(), host+"/secret/app", "v1"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := c.FetchManifest(context.Background(), testenv.Ref(t, host+"/secret/app"), "v1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("FetchManifest() = %v, want ErrNotFound", err)
 	}
 	b := testBundle(7)
-	_, err := c.FetchBlob(context.Background(), host+"/secret/app",
+	_, err := c.FetchBlob(context.Background(), testenv.Ref(t, host+"/secret/app"),
 		ocispec.Descriptor{MediaType: BundleMediaType, Digest: digestFromBytes(b), Size: int64(len(b))})
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("FetchBlob(redirected to an origin that answers 401) = %v, want a 401 error", err)

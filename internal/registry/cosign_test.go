@@ -11,6 +11,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 	"github.com/oci-attest/oci-attest/internal/testenv"
@@ -49,16 +50,19 @@ func TestCosignVerifiesReferrer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref := reg.host + "/cosign/demo:v1"
-			desc, err := c.PushImage(ctx, archive, a, img, ref)
+			target, err := ref.Parse(reg.host + "/cosign/demo:v1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			desc, err := c.PushImage(ctx, archive, a, img, target)
 			if err != nil {
 				t.Fatalf("PushImage() = %v", err)
 			}
-			s, err := c.Resolve(ctx, ref, "", img.ImageID)
+			s, err := c.Resolve(ctx, target, img.ImageID)
 			if err != nil || s.Descriptor.Digest != desc.Digest {
 				t.Fatalf("Resolve() = %+v, %v; want %s", s, err, desc.Digest)
 			}
-			st, err := attest.NewStatement(attest.NewPredicate(a, img), attest.RegistrySubject(s.Repository, s.Descriptor.Digest))
+			st, err := attest.NewStatement(attest.NewPredicate(a, img), attest.RegistrySubject(s.Repository.Name(), s.Descriptor.Digest))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +84,7 @@ func TestCosignVerifiesReferrer(t *testing.T) {
 			if ar.API || ar.ReferrersTag == "" {
 				t.Fatalf("Attach() = API %v tag %q, want the fallback tag on %s", ar.API, ar.ReferrersTag, reg.name)
 			}
-			image := s.Repository + "@" + s.Descriptor.Digest.String()
+			image := s.Repository.Name() + "@" + s.Descriptor.Digest.String()
 			verify := func(identity string) (string, error) {
 				cmd := exec.Command(cosign, "verify-attestation",
 					"--type", attest.PredicateType,

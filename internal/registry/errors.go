@@ -9,6 +9,14 @@ var (
 	// of an index matches it.
 	ErrBinding = errors.New("registry image does not match the attested image")
 
+	// ErrNoReference is returned by Resolve when the reference has neither a
+	// tag nor a digest.
+	ErrNoReference = errors.New("the image reference names no tag and no digest")
+
+	// ErrNoTag is returned by PushImage when the reference has no tag to
+	// push to.
+	ErrNoTag = errors.New("the image reference names no tag")
+
 	// ErrForeignTag is returned by Attach when the fallback tag
 	// sha256-<hex> holds something other than an OCI image index; it is
 	// never overwritten.
@@ -22,6 +30,10 @@ var (
 	// ErrInsecure is returned for a plain-HTTP request to a registry that is
 	// not on loopback while Options.AllowInsecure is false.
 	ErrInsecure = errors.New("plain HTTP is only used for loopback registries")
+
+	// ErrUnauthorized is returned when the registry answers 401 or 403, or
+	// asks for credentials there are none of.
+	ErrUnauthorized = errors.New("the registry refused our credentials (or their absence)")
 
 	// ErrNotFound is returned when the registry answers 404 for a manifest
 	// or blob that was asked for.

@@ -163,7 +163,7 @@ func (r repo) readFallback(ctx context.Context, tag string) (*fallbackIndex, *fe
 	}
 	idx, err := parseFallbackIndex(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading fallback tag %s:%s: %w (it is never overwritten: delete or move it, or use referrers-mode: api)", r.name(), tag, err)
+		return nil, nil, fmt.Errorf("reading fallback tag %s:%s: %w", r.name(), tag, err)
 	}
 	return idx, f, nil
 }

@@ -23,7 +23,7 @@ import (
 func resolvedSubject(t testing.TB, c *Client, repository string) *Subject {
 	t.Helper()
 	img := pushRandomImage(t, repository+":v1")
-	s, err := c.Resolve(context.Background(), repository+":v1", "", imageID(t, img))
+	s, err := c.Resolve(context.Background(), testenv.Ref(t, repository+":v1"), imageID(t, img))
 	if err != nil {
 		t.Fatalf("Resolve() = %v", err)
 	}
@@ -66,7 +66,7 @@ func TestFallbackForeignTag(t *testing.T) {
 			if !errors.Is(err, ErrForeignTag) || !strings.Contains(err.Error(), tag) {
 				t.Fatalf("Attach(foreign tag) = %v, want ErrForeignTag naming %s", err, tag)
 			}
-			_, desc, err := c.FetchManifest(ctx, repository, tag)
+			_, desc, err := c.FetchManifest(ctx, testenv.Ref(t, repository), tag)
 			if err != nil || desc.Digest != manifestDigest(t, squatter) {
 				t.Errorf("fallback tag now %v, %v; want the untouched image %s", desc.Digest, err, manifestDigest(t, squatter))
 			}
@@ -88,11 +88,8 @@ func TestFallbackKeepsForeignEntries(t *testing.T) {
 			other := pushRandomImage(t, repository+":other")
 			foreignEntry := fmt.Sprintf(`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":1,"artifactType":"application/vnd.example+json","x-vendor":{"keep":[1,2,3]}}`, manifestDigest(t, other))
 			foreign := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` + foreignEntry + `],"annotations":{"x":"y"}}`
-			ref, err := parseRepository(repository)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx2, rp := c.repository(ctx, ref, "pull", "push")
+			at := testenv.Ref(t, repository)
+			ctx2, rp := c.repository(ctx, at, "pull", "push")
 			if _, err := rp.putManifest(ctx2, tag, ocispec.MediaTypeImageIndex, []byte(foreign), nil); err != nil {
 				t.Fatalf("seeding fallback tag: %v", err)
 			}
@@ -177,7 +174,7 @@ func TestFallbackRaceChild(t *testing.T) {
 	}
 	start, _ := strconv.ParseInt(os.Getenv(childStart), 10, 64)
 	time.Sleep(time.Until(time.Unix(0, start)))
-	s := &Subject{Repository: os.Getenv(childRepo), Descriptor: desc, Image: desc}
+	s := &Subject{Repository: testenv.Ref(t, os.Getenv(childRepo)), Descriptor: desc, Image: desc}
 	c := newTestClient(t, Options{})
 	if os.Getenv(childNaive) != "" {
 		// The control: what a client without the protocol does (one read,
@@ -186,8 +183,8 @@ func TestFallbackRaceChild(t *testing.T) {
 		if err != nil {
 			t.Fatalf("writer %d: Attach() = %v", i, err)
 		}
-		ref, _ := parseRepository(s.Repository)
-		ctx, rp := c.repository(context.Background(), ref, "pull", "push")
+		at := s.Repository
+		ctx, rp := c.repository(context.Background(), at, "pull", "push")
 		tag := fallbackTag(desc.Digest.String())
 		idx, _, err := rp.readFallback(ctx, tag)
 		if err != nil {
@@ -248,7 +245,7 @@ func TestFallbackConcurrentProcesses(t *testing.T) {
 	for i := range writers {
 		ch := &child{cmd: exec.Command(os.Args[0], "-test.run=^TestFallbackRaceChild$", "-test.v", "-test.count=1")}
 		ch.cmd.Env = append(os.Environ(),
-			childEnv+"="+strconv.Itoa(i), childRepo+"="+s.Repository, childSubject+"="+string(subj),
+			childEnv+"="+strconv.Itoa(i), childRepo+"="+s.Repository.Name(), childSubject+"="+string(subj),
 			childStart+"="+strconv.FormatInt(start, 10), childSettle+"="+settle)
 		ch.cmd.Stdout, ch.cmd.Stderr = &ch.out, &ch.out
 		if err := ch.cmd.Start(); err != nil {

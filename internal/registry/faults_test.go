@@ -323,8 +323,8 @@ func TestFallbackLateWriteRestoresSeenEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, _ := parseRepository(s.Repository)
-	rctx, rp := c.repository(ctx, ref, "pull", "push")
+	at := s.Repository
+	rctx, rp := c.repository(ctx, at, "pull", "push")
 	tag := fallbackTag(s.Descriptor.Digest.String())
 	// Writer B's referrer is pushed; its tag entry comes later.
 	b, err := c.Attach(ctx, s, testBundle(3), AttachOptions{Mode: ModeAPI})
@@ -385,7 +385,7 @@ func TestFallbackLateWriteRestoresSeenEntries(t *testing.T) {
 	t.Cleanup(front.Close)
 
 	fs := *s
-	fs.Repository = hostOf(t, front.URL) + "/latewrite"
+	fs.Repository = testenv.Ref(t, hostOf(t, front.URL)+"/latewrite")
 	res, err := c.Attach(ctx, &fs, testBundle(2), AttachOptions{Mode: ModeTag, Settle: settle})
 	if err != nil {
 		t.Fatalf("Attach() = %v", err)

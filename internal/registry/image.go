@@ -24,11 +24,11 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
-// PushImage pushes image img of the archive at archivePath to ref
-// ("registry/repo:tag") and returns the pushed manifest's descriptor
-// (input push-image).
+// PushImage pushes image img of the archive at archivePath to the tag of to
+// and returns the pushed manifest's descriptor.
 //
 // An image whose manifest is stored in the archive (OCI layouts, Docker ≥25
 // archives) is pushed with exactly that manifest, so it keeps its digest; its
@@ -37,19 +37,16 @@ import (
 // which compresses uncompressed layers with gzip; the config — and so the
 // image ID — is unchanged either way. go-containerregistry's remote writer
 // uploads, over this Client's credentials, retries and plain-HTTP policy.
-func (c *Client) PushImage(ctx context.Context, archivePath string, a *oci.Archive, img *oci.Image, ref string) (ocispec.Descriptor, error) {
-	r, err := parseRepository(ref)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	if r.Reference == "" {
-		return ocispec.Descriptor{}, fmt.Errorf("pushing image to %s: name a tag (%s:<tag>)", ref, ref)
+func (c *Client) PushImage(ctx context.Context, archivePath string, a *oci.Archive, img *oci.Image, to ref.Reference) (ocispec.Descriptor, error) {
+	if to.Tag == "" {
+		return ocispec.Descriptor{}, fmt.Errorf("pushing image to %s: %w", to, ErrNoTag)
 	}
 	if img == nil || a == nil {
-		return ocispec.Descriptor{}, fmt.Errorf("pushing image to %s: no image selected from the archive", ref)
+		return ocispec.Descriptor{}, fmt.Errorf("pushing image to %s: no image selected from the archive", to)
 	}
-	what := fmt.Sprintf("pushing image %s from %s to %s", img.ImageID, archivePath, ref)
+	what := fmt.Sprintf("pushing image %s from %s to %s", img.ImageID, archivePath, to)
 	var v1img v1.Image
+	var err error
 	if len(img.ManifestRaw) > 0 {
 		v1img, err = storedImage(archivePath, img)
 	} else {
@@ -70,11 +67,11 @@ func (c *Client) PushImage(ctx context.Context, archivePath string, a *oci.Archi
 	if c.allowInsecure {
 		opts = append(opts, name.Insecure)
 	}
-	target, err := name.ParseReference(r.Registry+"/"+r.Repository+":"+r.Reference, opts...)
+	target, err := name.ParseReference(to.Host()+"/"+to.Repository+":"+to.Tag, opts...)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
-	ctx = auth.AppendRepositoryScope(ctx, r, auth.ActionPull, auth.ActionPush)
+	ctx = auth.AppendRepositoryScope(ctx, to.Oras(), auth.ActionPull, auth.ActionPush)
 	rt := roundTripperFunc(func(req *http.Request) (*http.Response, error) { return c.auth.Do(req) })
 	if err := remote.Write(target, v1img, remote.WithContext(ctx), remote.WithTransport(rt), remote.WithUserAgent("oci-attest")); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
+	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
 // TestPushImage pushes every image of every generated test archive to both
@@ -42,14 +43,14 @@ func TestPushImage(t *testing.T) {
 					img := &a.Images[i]
 					repository := reg.host + "/pushed/" + strings.TrimSuffix(filepath.Base(path), ".tar")
 					ref := repository + ":img" + string(rune('0'+i))
-					desc, err := c.PushImage(ctx, path, a, img, ref)
+					desc, err := c.PushImage(ctx, path, a, img, testenv.Ref(t, ref))
 					if err != nil {
 						t.Fatalf("PushImage(image %d) = %v", i, err)
 					}
 					if img.ManifestDigest != "" && desc.Digest != img.ManifestDigest {
 						t.Errorf("PushImage(image %d) digest = %s, want the stored manifest %s", i, desc.Digest, img.ManifestDigest)
 					}
-					s, err := c.Resolve(ctx, ref, "", img.ImageID)
+					s, err := c.Resolve(ctx, testenv.Ref(t, ref), img.ImageID)
 					if err != nil {
 						t.Fatalf("Resolve(pushed image) = %v", err)
 					}
@@ -117,12 +118,12 @@ func TestPushImageErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newTestClient(t, Options{})
-	if _, err := c.PushImage(ctx, path, a, &a.Images[0], reg.host+"/x"); err == nil || !strings.Contains(err.Error(), "tag") {
+	if _, err := c.PushImage(ctx, path, a, &a.Images[0], testenv.Ref(t, reg.host+"/x")); err == nil || !strings.Contains(err.Error(), "tag") {
 		t.Errorf("PushImage(no tag) = %v, want an error asking for a tag", err)
 	}
 	forged := a.Images[0]
 	forged.ImageID = digestOf("sha256:" + strings.Repeat("0", 64))
-	if _, err := c.PushImage(ctx, path, a, &forged, reg.host+"/x:v1"); err == nil || !strings.Contains(err.Error(), "image ID") {
+	if _, err := c.PushImage(ctx, path, a, &forged, testenv.Ref(t, reg.host+"/x:v1")); err == nil || !strings.Contains(err.Error(), "image ID") {
 		t.Errorf("PushImage(wrong image ID) = %v, want an error", err)
 	}
 	r, _ := name.NewRepository(reg.host+"/x", name.Insecure)
@@ -183,10 +184,10 @@ func TestPushImageThroughDirectoryLink(t *testing.T) {
 	reg := startGGCR(t)
 	c := newTestClient(t, Options{})
 	ref := reg.host + "/dirlink:v1"
-	if _, err := c.PushImage(ctx, path, a, &a.Images[0], ref); err != nil {
+	if _, err := c.PushImage(ctx, path, a, &a.Images[0], testenv.Ref(t, ref)); err != nil {
 		t.Fatalf("PushImage() = %v", err)
 	}
-	if _, err := c.Resolve(ctx, ref, "", a.Images[0].ImageID); err != nil {
+	if _, err := c.Resolve(ctx, testenv.Ref(t, ref), a.Images[0].ImageID); err != nil {
 		t.Errorf("Resolve(pushed image) = %v", err)
 	}
 }

@@ -12,26 +12,23 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
 // maxReferrerPages bounds how many Link pages Referrers follows.
 const maxReferrerPages = 64
 
-// Referrers lists the referrers of subject in repository
-// ("registry/repo"), following the distribution-spec client rules: the
+// Referrers lists the referrers of subject in repository, following the distribution-spec client rules: the
 // referrers API when it answers, else the sha256-<hex> fallback tag (absent
 // tag: none). With artifactType set, only matching entries are returned (the
 // filter is applied here too, as registries may ignore it). source is "api"
 // or "tag:sha256-…".
-func (c *Client) Referrers(ctx context.Context, repository string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error) {
-	ref, err := parseRepository(repository)
-	if err != nil {
-		return nil, "", err
-	}
+func (c *Client) Referrers(ctx context.Context, repository ref.Reference, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error) {
 	if err := subject.Digest.Validate(); err != nil {
 		return nil, "", fmt.Errorf("listing referrers in %s: invalid subject digest %q: %w", repository, subject.Digest, err)
 	}
-	ctx, rp := c.repository(ctx, ref, auth.ActionPull)
+	ctx, rp := c.repository(ctx, repository, auth.ActionPull)
 	what := fmt.Sprintf("listing referrers of %s@%s", rp.name(), subject.Digest)
 	u := rp.url("referrers/" + subject.Digest.String())
 	if artifactType != "" {
@@ -126,15 +123,10 @@ func nextLink(resp *http.Response) string {
 	return ""
 }
 
-// FetchManifest fetches the manifest reference (tag or digest) of repository
-// ("registry/repo") and returns its bytes and its descriptor as served. A
+// FetchManifest fetches the manifest reference (tag or digest) of repository and returns its bytes and its descriptor as served. A
 // digest reference is checked against the content.
-func (c *Client) FetchManifest(ctx context.Context, repository, reference string) ([]byte, ocispec.Descriptor, error) {
-	ref, err := parseRepository(repository)
-	if err != nil {
-		return nil, ocispec.Descriptor{}, err
-	}
-	ctx, rp := c.repository(ctx, ref, auth.ActionPull)
+func (c *Client) FetchManifest(ctx context.Context, repository ref.Reference, reference string) ([]byte, ocispec.Descriptor, error) {
+	ctx, rp := c.repository(ctx, repository, auth.ActionPull)
 	f, err := rp.getManifest(ctx, reference)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
@@ -142,14 +134,10 @@ func (c *Client) FetchManifest(ctx context.Context, repository, reference string
 	return f.Raw, f.Desc, nil
 }
 
-// FetchBlob fetches the blob desc of repository ("registry/repo"), checking
+// FetchBlob fetches the blob desc of repository, checking
 // size and digest; blobs larger than 64 MiB are refused. Redirects to
 // storage are followed without credentials.
-func (c *Client) FetchBlob(ctx context.Context, repository string, desc ocispec.Descriptor) ([]byte, error) {
-	ref, err := parseRepository(repository)
-	if err != nil {
-		return nil, err
-	}
-	ctx, rp := c.repository(ctx, ref, auth.ActionPull)
+func (c *Client) FetchBlob(ctx context.Context, repository ref.Reference, desc ocispec.Descriptor) ([]byte, error) {
+	ctx, rp := c.repository(ctx, repository, auth.ActionPull)
 	return rp.getBlob(ctx, desc)
 }

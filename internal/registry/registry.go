@@ -14,9 +14,10 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
 // Size limits for what we read from registries.
@@ -41,22 +42,22 @@ var manifestAccept = strings.Join([]string{
 // repo is one repository of one registry.
 type repo struct {
 	c   *Client
-	ref registry.Reference // Registry and Repository; Reference ignored
+	ref ref.Reference // the repository (tag and digest dropped)
 }
 
 // repository returns the repo of ref, with the auth scope hint for actions.
-func (c *Client) repository(ctx context.Context, ref registry.Reference, actions ...string) (context.Context, repo) {
-	r := repo{c: c, ref: registry.Reference{Registry: ref.Registry, Repository: ref.Repository}}
-	return auth.AppendRepositoryScope(ctx, r.ref, actions...), r
+func (c *Client) repository(ctx context.Context, at ref.Reference, actions ...string) (context.Context, repo) {
+	r := repo{c: c, ref: at.Repo()}
+	return auth.AppendRepositoryScope(ctx, r.ref.Oras(), actions...), r
 }
 
 // name is "registry/repository".
-func (r repo) name() string { return r.ref.Registry + "/" + r.ref.Repository }
+func (r repo) name() string { return r.ref.Name() }
 
 // scheme is http for loopback registries and, when allowed, for any
 // registry; https otherwise.
 func (r repo) scheme() string {
-	if isLoopback(r.ref.Registry) || r.c.allowInsecure {
+	if isLoopback(r.ref.Host()) || r.c.allowInsecure {
 		return "http"
 	}
 	return "https"
@@ -85,7 +86,7 @@ func (r repo) do(ctx context.Context, method, u string, body []byte, hdr http.He
 		var er *errcode.ErrorResponse
 		if errors.Is(err, auth.ErrBasicCredentialNotFound) ||
 			(errors.As(err, &er) && (er.StatusCode == http.StatusUnauthorized || er.StatusCode == http.StatusForbidden)) {
-			return nil, fmt.Errorf("%s %s: %w (%s)", method, redact(u), err, loginAdvice)
+			return nil, fmt.Errorf("%s %s: %w: %w", method, redact(u), ErrUnauthorized, err)
 		}
 		return nil, fmt.Errorf("%s %s: %w", method, redact(u), err)
 	}
@@ -123,15 +124,12 @@ func statusError(what string, resp *http.Response) error {
 	var err error = &statusErr{msg: fmt.Sprintf("%s: registry answered %s", what, msg), code: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		err = fmt.Errorf("%w (%s)", err, loginAdvice)
+		err = fmt.Errorf("%w: %w", err, ErrUnauthorized)
 	case http.StatusNotFound:
 		err = fmt.Errorf("%w: %w", err, ErrNotFound)
 	}
 	return err
 }
-
-// loginAdvice is what to do about a 401/403.
-const loginAdvice = "log in to the registry (in the action: set DOCKER_CONFIG under runner.temp before docker/login-action, see the README's \"Logging in for the action\"), or for ghcr.io give the job packages: write so that github-token works"
 
 // statusErr is an unexpected registry answer.
 type statusErr struct {

@@ -3,20 +3,22 @@ package registry
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
 // Subject is the registry image an attestation is bound to (DESIGN.md §1
 // step 3).
 type Subject struct {
-	// Repository is "registry/repository", e.g. "localhost:5000/app".
-	Repository string
+	// Repository is the subject's repository (no tag or digest); its Name()
+	// is "registry/repository", e.g. "localhost:5000/app".
+	Repository ref.Reference
 	// Tag is the tag the subject was resolved from; empty when a digest was
 	// given.
 	Tag string
@@ -28,51 +30,24 @@ type Subject struct {
 	Image ocispec.Descriptor
 }
 
-// IsIndex reports whether the subject names an index (Image is then one of
-// its children).
-func (s *Subject) IsIndex() bool { return s.Descriptor.Digest != s.Image.Digest }
-
-// Resolve resolves ref ("registry/repo[:tag]") — at dgst when dgst is set —
-// and binds it to the attested image: the manifest's config digest must
-// equal imageID; for an index, a child whose config matches is chosen.
-// Nothing is pushed. A mismatch returns an error wrapping ErrBinding that
-// names both digests.
-func (c *Client) Resolve(ctx context.Context, ref string, dgst digest.Digest, imageID digest.Digest) (*Subject, error) {
-	r, err := parseRepository(ref)
-	if err != nil {
-		return nil, err
-	}
-	if imageID == "" {
-		return nil, fmt.Errorf("resolving %s: the attested image ID is empty", ref)
-	}
+// Resolve resolves r — its digest when it has one, else its tag — and
+// binds it to the attested image: the manifest's config digest must equal
+// imageID; for an index, a child whose config matches is chosen. Nothing is
+// pushed. A mismatch returns an error wrapping ErrBinding that names both
+// digests; a manifest the registry does not have wraps ErrNotFound.
+func (c *Client) Resolve(ctx context.Context, r ref.Reference, imageID digest.Digest) (*Subject, error) {
 	if err := imageID.Validate(); err != nil {
-		return nil, fmt.Errorf("resolving %s: invalid image ID %q: %w", ref, imageID, err)
+		return nil, fmt.Errorf("resolving %s: invalid image ID %q: %w", r, imageID, err)
 	}
 	ctx, rp := c.repository(ctx, r, auth.ActionPull)
-	s := &Subject{Repository: rp.name()}
-	reference := r.Reference
-	if d, err := r.Digest(); err == nil {
-		if dgst != "" && dgst != d {
-			return nil, fmt.Errorf("resolving %s: subject-digest %s differs from the digest in the name", ref, dgst)
-		}
-		dgst = d
-	} else if reference != "" {
-		s.Tag = reference
+	s := &Subject{Repository: r.Repo(), Tag: r.Tag}
+	reference := r.Oras().Reference
+	if reference == "" {
+		return nil, fmt.Errorf("resolving %s: %w", r, ErrNoReference)
 	}
-	switch {
-	case dgst != "":
-		if err := dgst.Validate(); err != nil {
-			return nil, fmt.Errorf("resolving %s: invalid subject-digest %q: %w", ref, dgst, err)
-		}
-		reference = dgst.String()
-	case reference == "":
-		return nil, fmt.Errorf("resolving %s: no tag and no subject-digest: name the image as %s:<tag> or set subject-digest", ref, ref)
-	}
+	dgst := r.Digest
 	top, err := rp.getManifest(ctx, reference)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("resolving subject %s: %w (push the image first, or set push-image: true)", describeRef(rp, s.Tag, dgst), err)
-		}
 		return nil, fmt.Errorf("resolving subject %s: %w", describeRef(rp, s.Tag, dgst), err)
 	}
 	s.Descriptor = top.Desc
@@ -83,7 +58,7 @@ func (c *Client) Resolve(ctx context.Context, ref string, dgst digest.Digest, im
 			return nil, fmt.Errorf("resolving subject %s: %w", describeRef(rp, s.Tag, top.Desc.Digest), err)
 		}
 		if cfg != imageID {
-			return nil, fmt.Errorf("%w: %s is manifest %s with config %s, but the attested image ID is %s: push the archived image (push-image: true) or point subject-name/subject-digest at it",
+			return nil, fmt.Errorf("%w: %s is manifest %s with config %s, but the attested image ID is %s",
 				ErrBinding, describeRef(rp, s.Tag, ""), top.Desc.Digest, cfg, imageID)
 		}
 		s.Image = top.Desc

@@ -35,7 +35,7 @@ func TestResolveNeverBindsNonImages(t *testing.T) {
 	// Schema 1 (signed) with a config field naming the image ID.
 	putRaw(t, reg.host, "shapes", "schema1", "application/vnd.docker.distribution.manifest.v1+prettyjws",
 		`{"schemaVersion":1,"name":"shapes","tag":"schema1","config":{"digest":"`+id.String()+`"},"fsLayers":[],"history":[]}`)
-	if _, err := c.Resolve(ctx, repository+":schema1", "", id); err == nil || !strings.Contains(err.Error(), "unsupported manifest media type") {
+	if _, err := c.Resolve(ctx, testenv.Ref(t, repository+":schema1"), id); err == nil || !strings.Contains(err.Error(), "unsupported manifest media type") {
 		t.Errorf("Resolve(schema 1) = %v, want an unsupported media type error", err)
 	}
 
@@ -49,7 +49,7 @@ func TestResolveNeverBindsNonImages(t *testing.T) {
 	if err := remote.WriteIndex(ref, outer); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Resolve(ctx, repository+":nested", "", id)
+	_, err = c.Resolve(ctx, testenv.Ref(t, repository+":nested"), id)
 	if !errors.Is(err, ErrBinding) {
 		t.Errorf("Resolve(nested index) = %v, want ErrBinding", err)
 	}
@@ -58,8 +58,8 @@ func TestResolveNeverBindsNonImages(t *testing.T) {
 	if err := remote.WriteIndex(innerRef, inner); err != nil {
 		t.Fatal(err)
 	}
-	s, err := c.Resolve(ctx, repository+":inner", "", id)
-	if err != nil || !s.IsIndex() || s.Image.Digest != manifestDigest(t, img) {
+	s, err := c.Resolve(ctx, testenv.Ref(t, repository+":inner"), id)
+	if err != nil || s.Descriptor.Digest == s.Image.Digest || s.Image.Digest != manifestDigest(t, img) {
 		t.Errorf("Resolve(index) = %+v, %v; want the image child %s", s, err, manifestDigest(t, img))
 	}
 }

@@ -2,7 +2,6 @@ package sign
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -117,7 +116,6 @@ func finish(ctx context.Context, pb *protobundle.Bundle, tm root.TrustedMaterial
 	}
 	if entries := pb.GetVerificationMaterial().GetTlogEntries(); len(entries) > 0 {
 		res.LogIndex = entries[0].GetLogIndex()
-		res.LogID = hex.EncodeToString(entries[0].GetLogId().GetKeyId())
 	}
 	for _, ts := range vr.VerifiedTimestamps {
 		res.Timestamps = append(res.Timestamps, ts.Timestamp)
@@ -160,7 +158,7 @@ func signWithKey(ctx context.Context, statement []byte, opts Options) (*Result, 
 	var tm root.TrustedMaterial
 	instance := "key"
 	if opts.Instance == InstanceCustom && (opts.RekorURL != "" || opts.TSAURL != "") {
-		tr, _, err := instanceRoot(ctx, opts, InstanceCustom, false)
+		tr, _, err := instanceRoot(ctx, opts.trust(InstanceCustom), "", false)
 		if err != nil {
 			return nil, err
 		}

@@ -2,9 +2,12 @@ package sign_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -126,7 +129,7 @@ func TestSignSourcesAndFailures(t *testing.T) {
 		opts := customOptions(s)
 		opts.Getenv = nil
 		res, err := sign.Sign(ctx, st, opts)
-		check(t, res, err, sign.ErrNoToken, "SIGSTORE_ID_TOKEN", "--identity-token")
+		check(t, res, err, sign.ErrNoToken, "SIGSTORE_ID_TOKEN", "none was given")
 	})
 
 	t.Run("token endpoint 401", func(t *testing.T) {
@@ -181,12 +184,57 @@ func TestSignSourcesAndFailures(t *testing.T) {
 		check(t, res, err, sign.ErrService, "Fulcio", s.FulcioURL)
 	})
 
+	t.Run("custom services disagree with the trusted root", func(t *testing.T) {
+		// Fulcio and TSA but no Rekor, with a root that lists the Rekor
+		// log: this signed without a log entry and then refused its own
+		// bundle ("not enough verified log entries"). Now Check decides up
+		// front, naming the option, and nothing is contacted.
+		noRekor := customOptions(s)
+		noRekor.RekorURL = ""
+		withoutTSA := customOptions(s)
+		withoutTSA.TrustedRootPath = rootWithout(t, s.TrustedRootPath, "timestampAuthorities")
+		withoutLog := customOptions(s)
+		withoutLog.TrustedRootPath = rootWithout(t, s.TrustedRootPath, "tlogs")
+		for _, tc := range []struct {
+			name  string
+			opts  sign.Options
+			field string
+		}{
+			{"root lists a log, no Rekor URL", noRekor, "RekorURL"},
+			{"TSA URL, root lists no TSA", withoutTSA, "TSAURL"},
+			{"Rekor URL, root lists no log", withoutLog, "RekorURL"},
+		} {
+			before := s.Issuer.TokenRequests()
+			res, err := sign.Sign(ctx, st, tc.opts)
+			var oe *sign.OptionError
+			if res != nil || !errors.As(err, &oe) || oe.Field != tc.field || !errors.Is(err, sign.ErrOptions) {
+				t.Errorf("%s: Sign() = %v, %v; want an OptionError for %s", tc.name, res, err, tc.field)
+			}
+			if err := sign.Check(tc.opts); !errors.As(err, &oe) || oe.Field != tc.field {
+				t.Errorf("%s: Check() = %v, want an OptionError for %s", tc.name, err, tc.field)
+			}
+			if s.Issuer.TokenRequests() != before {
+				t.Errorf("%s: Sign() requested a token before refusing the options", tc.name)
+			}
+		}
+		// Without a log in the root, Fulcio and the TSA alone are a complete
+		// instance (GitHub's shape): it signs and verifies.
+		tsaOnly := customOptions(s)
+		tsaOnly.RekorURL = ""
+		tsaOnly.TrustedRootPath = rootWithout(t, s.TrustedRootPath, "tlogs")
+		if res, err := sign.Sign(ctx, st, tsaOnly); err != nil || res.LogIndex != -1 || len(res.Timestamps) == 0 {
+			t.Errorf("Sign(Fulcio + TSA, root without a log) = %+v, %v; want a bundle with a timestamp and no log entry", res, err)
+		}
+	})
+
 	t.Run("fail closed: bundle does not verify against the trusted root", func(t *testing.T) {
-		// Another stack's root (no TSA, so no second TSA lock): the fresh
-		// bundle's certificate and timestamp chain to nothing it trusts.
+		// This stack's root with another stack's certificate authority (no
+		// TSA there, so no second TSA lock): it lists the same kinds of
+		// service, so the options pass Check, but the fresh bundle's
+		// certificate chains to nothing it trusts.
 		other := testenv.StartSigstore(t, testenv.SigstoreOptions{Rekor: true})
 		opts := customOptions(s)
-		opts.TrustedRootPath = other.TrustedRootPath
+		opts.TrustedRootPath = mixedRoot(t, s.TrustedRootPath, other.TrustedRootPath)
 		res, err := sign.Sign(ctx, st, opts)
 		check(t, res, err, sign.ErrVerify, "refusing to use it")
 	})
@@ -208,4 +256,53 @@ func TestSignSourcesAndFailures(t *testing.T) {
 		res, err := sign.Sign(ctx, st, customOptions(s))
 		check(t, res, err, sign.ErrService, "Fulcio", s.FulcioURL, "connection refused")
 	})
+}
+
+// mixedRoot writes the trusted root at base with the certificate authorities
+// of the root at cas.
+func mixedRoot(t *testing.T, base, cas string) string {
+	t.Helper()
+	var b, c map[string]json.RawMessage
+	for p, m := range map[string]*map[string]json.RawMessage{base: &b, cas: &c} {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b["certificateAuthorities"] = c["certificateAuthorities"]
+	out, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "mixed_root.json")
+	if err := os.WriteFile(p, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// rootWithout writes the trusted root at p without its key field.
+func rootWithout(t *testing.T, p, field string) string {
+	t.Helper()
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, field)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := filepath.Join(t.TempDir(), "root_without_"+field+".json")
+	if err := os.WriteFile(q, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

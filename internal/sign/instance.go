@@ -40,10 +40,7 @@ func resolveInstance(opts Options) (string, error) {
 		return opts.Instance, nil
 	case "", InstanceAuto:
 	default:
-		return "", &sentinelError{
-			msg:      fmt.Sprintf("unknown sigstore instance %q: use auto, public-good, github or custom", opts.Instance),
-			sentinel: ErrOptions,
-		}
+		return "", optionError("Instance", "%q is not one of auto, public-good, github, custom", opts.Instance)
 	}
 	path := opts.getenv("GITHUB_EVENT_PATH")
 	if path == "" {
@@ -65,7 +62,7 @@ func resolveInstance(opts Options) (string, error) {
 func repositoryIsPublic(path string) (bool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return false, fmt.Errorf("reading the event payload GITHUB_EVENT_PATH to pick the sigstore instance (set sigstore to public-good or github to skip this): %w", err)
+		return false, optionError("Instance", "reading the event payload GITHUB_EVENT_PATH to pick the Sigstore instance (choose public-good or github to skip this): %v", err)
 	}
 	var ev struct {
 		Repository *struct {
@@ -74,7 +71,7 @@ func repositoryIsPublic(path string) (bool, error) {
 		} `json:"repository"`
 	}
 	if err := json.Unmarshal(b, &ev); err != nil {
-		return false, fmt.Errorf("parsing the event payload %s to pick the sigstore instance (set sigstore to public-good or github to skip this): %w", path, err)
+		return false, optionError("Instance", "parsing the event payload %s to pick the Sigstore instance (choose public-good or github to skip this): %v", path, err)
 	}
 	switch {
 	case ev.Repository == nil:
@@ -129,14 +126,14 @@ func customServices(opts Options, sc *root.SigningConfig, now time.Time) (servic
 		}
 	}
 	if opts.FulcioURL != "" {
-		u, err := serviceURL("fulcio-url", opts.FulcioURL)
+		u, err := serviceURL("FulcioURL", opts.FulcioURL)
 		if err != nil {
 			return services{}, err
 		}
 		s.Fulcio = strings.TrimRight(u.String(), "/")
 	}
 	if opts.RekorURL != "" {
-		u, err := serviceURL("rekor-url", opts.RekorURL)
+		u, err := serviceURL("RekorURL", opts.RekorURL)
 		if err != nil {
 			return services{}, err
 		}
@@ -150,7 +147,7 @@ func customServices(opts Options, sc *root.SigningConfig, now time.Time) (servic
 		s.Rekor = []rekorService{{URL: strings.TrimRight(u.String(), "/"), Version: v}}
 	}
 	if opts.TSAURL != "" {
-		u, err := serviceURL("tsa-url", opts.TSAURL)
+		u, err := serviceURL("TSAURL", opts.TSAURL)
 		if err != nil {
 			return services{}, err
 		}
@@ -162,10 +159,11 @@ func customServices(opts Options, sc *root.SigningConfig, now time.Time) (servic
 	return s, nil
 }
 
-func serviceURL(name, raw string) (*url.URL, error) {
+// serviceURL parses the URL in Options field field.
+func serviceURL(field, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, &sentinelError{msg: fmt.Sprintf("%s %q is not an http(s) URL", name, raw), sentinel: ErrOptions}
+		return nil, optionError(field, "%q is not an http(s) URL", raw)
 	}
 	return u, nil
 }
@@ -204,15 +202,15 @@ func signingConfigServices(sc *root.SigningConfig, now time.Time) (services, err
 // check reports services that cannot produce a verifiable keyless bundle.
 func (s services) check(instance string) error {
 	if s.Fulcio == "" {
-		return &sentinelError{msg: fmt.Sprintf("sigstore instance %s has no Fulcio URL: set fulcio-url", instance), sentinel: ErrOptions}
+		return optionError("FulcioURL", "the Sigstore instance %s has no Fulcio URL", instance)
 	}
 	if len(s.Rekor) == 0 && len(s.TSA) == 0 {
-		return &sentinelError{msg: fmt.Sprintf("sigstore instance %s has neither a Rekor nor a timestamp authority: set rekor-url and/or tsa-url (a short-lived certificate needs a timestamp)", instance), sentinel: ErrOptions}
+		return optionError("TSAURL", "the Sigstore instance %s has neither a Rekor nor a timestamp authority (a short-lived certificate needs a signed time)", instance)
 	}
 	if len(s.TSA) == 0 {
 		for _, r := range s.Rekor {
 			if r.Version == 2 {
-				return &sentinelError{msg: fmt.Sprintf("sigstore instance %s: Rekor v2 gives no integrated time: set tsa-url too", instance), sentinel: ErrOptions}
+				return optionError("TSAURL", "the Sigstore instance %s: Rekor v2 gives no integrated time, so a timestamp authority is needed too", instance)
 			}
 		}
 	}

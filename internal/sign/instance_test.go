@@ -34,7 +34,7 @@ func TestResolveInstance(t *testing.T) {
 		{"explicit public-good", "public-good", "", "public-good", ""},
 		{"explicit github", "github", "", "github", ""},
 		{"explicit custom", "custom", "", "custom", ""},
-		{"unknown", "staging", "", "", `unknown sigstore instance "staging"`},
+		{"unknown", "staging", "", "", `"staging" is not one of auto, public-good, github, custom`},
 		{"auto outside Actions", "", "", "public-good", ""},
 		{"auto public repo", "auto", event("public.json", `{"repository":{"visibility":"public","private":false}}`), "public-good", ""},
 		{"auto private repo", "auto", event("private.json", `{"repository":{"visibility":"private","private":true}}`), "github", ""},
@@ -110,7 +110,7 @@ func TestCustomServices(t *testing.T) {
 		{"no rekor, no tsa", Options{FulcioURL: "https://f.example"}, services{}, "neither a Rekor nor a timestamp authority"},
 		{"rekor v2 without tsa", Options{FulcioURL: "https://f.example", RekorURL: "https://r.example"}, services{}, "Rekor v2 gives no integrated time"},
 		{"rekor v3", Options{FulcioURL: "https://f.example", RekorURL: "https://r.example", RekorVersion: 3}, services{}, "rekor version 3"},
-		{"not a URL", Options{FulcioURL: "fulcio.example"}, services{}, `fulcio-url "fulcio.example" is not an http(s) URL`},
+		{"not a URL", Options{FulcioURL: "fulcio.example"}, services{}, `FulcioURL: "fulcio.example" is not an http(s) URL`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,25 +188,26 @@ func TestSigningConfigServices(t *testing.T) {
 
 func TestTUFOptions(t *testing.T) {
 	t.Parallel()
-	pg, err := tufOptions(Options{TUFCachePath: "/cache"}, InstancePublicGood)
+	pg, err := tufOptions(TrustOptions{TUFCachePath: "/cache"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pg.RepositoryBaseURL != "https://tuf-repo-cdn.sigstore.dev" || pg.CachePath != "/cache" || string(pg.Root) == string(githubTUFRoot) {
 		t.Errorf("public-good TUF options = %s %s, want Sigstore's repository and root", pg.RepositoryBaseURL, pg.CachePath)
 	}
-	gh, err := tufOptions(Options{Getenv: envOf(map[string]string{"GITHUB_SERVER_URL": "https://github.com"})}, InstanceGitHub)
+	gh, err := tufOptions(TrustOptions{Instance: InstanceGitHub, ServerURL: "https://github.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if gh.RepositoryBaseURL != githubTUFMirror || string(gh.Root) != string(githubTUFRoot) {
 		t.Errorf("github TUF options = %s, want %s and the embedded GitHub root", gh.RepositoryBaseURL, githubTUFMirror)
 	}
-	if _, err := tufOptions(Options{Getenv: envOf(map[string]string{"GITHUB_SERVER_URL": "https://octo.ghe.com"})}, InstanceGitHub); !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), "trusted-root") {
-		t.Errorf("github TUF options for a GHE.com host = %v, want ErrOptions asking for trusted-root", err)
+	var oe *OptionError
+	if _, err := tufOptions(TrustOptions{Instance: InstanceGitHub, ServerURL: "https://octo.ghe.com"}); !errors.Is(err, ErrOptions) || !errors.As(err, &oe) || oe.Field != "TrustedRootPath" {
+		t.Errorf("github TUF options for a GHE.com host = %v, want ErrOptions asking for TrustedRootPath", err)
 	}
-	if _, err := TrustedMaterial(t.Context(), Options{Instance: InstanceCustom}); !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), "trusted-root") {
-		t.Errorf("TrustedMaterial(custom without root) = %v, want ErrOptions asking for trusted-root", err)
+	if _, err := TrustedMaterial(t.Context(), TrustOptions{Instance: InstanceCustom}); !errors.Is(err, ErrOptions) || !errors.As(err, &oe) || oe.Field != "TrustedRootPath" {
+		t.Errorf("TrustedMaterial(custom without root) = %v, want ErrOptions asking for TrustedRootPath", err)
 	}
 }
 

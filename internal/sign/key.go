@@ -41,11 +41,11 @@ func loadKeypair(spec string) (sgsign.Keypair, error) {
 	}
 	b, err := os.ReadFile(spec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading signing-key %s: %w", ErrOptions, spec, err)
+		return nil, fmt.Errorf("%w: reading the signing key %s: %w", ErrOptions, spec, err)
 	}
 	priv, err := parseECDSAKey(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: signing-key %s: %w", ErrOptions, spec, err)
+		return nil, fmt.Errorf("%w: signing key %s: %w", ErrOptions, spec, err)
 	}
 	return newECDSAKeypair(priv)
 }
@@ -76,6 +76,8 @@ func parseECDSAKey(b []byte) (*ecdsa.PrivateKey, error) {
 				return nil, fmt.Errorf("the key is %T, want ECDSA", k)
 			}
 			return ek, nil
+		case "PUBLIC KEY":
+			return nil, fmt.Errorf("it holds a public key: signing needs the private key (verify with the public key)")
 		case "ENCRYPTED PRIVATE KEY", "ENCRYPTED SIGSTORE PRIVATE KEY":
 			return nil, fmt.Errorf("the key is encrypted: decrypt it first (openssl pkcs8 -in KEY -out PLAIN.pem)")
 		}

@@ -101,8 +101,8 @@ func TestSignWithKey(t *testing.T) {
 				t.Errorf("Sign() result = %+v, want key instance, no identity, no log, a hint", res)
 			}
 			got := parseBundle(t, res.Bundle)
-			if got.MediaType != sign.BundleMediaType {
-				t.Errorf("bundle mediaType = %q, want %q", got.MediaType, sign.BundleMediaType)
+			if want := "application/vnd.dev.sigstore.bundle.v0.3+json"; got.MediaType != want {
+				t.Errorf("bundle mediaType = %q, want %q", got.MediaType, want)
 			}
 			if got.DSSEEnvelope.PayloadType != sign.PayloadType || string(got.DSSEEnvelope.Payload) != string(st) {
 				t.Errorf("bundle DSSE payloadType = %q / payload differs from the statement", got.DSSEEnvelope.PayloadType)
@@ -158,7 +158,8 @@ func TestSignWithKeyErrors(t *testing.T) {
 	tests := []struct {
 		name, key, want string
 	}{
-		{"missing file", filepath.Join(t.TempDir(), "nope.pem"), "reading signing-key"},
+		{"missing file", filepath.Join(t.TempDir(), "nope.pem"), "nope.pem: no such file"},
+		{"public key", writePEM(t, "PUBLIC KEY", []byte{1, 2, 3}), "holds a public key: signing needs the private key"},
 		{"not PEM", notPEM, "no PEM private key"},
 		{"RSA", writePEM(t, "PRIVATE KEY", rsaDER), "want ECDSA"},
 		{"encrypted", writePEM(t, "ENCRYPTED PRIVATE KEY", []byte{1, 2, 3}), "encrypted"},

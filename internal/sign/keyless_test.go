@@ -70,7 +70,7 @@ func TestSignKeyless(t *testing.T) {
 				t.Errorf("tlog entries = %d, want Rekor=%v", n, tc.opts.Rekor)
 			}
 
-			tm, err := sign.TrustedMaterial(ctx, opts)
+			tm, err := sign.TrustedMaterial(ctx, sign.TrustOptions{Instance: sign.InstanceCustom, TrustedRootPath: opts.TrustedRootPath})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +130,7 @@ func TestVerifyInstanceRequirements(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Sign() = %v", err)
 	}
-	tm, err := sign.TrustedMaterial(ctx, customOptions(s))
+	tm, err := sign.TrustedMaterial(ctx, sign.TrustOptions{Instance: sign.InstanceCustom, TrustedRootPath: s.TrustedRootPath})
 	if err != nil {
 		t.Fatal(err)
 	}

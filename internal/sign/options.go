@@ -30,8 +30,10 @@ const (
 // public key it reports in Result.PublicKeyPEM).
 const SigningKeyEphemeral = "ephemeral"
 
-// Options configure Sign and TrustedMaterial. The zero value signs keylessly
-// with the "auto" instance, reading nothing from the environment.
+// Options configure Sign (and Check, which holds them to the rules Sign
+// applies). The zero value signs keylessly with the "auto" instance, reading
+// nothing from the environment. Where a verifier's trusted root comes from
+// is TrustOptions.
 type Options struct {
 	// Instance is "auto" (default, also for ""), "public-good", "github" or
 	// "custom".
@@ -75,8 +77,9 @@ type Options struct {
 	// token) before it is used. nil does nothing.
 	Mask func(secret string)
 
-	// HTTPClient is used for the token request and TUF. nil means a client
-	// with a 30s timeout.
+	// HTTPClient is used for the token request and TUF (its Transport also
+	// for Fulcio and the timestamp authority). nil means a client with a 30s
+	// timeout.
 	HTTPClient *http.Client
 
 	// Now is the clock used to select services from a signing config. nil
@@ -101,8 +104,6 @@ type Result struct {
 	PublicKeyPEM string
 	// LogIndex is the transparency log index, -1 without a log entry.
 	LogIndex int64
-	// LogID is the hex log ID of the transparency log entry, if any.
-	LogID string
 	// Timestamps are the verified RFC 3161 timestamps and log integrated
 	// times.
 	Timestamps []time.Time

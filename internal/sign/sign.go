@@ -21,6 +21,9 @@ func Sign(ctx context.Context, statement []byte, opts Options) (*Result, error) 
 	if len(statement) == 0 {
 		return nil, &sentinelError{msg: "nothing to sign: the statement is empty", sentinel: ErrOptions}
 	}
+	if err := Check(opts); err != nil {
+		return nil, err
+	}
 	if opts.SigningKey != "" {
 		return signWithKey(ctx, statement, opts)
 	}
@@ -40,7 +43,7 @@ func Sign(ctx context.Context, statement []byte, opts Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	tr, sc, err := instanceRoot(ctx, opts, instance, true)
+	tr, sc, err := instanceRoot(ctx, opts.trust(instance), opts.SigningConfigPath, true)
 	if err != nil {
 		return nil, err
 	}

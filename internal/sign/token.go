@@ -49,7 +49,7 @@ func identityToken(ctx context.Context, opts Options) (string, string, error) {
 		}
 	}
 	return "", "", &sentinelError{
-		msg:      "no OIDC identity token: set SIGSTORE_ID_TOKEN or pass --identity-token (or sign with a signing-key, which is not keyless)",
+		msg:      "no OIDC identity token: none was given and SIGSTORE_ID_TOKEN is empty",
 		sentinel: ErrNoToken,
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	_ "embed" // the GitHub TUF root
 	"fmt"
+	"net/http"
+	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
@@ -21,16 +23,63 @@ var githubTUFRoot []byte
 // githubTUFMirror is GitHub's TUF repository.
 const githubTUFMirror = "https://tuf-repo.github.com"
 
-// TrustedMaterial returns the trusted root Sign verifies against and the
-// later verify command uses: Options.TrustedRootPath when set (required for
-// custom), otherwise the instance's root from TUF (Sigstore's repository for
-// public-good, GitHub's for github). The instance is resolved as in Sign.
-func TrustedMaterial(ctx context.Context, opts Options) (root.TrustedMaterial, error) {
-	instance, err := resolveInstance(opts)
-	if err != nil {
-		return nil, err
+// TrustOptions say where a trusted root comes from (TrustedMaterial). The
+// zero value is public-good's root from Sigstore's TUF repository.
+type TrustOptions struct {
+	// Instance is "public-good" (default, also for ""), "github" or
+	// "custom". "auto" is not accepted here: verifying needs to be told
+	// whose root to trust.
+	Instance string
+	// TrustedRootPath is a trusted_root.json. Required for custom; for the
+	// other instances it replaces the root fetched from TUF (air-gapped
+	// verification, GitHub Enterprise hosts other than github.com).
+	TrustedRootPath string
+	// TUFCachePath is where TUF metadata is cached (default
+	// $HOME/.sigstore/root, or a temp directory when HOME is unset).
+	TUFCachePath string
+	// ServerURL is the GitHub server whose instance "github" means (default
+	// https://github.com).
+	ServerURL string
+	// HTTPClient fetches TUF metadata. Nil: a client with a 30 s timeout.
+	HTTPClient *http.Client
+}
+
+// trust is the TrustOptions of a signing run with the resolved instance.
+func (o Options) trust(instance string) TrustOptions {
+	return TrustOptions{
+		Instance:        instance,
+		TrustedRootPath: o.TrustedRootPath,
+		TUFCachePath:    o.TUFCachePath,
+		ServerURL:       o.getenv("GITHUB_SERVER_URL"),
+		HTTPClient:      o.HTTPClient,
 	}
-	tr, _, err := instanceRoot(ctx, opts, instance, false)
+}
+
+func (o TrustOptions) instance() string {
+	if o.Instance == "" {
+		return InstancePublicGood
+	}
+	return o.Instance
+}
+
+func (o TrustOptions) httpClient() *http.Client {
+	if o.HTTPClient != nil {
+		return o.HTTPClient
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// TrustedMaterial returns the trusted root a bundle of the instance is
+// verified against: TrustedRootPath when set (required for custom),
+// otherwise the instance's root from TUF (Sigstore's repository for
+// public-good, GitHub's for github).
+func TrustedMaterial(ctx context.Context, opts TrustOptions) (root.TrustedMaterial, error) {
+	switch opts.instance() {
+	case InstancePublicGood, InstanceGitHub, InstanceCustom:
+	default:
+		return nil, optionError("Instance", "%q is not one of public-good, github, custom", opts.Instance)
+	}
+	tr, _, err := instanceRoot(ctx, opts, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -38,35 +87,36 @@ func TrustedMaterial(ctx context.Context, opts Options) (root.TrustedMaterial, e
 }
 
 // instanceRoot loads the trusted root and, when wanted and available, the
-// signing config of an instance.
-func instanceRoot(ctx context.Context, opts Options, instance string, wantSigningConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
+// signing config of an instance (the one at signingConfigPath, for custom).
+func instanceRoot(ctx context.Context, opts TrustOptions, signingConfigPath string, wantSigningConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
+	instance := opts.instance()
 	var sc *root.SigningConfig
-	if instance == InstanceCustom && opts.SigningConfigPath != "" && wantSigningConfig {
+	if instance == InstanceCustom && signingConfigPath != "" && wantSigningConfig {
 		var err error
-		if sc, err = root.NewSigningConfigFromPath(opts.SigningConfigPath); err != nil {
-			return nil, nil, fmt.Errorf("%w: reading signing config %s: %w", ErrOptions, opts.SigningConfigPath, err)
+		if sc, err = root.NewSigningConfigFromPath(signingConfigPath); err != nil {
+			return nil, nil, fmt.Errorf("%w: reading signing config %s: %w", ErrOptions, signingConfigPath, err)
 		}
 	}
 	if opts.TrustedRootPath != "" {
 		tr, err := root.NewTrustedRootFromPath(opts.TrustedRootPath)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: reading trusted root %s (a trusted_root.json, e.g. from `cosign trusted-root create`): %w", ErrOptions, opts.TrustedRootPath, err)
+			return nil, nil, optionError("TrustedRootPath", "reading %s (a trusted_root.json, e.g. from `cosign trusted-root create`): %v", opts.TrustedRootPath, err)
 		}
 		if instance != InstancePublicGood || !wantSigningConfig {
 			return tr, sc, nil
 		}
 		// public-good with an explicit root still needs the signing config.
-		_, sc, err := tufRoot(ctx, opts, instance, true)
+		_, sc, err := tufRoot(ctx, opts, true)
 		return tr, sc, err
 	}
 	if instance == InstanceCustom {
-		return nil, nil, &sentinelError{msg: "sigstore instance custom needs trusted-root: the path of the instance's trusted_root.json", sentinel: ErrOptions}
+		return nil, nil, optionError("TrustedRootPath", "the custom Sigstore instance needs its trusted_root.json")
 	}
-	return tufRoot(ctx, opts, instance, wantSigningConfig)
+	return tufRoot(ctx, opts, wantSigningConfig)
 }
 
 // tufOptions are the TUF client options for an instance.
-func tufOptions(opts Options, instance string) (*tuf.Options, error) {
+func tufOptions(opts TrustOptions) (*tuf.Options, error) {
 	o := tuf.DefaultOptions()
 	if opts.TUFCachePath != "" {
 		o.CachePath = opts.TUFCachePath
@@ -75,29 +125,26 @@ func tufOptions(opts Options, instance string) (*tuf.Options, error) {
 	f := fetcher.NewDefaultFetcher()
 	f.SetHTTPClient(opts.httpClient())
 	o.Fetcher = f
-	switch instance {
+	switch opts.instance() {
 	case InstancePublicGood:
 	case InstanceGitHub:
-		host, err := githubHost(opts.getenv("GITHUB_SERVER_URL"))
+		host, err := githubHost(opts.ServerURL)
 		if err != nil {
 			return nil, err
 		}
 		if host != "githubapp.com" {
-			return nil, &sentinelError{
-				msg:      fmt.Sprintf("the trusted root of the github instance for %s is not published in a known TUF repository: set trusted-root to its trusted_root.json", host),
-				sentinel: ErrOptions,
-			}
+			return nil, optionError("TrustedRootPath", "the trusted root of the github instance for %s is not published in a known TUF repository: give its trusted_root.json", host)
 		}
 		o.Root = githubTUFRoot
 		o.RepositoryBaseURL = githubTUFMirror
 	default:
-		return nil, fmt.Errorf("%w: instance %s has no TUF repository", ErrOptions, instance)
+		return nil, fmt.Errorf("%w: instance %s has no TUF repository", ErrOptions, opts.instance())
 	}
 	return o, nil
 }
 
-func tufRoot(ctx context.Context, opts Options, instance string, wantSigningConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
-	o, err := tufOptions(opts, instance)
+func tufRoot(ctx context.Context, opts TrustOptions, wantSigningConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
+	o, err := tufOptions(opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -110,7 +157,7 @@ func tufRoot(ctx context.Context, opts Options, instance string, wantSigningConf
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: getting trusted_root.json from %s: %w", ErrService, o.RepositoryBaseURL, err)
 	}
-	if !wantSigningConfig || instance != InstancePublicGood {
+	if !wantSigningConfig || opts.instance() != InstancePublicGood {
 		return tr, nil, nil
 	}
 	sc, err := root.GetSigningConfig(c)

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -19,9 +20,6 @@ import (
 
 // PayloadType is the DSSE payload type of every bundle Sign makes.
 const PayloadType = "application/vnd.in-toto+json"
-
-// BundleMediaType is the media type of the bundles Sign makes.
-const BundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
 // Policy is what a bundle must prove. Keyless bundles need an identity: SAN
 // (Identity or IdentityRegexp) and issuer (Issuer or IssuerRegexp); key-signed
@@ -53,6 +51,34 @@ type Policy struct {
 	Instance string
 }
 
+// Check reports whether the policy can decide anything: either a public key,
+// or a certificate identity (exact or a regexp, not both) and an OIDC issuer
+// (likewise), with regexps that compile. Errors are *OptionError naming the
+// field at fault. Verify applies it first.
+func (p Policy) Check() error {
+	identity := p.Identity != "" || p.IdentityRegexp != "" || p.Issuer != "" || p.IssuerRegexp != ""
+	switch {
+	case p.PublicKey != nil && identity:
+		return optionError("PublicKey", "a public key verifies key-signed bundles and a certificate identity keyless ones: give one or the other")
+	case p.PublicKey != nil:
+		return nil
+	case p.Identity != "" && p.IdentityRegexp != "":
+		return optionError("IdentityRegexp", "give the certificate identity or a regexp for it, not both")
+	case p.Issuer != "" && p.IssuerRegexp != "":
+		return optionError("IssuerRegexp", "give the OIDC issuer or a regexp for it, not both")
+	case p.Identity == "" && p.IdentityRegexp == "":
+		return optionError("Identity", "say who must have signed: the certificate identity (or a regexp for it) and the OIDC issuer, or a public key for key-signed bundles")
+	case p.Issuer == "" && p.IssuerRegexp == "":
+		return optionError("Issuer", "the OIDC issuer (or a regexp for it) is needed with a certificate identity")
+	}
+	for _, r := range []struct{ field, expr string }{{"IdentityRegexp", p.IdentityRegexp}, {"IssuerRegexp", p.IssuerRegexp}} {
+		if _, err := regexp.Compile(r.expr); err != nil {
+			return optionError(r.field, "%q is not a Go regexp: %v", r.expr, err)
+		}
+	}
+	return nil
+}
+
 // Verify checks a bundle against the trusted material and the policy
 // (DESIGN.md §5) and returns sigstore-go's result. It requires a DSSE
 // envelope with an in-toto statement. For keyless bundles it requires a
@@ -75,6 +101,9 @@ func Verify(_ context.Context, bundleJSON []byte, tm root.TrustedMaterial, p Pol
 		return nil, fmt.Errorf("%w: DSSE payload type is %q, want %q", ErrVerify, env.GetPayloadType(), PayloadType)
 	}
 
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
 	artifact, err := artifactPolicy(p)
 	if err != nil {
 		return nil, err
@@ -106,9 +135,6 @@ func Verify(_ context.Context, bundleJSON []byte, tm root.TrustedMaterial, p Pol
 	} else {
 		if tm == nil {
 			return nil, &sentinelError{msg: "verifying a keyless bundle needs a trusted root", sentinel: ErrOptions}
-		}
-		if (p.Identity == "" && p.IdentityRegexp == "") || (p.Issuer == "" && p.IssuerRegexp == "") {
-			return nil, &sentinelError{msg: "the verification policy needs a certificate identity and issuer (or a public key for key-signed bundles)", sentinel: ErrOptions}
 		}
 		id, err := verify.NewShortCertificateIdentity(p.Issuer, p.IssuerRegexp, p.Identity, p.IdentityRegexp)
 		if err != nil {

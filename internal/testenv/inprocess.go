@@ -14,6 +14,8 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/olareg/olareg"
 	olaregconfig "github.com/olareg/olareg/config"
+
+	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
 // InProcessRegistry is a real registry served in-process on 127.0.0.1.
@@ -83,4 +85,15 @@ func PutManifest(t testing.TB, host, repo, reference, mediaType string, raw []by
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("PUT %s/%s:%s: %s", host, repo, reference, resp.Status)
 	}
+}
+
+// Ref parses an image reference with the product's one parser, failing the
+// test if it does not parse.
+func Ref(t testing.TB, s string) ref.Reference {
+	t.Helper()
+	r, err := ref.Parse(s)
+	if err != nil {
+		t.Fatalf("ref.Parse(%q) = %v", s, err)
+	}
+	return r
 }

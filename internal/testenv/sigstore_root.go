@@ -3,6 +3,10 @@ package testenv
 import (
 	"crypto/ed25519"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -122,4 +126,52 @@ func signingConfigJSON(t testing.TB, s *Sigstore) []byte {
 		t.Fatalf("sigstore-go rejects the stack's signing config: %v\n%s", err, b)
 	}
 	return b
+}
+
+// OfflineTrustedRoot writes a trusted_root.json that sigstore-go accepts,
+// with a freshly generated Fulcio CA and, as asked, a timestamp authority
+// and a Rekor log, but no service behind any of them: for tests of what is
+// decided from a trusted root before anything is contacted.
+func OfflineTrustedRoot(t testing.TB, withTSA, withRekor bool) string {
+	t.Helper()
+	selfSigned := func(cn string) *x509.Certificate {
+		pub, priv, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber:          big.NewInt(1),
+			Subject:               pkix.Name{CommonName: cn, Organization: []string{"oci-attest test"}},
+			NotBefore:             time.Now().Add(-time.Hour),
+			NotAfter:              time.Now().Add(time.Hour),
+			IsCA:                  true,
+			BasicConstraintsValid: true,
+			KeyUsage:              x509.KeyUsageCertSign,
+		}
+		der, err := x509.CreateCertificate(nil, tmpl, tmpl, pub, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tr := trustedRoot{fulcioURL: "http://127.0.0.1:1", fulcioChain: []*x509.Certificate{selfSigned("fulcio")}}
+	if withTSA {
+		tr.tsaURL, tr.tsaChain = "http://127.0.0.1:2", []*x509.Certificate{selfSigned("tsa")}
+	}
+	if withRekor {
+		pub, _, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.rekorPub, tr.rekorPort = pub, 3
+	}
+	p := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(p, tr.json(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
 // localArchive is the scanned --subject-path archive.
@@ -26,7 +27,7 @@ func scanArchive(ctx context.Context, path string) (*localArchive, error) {
 // attested one. The archive image compared is the one whose image ID is the
 // attested one; without such an image, the one oci.Archive.Select picks for
 // the image reference.
-func (l *localArchive) compare(want *attest.Predicate, image string) *ArchiveComparison {
+func (l *localArchive) compare(want *attest.Predicate, image ref.Reference) *ArchiveComparison {
 	var img *oci.Image
 	for i := range l.a.Images {
 		if l.a.Images[i].ImageID.Encoded() == want.ImageID["sha256"] {

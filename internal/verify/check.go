@@ -14,6 +14,7 @@ import (
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/oci-attest/oci-attest/internal/attest"
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
@@ -24,9 +25,9 @@ const predicateType = attest.PredicateType
 // checker verifies the referrers of one subject.
 type checker struct {
 	reg        source
-	repository string
+	repository ref.Reference
 	subject    ocispec.Descriptor
-	image      string
+	image      ref.Reference
 	opts       Options
 	pol        certPolicy
 	local      *localArchive

@@ -91,7 +91,7 @@ type fixture struct {
 
 // image is "repository@digest".
 func (f *fixture) image() string {
-	return f.subject.Repository + "@" + f.subject.Descriptor.Digest.String()
+	return f.subject.Repository.Name() + "@" + f.subject.Descriptor.Digest.String()
 }
 
 // newFixture pushes the archive's image to the registry with
@@ -122,7 +122,7 @@ func newFixtureTag(t testing.TB, reg testRegistry, repo, tag, variant string) *f
 	if err != nil {
 		t.Fatal(err)
 	}
-	oimg, _, err := a.Select(f.ref)
+	oimg, _, err := a.Select(testenv.Ref(t, f.ref))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func newFixtureTag(t testing.TB, reg testRegistry, repo, tag, variant string) *f
 	if f.client, err = registry.New(registry.Options{DockerConfig: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
-	if f.subject, err = f.client.Resolve(ctx, f.ref, "", oimg.ImageID); err != nil {
+	if f.subject, err = f.client.Resolve(ctx, testenv.Ref(t, f.ref), oimg.ImageID); err != nil {
 		t.Fatalf("Resolve(%s) = %v", f.ref, err)
 	}
 	return f
@@ -139,7 +139,7 @@ func newFixtureTag(t testing.TB, reg testRegistry, repo, tag, variant string) *f
 // statement is the statement attest would sign for the fixture.
 func (f *fixture) statement(t testing.TB) []byte {
 	t.Helper()
-	st, err := attest.NewStatement(f.predicate, attest.RegistrySubject(f.subject.Repository, f.subject.Descriptor.Digest))
+	st, err := attest.NewStatement(f.predicate, attest.RegistrySubject(f.subject.Repository.Name(), f.subject.Descriptor.Digest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func encodeB64(b []byte) string          { return base64.StdEncoding.EncodeToStr
 func (f *fixture) pushForeign(t testing.TB, artifactType, layerType string, layer []byte, ann map[string]string) digest.Digest {
 	t.Helper()
 	ctx := context.Background()
-	repo, err := orasremote.NewRepository(f.subject.Repository)
+	repo, err := orasremote.NewRepository(f.subject.Repository.Name())
 	if err != nil {
 		t.Fatal(err)
 	}

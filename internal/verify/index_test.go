@@ -61,19 +61,19 @@ func TestVerifyIndex(t *testing.T) {
 			}
 			testenv.PutManifest(t, reg.host, "verify/index", "multi", ocispec.MediaTypeImageIndex,
 				[]byte(`{"schemaVersion":2,"mediaType":"`+ocispec.MediaTypeImageIndex+`","manifests":[`+strings.Join(entries, ",")+`]}`))
-			if _, err := f.client.Resolve(ctx, ref, "", f.subject.Image.Digest); err == nil {
+			if _, err := f.client.Resolve(ctx, testenv.Ref(t, ref), f.subject.Image.Digest); err == nil {
 				t.Fatal("Resolve() with a manifest digest as image ID succeeded")
 			}
 			cfg, err := img.ConfigName()
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := f.client.Resolve(ctx, ref, "", digestOf(cfg))
-			if err != nil || !s.IsIndex() {
+			s, err := f.client.Resolve(ctx, testenv.Ref(t, ref), digestOf(cfg))
+			if err != nil || s.Descriptor.Digest == s.Image.Digest {
 				t.Fatalf("Resolve(%s) = %+v, %v; want the index and its amd64 child", ref, s, err)
 			}
 			st, err := attest.NewStatement(f.predicate,
-				attest.RegistrySubject(s.Repository, s.Descriptor.Digest), attest.RegistrySubject(s.Repository, s.Image.Digest))
+				attest.RegistrySubject(s.Repository.Name(), s.Descriptor.Digest), attest.RegistrySubject(s.Repository.Name(), s.Image.Digest))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +85,7 @@ func TestVerifyIndex(t *testing.T) {
 			f.subject = s
 			f.attach(t, bundle, predicateType)
 
-			rep, err := Verify(ctx, ref, Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: f.archive})
+			rep, err := Verify(ctx, testenv.Ref(t, ref), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: f.archive})
 			if err != nil {
 				t.Fatalf("Verify(%s) = %v", ref, err)
 			}
@@ -93,8 +93,8 @@ func TestVerifyIndex(t *testing.T) {
 				t.Errorf("Verify(%s) = %+v, want the index digest %s, verified, archive matching", ref, rep, s.Descriptor.Digest)
 			}
 			// The referrer hangs off the index: the platform digest alone has none.
-			child := s.Repository + "@" + s.Image.Digest.String()
-			if _, err := Verify(ctx, child, Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}}); !errors.Is(err, ErrNoneFound) {
+			child := s.Repository.Name() + "@" + s.Image.Digest.String()
+			if _, err := Verify(ctx, testenv.Ref(t, child), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}}); !errors.Is(err, ErrNoneFound) {
 				t.Errorf("Verify(%s) = %v, want ErrNoneFound", child, err)
 			}
 		})

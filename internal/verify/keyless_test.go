@@ -20,7 +20,7 @@ func TestVerifyKeyless(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := testenv.StartSigstore(t, testenv.SigstoreOptions{Rekor: true, TSA: true})
-	tm, err := sign.TrustedMaterial(ctx, sign.Options{Instance: sign.InstanceCustom, TrustedRootPath: s.TrustedRootPath})
+	tm, err := sign.TrustedMaterial(ctx, sign.TrustOptions{Instance: sign.InstanceCustom, TrustedRootPath: s.TrustedRootPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestVerifyKeyless(t *testing.T) {
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
-					rep, err := Verify(ctx, f.image(), Options{
+					rep, err := Verify(ctx, testenv.Ref(t, f.image()), Options{
 						Client: f.client, TrustedMaterial: tm, Policy: tc.policy,
 						Repository: tc.repository, Workflow: tc.workflow, SubjectPath: f.archive,
 					})

@@ -8,21 +8,21 @@ import (
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	orasregistry "oras.land/oras-go/v2/registry"
 
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 )
 
 // source is what Verify reads from a registry.
 type source interface {
-	// resolve returns the repository ("registry/repo") of image and the
-	// descriptor its tag or digest names, without binding it to anything.
-	resolve(ctx context.Context, image string) (string, ocispec.Descriptor, error)
+	// resolve returns the descriptor image's digest or tag names, without
+	// binding it to anything.
+	resolve(ctx context.Context, image ref.Reference) (ocispec.Descriptor, error)
 	// referrers lists the referrers of subject and says where they were
 	// found ("api" or "tag:sha256-…").
-	referrers(ctx context.Context, repository string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error)
+	referrers(ctx context.Context, repository ref.Reference, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error)
 	// bundle fetches the Sigstore bundle of the referrer d of subject.
-	bundle(ctx context.Context, repository string, d, subject ocispec.Descriptor) ([]byte, error)
+	bundle(ctx context.Context, repository ref.Reference, d, subject ocispec.Descriptor) ([]byte, error)
 }
 
 // clientSource reads through a registry.Client.
@@ -30,27 +30,23 @@ type clientSource struct{ c *registry.Client }
 
 var _ source = clientSource{}
 
-func (r clientSource) resolve(ctx context.Context, image string) (string, ocispec.Descriptor, error) {
-	ref, err := orasregistry.ParseReference(image)
+func (r clientSource) resolve(ctx context.Context, image ref.Reference) (ocispec.Descriptor, error) {
+	at := image.Oras().Reference
+	if at == "" {
+		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", image, registry.ErrNoReference)
+	}
+	_, desc, err := r.c.FetchManifest(ctx, image.Repo(), at)
 	if err != nil {
-		return "", ocispec.Descriptor{}, fmt.Errorf("parsing image reference %q (want registry/repository:tag or registry/repository@sha256:…): %w", image, err)
+		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", image, err)
 	}
-	if ref.Reference == "" {
-		return "", ocispec.Descriptor{}, fmt.Errorf("image %q names no tag or digest: add :TAG or @sha256:DIGEST", image)
-	}
-	repository := ref.Registry + "/" + ref.Repository
-	_, desc, err := r.c.FetchManifest(ctx, repository, ref.Reference)
-	if err != nil {
-		return "", ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", image, err)
-	}
-	return repository, desc, nil
+	return desc, nil
 }
 
-func (r clientSource) referrers(ctx context.Context, repository string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error) {
+func (r clientSource) referrers(ctx context.Context, repository ref.Reference, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error) {
 	return r.c.Referrers(ctx, repository, subject, artifactType)
 }
 
-func (r clientSource) bundle(ctx context.Context, repository string, d, subject ocispec.Descriptor) ([]byte, error) {
+func (r clientSource) bundle(ctx context.Context, repository ref.Reference, d, subject ocispec.Descriptor) ([]byte, error) {
 	raw, desc, err := r.c.FetchManifest(ctx, repository, d.Digest.String())
 	if err != nil {
 		return nil, fetchError(err)

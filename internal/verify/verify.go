@@ -15,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
@@ -49,7 +50,7 @@ type Options struct {
 	SubjectPath string
 }
 
-// Verify resolves image ("registry/repo:tag" or "registry/repo@sha256:…"),
+// Verify resolves image (its digest, else its tag),
 // lists its referrers (referrers API, else the sha256-<hex> fallback tag),
 // keeps the Sigstore bundles whose predicate type is attest.PredicateType
 // and verifies each one. It returns the Report together with ErrNoneFound,
@@ -57,7 +58,7 @@ type Options struct {
 // and with a plain error when none verified and the registry failed to serve
 // some of them (they were never checked); other errors (the registry, the
 // archive, the options) return a nil Report.
-func Verify(ctx context.Context, image string, opts Options) (*Report, error) {
+func Verify(ctx context.Context, image ref.Reference, opts Options) (*Report, error) {
 	client := opts.Client
 	if client == nil {
 		c, err := registry.New(registry.Options{})
@@ -69,25 +70,43 @@ func Verify(ctx context.Context, image string, opts Options) (*Report, error) {
 	return verifyWith(ctx, clientSource{client}, image, opts)
 }
 
-func verifyWith(ctx context.Context, reg source, image string, opts Options) (*Report, error) {
+// Check reports whether the options can decide anything, before any network
+// access: the signer policy (sign.Policy.Check), and the repository and
+// workflow, which only keyless bundles carry. Errors about the policy are
+// *sign.OptionError. (Verify also needs TrustedMaterial for keyless
+// bundles.)
+func (o Options) Check() error {
+	if err := o.Policy.Check(); err != nil {
+		return err
+	}
+	if _, err := newCertPolicy(o.Repository, o.Workflow); err != nil {
+		return err
+	}
+	if o.Policy.PublicKey != nil && (o.Repository != "" || o.Workflow != "") {
+		return &sign.OptionError{Field: "PublicKey", Msg: "a public key verifies key-signed bundles, which carry no certificate to check a repository or workflow against: give the key, or the certificate identity with the repository and workflow"}
+	}
+	return nil
+}
+
+func verifyWith(ctx context.Context, reg source, image ref.Reference, opts Options) (*Report, error) {
+	if err := opts.Check(); err != nil {
+		return nil, fmt.Errorf("verifying %s: %w", image, err)
+	}
+	if opts.Policy.PublicKey == nil && opts.TrustedMaterial == nil {
+		return nil, fmt.Errorf("verifying %s: %w: no trusted root: keyless bundles are verified against their Sigstore instance's trusted root", image, sign.ErrOptions)
+	}
 	pol, err := newCertPolicy(opts.Repository, opts.Workflow)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Policy.PublicKey == nil && opts.TrustedMaterial == nil {
-		return nil, fmt.Errorf("verifying %s: no trusted root and no public key: give a trusted root (sigstore instance or trusted-root file) for keyless bundles, or the signer's public key", image)
-	}
-	if opts.Policy.PublicKey == nil && (opts.Policy.Identity == "" && opts.Policy.IdentityRegexp == "" ||
-		opts.Policy.Issuer == "" && opts.Policy.IssuerRegexp == "") {
-		return nil, fmt.Errorf("verifying %s: keyless verification needs the signer: set the certificate identity (or its regexp) and the OIDC issuer (or its regexp)", image)
-	}
-	repository, subject, err := reg.resolve(ctx, image)
+	repository := image.Repo()
+	subject, err := reg.resolve(ctx, image)
 	if err != nil {
 		return nil, err
 	}
 	rep := &Report{
-		Image:        image,
-		Repository:   repository,
+		Image:        image.String(),
+		Repository:   repository.Name(),
 		Digest:       subject.Digest.String(),
 		MediaType:    subject.MediaType,
 		Attestations: []Attestation{},

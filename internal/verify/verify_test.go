@@ -44,14 +44,14 @@ func TestVerifyKeySigned(t *testing.T) {
 
 			// By digest and by tag, with the archive: verified and matching.
 			for _, image := range []string{f.image(), f.ref} {
-				rep, err := Verify(ctx, image, Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: f.archive})
+				rep, err := Verify(ctx, testenv.Ref(t, image), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: f.archive})
 				if err != nil {
 					t.Fatalf("Verify(%s) = %v", image, err)
 				}
 				yes := true
 				want := &Report{
-					Image:           image,
-					Repository:      f.subject.Repository,
+					Image:           testenv.Ref(t, image).String(),
+					Repository:      f.subject.Repository.Name(),
 					Digest:          f.subject.Descriptor.Digest.String(),
 					MediaType:       f.subject.Descriptor.MediaType,
 					ReferrersSource: wantSource(reg, f.subject.Descriptor.Digest),
@@ -100,7 +100,7 @@ func TestVerifyRejects(t *testing.T) {
 				bundle, _ := keySigned(t, f.statement(t))
 				f.attach(t, bundle, predicateType)
 				_, other := keySigned(t, f.statement(t))
-				rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: other}})
+				rep, err := Verify(ctx, testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: other}})
 				if !errors.Is(err, ErrNoneVerified) {
 					t.Fatalf("Verify(other key) = %v, want ErrNoneVerified", err)
 				}
@@ -118,7 +118,7 @@ func TestVerifyRejects(t *testing.T) {
 				bundle, pub := keySigned(t, f.statement(t))
 				bad := f.attach(t, tamper(t, bundle), predicateType)
 				good := f.attach(t, bundle, predicateType)
-				rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+				rep, err := Verify(ctx, testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
 				if err != nil {
 					t.Fatalf("Verify() = %v, want the untampered one to verify", err)
 				}
@@ -143,7 +143,7 @@ func TestVerifyRejects(t *testing.T) {
 				g.subject.Descriptor.Digest = digest.FromString("another image")
 				bundle, pub := keySigned(t, g.statement(t))
 				f.attach(t, bundle, predicateType)
-				rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+				rep, err := Verify(ctx, testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
 				if !errors.Is(err, ErrNoneVerified) {
 					t.Fatalf("Verify() = %v, want ErrNoneVerified", err)
 				}
@@ -180,7 +180,7 @@ func TestVerifyIgnoresForeignReferrers(t *testing.T) {
 			slsaBundle, _ := keySigned(t, otherStatement(t, f, "https://slsa.dev/provenance/v1"))
 			slsa := f.attach(t, slsaBundle, "")
 
-			rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+			rep, err := Verify(ctx, testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
 			if !errors.Is(err, ErrNoneFound) {
 				t.Fatalf("Verify(only foreign referrers) = %v, want ErrNoneFound", err)
 			}
@@ -200,7 +200,7 @@ func TestVerifyIgnoresForeignReferrers(t *testing.T) {
 
 			// Ours among them: exactly ours is verified.
 			ours := f.attach(t, bundle, predicateType)
-			rep, err = Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+			rep, err = Verify(ctx, testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
 			if err != nil {
 				t.Fatalf("Verify() = %v", err)
 			}
@@ -221,7 +221,7 @@ func TestVerifyNoneFound(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, reg, "verify/none")
 			_, pub := keySigned(t, f.statement(t))
-			rep, err := Verify(context.Background(), f.ref, Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+			rep, err := Verify(context.Background(), testenv.Ref(t, f.ref), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
 			if !errors.Is(err, ErrNoneFound) {
 				t.Fatalf("Verify() = %v, want ErrNoneFound", err)
 			}
@@ -241,7 +241,7 @@ func TestVerifyArchiveDiffers(t *testing.T) {
 			bundle, pub := keySigned(t, f.statement(t))
 			f.attach(t, bundle, predicateType)
 			changed := writeArchive(t, testImage("two")) // layer 1 differs
-			rep, err := Verify(context.Background(), f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: changed})
+			rep, err := Verify(context.Background(), testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: changed})
 			if !errors.Is(err, ErrArchiveDiffers) {
 				t.Fatalf("Verify(changed archive) = %v, want ErrArchiveDiffers", err)
 			}
@@ -272,7 +272,7 @@ func TestVerifyArchiveDiffers(t *testing.T) {
 // fixture's image.
 func otherStatement(t testing.TB, f *fixture, predicateType string) []byte {
 	t.Helper()
-	return []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"` + f.subject.Repository +
+	return []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"` + f.subject.Repository.Name() +
 		`","digest":{"sha256":"` + f.subject.Descriptor.Digest.Encoded() + `"}}],"predicateType":"` + predicateType + `","predicate":{}}`)
 }
 
@@ -300,7 +300,7 @@ func TestVerifyFallbackEntryForAnotherImage(t *testing.T) {
 	}
 	testenv.PutManifest(t, reg.host, "verify/poison", tagA, ocispec.MediaTypeImageIndex, idx)
 
-	rep, err := Verify(ctx, a.image(), Options{Client: a.client, Policy: sign.Policy{PublicKey: pub}})
+	rep, err := Verify(ctx, testenv.Ref(t, a.image()), Options{Client: a.client, Policy: sign.Policy{PublicKey: pub}})
 	if !errors.Is(err, ErrNoneVerified) {
 		t.Fatalf("Verify() = %v, want ErrNoneVerified", err)
 	}
@@ -309,7 +309,7 @@ func TestVerifyFallbackEntryForAnotherImage(t *testing.T) {
 		t.Errorf("Verify() attestations = %+v, want one rejected with %q", rep.Attestations, want)
 	}
 	// b itself still verifies.
-	if _, err := Verify(ctx, b.image(), Options{Client: b.client, Policy: sign.Policy{PublicKey: pub}}); err != nil {
+	if _, err := Verify(ctx, testenv.Ref(t, b.image()), Options{Client: b.client, Policy: sign.Policy{PublicKey: pub}}); err != nil {
 		t.Errorf("Verify(b) = %v", err)
 	}
 }
@@ -336,7 +336,7 @@ func TestVerifyCandidateLimit(t *testing.T) {
 			oldest = res.Artifact.Digest
 		}
 	}
-	rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+	rep, err := Verify(ctx, testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
 	if err == nil || rep == nil {
 		t.Fatalf("Verify() = %v, want an error: the bundles carry an unknown field", err)
 	}
@@ -359,7 +359,7 @@ func TestVerifyRegistryFailureIsNotRejection(t *testing.T) {
 	f.attach(t, bundle, predicateType)
 
 	proxy.Add(testenv.Fault{Method: http.MethodGet, Path: regexp.MustCompile(`/blobs/`), Kind: testenv.Fault503, Times: -1})
-	rep, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+	rep, err := Verify(ctx, testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
 	if err == nil || errors.Is(err, ErrNoneVerified) || errors.Is(err, ErrNoneFound) {
 		t.Fatalf("Verify(registry failing) = %v, want a plain error, not a verdict", err)
 	}
@@ -368,7 +368,7 @@ func TestVerifyRegistryFailureIsNotRejection(t *testing.T) {
 	}
 
 	proxy.Clear()
-	if _, err := Verify(ctx, f.image(), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}}); err != nil {
+	if _, err := Verify(ctx, testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}}); err != nil {
 		t.Errorf("Verify(registry recovered) = %v, want verified", err)
 	}
 }
