@@ -1,6 +1,6 @@
 # The action's container: a static binary on distroless/static.
 # GitHub runs docker actions as root so they can write /github/file_commands:
-# the final stage deliberately sets no USER (STYLE.md #16).
+# the final stage deliberately sets no USER.
 # Releases publish this image prebuilt; see README "Releasing" for switching
 # action.yml to docker://ghcr.io/… so users do not pay a build per run.
 FROM golang:1.26.8-bookworm AS build

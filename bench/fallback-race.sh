@@ -1,6 +1,6 @@
 #!/bin/sh
 # fallback-race.sh — run the 16-process fallback-tag race N times and count
-# lost entries (DESIGN.md §8: the goal is 0 lost in every trial).
+# lost entries (ARCHITECTURE.md, "The fallback tag": the goal is 0 lost in every trial).
 #
 #   bench/fallback-race.sh [TRIALS] [WRITERS]
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CLI start to first log line (DESIGN.md §7: ≤ 50 ms). Measures, N times, the
+# CLI start to first log line (ARCHITECTURE.md, "Limits and budgets": ≤ 50 ms). Measures, N times, the
 # time from exec to the first line the CLI writes to stderr for a dry run on
 # the bundled demo archive, and the whole run; prints the medians.
 # Usage: bench/startup.sh [N]

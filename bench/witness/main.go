@@ -1,6 +1,6 @@
 // Command witness runs go-witness v0.8.0's oci attestor on an image archive
 // the way `witness run -a oci` does, and prints its predicate JSON. It is the
-// baseline of the archive benchmark (bench/archive.sh, DESIGN.md §7).
+// baseline of the archive benchmark (bench/archive.sh; ARCHITECTURE.md, "Limits and budgets").
 //
 //	witness -archive bench/out/plain/archive.tar > predicate.json
 //

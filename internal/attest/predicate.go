@@ -1,5 +1,5 @@
 // Package attest turns a scanned image archive into the oci attestor
-// predicate and an in-toto Statement v1 (DESIGN.md §3).
+// predicate and an in-toto Statement v1 (ARCHITECTURE.md, "The predicate and the statement").
 package attest
 
 import (
@@ -14,11 +14,11 @@ import (
 )
 
 // PredicateType is the oci attestor's predicate type
-// (seeds/000: "Predicate type").
+// (https://aflock.ai/attestations/oci/v0.1).
 const PredicateType = "https://aflock.ai/attestations/oci/v0.1"
 
 // DigestSet is an in-toto digest set. It only ever carries "sha256": other
-// keys break sigstore-go's subject check (DESIGN.md §3).
+// keys break sigstore-go's subject check.
 type DigestSet map[string]string
 
 // Predicate is the oci attestor predicate, field for field the seed's

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,7 +58,7 @@ func actionYAML(t *testing.T) []byte {
 		str("runs"), mapping(str("using"), str("docker"), str("image"), str("Dockerfile")),
 	)
 	var b bytes.Buffer
-	b.WriteString("# Generated from inputs.go by `go test -run TestActionYAML -update .`: edit inputs.go, not this file.\n")
+	b.WriteString("# Generated from internal/cli/inputs.go by `go test ./internal/cli -run TestActionYAML -update`: edit internal/cli/inputs.go, not this file.\n")
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
 	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{doc}}); err != nil {
@@ -78,7 +79,7 @@ func TestActionYAML(t *testing.T) {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("action.yml is out of date with inputs.go (run go test -run TestActionYAML -update .) (-want +got):\n%s", diff)
+		t.Errorf("action.yml is out of date with inputs.go (run go test ./internal/cli -run TestActionYAML -update) (-want +got):\n%s", diff)
 	}
 }
 
@@ -162,5 +163,45 @@ func TestWorkflowsUseRealInputs(t *testing.T) {
 	}
 	if uses < 3 {
 		t.Errorf("found %d uses of the action in README.md and .github/workflows, want at least 3 (README, ci, release)", uses)
+	}
+}
+
+// TestREADMEGoldenCommand holds the README's golden-file update command to
+// the packages whose tests define -update: a package listed without the flag
+// fails the command ("flag provided but not defined"), one left out is never
+// updated.
+func TestREADMEGoldenCommand(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("`go test ((?:\\./\\S+ )+)-run '[^']*' -update`").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README has no golden-file update command of the form `go test ./pkg … -run '…' -update`")
+	}
+	documented := strings.Fields(string(m[1]))
+	var defining []string
+	err = filepath.WalkDir(filepath.Join(repoRoot, "internal"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(`flag.Bool("update"`)) {
+			rel, _ := filepath.Rel(repoRoot, filepath.Dir(p))
+			defining = append(defining, "./"+filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(defining)
+	defining = slices.Compact(defining)
+	slices.Sort(documented)
+	if diff := cmp.Diff(defining, documented); diff != "" {
+		t.Errorf("README's golden command packages (-defining +documented):\n%s", diff)
 	}
 }

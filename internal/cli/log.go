@@ -11,7 +11,7 @@ import (
 )
 
 // logger is the one place that writes to the Actions log or the terminal
-// (STYLE.md #12: packages are silent). In Actions it speaks workflow
+// (the packages below cli are silent). In Actions it speaks workflow
 // commands through go-githubactions; on a terminal it writes plain lines.
 // Every line passes through the redactor: a secret registered with Mask is
 // replaced by *** even where the runner's own masking does not apply (the

@@ -1,7 +1,7 @@
 // Package oci reads saved container image archives — docker save (legacy and
 // ≥25), podman/buildah/skopeo docker-archive, crane/ggcr tarballs and
 // OCI-layout archives — in one sequential pass with constant memory, and
-// checks that they are internally consistent (DESIGN.md §1 step 2, §3).
+// checks that they are internally consistent (ARCHITECTURE.md, "Archive rules").
 //
 // What Scan checks (any failure is an error wrapping a sentinel of
 // errors.go, naming the archive and the entry; never a partial result):
@@ -84,7 +84,8 @@ type Archive struct {
 }
 
 // ManifestEntry is one entry of a docker-archive manifest.json, with exactly
-// the keys the oci attestor predicate records (DESIGN.md §3).
+// the keys the oci attestor predicate records (ARCHITECTURE.md, "The predicate
+// and the statement").
 type ManifestEntry struct {
 	Config   string   `json:"Config"`
 	RepoTags []string `json:"RepoTags"`

@@ -11,14 +11,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Media types the index walk knows.
-const (
-	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	mediaTypeDockerConfig       = "application/vnd.docker.container.image.v1+json"
-	// maxIndexDepth bounds nested image indexes.
-	maxIndexDepth = 8
-)
+// maxIndexDepth bounds nested image indexes.
+const maxIndexDepth = 8
 
 // Annotations that name an image in an OCI layout's index.json.
 const (
@@ -127,18 +121,18 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		mt = m.MediaType
 	}
 	switch {
-	case mt == ocispec.MediaTypeImageIndex || mt == mediaTypeDockerManifestList || (mt == "" && m.Manifests != nil):
+	case mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList || (mt == "" && m.Manifests != nil):
 		for _, c := range m.Manifests {
 			if err := w.visit(top, c, e.name, depth+1); err != nil {
 				return err
 			}
 		}
 		return nil
-	case mt == ocispec.MediaTypeImageManifest || mt == mediaTypeDockerManifest || (mt == "" && m.Config != nil):
+	case mt == ocispec.MediaTypeImageManifest || mt == MediaTypeDockerManifest || (mt == "" && m.Config != nil):
 		if m.Config == nil {
 			return fail(w.t.path, e.name, "%w: image manifest has no config", ErrBadManifest)
 		}
-		if ct := m.Config.MediaType; ct != ocispec.MediaTypeImageConfig && ct != mediaTypeDockerConfig {
+		if ct := m.Config.MediaType; ct != ocispec.MediaTypeImageConfig && ct != MediaTypeDockerConfig {
 			return nil // an artifact, not an image
 		}
 		w.found = append(w.found, &foundManifest{

@@ -10,7 +10,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Media types and annotations of the referrer artifact (DESIGN.md §4).
+// Media types and annotations of the referrer artifact (ARCHITECTURE.md, "Registry: resolve, bind, push").
 const (
 	// BundleMediaType is the artifactType of the referrer and the media type
 	// of its one layer.

@@ -76,7 +76,7 @@ type AttachResult struct {
 	Requests int
 }
 
-// Attach pushes bundle as an OCI 1.1 referrer of s (DESIGN.md §4): the empty
+// Attach pushes bundle as an OCI 1.1 referrer of s (ARCHITECTURE.md, "Registry: resolve, bind, push"): the empty
 // config, the bundle layer and the artifact manifest; then, by opts.Mode and
 // what the registry answered, the referrers fallback tag.
 func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts AttachOptions) (*AttachResult, error) {

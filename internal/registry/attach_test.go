@@ -106,10 +106,10 @@ func TestAttach(t *testing.T) {
 					budget = 9
 				}
 				if res.Requests > budget || res.Requests == 0 {
-					t.Errorf("Attach() made %d registry requests, budget %d (DESIGN.md §7)", res.Requests, budget)
+					t.Errorf("Attach() made %d registry requests, budget %d (ARCHITECTURE.md, \"Limits and budgets\")", res.Requests, budget)
 				}
 
-				// The pushed manifest is the artifact of DESIGN.md §4.
+				// The pushed manifest is the referrer artifact of ARCHITECTURE.md.
 				raw, desc, err := c.FetchManifest(ctx, testenv.Ref(t, repository), res.Artifact.Digest.String())
 				if err != nil {
 					t.Fatalf("FetchManifest() = %v", err)

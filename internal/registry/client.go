@@ -43,7 +43,7 @@ type Options struct {
 
 // Client talks to OCI registries: it resolves and binds subjects, pushes
 // images and referrers, maintains the referrers fallback tag and lists
-// referrers (DESIGN.md §4).
+// referrers (ARCHITECTURE.md, "Registry: resolve, bind, push").
 type Client struct {
 	auth          *auth.Client
 	allowInsecure bool

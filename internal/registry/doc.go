@@ -1,4 +1,5 @@
-// Package push is the registry half of oci-attest (DESIGN.md §4): it
+// Package registry is the registry half of oci-attest (ARCHITECTURE.md,
+// "Registry: resolve, bind, push" and "The fallback tag"): it
 // resolves the subject image in a registry and binds it to the attested
 // archive, optionally pushes the archived image, pushes the Sigstore bundle
 // as an OCI 1.1 referrer, maintains the sha256-<hex> referrers fallback tag
@@ -12,7 +13,7 @@
 // token cache). Credentials come from the Docker config (DOCKER_CONFIG or
 // ~/.docker/config.json: credHelpers, then credsStore, then auths — what
 // docker/login-action writes), then Options.GitHubToken for ghcr.io (user
-// GITHUB_ACTOR), then anonymous. A 401/403 error says to log in.
+// GITHUB_ACTOR), then anonymous. A 401/403 error wraps ErrUnauthorized.
 //
 // Loopback registries (127.0.0.0/8, ::1, localhost) are spoken to over plain
 // HTTP; every other registry over HTTPS unless Options.AllowInsecure is set
@@ -86,7 +87,7 @@
 //   - distribution v3.1.2 and Debian docker-registry 2.8 (processes): no
 //     referrers API, no OCI-Subject; manifests carry an ETag but If-Match is
 //     ignored on PUT; no monolithic POST (202, then PUT): 9 requests with the
-//     fallback tag, DESIGN.md §7's budget.
+//     fallback tag, the budget of ARCHITECTURE.md.
 //
 // cosign v3.1.3 verify-attestation, oras discover --artifact-type, regctl
 // artifact list/get and crane read what Attach writes on all four.

@@ -15,7 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Fallback protocol parameters (DESIGN.md §4 steps 1–5).
+// Fallback protocol parameters (ARCHITECTURE.md, "The fallback tag").
 const (
 	// defaultSettle is the default settle delay before each verification
 	// read of the fallback tag.
@@ -168,15 +168,9 @@ func (r repo) readFallback(ctx context.Context, tag string) (*fallbackIndex, *fe
 	return idx, f, nil
 }
 
-// fallbackResult says how the update went.
-type fallbackResult struct {
-	Index  ocispec.Descriptor // the index last seen with our entry
-	Rounds int
-	Writes int
-}
-
 // updateFallback adds entry to the fallback index of subject without losing
-// any other writer's entry (DESIGN.md §4, steps 1–5):
+// any other writer's entry (ARCHITECTURE.md, "The fallback tag", where the argument
+// below is written out):
 //
 //  1. GET the tag, keeping its ETag; 404 → empty index; not an OCI index →
 //     ErrForeignTag (never overwritten).
@@ -211,22 +205,24 @@ type fallbackResult struct {
 // late write lands before our last verification read; one landing later
 // still can drop entries (If-Match, where the registry honours it, is the
 // only full guard).
-func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Descriptor, settle time.Duration, reads int) (*fallbackResult, error) {
+//
+// It returns how many read–merge–write–verify rounds it took.
+func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Descriptor, settle time.Duration, reads int) (int, error) {
 	if settle <= 0 {
 		settle = defaultSettle
 	}
 	if reads <= 0 {
 		reads = defaultVerifyReads
 	}
-	res := &fallbackResult{}
+	rounds := 0
 	var seen seenEntries
 	var last error
 	var wait time.Duration // what the registry asked for (Retry-After)
 	for attempt := 0; attempt < fallbackAttempts; attempt++ {
-		res.Rounds++
+		rounds++
 		if attempt > 0 {
 			if err := sleep(ctx, max(wait, roundBackoff(attempt, settle))); err != nil {
-				return res, fmt.Errorf("updating fallback tag %s:%s: %w (last: %w)", r.name(), tag, err, last)
+				return rounds, fmt.Errorf("updating fallback tag %s:%s: %w (last: %w)", r.name(), tag, err, last)
 			}
 		}
 		wait = 0
@@ -237,14 +233,14 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 		sent.Store(time.Now().UnixNano())
 		idx, cur, err := r.readFallback(withSentAt(ctx, &sent), tag)
 		if err != nil {
-			return res, err
+			return rounds, err
 		}
 		readAt := time.Unix(0, sent.Load())
 		seen.add(idx)
 		if restore := seen.missingFrom(idx); !idx.has(entry.Digest) || len(restore) > 0 {
 			raw, err := idx.with(entry, restore...)
 			if err != nil {
-				return res, fmt.Errorf("merging fallback index %s:%s: %w", r.name(), tag, err)
+				return rounds, fmt.Errorf("merging fallback index %s:%s: %w", r.name(), tag, err)
 			}
 			hdr := http.Header{}
 			// A weak ETag (a proxy that compressed the answer weakens
@@ -259,10 +255,9 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 			pctx, cancel := context.WithDeadline(withoutRetry(ctx), readAt.Add(settle/2))
 			_, err = r.putManifest(pctx, tag, ocispec.MediaTypeImageIndex, raw, hdr)
 			cancel()
-			res.Writes++
 			if err != nil {
 				if ctx.Err() != nil {
-					return res, fmt.Errorf("writing fallback tag %s:%s: %w", r.name(), tag, err)
+					return rounds, fmt.Errorf("writing fallback tag %s:%s: %w", r.name(), tag, err)
 				}
 				ok, ra := transient(err)
 				switch {
@@ -273,50 +268,47 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 				case ok:
 					last, wait = err, ra
 				default:
-					return res, err
+					return rounds, err
 				}
 				continue
 			}
 		}
-		ok, got, err := r.verifyFallback(ctx, tag, entry.Digest, &seen, settle, reads)
+		ok, err := r.verifyFallback(ctx, tag, entry.Digest, &seen, settle, reads)
 		if err != nil {
-			return res, err
+			return rounds, err
 		}
 		if ok {
-			res.Index = got
-			return res, nil
+			return rounds, nil
 		}
 		last = fmt.Errorf("verifying fallback tag %s:%s: our entry %s and every entry read before were not stably present", r.name(), tag, entry.Digest)
 	}
-	return res, fmt.Errorf("%w: %s:%s after %d rounds: %w (the referrer manifest %s is pushed; rerun to retry the tag)", ErrFallbackLost, r.name(), tag, res.Rounds, last, entry.Digest)
+	return rounds, fmt.Errorf("%w: %s:%s after %d rounds: %w (the referrer manifest %s is pushed; rerun to retry the tag)", ErrFallbackLost, r.name(), tag, rounds, last, entry.Digest)
 }
 
 // verifyFallback reads the tag reads times, a randomized settle delay
 // apart, and reports whether every read showed the same index holding d and
 // every entry seen so far.
-func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, known *seenEntries, settle time.Duration, reads int) (bool, ocispec.Descriptor, error) {
+func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, known *seenEntries, settle time.Duration, reads int) (bool, error) {
 	var first digest.Digest
-	var seen ocispec.Descriptor
 	for i := 0; i < reads; i++ {
 		if err := sleep(ctx, settle+time.Duration(rand.Int64N(int64(settle/2)+1))); err != nil { //nolint:gosec // jitter
-			return false, seen, err
+			return false, err
 		}
 		idx, f, err := r.readFallback(ctx, tag)
 		if err != nil {
-			return false, seen, err
+			return false, err
 		}
 		if f == nil || !idx.has(d) || len(known.missingFrom(idx)) > 0 {
-			return false, seen, nil
+			return false, nil
 		}
 		known.add(idx)
 		if i == 0 {
 			first = f.Desc.Digest
 		} else if f.Desc.Digest != first {
-			return false, seen, nil
+			return false, nil
 		}
-		seen = f.Desc
 	}
-	return true, seen, nil
+	return true, nil
 }
 
 // roundBackoff is a full-jitter exponential backoff between rounds,

@@ -209,7 +209,7 @@ func TestFallbackRaceChild(t *testing.T) {
 // separate processes that attach distinct bundles to one subject of a
 // registry without the referrers API (OCI_ATTEST_RACE_REGISTRY: ggcr, the
 // default, distribution or docker-registry) at the same instant, and checks that
-// the final fallback index holds every entry (DESIGN.md §8).
+// the final fallback index holds every entry (ARCHITECTURE.md, "The fallback tag").
 func TestFallbackConcurrentProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 16 processes")

@@ -17,6 +17,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
+	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
@@ -26,17 +27,10 @@ const (
 	maxBlobSize     = 64 << 20 // blobs read by FetchBlob (bundles are small)
 )
 
-// Media types we use.
-const (
-	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	mediaTypeDockerConfig       = "application/vnd.docker.container.image.v1+json"
-	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-)
-
 // manifestAccept is the Accept header of every manifest GET.
 var manifestAccept = strings.Join([]string{
 	ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
-	mediaTypeDockerManifest, mediaTypeDockerManifestList,
+	oci.MediaTypeDockerManifest, oci.MediaTypeDockerManifestList,
 }, ", ")
 
 // repo is one repository of one registry.

@@ -10,10 +10,11 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
+	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
-// Subject is the registry image an attestation is bound to (DESIGN.md §1
+// Subject is the registry image an attestation is bound to (ARCHITECTURE.md, "Data flow",
 // step 3).
 type Subject struct {
 	// Repository is the subject's repository (no tag or digest); its Name()
@@ -52,7 +53,7 @@ func (c *Client) Resolve(ctx context.Context, r ref.Reference, imageID digest.Di
 	}
 	s.Descriptor = top.Desc
 	switch top.Desc.MediaType {
-	case ocispec.MediaTypeImageManifest, mediaTypeDockerManifest:
+	case ocispec.MediaTypeImageManifest, oci.MediaTypeDockerManifest:
 		cfg, err := configDigest(top.Raw)
 		if err != nil {
 			return nil, fmt.Errorf("resolving subject %s: %w", describeRef(rp, s.Tag, top.Desc.Digest), err)
@@ -63,7 +64,7 @@ func (c *Client) Resolve(ctx context.Context, r ref.Reference, imageID digest.Di
 		}
 		s.Image = top.Desc
 		return s, nil
-	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList:
+	case ocispec.MediaTypeImageIndex, oci.MediaTypeDockerManifestList:
 		child, seen, err := c.matchChild(ctx, rp, top.Raw, imageID)
 		if err != nil {
 			return nil, fmt.Errorf("resolving subject %s: %w", describeRef(rp, s.Tag, top.Desc.Digest), err)
@@ -101,7 +102,7 @@ func (c *Client) matchChild(ctx context.Context, rp repo, raw []byte, imageID di
 	}
 	var seen []string
 	for _, m := range idx.Manifests {
-		if m.MediaType != ocispec.MediaTypeImageManifest && m.MediaType != mediaTypeDockerManifest {
+		if m.MediaType != ocispec.MediaTypeImageManifest && m.MediaType != oci.MediaTypeDockerManifest {
 			continue // nested indexes and non-image entries are not images
 		}
 		if !imageArtifactType(m.ArtifactType) {
@@ -132,7 +133,7 @@ func (c *Client) matchChild(ctx context.Context, rp repo, raw []byte, imageID di
 // image it appends.
 func imageArtifactType(at string) bool {
 	switch at {
-	case "", ocispec.MediaTypeImageConfig, mediaTypeDockerConfig:
+	case "", ocispec.MediaTypeImageConfig, oci.MediaTypeDockerConfig:
 		return true
 	}
 	return false

@@ -13,7 +13,7 @@ import (
 )
 
 // cosignVerify runs cosign v3.1.3 verify-blob-attestation on a bundle, the
-// independent client check of DESIGN.md §6.
+// independent client check (ARCHITECTURE.md, "Testing").
 func cosignVerify(t *testing.T, s *testenv.Sigstore, bundle []byte, digest string, extra ...string) (string, error) {
 	t.Helper()
 	cosign := testenv.Tool(t, "cosign")

@@ -1,5 +1,5 @@
 // Package sign turns an in-toto statement into a Sigstore bundle
-// (DESIGN.md §5): DSSE over the statement (payload type
+// (ARCHITECTURE.md, "Signing and trust"): DSSE over the statement (payload type
 // application/vnd.in-toto+json), signed with an ephemeral ECDSA P-256 key
 // certified by Fulcio for the workflow's OIDC identity, with a transparency
 // log entry and/or RFC 3161 timestamp, serialized as bundle v0.3 JSON. Every

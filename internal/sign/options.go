@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Instance names accepted in Options.Instance (DESIGN.md §5).
+// Instance names accepted in Options.Instance (ARCHITECTURE.md, "Signing and trust").
 const (
 	// InstanceAuto picks like actions/attest: a public repository signs with
 	// public-good, anything else with github. Outside GitHub Actions (no

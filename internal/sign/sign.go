@@ -8,7 +8,7 @@ import (
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 )
 
-// Sign signs the in-toto statement (DESIGN.md §5) and returns the verified
+// Sign signs the in-toto statement (ARCHITECTURE.md, "Signing and trust") and returns the verified
 // bundle. Keyless (the default): an OIDC token (Options.IdentityToken, GitHub
 // Actions' token endpoint, SIGSTORE_ID_TOKEN), an ephemeral ECDSA P-256 key, a
 // Fulcio certificate, RFC 3161 timestamps and/or Rekor entries from the

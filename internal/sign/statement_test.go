@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// predicateType is the oci attestor's predicate type (DESIGN.md §3).
+// predicateType is the oci attestor's predicate type (ARCHITECTURE.md, "The predicate and the statement").
 const predicateType = "https://aflock.ai/attestations/oci/v0.1"
 
 // testStatement builds a small in-toto statement with two subjects and

@@ -80,7 +80,7 @@ func (p Policy) Check() error {
 }
 
 // Verify checks a bundle against the trusted material and the policy
-// (DESIGN.md §5) and returns sigstore-go's result. It requires a DSSE
+// (ARCHITECTURE.md, "Signing and trust") and returns sigstore-go's result. It requires a DSSE
 // envelope with an in-toto statement. For keyless bundles it requires a
 // certificate chaining to tm, an observer timestamp (RFC 3161 or a Rekor v1
 // integrated time) within the certificate's validity, a transparency log

@@ -51,7 +51,7 @@ func StartGGCR(t testing.TB) InProcessRegistry {
 	return InProcessRegistry{Name: "ggcr", Host: hostOf(t, ts.URL), URL: ts.URL, API: false}
 }
 
-// InProcessRegistries starts one registry of each mode (STYLE.md #9: every
+// InProcessRegistries starts one registry of each mode (every
 // push test runs against both): olareg with the referrers API, ggcr without.
 func InProcessRegistries(t testing.TB) []InProcessRegistry {
 	t.Helper()

@@ -27,7 +27,7 @@ const (
 )
 
 // OIDCIssuer is a local OpenID Connect issuer of GitHub-shaped ID tokens
-// (DESIGN.md §6). It serves discovery and JWKS for Fulcio, and an
+// (ARCHITECTURE.md, "Testing"). It serves discovery and JWKS for Fulcio, and an
 // ACTIONS_ID_TOKEN_REQUEST_URL-style endpoint for the signer. It is a real
 // HTTP server on 127.0.0.1 (httptest), closed when the test ends.
 type OIDCIssuer struct {

@@ -37,7 +37,7 @@ type SigstoreOptions struct {
 	TSA bool
 }
 
-// Sigstore is a local Sigstore stack on 127.0.0.1 (DESIGN.md §6): our OIDC
+// Sigstore is a local Sigstore stack on 127.0.0.1 (ARCHITECTURE.md, "Testing"): our OIDC
 // issuer, Fulcio v1.8.8 with an ephemeral CA and no CT log, and optionally
 // Rekor v2 and a timestamp authority, with a trusted root for them. Every
 // process is killed when the test ends.

@@ -1,6 +1,6 @@
 // Package verify finds the oci attestations of a registry image, verifies
 // them against a trusted root and a signer policy, and re-checks a local image
-// archive against what was attested (DESIGN.md §2, internal/verify).
+// archive against what was attested (ARCHITECTURE.md, "Verification").
 //
 // The package is silent: everything it finds is in the Report.
 package verify

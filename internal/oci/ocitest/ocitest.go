@@ -1,5 +1,5 @@
 // Package ocitest writes small, deterministic image archives in every
-// layout of DESIGN.md §3's table (docker save legacy and ≥25, podman/skopeo
+// layout of the README's archive layouts table (docker save legacy and ≥25, podman/skopeo
 // docker-archive with symlinked or hard-linked layers, crane/ggcr tarballs,
 // OCI layouts with gzip or zstd layers, nested multi-platform indexes), for
 // tests. Entries are sorted and carry a fixed modification time, so the same
