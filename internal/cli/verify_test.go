@@ -7,20 +7,14 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/olareg/olareg"
-	"github.com/olareg/olareg/config"
 
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
@@ -53,21 +47,6 @@ func verifyKeyPair(t *testing.T) (priv, pub string) {
 	return priv, pub
 }
 
-// verifyRegistries are olareg (referrers API) and go-containerregistry's
-// registry (fallback tag), in-process.
-func verifyRegistries(t *testing.T) map[string]string {
-	t.Helper()
-	s := olareg.New(config.Config{Storage: config.ConfigStorage{StoreType: config.StoreMem}})
-	ola := httptest.NewServer(s)
-	t.Cleanup(func() { ola.Close(); _ = s.Close() })
-	gg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(gg.Close)
-	return map[string]string{
-		"api": strings.TrimPrefix(ola.URL, "http://"),
-		"tag": strings.TrimPrefix(gg.URL, "http://"),
-	}
-}
-
 // TestVerifyCommand attests with the CLI (push-image, key signing) and checks
 // `oci-attest verify`'s output and exit codes in both referrers modes.
 func TestVerifyCommand(t *testing.T) {
@@ -76,8 +55,9 @@ func TestVerifyCommand(t *testing.T) {
 	other := filepath.Join(testdataDir, "archives", "podman.tar")
 	priv, pub := verifyKeyPair(t)
 	_, wrongPub := verifyKeyPair(t)
-	for mode, host := range verifyRegistries(t) {
-		t.Run(mode, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		host := reg.Host
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			image := host + "/verify/app:v1"
 			if _, stderr, err := runCLI(t, env{}, "--subject-path", archive, "--subject-name", image, "--push-image",
@@ -184,7 +164,7 @@ func TestVerifyCommand(t *testing.T) {
 					t.Fatalf("verify --output json is not JSON: %v\n%s", err, stdout)
 				}
 				wantSource := "api"
-				if mode == "tag" {
+				if !reg.API {
 					wantSource = "tag:sha256-" + strings.TrimPrefix(rep.Digest, "sha256:")
 				}
 				if rep.Image != image || rep.Verified != 1 || rep.ArchiveMatches == nil || !*rep.ArchiveMatches ||
@@ -202,7 +182,7 @@ func TestVerifyCommandKeyless(t *testing.T) {
 	t.Parallel()
 	s := testenv.StartSigstore(t, testenv.SigstoreOptions{Rekor: true, TSA: true})
 	archive := filepath.Join(testdataDir, "archives", "docker25.tar")
-	host := verifyRegistries(t)["api"]
+	host := testenv.StartOlareg(t).Host
 	image := host + "/verify/keyless:v1"
 	if _, stderr, err := runCLI(t, env{}, "--subject-path", archive, "--subject-name", image, "--push-image",
 		"--sigstore", "custom", "--fulcio-url", s.FulcioURL, "--rekor-url", s.RekorURL, "--tsa-url", s.TSAURL,

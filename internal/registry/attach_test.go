@@ -66,12 +66,12 @@ func TestArtifactGolden(t *testing.T) {
 
 func TestAttach(t *testing.T) {
 	t.Parallel()
-	for _, reg := range inProcessRegistries(t) {
+	for _, reg := range testenv.InProcessRegistries(t) {
 		for _, mode := range []Mode{ModeAuto, ModeAPI, ModeTag} {
-			t.Run(reg.name+"/"+string(mode), func(t *testing.T) {
+			t.Run(reg.Name+"/"+string(mode), func(t *testing.T) {
 				t.Parallel()
 				ctx := context.Background()
-				repository := reg.host + "/attach-" + string(mode)
+				repository := reg.Host + "/attach-" + string(mode)
 				img := pushRandomImage(t, repository+":v1")
 				c := newTestClient(t, Options{})
 				s, err := c.Resolve(ctx, testenv.Ref(t, repository+":v1"), imageID(t, img))
@@ -86,12 +86,12 @@ func TestAttach(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Attach() = %v", err)
 				}
-				t.Logf("%s/%s: API=%v tag=%q requests=%d reason: %s", reg.name, mode, res.API, res.ReferrersTag, res.Requests, res.Reason)
-				if res.API != reg.api && mode != ModeTag {
-					t.Errorf("Attach().API = %v, want %v", res.API, reg.api)
+				t.Logf("%s/%s: API=%v tag=%q requests=%d reason: %s", reg.Name, mode, res.API, res.ReferrersTag, res.Requests, res.Reason)
+				if res.API != reg.API && mode != ModeTag {
+					t.Errorf("Attach().API = %v, want %v", res.API, reg.API)
 				}
 				wantTag := ""
-				if mode == ModeTag || (mode == ModeAuto && !reg.api) {
+				if mode == ModeTag || (mode == ModeAuto && !reg.API) {
 					wantTag = "sha256-" + s.Descriptor.Digest.Encoded()
 				}
 				if res.ReferrersTag != wantTag {
@@ -139,13 +139,13 @@ func TestAttach(t *testing.T) {
 					t.Fatalf("Referrers() = %v", err)
 				}
 				wantSource := "api"
-				if !reg.api {
+				if !reg.API {
 					wantSource = "tag:sha256-" + s.Descriptor.Digest.Encoded()
 				}
 				if source != wantSource {
 					t.Errorf("Referrers() source = %q, want %q", source, wantSource)
 				}
-				if !reg.api && mode == ModeAPI {
+				if !reg.API && mode == ModeAPI {
 					if len(refs) != 0 {
 						t.Errorf("Referrers() = %v, want none (api mode on a registry without the API writes no tag)", refs)
 					}
@@ -167,11 +167,11 @@ func TestAttach(t *testing.T) {
 
 func TestResolveBinding(t *testing.T) {
 	t.Parallel()
-	for _, reg := range inProcessRegistries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			repository := reg.host + "/bind"
+			repository := reg.Host + "/bind"
 			img := pushRandomImage(t, repository+":v1")
 			other := pushRandomImage(t, repository+":other")
 			c := newTestClient(t, Options{})

@@ -91,7 +91,7 @@ func startAuthRegistry(t *testing.T) *authRegistry {
 		_, _ = io.Copy(w, resp.Body)
 	}))
 	t.Cleanup(front.Close)
-	ar.host = hostOf(t, front.URL)
+	ar.host = testenv.HostOf(t, front.URL)
 	return ar
 }
 
@@ -201,7 +201,7 @@ func TestPlainHTTPRefused(t *testing.T) {
 	}))
 	t.Cleanup(ts.Close)
 	c := newTestClient(t, Options{})
-	_, _, err := c.FetchManifest(context.Background(), testenv.Ref(t, hostOf(t, ts.URL)+"/app"), "v1")
+	_, _, err := c.FetchManifest(context.Background(), testenv.Ref(t, testenv.HostOf(t, ts.URL)+"/app"), "v1")
 	if !errors.Is(err, ErrInsecure) || !strings.Contains(err.Error(), "allow-insecure-registry") {
 		t.Errorf("FetchManifest(redirect to plain HTTP) = %v, want ErrInsecure", err)
 	}
@@ -408,7 +408,7 @@ func TestRedirectTargetCannotAskForCredentials(t *testing.T) {
 		http.Redirect(w, r, foreign.URL+"/storage"+r.URL.Path, http.StatusTemporaryRedirect)
 	}))
 	t.Cleanup(front.Close)
-	host := hostOf(t, front.URL)
+	host := testenv.HostOf(t, front.URL)
 
 	c := newTestClient(t, Options{DockerConfig: basicAuthConfig(t, host)})
 	// A first request settles on Basic auth for the registry, as any run's

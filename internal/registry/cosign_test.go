@@ -37,20 +37,14 @@ func TestCosignVerifiesReferrer(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := &a.Images[0]
-	for _, reg := range []struct {
-		name string
-		host string
-	}{
-		{"distribution", testenv.StartDistribution(t).Host},
-		{"docker-registry", testenv.StartDockerRegistry(t).Host},
-	} {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range []testenv.Registry{testenv.StartDistribution(t), testenv.StartDockerRegistry(t)} {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			c, err := registry.New(registry.Options{DockerConfig: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
-			target, err := ref.Parse(reg.host + "/cosign/demo:v1")
+			target, err := ref.Parse(reg.Host + "/cosign/demo:v1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +76,7 @@ func TestCosignVerifiesReferrer(t *testing.T) {
 				t.Fatalf("Attach() = %v", err)
 			}
 			if ar.API || ar.ReferrersTag == "" {
-				t.Fatalf("Attach() = API %v tag %q, want the fallback tag on %s", ar.API, ar.ReferrersTag, reg.name)
+				t.Fatalf("Attach() = API %v tag %q, want the fallback tag on %s", ar.API, ar.ReferrersTag, reg.Name)
 			}
 			image := s.Repository.Name() + "@" + s.Descriptor.Digest.String()
 			verify := func(identity string) (string, error) {

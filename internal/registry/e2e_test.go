@@ -30,14 +30,14 @@ func runTool(t testing.TB, bin string, args ...string) string {
 
 // allRegistries are the in-process registries and, unless -short, the
 // distribution v3.1.2 and Debian docker-registry 2.8 processes.
-func allRegistries(t *testing.T) []testRegistry {
-	regs := inProcessRegistries(t)
+func allRegistries(t *testing.T) []testenv.Registry {
+	regs := testenv.InProcessRegistries(t)
 	if testing.Short() {
 		return regs
 	}
 	regs = append(regs,
-		testRegistry{name: "distribution", host: testenv.StartDistribution(t).Host},
-		testRegistry{name: "docker-registry", host: testenv.StartDockerRegistry(t).Host},
+		testenv.Registry{Name: "distribution", Host: testenv.StartDistribution(t).Host},
+		testenv.Registry{Name: "docker-registry", Host: testenv.StartDockerRegistry(t).Host},
 	)
 	return regs
 }
@@ -53,22 +53,22 @@ func TestE2EClients(t *testing.T) {
 	regctl := testenv.Tool(t, "regctl")
 	crane := testenv.Tool(t, "crane")
 	for _, reg := range allRegistries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			c := newTestClient(t, Options{})
-			repository := reg.host + "/e2e/app"
+			repository := reg.Host + "/e2e/app"
 			s := resolvedSubject(t, c, repository)
 			res, err := c.Attach(ctx, s, testBundle(5), AttachOptions{PredicateType: testPredicate, Settle: 200 * time.Millisecond})
 			if err != nil {
 				t.Fatalf("Attach() = %v", err)
 			}
-			t.Logf("%s: API=%v tag=%q requests=%d: %s", reg.name, res.API, res.ReferrersTag, res.Requests, res.Reason)
-			if res.API != reg.api || (res.ReferrersTag == "") != reg.api {
-				t.Errorf("Attach() = API %v tag %q on %s, want API %v", res.API, res.ReferrersTag, reg.name, reg.api)
+			t.Logf("%s: API=%v tag=%q requests=%d: %s", reg.Name, res.API, res.ReferrersTag, res.Requests, res.Reason)
+			if res.API != reg.API || (res.ReferrersTag == "") != reg.API {
+				t.Errorf("Attach() = API %v tag %q on %s, want API %v", res.API, res.ReferrersTag, reg.Name, reg.API)
 			}
 			budget := 6
-			if !reg.api {
+			if !reg.API {
 				budget = 9
 			}
 			if res.Requests > budget {
@@ -84,19 +84,19 @@ func TestE2EClients(t *testing.T) {
 			if out := runTool(t, oras, "discover", "--plain-http", "--format", "json", "--artifact-type", "application/x-other", subject); strings.Contains(out, art) {
 				t.Errorf("oras discover --artifact-type application/x-other listed %s:\n%s", art, out)
 			}
-			out = runTool(t, regctl, "--host", "reg="+reg.host+",tls=disabled", "artifact", "list", subject, "--format", "{{json .}}")
+			out = runTool(t, regctl, "--host", "reg="+reg.Host+",tls=disabled", "artifact", "list", subject, "--format", "{{json .}}")
 			if !strings.Contains(out, art) || !strings.Contains(out, BundleMediaType) {
 				t.Errorf("regctl artifact list did not find %s:\n%s", art, out)
 			}
-			out = runTool(t, regctl, "--host", "reg="+reg.host+",tls=disabled", "artifact", "get", repository+"@"+art)
+			out = runTool(t, regctl, "--host", "reg="+reg.Host+",tls=disabled", "artifact", "get", repository+"@"+art)
 			if out != string(testBundle(5)) {
 				t.Errorf("regctl artifact get = %q, want the bundle", out)
 			}
 			tags := runTool(t, crane, "ls", "--insecure", repository)
-			if got := strings.Contains(tags, "sha256-"+s.Descriptor.Digest.Encoded()); got == reg.api {
-				t.Errorf("crane ls: fallback tag present = %v on %s (API %v):\n%s", got, reg.name, reg.api, tags)
+			if got := strings.Contains(tags, "sha256-"+s.Descriptor.Digest.Encoded()); got == reg.API {
+				t.Errorf("crane ls: fallback tag present = %v on %s (API %v):\n%s", got, reg.Name, reg.API, tags)
 			}
-			if !reg.api {
+			if !reg.API {
 				idx := runTool(t, crane, "manifest", "--insecure", repository+":"+res.ReferrersTag)
 				if !strings.Contains(idx, art) || !strings.Contains(idx, BundleMediaType) {
 					t.Errorf("crane manifest %s = %s, want an index listing %s", res.ReferrersTag, idx, art)

@@ -53,12 +53,12 @@ func fallbackEntries(t testing.TB, c *Client, s *Subject) (map[digest.Digest]boo
 
 func TestFallbackForeignTag(t *testing.T) {
 	t.Parallel()
-	for _, reg := range inProcessRegistries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			c := newTestClient(t, Options{})
-			repository := reg.host + "/foreign"
+			repository := reg.Host + "/foreign"
 			s := resolvedSubject(t, c, repository)
 			tag := fallbackTag(s.Descriptor.Digest.String())
 			squatter := pushRandomImage(t, repository+":"+tag)
@@ -76,12 +76,12 @@ func TestFallbackForeignTag(t *testing.T) {
 
 func TestFallbackKeepsForeignEntries(t *testing.T) {
 	t.Parallel()
-	for _, reg := range inProcessRegistries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			c := newTestClient(t, Options{})
-			repository := reg.host + "/keep"
+			repository := reg.Host + "/keep"
 			s := resolvedSubject(t, c, repository)
 			tag := fallbackTag(s.Descriptor.Digest.String())
 			// Another tool's entry, with fields we do not model, and index annotations.
@@ -114,9 +114,9 @@ func TestFallbackKeepsForeignEntries(t *testing.T) {
 
 func TestFallbackConcurrentGoroutines(t *testing.T) {
 	t.Parallel()
-	reg := startGGCR(t)
+	reg := testenv.StartGGCR(t)
 	c := newTestClient(t, Options{})
-	s := resolvedSubject(t, c, reg.host+"/goroutines")
+	s := resolvedSubject(t, c, reg.Host+"/goroutines")
 	const n = 8
 	var wg sync.WaitGroup
 	want := make([]digest.Digest, n)
@@ -225,7 +225,7 @@ func TestFallbackConcurrentProcesses(t *testing.T) {
 	host := ""
 	switch v := os.Getenv("OCI_ATTEST_RACE_REGISTRY"); v {
 	case "", "ggcr":
-		host = startGGCR(t).host
+		host = testenv.StartGGCR(t).Host
 	case "distribution":
 		host = testenv.StartDistribution(t).Host
 	case "docker-registry":

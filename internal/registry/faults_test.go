@@ -26,11 +26,11 @@ import (
 // the fallback-tag write. Attach survives all of them.
 func TestFaultsTransient(t *testing.T) {
 	t.Parallel()
-	for _, reg := range inProcessRegistries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			proxy := testenv.StartFaultProxy(t, "http://"+reg.host)
+			proxy := testenv.StartFaultProxy(t, "http://"+reg.Host)
 			c := newTestClient(t, Options{})
 			s := resolvedSubject(t, c, proxy.Host+"/transient")
 			proxy.Add(testenv.Fault{Method: "POST", Path: regexp.MustCompile(`/blobs/uploads/$`), Kind: testenv.Fault503, Times: 1})
@@ -92,8 +92,8 @@ func TestFaultsPersistent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			reg := startGGCR(t)
-			proxy := testenv.StartFaultProxy(t, "http://"+reg.host)
+			reg := testenv.StartGGCR(t)
+			proxy := testenv.StartFaultProxy(t, "http://"+reg.Host)
 			c := newTestClient(t, Options{})
 			s := resolvedSubject(t, c, proxy.Host+"/persistent")
 			var had []string
@@ -177,8 +177,8 @@ func TestFallbackIfMatch(t *testing.T) {
 func TestSubjectHeaderWithoutAPI(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	reg := startGGCR(t)
-	proxy := testenv.StartFaultProxy(t, "http://"+reg.host)
+	reg := testenv.StartGGCR(t)
+	proxy := testenv.StartFaultProxy(t, "http://"+reg.Host)
 	c := newTestClient(t, Options{})
 	s := resolvedSubject(t, c, proxy.Host+"/header-only")
 	proxy.Add(testenv.Fault{Method: "PUT", Path: regexp.MustCompile(`/manifests/sha256:`), Kind: testenv.FaultSubjectHeader, Times: -1})
@@ -211,8 +211,8 @@ func TestFallbackWriteDeadlineFromRead(t *testing.T) {
 	// Settle is generous so that an ordinary round on a loaded machine
 	// stays well within Settle/2.
 	const settle = time.Second
-	reg := startGGCR(t)
-	proxy := testenv.StartFaultProxy(t, "http://"+reg.host)
+	reg := testenv.StartGGCR(t)
+	proxy := testenv.StartFaultProxy(t, "http://"+reg.Host)
 	c := newTestClient(t, Options{})
 	s := resolvedSubject(t, c, proxy.Host+"/slowread")
 	proxy.Add(testenv.Fault{Method: "GET", Path: regexp.MustCompile(`/manifests/sha256-`), Kind: testenv.FaultSlow, Times: 1, Delay: settle * 3 / 4})
@@ -256,8 +256,8 @@ func TestFallbackWriteDeadlineFromRead(t *testing.T) {
 func TestFallbackWeakETag(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	reg := startGGCR(t)
-	target, err := url.Parse("http://" + reg.host)
+	reg := testenv.StartGGCR(t)
+	target, err := url.Parse("http://" + reg.Host)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestFallbackWeakETag(t *testing.T) {
 	}))
 	t.Cleanup(front.Close)
 	c := newTestClient(t, Options{})
-	s := resolvedSubject(t, c, hostOf(t, front.URL)+"/weaketag")
+	s := resolvedSubject(t, c, testenv.HostOf(t, front.URL)+"/weaketag")
 	opts := AttachOptions{Mode: ModeTag, Settle: 100 * time.Millisecond}
 	first, err := c.Attach(ctx, s, testBundle(1), opts)
 	if err != nil {
@@ -316,9 +316,9 @@ func TestFallbackLateWriteRestoresSeenEntries(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const settle = time.Second
-	reg := startGGCR(t)
+	reg := testenv.StartGGCR(t)
 	c := newTestClient(t, Options{})
-	s := resolvedSubject(t, c, reg.host+"/latewrite")
+	s := resolvedSubject(t, c, reg.Host+"/latewrite")
 	seed, err := c.Attach(ctx, s, testBundle(1), AttachOptions{Mode: ModeTag, Settle: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -354,7 +354,7 @@ func TestFallbackLateWriteRestoresSeenEntries(t *testing.T) {
 				}
 			})
 		}
-		req, _ := http.NewRequestWithContext(context.Background(), r.Method, "http://"+reg.host+r.URL.RequestURI(), bytes.NewReader(body))
+		req, _ := http.NewRequestWithContext(context.Background(), r.Method, "http://"+reg.Host+r.URL.RequestURI(), bytes.NewReader(body))
 		req.Header = r.Header.Clone()
 		if held {
 			// The registry commits the stuck write long after the
@@ -385,7 +385,7 @@ func TestFallbackLateWriteRestoresSeenEntries(t *testing.T) {
 	t.Cleanup(front.Close)
 
 	fs := *s
-	fs.Repository = testenv.Ref(t, hostOf(t, front.URL)+"/latewrite")
+	fs.Repository = testenv.Ref(t, testenv.HostOf(t, front.URL)+"/latewrite")
 	res, err := c.Attach(ctx, &fs, testBundle(2), AttachOptions{Mode: ModeTag, Settle: settle})
 	if err != nil {
 		t.Fatalf("Attach() = %v", err)

@@ -3,7 +3,6 @@ package registry
 import (
 	"io"
 	"log"
-	"net/url"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -13,42 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/oci-attest/oci-attest/internal/testenv"
 	digest "github.com/opencontainers/go-digest"
 )
-
-// testRegistry is a real registry the tests push to.
-type testRegistry struct {
-	name string
-	host string // 127.0.0.1:port
-	api  bool   // serves the referrers API
-}
-
-// startOlareg runs olareg v0.1.2 in-process: a registry with the referrers
-// API and OCI-Subject.
-func startOlareg(t testing.TB) testRegistry { return fromTestenv(testenv.StartOlareg(t)) }
-
-// startGGCR runs go-containerregistry's pkg/registry in-process: a registry
-// without the referrers API (404).
-func startGGCR(t testing.TB) testRegistry { return fromTestenv(testenv.StartGGCR(t)) }
-
-// inProcessRegistries are both in-process registries, one per mode.
-func inProcessRegistries(t testing.TB) []testRegistry {
-	return []testRegistry{startOlareg(t), startGGCR(t)}
-}
-
-func fromTestenv(r testenv.InProcessRegistry) testRegistry {
-	return testRegistry{name: r.Name, host: r.Host, api: r.API}
-}
-
-func hostOf(t testing.TB, u string) string {
-	t.Helper()
-	p, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Host
-}
 
 // pushRandomImage pushes a random OCI image to ref and returns it.
 func pushRandomImage(t testing.TB, ref string) v1.Image {

@@ -29,9 +29,9 @@ func TestPushImage(t *testing.T) {
 	if err != nil || len(archives) == 0 {
 		t.Fatalf("no test archives in testdata/archives: %v", err)
 	}
-	for _, reg := range inProcessRegistries(t) {
+	for _, reg := range testenv.InProcessRegistries(t) {
 		for _, path := range archives {
-			t.Run(reg.name+"/"+filepath.Base(path), func(t *testing.T) {
+			t.Run(reg.Name+"/"+filepath.Base(path), func(t *testing.T) {
 				t.Parallel()
 				ctx := context.Background()
 				a, err := oci.Scan(ctx, path, oci.ScanOptions{})
@@ -41,7 +41,7 @@ func TestPushImage(t *testing.T) {
 				c := newTestClient(t, Options{})
 				for i := range a.Images {
 					img := &a.Images[i]
-					repository := reg.host + "/pushed/" + strings.TrimSuffix(filepath.Base(path), ".tar")
+					repository := reg.Host + "/pushed/" + strings.TrimSuffix(filepath.Base(path), ".tar")
 					ref := repository + ":img" + string(rune('0'+i))
 					desc, err := c.PushImage(ctx, path, a, img, testenv.Ref(t, ref))
 					if err != nil {
@@ -110,7 +110,7 @@ func TestPushImage(t *testing.T) {
 
 func TestPushImageErrors(t *testing.T) {
 	t.Parallel()
-	reg := startGGCR(t)
+	reg := testenv.StartGGCR(t)
 	ctx := context.Background()
 	path := filepath.Join("..", "..", "testdata", "archives", "docker-legacy.tar")
 	a, err := oci.Scan(ctx, path, oci.ScanOptions{})
@@ -118,15 +118,15 @@ func TestPushImageErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newTestClient(t, Options{})
-	if _, err := c.PushImage(ctx, path, a, &a.Images[0], testenv.Ref(t, reg.host+"/x")); err == nil || !strings.Contains(err.Error(), "tag") {
+	if _, err := c.PushImage(ctx, path, a, &a.Images[0], testenv.Ref(t, reg.Host+"/x")); err == nil || !strings.Contains(err.Error(), "tag") {
 		t.Errorf("PushImage(no tag) = %v, want an error asking for a tag", err)
 	}
 	forged := a.Images[0]
 	forged.ImageID = digestOf("sha256:" + strings.Repeat("0", 64))
-	if _, err := c.PushImage(ctx, path, a, &forged, testenv.Ref(t, reg.host+"/x:v1")); err == nil || !strings.Contains(err.Error(), "image ID") {
+	if _, err := c.PushImage(ctx, path, a, &forged, testenv.Ref(t, reg.Host+"/x:v1")); err == nil || !strings.Contains(err.Error(), "image ID") {
 		t.Errorf("PushImage(wrong image ID) = %v, want an error", err)
 	}
-	r, _ := name.NewRepository(reg.host+"/x", name.Insecure)
+	r, _ := name.NewRepository(reg.Host+"/x", name.Insecure)
 	if tags, err := remote.List(r); err == nil && len(tags) != 0 {
 		t.Errorf("failed pushes left tags %v", tags)
 	}
@@ -181,9 +181,9 @@ func TestPushImageThroughDirectoryLink(t *testing.T) {
 	if !strings.Contains(string(a.ManifestRaw), "/layer.tar") {
 		t.Fatalf("manifest.json does not name <id>/layer.tar paths: %s", a.ManifestRaw)
 	}
-	reg := startGGCR(t)
+	reg := testenv.StartGGCR(t)
 	c := newTestClient(t, Options{})
-	ref := reg.host + "/dirlink:v1"
+	ref := reg.Host + "/dirlink:v1"
 	if _, err := c.PushImage(ctx, path, a, &a.Images[0], testenv.Ref(t, ref)); err != nil {
 		t.Fatalf("PushImage() = %v", err)
 	}

@@ -26,14 +26,14 @@ func putRaw(t *testing.T, host, repo, ref, mediaType, body string) {
 func TestResolveNeverBindsNonImages(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	reg := startGGCR(t)
-	repository := reg.host + "/shapes"
+	reg := testenv.StartGGCR(t)
+	repository := reg.Host + "/shapes"
 	img := pushRandomImage(t, repository+":v1")
 	id := imageID(t, img)
 	c := newTestClient(t, Options{})
 
 	// Schema 1 (signed) with a config field naming the image ID.
-	putRaw(t, reg.host, "shapes", "schema1", "application/vnd.docker.distribution.manifest.v1+prettyjws",
+	putRaw(t, reg.Host, "shapes", "schema1", "application/vnd.docker.distribution.manifest.v1+prettyjws",
 		`{"schemaVersion":1,"name":"shapes","tag":"schema1","config":{"digest":"`+id.String()+`"},"fsLayers":[],"history":[]}`)
 	if _, err := c.Resolve(ctx, testenv.Ref(t, repository+":schema1"), id); err == nil || !strings.Contains(err.Error(), "unsupported manifest media type") {
 		t.Errorf("Resolve(schema 1) = %v, want an unsupported media type error", err)

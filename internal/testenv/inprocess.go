@@ -18,17 +18,9 @@ import (
 	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
-// InProcessRegistry is a real registry served in-process on 127.0.0.1.
-type InProcessRegistry struct {
-	Name string // "olareg" or "ggcr"
-	Host string // 127.0.0.1:port
-	URL  string // http://127.0.0.1:port
-	API  bool   // serves the OCI 1.1 referrers API (and OCI-Subject)
-}
-
 // StartOlareg runs olareg v0.1.2 in memory: a registry with the referrers
 // API and the OCI-Subject header. It stops when the test ends.
-func StartOlareg(t testing.TB) InProcessRegistry {
+func StartOlareg(t testing.TB) Registry {
 	t.Helper()
 	s := olareg.New(olaregconfig.Config{
 		Storage: olaregconfig.ConfigStorage{StoreType: olaregconfig.StoreMem},
@@ -38,27 +30,28 @@ func StartOlareg(t testing.TB) InProcessRegistry {
 	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // olareg v0.1.2 writes a superfluous WriteHeader on single-POST uploads
 	ts.Start()
 	t.Cleanup(func() { ts.Close(); _ = s.Close() })
-	return InProcessRegistry{Name: "olareg", Host: hostOf(t, ts.URL), URL: ts.URL, API: true}
+	return Registry{Name: "olareg", Host: HostOf(t, ts.URL), URL: ts.URL, API: true}
 }
 
 // StartGGCR runs go-containerregistry's pkg/registry: a registry without the
 // referrers API (404), which needs the fallback tag. It stops when the test
 // ends.
-func StartGGCR(t testing.TB) InProcessRegistry {
+func StartGGCR(t testing.TB) Registry {
 	t.Helper()
 	ts := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(ts.Close)
-	return InProcessRegistry{Name: "ggcr", Host: hostOf(t, ts.URL), URL: ts.URL, API: false}
+	return Registry{Name: "ggcr", Host: HostOf(t, ts.URL), URL: ts.URL, API: false}
 }
 
 // InProcessRegistries starts one registry of each mode (every
 // push test runs against both): olareg with the referrers API, ggcr without.
-func InProcessRegistries(t testing.TB) []InProcessRegistry {
+func InProcessRegistries(t testing.TB) []Registry {
 	t.Helper()
-	return []InProcessRegistry{StartOlareg(t), StartGGCR(t)}
+	return []Registry{StartOlareg(t), StartGGCR(t)}
 }
 
-func hostOf(t testing.TB, u string) string {
+// HostOf is the host:port of URL u.
+func HostOf(t testing.TB, u string) string {
 	t.Helper()
 	p, err := url.Parse(u)
 	if err != nil {

@@ -8,10 +8,18 @@ import (
 	"time"
 )
 
-// Registry is a registry process on loopback.
+// Registry is a real registry on loopback, in-process or a process; every
+// test that needs a registry gets it from this package.
 type Registry struct {
-	// Host is its 127.0.0.1:port (plain HTTP).
-	Host string
+	// Name says which registry it is: "olareg", "ggcr", "distribution",
+	// "docker-registry".
+	Name string
+	// Host is its 127.0.0.1:port and URL its http://127.0.0.1:port (plain
+	// HTTP).
+	Host, URL string
+	// API says it serves the OCI 1.1 referrers API (and OCI-Subject).
+	API bool
+	// Proc is the process behind it (nil in-process).
 	Proc *Proc
 }
 
@@ -39,19 +47,19 @@ http:
 
 // StartDistribution runs the CNCF distribution v3.1.2 `registry` binary (no
 // referrers API) on a loopback port with storage in a temp dir.
-func StartDistribution(t testing.TB) *Registry {
+func StartDistribution(t testing.TB) Registry {
 	t.Helper()
-	return startRegistry(t, Tool(t, "registry"))
+	return startRegistry(t, "distribution", Tool(t, "registry"))
 }
 
 // StartDockerRegistry runs Debian's docker-registry 2.8 (`docker-registry
 // serve CFG`) on a loopback port with storage in a temp dir.
-func StartDockerRegistry(t testing.TB) *Registry {
+func StartDockerRegistry(t testing.TB) Registry {
 	t.Helper()
-	return startRegistry(t, RequireBin(t, "docker-registry"))
+	return startRegistry(t, "docker-registry", RequireBin(t, "docker-registry"))
 }
 
-func startRegistry(t testing.TB, bin string) *Registry {
+func startRegistry(t testing.TB, name, bin string) Registry {
 	t.Helper()
 	dir := t.TempDir()
 	addr := Addr(FreePort(t))
@@ -63,5 +71,5 @@ func startRegistry(t testing.TB, bin string) *Registry {
 	// export traces to a collector.
 	p := Start(t, dir, "env", "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true", bin, "serve", cfg)
 	WaitHTTP(t, p, "http://"+addr+"/v2/", 30*time.Second)
-	return &Registry{Host: addr, Proc: p}
+	return Registry{Name: name, Host: addr, URL: "http://" + addr, Proc: p}
 }

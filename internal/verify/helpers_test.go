@@ -30,28 +30,6 @@ import (
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
-// testRegistry is a real registry, in-process.
-type testRegistry struct {
-	name string
-	host string // 127.0.0.1:port
-	api  bool   // serves the referrers API
-}
-
-// registries starts olareg v0.1.2 (referrers API) and go-containerregistry's
-// pkg/registry (no referrers API: the fallback tag is used).
-func registries(t testing.TB) []testRegistry {
-	t.Helper()
-	var regs []testRegistry
-	for _, r := range testenv.InProcessRegistries(t) {
-		name := r.Name + "-tag"
-		if r.API {
-			name = r.Name + "-api"
-		}
-		regs = append(regs, testRegistry{name: name, host: r.Host, api: r.API})
-	}
-	return regs
-}
-
 // testImage is a crane-layout archive of an image with two gzip layers;
 // variant changes the content of layer 1 only.
 func testImage(variant string) ocitest.Image {
@@ -81,7 +59,7 @@ func writeArchive(t testing.TB, img ocitest.Image) string {
 
 // fixture is an image pushed to a registry, with its archive.
 type fixture struct {
-	reg       testRegistry
+	reg       testenv.Registry
 	client    *registry.Client
 	ref       string // host/verify/app:v1
 	archive   string
@@ -97,16 +75,16 @@ func (f *fixture) image() string {
 // newFixture pushes the archive's image to the registry with
 // go-containerregistry (an independent client) and binds it with
 // registry.Resolve.
-func newFixture(t testing.TB, reg testRegistry, repo string) *fixture {
+func newFixture(t testing.TB, reg testenv.Registry, repo string) *fixture {
 	t.Helper()
 	return newFixtureTag(t, reg, repo, "v1", "one")
 }
 
 // newFixtureTag is newFixture for the image variant pushed as repo:tag.
-func newFixtureTag(t testing.TB, reg testRegistry, repo, tag, variant string) *fixture {
+func newFixtureTag(t testing.TB, reg testenv.Registry, repo, tag, variant string) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{reg: reg, ref: reg.host + "/" + repo + ":" + tag, archive: writeArchive(t, testImage(variant))}
+	f := &fixture{reg: reg, ref: reg.Host + "/" + repo + ":" + tag, archive: writeArchive(t, testImage(variant))}
 	img, err := tarball.ImageFromPath(f.archive, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -161,8 +139,8 @@ func (f *fixture) attach(t testing.TB, bundle []byte, predicateType string) dige
 	if err != nil {
 		t.Fatalf("Attach() = %v", err)
 	}
-	if res.API != f.reg.api {
-		t.Fatalf("Attach() API = %v on %s, want %v", res.API, f.reg.name, f.reg.api)
+	if res.API != f.reg.API {
+		t.Fatalf("Attach() API = %v on %s, want %v", res.API, f.reg.Name, f.reg.API)
 	}
 	return res.Artifact.Digest
 }

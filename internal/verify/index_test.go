@@ -25,8 +25,8 @@ import (
 // compares the archive.
 func TestVerifyIndex(t *testing.T) {
 	t.Parallel()
-	for _, reg := range registries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			f := newFixture(t, reg, "verify/index")
@@ -41,13 +41,13 @@ func TestVerifyIndex(t *testing.T) {
 			// Both images are in the repository; the index is written by hand:
 			// go-containerregistry v0.22.1 puts the config media type in each
 			// entry's artifactType, which push.Resolve skips (see the report).
-			ref := reg.host + "/verify/index:multi"
+			ref := reg.Host + "/verify/index:multi"
 			var entries []string
 			for _, e := range []struct {
 				img  v1.Image
 				arch string
 			}{{other, "arm64"}, {img, "amd64"}} {
-				r, err := name.ParseReference(reg.host+"/verify/index:"+e.arch, name.Insecure)
+				r, err := name.ParseReference(reg.Host+"/verify/index:"+e.arch, name.Insecure)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -59,7 +59,7 @@ func TestVerifyIndex(t *testing.T) {
 				size, _ := e.img.Size()
 				entries = append(entries, fmt.Sprintf(`{"mediaType":%q,"digest":%q,"size":%d,"platform":{"os":"linux","architecture":%q}}`, mt, d, size, e.arch))
 			}
-			testenv.PutManifest(t, reg.host, "verify/index", "multi", ocispec.MediaTypeImageIndex,
+			testenv.PutManifest(t, reg.Host, "verify/index", "multi", ocispec.MediaTypeImageIndex,
 				[]byte(`{"schemaVersion":2,"mediaType":"`+ocispec.MediaTypeImageIndex+`","manifests":[`+strings.Join(entries, ",")+`]}`))
 			if _, err := f.client.Resolve(ctx, testenv.Ref(t, ref), f.subject.Image.Digest); err == nil {
 				t.Fatal("Resolve() with a manifest digest as image ID succeeded")

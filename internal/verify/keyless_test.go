@@ -47,8 +47,8 @@ func TestVerifyKeyless(t *testing.T) {
 		{name: "wrong repository", policy: good, repository: "evil/repo", reason: "source repository is " + repoURL},
 		{name: "wrong workflow", policy: good, repository: testenv.DefaultRepository, workflow: "other.yml", reason: "signing workflow is " + repoURL + "/" + testenv.DefaultWorkflowFile},
 	}
-	for _, reg := range registries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, reg, "verify/keyless")
 			res, err := sign.Sign(ctx, f.statement(t), signOpts)

@@ -22,8 +22,8 @@ import (
 )
 
 // wantSource is where a registry's referrers are found.
-func wantSource(reg testRegistry, subject digest.Digest) string {
-	if reg.api {
+func wantSource(reg testenv.Registry, subject digest.Digest) string {
+	if reg.API {
 		return "api"
 	}
 	return "tag:sha256-" + subject.Encoded()
@@ -34,8 +34,8 @@ var ignoreVolatile = cmpopts.IgnoreFields(Attestation{}, "Created", "Signer", "T
 
 func TestVerifyKeySigned(t *testing.T) {
 	t.Parallel()
-	for _, reg := range registries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			f := newFixture(t, reg, "verify/keysigned")
@@ -89,8 +89,8 @@ func TestVerifyKeySigned(t *testing.T) {
 
 func TestVerifyRejects(t *testing.T) {
 	t.Parallel()
-	for _, reg := range registries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 
@@ -157,8 +157,8 @@ func TestVerifyRejects(t *testing.T) {
 
 func TestVerifyIgnoresForeignReferrers(t *testing.T) {
 	t.Parallel()
-	for _, reg := range registries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			f := newFixture(t, reg, "verify/foreign")
@@ -216,8 +216,8 @@ func TestVerifyIgnoresForeignReferrers(t *testing.T) {
 
 func TestVerifyNoneFound(t *testing.T) {
 	t.Parallel()
-	for _, reg := range registries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, reg, "verify/none")
 			_, pub := keySigned(t, f.statement(t))
@@ -234,8 +234,8 @@ func TestVerifyNoneFound(t *testing.T) {
 
 func TestVerifyArchiveDiffers(t *testing.T) {
 	t.Parallel()
-	for _, reg := range registries(t) {
-		t.Run(reg.name, func(t *testing.T) {
+	for _, reg := range testenv.InProcessRegistries(t) {
+		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, reg, "verify/archive")
 			bundle, pub := keySigned(t, f.statement(t))
@@ -281,8 +281,8 @@ func otherStatement(t testing.TB, f *fixture, predicateType string) []byte {
 // must not count for this image.
 func TestVerifyFallbackEntryForAnotherImage(t *testing.T) {
 	t.Parallel()
-	reg := registries(t)[1]
-	if reg.api {
+	reg := testenv.InProcessRegistries(t)[1]
+	if reg.API {
 		t.Fatal("want the registry without the referrers API")
 	}
 	ctx := context.Background()
@@ -298,7 +298,7 @@ func TestVerifyFallbackEntryForAnotherImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.PutManifest(t, reg.host, "verify/poison", tagA, ocispec.MediaTypeImageIndex, idx)
+	testenv.PutManifest(t, reg.Host, "verify/poison", tagA, ocispec.MediaTypeImageIndex, idx)
 
 	rep, err := Verify(ctx, testenv.Ref(t, a.image()), Options{Client: a.client, Policy: sign.Policy{PublicKey: pub}})
 	if !errors.Is(err, ErrNoneVerified) {
@@ -318,7 +318,7 @@ func TestVerifyFallbackEntryForAnotherImage(t *testing.T) {
 // are fetched; the rest are reported as not checked.
 func TestVerifyCandidateLimit(t *testing.T) {
 	t.Parallel()
-	reg := registries(t)[0]
+	reg := testenv.InProcessRegistries(t)[0]
 	ctx := context.Background()
 	f := newFixture(t, reg, "verify/many")
 	bundle, pub := keySigned(t, f.statement(t))
@@ -352,7 +352,7 @@ func TestVerifyRegistryFailureIsNotRejection(t *testing.T) {
 	t.Parallel()
 	gg := testenv.StartGGCR(t)
 	proxy := testenv.StartFaultProxy(t, gg.URL)
-	reg := testRegistry{name: "ggcr-behind-proxy", host: proxy.Host, api: false}
+	reg := testenv.Registry{Name: "ggcr-behind-proxy", Host: proxy.Host, API: false}
 	ctx := context.Background()
 	f := newFixture(t, reg, "verify/flaky")
 	bundle, pub := keySigned(t, f.statement(t))
