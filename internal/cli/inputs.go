@@ -27,7 +27,7 @@ var inputs = []input{
 	{name: "subject-path", required: true,
 		usage: "Path of the image archive to attest: docker save, podman/buildah/skopeo docker-archive, crane tarball or OCI-layout archive (oci-archive, buildx type=oci)."},
 	{name: "subject-name",
-		usage: "Registry repository of the image, optionally with :tag (e.g. ghcr.io/org/app:1.2.3). Default: the attested image's first RepoTag."},
+		usage: "Registry repository of the image, with :tag or @digest (e.g. ghcr.io/org/app:1.2.3). Read as docker reads it: a name without registry is on Docker Hub (myorg/app is index.docker.io/myorg/app), and the registry and repository are lowercased (a repository name from github.repository may have capitals). Default: the attested image's first RepoTag."},
 	{name: "subject-digest",
 		usage: "Digest (sha256:…) of the pushed image or image index to attach to. Default: resolve subject-name's tag in the registry."},
 	{name: "push-to-registry", def: "true", bool: true,

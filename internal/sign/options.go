@@ -64,7 +64,7 @@ type Options struct {
 	// and/or TSAURL (and then TrustedRootPath); other instances are ignored.
 	SigningKey string
 
-	// IdentityToken is an explicit OIDC token (the --identity-token flag).
+	// IdentityToken is an explicit OIDC token (the caller was given one).
 	// An explicit token wins over the ambient ones: the user asked for it.
 	IdentityToken string
 

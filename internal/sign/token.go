@@ -17,7 +17,7 @@ const audience = "sigstore"
 
 // Token sources, reported in errors.
 const (
-	sourceFlag    = "--identity-token"
+	sourceFlag    = "the explicit identity token"
 	sourceActions = "ACTIONS_ID_TOKEN_REQUEST_URL"
 	sourceEnv     = "SIGSTORE_ID_TOKEN"
 )

@@ -9,7 +9,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
-// localArchive is the scanned --subject-path archive.
+// localArchive is the scanned Options.SubjectPath archive.
 type localArchive struct {
 	a *oci.Archive
 }

@@ -14,7 +14,7 @@ type certPolicy struct {
 	workflow   string // full URL without @ref; "" not checked
 }
 
-// newCertPolicy normalises the --repository and --workflow values.
+// newCertPolicy normalises Options.Repository and Options.Workflow.
 func newCertPolicy(repository, workflow string) (certPolicy, error) {
 	var p certPolicy
 	if repository != "" {
