@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -13,26 +17,37 @@ import (
 // logger is the one place that writes to the Actions log or the terminal
 // (the packages below cli are silent). In Actions it speaks workflow
 // commands through go-githubactions; on a terminal it writes plain lines.
-// Every line passes through the redactor: a secret registered with Mask is
-// replaced by *** even where the runner's own masking does not apply (the
-// CLI, and files such as the job summary).
+//
+// Every message's arguments are cleaned (escape.go): data from an archive, a
+// registry or a service can never start a line, and so never issue a
+// workflow command. Every line passes through the redactor: a secret
+// registered with Mask is replaced by *** even where the runner's own
+// masking does not apply (the CLI, the job summary file).
 type logger struct {
 	mu      sync.Mutex
 	gha     *githubactions.Action // nil outside Actions
+	getenv  func(string) string
 	w       io.Writer
 	secrets []string
 	outputs map[string]string
+	order   []string
+	// fileErr is the first failure to write GITHUB_OUTPUT or
+	// GITHUB_STEP_SUMMARY; see flush.
+	fileErr error
 }
 
 func newLogger(actions bool, w io.Writer, getenv func(string) string) *logger {
-	l := &logger{w: w, outputs: map[string]string{}}
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	l := &logger{w: w, getenv: getenv, outputs: map[string]string{}}
 	if actions {
 		l.gha = githubactions.New(githubactions.WithWriter(redactWriter{l}), githubactions.WithGetenv(getenv))
 	}
 	return l
 }
 
-// redactWriter sends go-githubactions' output through the redactor.
+// redactWriter sends output through the redactor.
 type redactWriter struct{ l *logger }
 
 func (r redactWriter) Write(p []byte) (int, error) {
@@ -67,18 +82,17 @@ func (l *logger) redact(s string) string {
 	return s
 }
 
-// Infof writes one line. In Actions, a line of the message that the runner
-// would read as a workflow command (it starts, after leading blanks, with
-// "::" or "##[") is defused: messages carry data from the archive (tags,
-// paths) and from registries, which must never issue commands such as
-// ::stop-commands:: or a forged ::error::. Warnf and Errorf need no such
-// care: go-githubactions escapes their data.
+// Infof writes one message, its arguments cleaned. In Actions a line the
+// runner would read as a workflow command (it starts, after leading blanks,
+// with "::" or "##[") is defused: data from the archive or a registry can
+// sit at the start of a line without any line break of its own.
 func (l *logger) Infof(format string, args ...any) {
+	msg := fmt.Sprintf(format, cleanArgs(args)...)
 	if l.gha != nil {
-		l.gha.Infof("%s", defuseCommands(fmt.Sprintf(format, args...)))
+		l.gha.Infof("%s", defuseCommands(msg))
 		return
 	}
-	fmt.Fprintln(redactWriter{l}, fmt.Sprintf(format, args...))
+	fmt.Fprintln(redactWriter{l}, msg)
 }
 
 // defuseCommands prefixes every line that the runner would parse as a
@@ -87,7 +101,7 @@ func (l *logger) Infof(format string, args ...any) {
 func defuseCommands(s string) string {
 	lines := strings.Split(s, "\n")
 	for i, line := range lines {
-		t := strings.TrimLeft(line, " \t\r")
+		t := strings.TrimLeft(line, " \t")
 		if strings.HasPrefix(t, "::") || strings.HasPrefix(t, "##[") {
 			lines[i] = "| " + line
 		}
@@ -97,26 +111,30 @@ func defuseCommands(s string) string {
 
 // Warnf writes a warning (an annotation in Actions).
 func (l *logger) Warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, cleanArgs(args)...)
 	if l.gha != nil {
-		l.gha.Warningf(format, args...)
+		l.gha.Warningf("%s", msg)
 		return
 	}
-	fmt.Fprintln(redactWriter{l}, "warning: "+fmt.Sprintf(format, args...))
+	fmt.Fprintln(redactWriter{l}, "warning: "+msg)
 }
 
 // Errorf writes an error (an annotation in Actions).
 func (l *logger) Errorf(format string, args ...any) {
+	msg := fmt.Sprintf(format, cleanArgs(args)...)
 	if l.gha != nil {
-		l.gha.Errorf(format, args...)
+		l.gha.Errorf("%s", msg)
 		return
 	}
-	fmt.Fprintln(redactWriter{l}, "error: "+fmt.Sprintf(format, args...))
+	fmt.Fprintln(redactWriter{l}, "error: "+msg)
 }
 
-// Group starts a collapsed group (Actions) or a titled section.
+// Group starts a collapsed group (Actions) or a titled section; the title
+// is cleaned.
 func (l *logger) Group(title string) {
+	title = clean(title)
 	if l.gha != nil {
-		l.gha.Group(title)
+		l.gha.Group(defuseCommands(title))
 		return
 	}
 	fmt.Fprintln(redactWriter{l}, "── "+title)
@@ -129,13 +147,22 @@ func (l *logger) EndGroup() {
 	}
 }
 
-// SetOutput records a step output (GITHUB_OUTPUT in Actions).
+// SetOutput records a step output, its value cleaned, and in Actions writes
+// it to GITHUB_OUTPUT.
 func (l *logger) SetOutput(k, v string) {
+	v = clean(v)
 	l.mu.Lock()
+	if _, ok := l.outputs[k]; !ok {
+		l.order = append(l.order, k)
+	}
 	l.outputs[k] = v
 	l.mu.Unlock()
 	if l.gha != nil {
-		l.gha.SetOutput(k, v)
+		d := delimiter()
+		for strings.Contains(v, d) || strings.Contains(k, d) {
+			d = delimiter()
+		}
+		l.fileCommand("GITHUB_OUTPUT", k+"<<"+d+"\n"+v+"\n"+d)
 	}
 }
 
@@ -150,9 +177,66 @@ func (l *logger) Outputs() map[string]string {
 	return m
 }
 
-// Summary appends markdown to the job summary (Actions only).
-func (l *logger) Summary(md string) {
+// Summary appends markdown to the job summary (Actions only). Values in it
+// are cleaned by its builder (md); the whole is redacted.
+func (l *logger) Summary(markdown string) {
 	if l.gha != nil {
-		l.gha.AddStepSummary(l.redact(md))
+		l.fileCommand("GITHUB_STEP_SUMMARY", l.redact(markdown))
+	}
+}
+
+// delimiter is a fresh random heredoc delimiter for GITHUB_OUTPUT, as
+// @actions/core makes them.
+func delimiter() string {
+	var d [16]byte
+	_, _ = rand.Read(d[:])
+	return "ghadelimiter_" + hex.EncodeToString(d[:])
+}
+
+// fileCommand appends msg and a line break to the runner's file named by
+// the environment variable env.
+//
+// Written by hand because go-githubactions v1.3.2 panics when the variable
+// is unset or the file cannot be written (a local container run, other CI
+// systems that set GITHUB_ACTIONS) and uses one fixed delimiter, which a
+// value containing it could end early to forge another output. A failure is
+// recorded and reported once by flush; the run does not stop for it.
+func (l *logger) fileCommand(env, msg string) {
+	path := l.getenv(env)
+	err := func() error {
+		if path == "" {
+			return fmt.Errorf("%s is not set", env)
+		}
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		_, werr := f.WriteString(msg + "\n")
+		return errors.Join(werr, f.Close())
+	}()
+	if err != nil {
+		l.mu.Lock()
+		if l.fileErr == nil {
+			l.fileErr = err
+		}
+		l.mu.Unlock()
+	}
+}
+
+// flush reports, after a run in Actions, a failure to write the runner's
+// files and prints the outputs in the log instead, so that nothing is lost.
+func (l *logger) flush() {
+	l.mu.Lock()
+	err := l.fileErr
+	l.fileErr = nil
+	order := append([]string(nil), l.order...)
+	l.mu.Unlock()
+	if err == nil || l.gha == nil {
+		return
+	}
+	l.Warnf("could not write the step's outputs or summary for the runner (%v): is this a GitHub Actions runner? The outputs follow", err)
+	outs := l.Outputs()
+	for _, k := range order {
+		l.Infof("output %s=%s", k, outs[k])
 	}
 }

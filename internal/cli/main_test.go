@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -436,49 +437,62 @@ func TestUntaggedArchiveNeedsSubjectName(t *testing.T) {
 }
 
 // TestLogDefusesWorkflowCommands: data in a log line (a tag from the archive,
-// a registry's error) can never issue a workflow command in Actions.
+// a registry's error, a status line) can never issue a workflow command in
+// Actions: its line breaks — \n, and the bare \r the runner also breaks
+// lines on — are escaped, and a line that would start with a command is
+// defused.
 func TestLogDefusesWorkflowCommands(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	log := newLogger(true, &out, env{}.get)
 	log.Infof("tags %v", []string{"app:1\n::stop-commands::pwned", "x\n  ##[set-output name=a]b"})
-	log.Group("g")
+	log.Infof("probe: %s", "404 Not Found\r::add-mask::oci")
+	log.Infof("%s", "::error::forged at the start of a line")
+	log.Warnf("registry said %v", errors.New("busy\r\n::error::forged"))
+	log.Group("Pushing to \r::endgroup::")
 	log.EndGroup()
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	for _, line := range strings.FieldsFunc(out.String(), func(r rune) bool { return r == '\n' || r == '\r' }) {
 		tr := strings.TrimLeft(line, " \t")
-		if strings.HasPrefix(tr, "##[") || (strings.HasPrefix(tr, "::") && tr != "::group::g" && tr != "::endgroup::") {
+		if strings.HasPrefix(tr, "##[") || (strings.HasPrefix(tr, "::") && !strings.HasPrefix(tr, "::group::") && tr != "::endgroup::" && !strings.HasPrefix(tr, "::warning::")) {
 			t.Errorf("log line %q would be a workflow command", line)
 		}
 	}
-	if !strings.Contains(out.String(), "| ::stop-commands::pwned") {
-		t.Errorf("log = %q, want the data kept, defused", out.String())
+	for _, want := range []string{`app:1\n::stop-commands::pwned`, `404 Not Found\r::add-mask::oci`, "| ::error::forged at the start", `busy\r\n::error::forged`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("log = %q, want the data kept, escaped or defused: %q", out.String(), want)
+		}
 	}
 }
 
-// TestSubjectNameNormalised: names are read as docker reads them (Docker Hub
-// short names, lowercase repositories), with the one parser Select and the
-// registry use, and the log says when a name was lowercased.
-func TestSubjectNameNormalised(t *testing.T) {
+// TestActionsWithoutRunnerFiles: GITHUB_ACTIONS=true without GITHUB_OUTPUT
+// or GITHUB_STEP_SUMMARY (a local container run, other CI systems) is no
+// panic: the run succeeds, warns once and prints the outputs in the log.
+func TestActionsWithoutRunnerFiles(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		archive, name string
-		want          []string
-	}{
-		{"docker25-gzip.tar", "docker.io/library/alpine:3.20", []string{`its tag "alpine:3.20" matches "index.docker.io/library/alpine:3.20"`}},
-		{"docker25-gzip.tar", "alpine:3.20", []string{`its tag "alpine:3.20" matches`}},
-		{"docker25.tar", "LOCALHOST/OCI-Attest/Demo:v1", []string{
-			"subject-name LOCALHOST/OCI-Attest/Demo:v1 is localhost/oci-attest/demo:v1: registry repositories are lowercase",
-			`its tag "localhost/oci-attest/demo:v1" matches`,
-		}},
-	} {
-		_, stderr, err := runCLI(t, env{}, "--subject-path", filepath.Join(testdataDir, "archives", tc.archive), "--subject-name", tc.name, "--dry-run")
-		if err != nil {
-			t.Fatalf("run(%s, %s) = %v\n%s", tc.archive, tc.name, err, stderr)
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(stderr, w) {
-				t.Errorf("run(%s, %s) log lacks %q:\n%s", tc.archive, tc.name, w, stderr)
-			}
-		}
+	e := env{
+		"GITHUB_ACTIONS":     "true",
+		"INPUT_SUBJECT-PATH": filepath.Join(testdataDir, "archives", "docker25.tar"),
+		"INPUT_DRY-RUN":      "true",
+	}
+	stdout, _, err := runCLI(t, e)
+	if err != nil {
+		t.Fatalf("Run() = %v\n%s", err, stdout)
+	}
+	if !strings.Contains(stdout, "::warning::could not write the step's outputs") || !regexp.MustCompile(`output image-id=sha256:[0-9a-f]{64}`).MatchString(stdout) {
+		t.Errorf("log lacks the warning and the outputs:\n%s", stdout)
+	}
+}
+
+// TestOutputsCannotForgeOutputs: a value can neither end the heredoc of
+// GITHUB_OUTPUT early nor add a line of its own.
+func TestOutputsCannotForgeOutputs(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "output")
+	log := newLogger(true, io.Discard, env{"GITHUB_OUTPUT": file}.get)
+	log.SetOutput("a", "x\n_GitHubActionsFileCommandDelimeter_\nforged<<EOF\nyes\nEOF")
+	log.SetOutput("b", "plain")
+	got := readOutputs(t, file)
+	if len(got) != 2 || got["b"] != "plain" || strings.Contains(got["a"], "\n") {
+		t.Errorf("GITHUB_OUTPUT parses to %q, want a (one line) and b only", got)
 	}
 }

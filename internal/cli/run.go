@@ -69,6 +69,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			log.Errorf("%v", err)
 		}
+		log.flush()
 		return err
 	}
 	log := newLogger(false, stderr, getenv)

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// clean makes s safe to show on one line of a log, a job summary, an
+// output or a report: every control character (C0, DEL, C1 — which includes
+// the \r the runner also breaks lines on), the Unicode line and paragraph
+// separators, the bidirectional formatting characters (which can make text
+// read differently from what it is) and invalid UTF-8 are written as Go
+// escapes (\n, \r, \x1b, \u2028, …). Everything that comes from an archive,
+// a registry or a service passes through it before it is shown: the logger
+// cleans every argument of a message, the summary every value, the verify
+// report every remote string.
+func clean(s string) string {
+	if !needsClean(s) {
+		return s
+	}
+	var b strings.Builder
+	for i, w := 0, 0; i < len(s); i += w {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		w = n
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unsafeRune(r):
+			q := fmt.Sprintf("%+q", string(r)) // "\n", "\x1b", "\u2028"
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func needsClean(s string) bool {
+	for i, w := 0, 0; i < len(s); i += w {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		w = n
+		if (r == utf8.RuneError && n == 1) || unsafeRune(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// unsafeRune reports whether r may not be shown as itself.
+func unsafeRune(r rune) bool {
+	switch {
+	case unicode.IsControl(r): // C0, DEL, C1 (NEL among them)
+		return true
+	case r == '\u2028', r == '\u2029': // line and paragraph separators
+		return true
+	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069', r == '\u200e', r == '\u200f', r == '\u061c':
+		return true // bidirectional formatting
+	}
+	return false
+}
+
+// cleanArgs returns args with every string, error and fmt.Stringer cleaned
+// (slices of strings element by element), so that a message's format — ours
+// — is the only source of line breaks.
+func cleanArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			out[i] = clean(v)
+		case []string:
+			c := make([]string, len(v))
+			for j, s := range v {
+				c[j] = clean(s)
+			}
+			out[i] = c
+		case error:
+			out[i] = cleanError{v}
+		case fmt.Stringer:
+			out[i] = clean(v.String())
+		default:
+			out[i] = a
+		}
+	}
+	return out
+}
+
+// cleanError shows a cleaned error message and still unwraps to the error.
+type cleanError struct{ err error }
+
+func (e cleanError) Error() string { return clean(e.err.Error()) }
+func (e cleanError) Unwrap() error { return e.err }
+
+// md makes s safe inside a markdown table cell or inline code span of the
+// job summary: cleaned, with the characters that end a cell or a span, or
+// start markup, escaped as HTML entities.
+func md(s string) string {
+	return strings.NewReplacer(
+		"|", "&#124;", "`", "&#96;", "<", "&lt;", ">", "&gt;", "*", "&#42;",
+		"_", "&#95;", "[", "&#91;", "]", "&#93;", "\\", "&#92;",
+	).Replace(clean(s))
+}
