@@ -44,6 +44,7 @@ type attestResult struct {
 	subject   *registry.Subject
 	signed    *sign.Result
 	bundle    string
+	publicKey string // the key-signed bundle's public key file; "" when keyless
 	attached  *registry.AttachResult
 }
 
@@ -333,6 +334,20 @@ func (p *pipeline) writeBundle(context.Context) error {
 	p.res.bundle = path
 	p.log.Infof("wrote Sigstore bundle %s", path)
 	p.log.SetOutput("bundle-path", p.c.paths.toHost(path))
+	if pem := p.res.signed.PublicKeyPEM; pem != "" {
+		// A key-signed bundle verifies only with its public key: for an
+		// ephemeral key this file is the only copy there will ever be.
+		pub := path + ".pub"
+		if err := os.WriteFile(pub, []byte(pem), 0o644); err != nil {
+			return fmt.Errorf("input bundle-path: writing the public key beside the bundle: %w", err)
+		}
+		if err := p.c.handBack(pub); err != nil {
+			return fmt.Errorf("input bundle-path: %w", err)
+		}
+		p.res.publicKey = pub
+		p.log.Infof("wrote the signing key's public key %s (verify with --key %s)", pub, p.c.paths.toHost(pub))
+		p.log.SetOutput("public-key-path", p.c.paths.toHost(pub))
+	}
 	return nil
 }
 

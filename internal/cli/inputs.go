@@ -68,6 +68,7 @@ var inputs = []input{
 // outputs lists the action's outputs (action.yml holds them to this list).
 var outputs = []struct{ name, description string }{
 	{"bundle-path", "Path of the written Sigstore bundle."},
+	{"public-key-path", "Path of the signing key's public key (PEM), written beside the bundle as <bundle-path>.pub when signing-key is set; empty when keyless."},
 	{"image-id", "The attested image's ID (sha256 of its config)."},
 	{"subject-digest", "Digest of the registry image or index the attestation is attached to."},
 	{"attestation-digest", "Digest of the referrer manifest that carries the bundle."},

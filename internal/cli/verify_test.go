@@ -4,10 +4,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,7 +90,7 @@ func TestVerifyCommand(t *testing.T) {
 				{"verified and matching", []string{"verify", image, "--key", pub, "--subject-path", archive}, 0,
 					[]string{"VERIFIED", archive + " matches", "layers 2", "result"}},
 				{"flags first", []string{"verify", "--key", pub, image}, 0, []string{"VERIFIED"}},
-				{"wrong key", []string{"verify", image, "--key", wrongPub}, 4, []string{"REJECTED", "reason"}},
+				{"wrong key", []string{"verify", image, "--key", wrongPub}, 4, []string{"REJECTED", "reason", "signed by a different key (hint"}},
 				{"archive differs", []string{"verify", image, "--key", pub, "--subject-path", other}, 5,
 					[]string{"VERIFIED", "DIFFERS", "diffids[0] attested sha256:", "imageid attested"}},
 				{"none found", []string{"verify", bare, "--key", pub}, 3, []string{"no oci attestation found"}},
@@ -253,5 +256,47 @@ func TestVerifyUsageErrors(t *testing.T) {
 				t.Errorf("verify %v = exit %d, %v; want exit 2 naming %s\n%s", tc.args, got, err, tc.want, stderr)
 			}
 		})
+	}
+}
+
+// TestEphemeralKeyVerifies: with signing-key: ephemeral the public key is
+// written beside the bundle (and named by public-key-path), and an
+// independent client verifies the bundle with it.
+func TestEphemeralKeyVerifies(t *testing.T) {
+	t.Parallel()
+	archive := filepath.Join(testdataDir, "archives", "docker25.tar")
+	bundle := filepath.Join(t.TempDir(), "b.sigstore.json")
+	stdout, stderr, err := runCLI(t, env{}, "--subject-path", archive, "--signing-key", "ephemeral",
+		"--push-to-registry=false", "--bundle-path", bundle, "--output", "json")
+	if err != nil {
+		t.Fatalf("attest: %v\n%s", err, stderr)
+	}
+	var outs map[string]string
+	if err := json.Unmarshal([]byte(stdout), &outs); err != nil {
+		t.Fatal(err)
+	}
+	if outs["public-key-path"] != bundle+".pub" {
+		t.Fatalf("public-key-path = %q, want %s.pub", outs["public-key-path"], bundle)
+	}
+	raw, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarDigest := sha256.Sum256(raw)
+	cmd := exec.Command(testenv.Tool(t, "cosign"), "verify-blob-attestation", "--bundle", bundle,
+		"--key", outs["public-key-path"], "--type", "https://aflock.ai/attestations/oci/v0.1",
+		"--digest", hex.EncodeToString(tarDigest[:]), "--digestAlg", "sha256", "--insecure-ignore-tlog")
+	cmd.Env = append(os.Environ(), "TUF_ROOT="+t.TempDir(), "SIGSTORE_NO_CACHE=true")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cosign verify-blob-attestation --key %s = %v\n%s", outs["public-key-path"], err, out)
+	}
+	// Another key is told apart by its hint.
+	_, other := verifyKeyPair(t)
+	cmd = exec.Command(testenv.Tool(t, "cosign"), "verify-blob-attestation", "--bundle", bundle,
+		"--key", other, "--type", "https://aflock.ai/attestations/oci/v0.1",
+		"--digest", hex.EncodeToString(tarDigest[:]), "--digestAlg", "sha256", "--insecure-ignore-tlog")
+	cmd.Env = append(os.Environ(), "TUF_ROOT="+t.TempDir(), "SIGSTORE_NO_CACHE=true")
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("cosign verify-blob-attestation with another key succeeded:\n%s", out)
 	}
 }

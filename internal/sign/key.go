@@ -6,9 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -96,12 +94,11 @@ func newECDSAKeypair(priv *ecdsa.PrivateKey) (*ecdsaKeypair, error) {
 	default:
 		return nil, fmt.Errorf("%w: ECDSA curve %s is not supported: use P-256, P-384 or P-521", ErrOptions, priv.Curve.Params().Name)
 	}
-	der, err := x509.MarshalPKIXPublicKey(priv.Public())
-	if err != nil {
-		return nil, fmt.Errorf("encoding the public key: %w", err)
+	hint := KeyHint(priv.Public())
+	if hint == "" {
+		return nil, fmt.Errorf("encoding the public key of curve %s", priv.Curve.Params().Name)
 	}
-	sum := sha256.Sum256(der)
-	kp.hint = []byte(base64.StdEncoding.EncodeToString(sum[:]))
+	kp.hint = []byte(hint)
 	return kp, nil
 }
 

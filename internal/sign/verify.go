@@ -5,6 +5,9 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -113,6 +116,12 @@ func Verify(_ context.Context, bundleJSON []byte, tm root.TrustedMaterial, p Pol
 	material := tm
 	vm := b.GetVerificationMaterial()
 	if p.PublicKey != nil {
+		if vm.GetCertificate() != nil || len(vm.GetX509CertificateChain().GetCertificates()) > 0 {
+			return nil, fmt.Errorf("%w: the bundle is keyless (it carries a certificate), not signed by a key: verify it with a certificate identity", ErrVerify)
+		}
+		if got, want := vm.GetPublicKey().GetHint(), KeyHint(p.PublicKey); got != "" && want != "" && got != want {
+			return nil, fmt.Errorf("%w: signed by a different key (hint %s, want %s)", ErrVerify, got, want)
+		}
 		km, err := keyMaterial(p.PublicKey)
 		if err != nil {
 			return nil, err
@@ -167,6 +176,18 @@ func artifactPolicy(p Policy) (verify.ArtifactPolicyOption, error) {
 		return nil, &sentinelError{msg: fmt.Sprintf("subject digest %q is not sha256:<64 hex digits>", p.Digest), sentinel: ErrOptions}
 	}
 	return verify.WithArtifactDigest(alg, d), nil
+}
+
+// KeyHint is the hint a bundle signed by pub carries: the base64 sha256 of
+// its PKIX encoding, as sigstore-go and this package compute it; "" when pub
+// cannot be encoded.
+func KeyHint(pub crypto.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(der)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // keyMaterial trusts one public key, whatever the bundle's hint says.
