@@ -202,11 +202,13 @@ func (p *pipeline) resolveSubject(ctx context.Context) error {
 	if c.PushImage {
 		p.log.Group("Pushing the image to " + p.target.String())
 		desc, err := client.PushImage(ctx, c.SubjectPath, p.res.archive, img, p.target)
+		if err == nil {
+			p.log.Infof("pushed %s@%s", p.target, desc.Digest)
+		}
 		p.log.EndGroup()
 		if err != nil {
 			return p.registryError("input push-image: ", err)
 		}
-		p.log.Infof("pushed %s@%s", p.target, desc.Digest)
 		p.target.Digest = desc.Digest
 	}
 	s, err := client.Resolve(ctx, p.target, img.ImageID)
@@ -334,6 +336,7 @@ func (p *pipeline) writeBundle(context.Context) error {
 	p.res.bundle = path
 	p.log.Infof("wrote Sigstore bundle %s", path)
 	p.log.SetOutput("bundle-path", p.c.paths.toHost(path))
+	p.log.SetOutput("public-key-path", "") // keyless: no key to verify with
 	if pem := p.res.signed.PublicKeyPEM; pem != "" {
 		// A key-signed bundle verifies only with its public key: for an
 		// ephemeral key this file is the only copy there will ever be.
@@ -386,12 +389,14 @@ func (p *pipeline) attach(ctx context.Context) error {
 		Mode:          p.c.mode,
 		PredicateType: attest.PredicateType,
 	})
+	if err == nil {
+		p.log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, s.Repository.Name(), s.Descriptor.Digest, ar.Reason)
+	}
 	p.log.EndGroup()
 	if err != nil {
 		return p.registryError("", err)
 	}
 	p.res.attached = ar
-	p.log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, s.Repository.Name(), s.Descriptor.Digest, ar.Reason)
 	p.log.SetOutput("attestation-digest", ar.Artifact.Digest.String())
 	p.log.SetOutput("referrers-tag", ar.ReferrersTag)
 	return nil

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -85,15 +83,12 @@ func readActionsConfig(getenv func(string) string) (*Config, error) {
 
 // readFlagsConfig parses the command-line flags, named like the inputs.
 func readFlagsConfig(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
-	fs := flag.NewFlagSet("oci-attest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: oci-attest [flags]          attest, sign and push an image archive\n"+
-			"       oci-attest verify IMAGE     verify attestations of a registry image\n"+
-			"       oci-attest demo             run the whole flow offline\n"+
-			"       oci-attest version\n\nFlags (the action's inputs):\n")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("oci-attest", stderr, func() string {
+		return "Usage: oci-attest [flags]          attest, sign and push an image archive\n" +
+			"       oci-attest verify IMAGE     verify attestations of a registry image (verify --help)\n" +
+			"       oci-attest demo [--keep]    run the whole flow offline\n" +
+			"       oci-attest version\n\nFlags (the action's inputs):\n"
+	})
 	vals := map[string]*string{}
 	for _, in := range inputs {
 		if in.actionOnly {
@@ -110,11 +105,8 @@ func readFlagsConfig(args []string, getenv func(string) string, stderr io.Writer
 		}
 		fs.StringVar(v, in.name, def, in.usage)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: unexpected argument %q (inputs are flags: --subject-path FILE)", errUsage, fs.Arg(0))

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	stdlog "log"
@@ -49,11 +48,12 @@ func demoArchive() ([]byte, error) {
 // key (keyless signing needs an OIDC token, which a laptop does not have),
 // push, list the referrers back, verify.
 func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	keep := fs.Bool("keep", false, "keep the demo's files (archive, key, bundles) and print where they are")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+	fs := newFlagSet("oci-attest demo", stdout, func() string {
+		return "Usage: oci-attest demo [--keep]\n\nRuns the whole flow offline against two embedded registries.\n\nFlags:\n"
+	})
+	keep := fs.Bool("keep", false, "keep the demo's files (archive, key, bundles, statements) and print where they are")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "oci-attest-demo-")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"html"
 	"errors"
 	"io"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
@@ -370,8 +373,8 @@ func TestSummaryShowsHostPaths(t *testing.T) {
 		image:   &oci.Image{},
 		bundle:  "/github/runner_temp/oci-attest/x.sigstore.json",
 	}
-	got := summary(r, paths)
-	for _, want := range []string{"`/home/runner/work/_temp/image.tar`", "`/home/runner/work/_temp/oci-attest/x.sigstore.json`"} {
+	got := html.UnescapeString(summary(r, paths))
+	for _, want := range []string{"<code>/home/runner/work/_temp/image.tar</code>", "<code>/home/runner/work/_temp/oci-attest/x.sigstore.json</code>"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary() lacks %s:\n%s", want, got)
 		}
@@ -494,5 +497,89 @@ func TestOutputsCannotForgeOutputs(t *testing.T) {
 	got := readOutputs(t, file)
 	if len(got) != 2 || got["b"] != "plain" || strings.Contains(got["a"], "\n") {
 		t.Errorf("GITHUB_OUTPUT parses to %q, want a (one line) and b only", got)
+	}
+}
+
+// TestSummaryHeadline: the summary opens with one sentence that says what
+// was attested, where it is attached, who signed and that it was verified;
+// key-signed runs get their verify commands too.
+func TestSummaryHeadline(t *testing.T) {
+	t.Parallel()
+	d := digest.Digest("sha256:" + strings.Repeat("e", 64))
+	base := func() *attestResult {
+		return &attestResult{
+			archive: &oci.Archive{Path: "image.tar", Format: oci.FormatDocker},
+			image:   &oci.Image{RepoTags: []string{"ghcr.io/o/app:1.0"}, ImageID: digest.Digest("sha256:" + strings.Repeat("a", 64))},
+			subject: &registry.Subject{Repository: ref.Reference{Registry: "ghcr.io", Repository: "o/app"}, Descriptor: ocispec.Descriptor{Digest: d}, Image: ocispec.Descriptor{Digest: d}},
+			bundle:  "b.json",
+		}
+	}
+	keyless := base()
+	keyless.signed = &sign.Result{Identity: "https://github.com/o/app/.github/workflows/release.yml@refs/tags/v1", Issuer: "https://token.actions.githubusercontent.com", Instance: sign.InstancePublicGood, LogIndex: 7}
+	keyless.attached = &registry.AttachResult{ReferrersTag: "sha256-" + strings.Repeat("e", 64)}
+	got := html.UnescapeString(summary(keyless, nil))
+	first := strings.SplitN(strings.TrimPrefix(got, "## oci-attest\n\n"), "\n", 2)[0]
+	for _, want := range []string{"**Attested <code>ghcr.io/o/app:1.0</code>**", "sha256:aaaaaaaaaaaa…", "attached to <code>ghcr.io/o/app@sha256:eeeeeeeeeeee…</code> (referrers fallback tag)", "signed keylessly by <code>https://github.com/o/app/.github/workflows/release.yml@refs/tags/v1</code>", "verified before it was published"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("summary's first line lacks %q:\n%s", want, first)
+		}
+	}
+	keyed := base()
+	keyed.signed = &sign.Result{KeyHint: "abcdefghijklmnop", Instance: "key", LogIndex: -1}
+	keyed.attached = &registry.AttachResult{}
+	keyed.publicKey = "b.json.pub"
+	got = summary(keyed, nil)
+	for _, want := range []string{"signed with key <code>abcdefghijkl…</code> (not keyless)", "oci-attest verify ghcr.io/o/app@sha256:" + strings.Repeat("e", 64) + " --key b.json.pub", "cosign verify-attestation --type https://aflock.ai/attestations/oci/v0.1 --key b.json.pub --insecure-ignore-tlog"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("key-signed summary lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestSummaryEscapesData: nothing from the archive or a registry can add a
+// line, a table cell or markup to the summary.
+func TestSummaryEscapesData(t *testing.T) {
+	t.Parallel()
+	r := &attestResult{
+		archive:  &oci.Archive{Path: "image.tar", Format: oci.FormatDocker},
+		image:    &oci.Image{RepoTags: []string{"app:1|x\n## forged", "b`<img src=x>`"}},
+		subject:  &registry.Subject{Repository: ref.Reference{Registry: "r.example", Repository: "app"}},
+		attached: &registry.AttachResult{Reason: "the referrers API answered 404 Not Found\r\n| forged | row |"},
+		signed:   &sign.Result{KeyHint: "k", LogIndex: -1},
+		bundle:   "b.json",
+	}
+	got := summary(r, nil)
+	for _, line := range strings.Split(got, "\n") {
+		if strings.HasPrefix(line, "## forged") || strings.HasPrefix(line, "| forged") || strings.Contains(line, "<img") || strings.Contains(line, "\r") {
+			t.Errorf("summary line %q carries data as markup", line)
+		}
+		if strings.HasPrefix(line, "| ") && strings.Count(line, "|") != 3 {
+			t.Errorf("summary row %q has more than two cells", line)
+		}
+	}
+}
+
+// TestUnknownFlagSuggests: a mistyped flag is one line with the flag it
+// resembles (no 40 lines of usage), exit 2, for every command.
+func TestUnknownFlagSuggests(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--subject-pth", "x.tar"}, "unknown flag --subject-pth: did you mean --subject-path?"},
+		{[]string{"verify", "--outptu", "json"}, "unknown flag --outptu: did you mean --output?"},
+		{[]string{"demo", "--kep"}, "unknown flag --kep: did you mean --keep?"},
+		{[]string{"--zzzzzzzz"}, "unknown flag --zzzzzzzz (--help lists the flags)"},
+	} {
+		_, stderr, err := runCLI(t, env{}, tc.args...)
+		if ExitCode(err) != 2 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") > 1 {
+			t.Errorf("run(%v) = exit %d, stderr %q; want exit 2 and one line with %q", tc.args, ExitCode(err), stderr, tc.want)
+		}
+	}
+	// --help shows each default once, in the flag's own words.
+	_, stderr, err := runCLI(t, env{}, "--help")
+	if err != nil && ExitCode(err) != 0 || !strings.Contains(stderr, "--output VALUE") || strings.Contains(stderr, "(default ") {
+		t.Errorf("--help = %v:\n%s", err, stderr)
 	}
 }

@@ -50,7 +50,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stdout, "oci-attest", version)
 			return nil
 		case "demo":
-			return runDemo(ctx, args[1:], getenv, stdout)
+			err := runDemo(ctx, args[1:], getenv, stdout)
+			if err != nil && !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(stderr, "oci-attest demo: %v\n", err)
+			}
+			return err
 		case "verify":
 			return runVerify(ctx, args[1:], getenv, stdout, stderr)
 		case "attest":

@@ -6,34 +6,47 @@ import (
 	"time"
 
 	"github.com/oci-attest/oci-attest/internal/attest"
+	"github.com/oci-attest/oci-attest/internal/sign"
 )
 
-// summary renders the job summary: what was attested, where the attestation
-// went, and the commands that verify it. File paths are shown as the job's
-// steps see them (paths translates the action container's view back).
+// summary renders the job summary: one sentence a reviewer reads in five
+// seconds (what was attested, where it is attached, who signed, that it was
+// verified), then the details, then the commands that verify it. Every value
+// goes through md (escape.go); file paths are shown as the job's steps see
+// them (paths translates the action container's view back).
 func summary(r *attestResult, paths pathMap) string {
 	var b strings.Builder
+	b.WriteString("## oci-attest\n\n")
+	b.WriteString(headline(r, paths))
+	b.WriteString("\n\n| | |\n|---|---|\n")
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
-	b.WriteString("## oci-attest\n\n| | |\n|---|---|\n")
-	tags := strings.Join(r.image.RepoTags, ", ")
-	if tags == "" {
-		tags = "(none)"
+	tags := "(none)"
+	if len(r.image.RepoTags) > 0 {
+		var ts []string
+		for _, t := range r.image.RepoTags {
+			ts = append(ts, code(t))
+		}
+		tags = strings.Join(ts, ", ")
 	}
-	row("Archive", fmt.Sprintf("`%s` (%s, %s)", paths.toHost(r.archive.Path), r.archive.Format, humanBytes(r.archive.Size)))
+	row("Archive", fmt.Sprintf("%s (%s, %s)", code(paths.toHost(r.archive.Path)), md(string(r.archive.Format)), humanBytes(r.archive.Size)))
 	row("Image tags", tags)
-	row("Image ID", "`"+r.image.ImageID.String()+"`")
-	row("Tar digest", "`"+r.archive.TarDigest.String()+"`")
-	row("Predicate type", "`"+attest.PredicateType+"`")
+	row("Image ID", code(r.image.ImageID.String()))
+	row("Layers", fmt.Sprint(len(r.image.DiffIDs)))
+	row("Tar digest", code(r.archive.TarDigest.String()))
+	row("Predicate type", code(attest.PredicateType))
 	image := ""
 	if r.subject != nil {
 		image = r.subject.Repository.Name() + "@" + r.subject.Descriptor.Digest.String()
-		row("Registry image", "`"+image+"`")
+		row("Registry image", code(image))
+		if r.subject.Image.Digest != r.subject.Descriptor.Digest {
+			row("Matched platform image", code(r.subject.Image.Digest.String()))
+		}
 	}
 	if s := r.signed; s != nil {
 		if s.Identity != "" {
-			row("Signer", fmt.Sprintf("`%s` (issuer `%s`, %s)", s.Identity, s.Issuer, s.Instance))
+			row("Signer", fmt.Sprintf("%s (issuer %s, Sigstore %s)", code(s.Identity), code(s.Issuer), md(s.Instance)))
 		} else {
-			row("Signer", "key "+s.KeyHint+" (not keyless)")
+			row("Signer", "key "+code(s.KeyHint)+" (not keyless)")
 		}
 		if s.LogIndex >= 0 {
 			row("Transparency log", fmt.Sprintf("index %d", s.LogIndex))
@@ -42,32 +55,107 @@ func summary(r *attestResult, paths pathMap) string {
 			row("Timestamp", ts.UTC().Format(time.RFC3339))
 		}
 	}
-	row("Bundle", "`"+paths.toHost(r.bundle)+"`")
+	row("Bundle", code(paths.toHost(r.bundle)))
+	if r.publicKey != "" {
+		row("Public key", code(paths.toHost(r.publicKey)))
+	}
 	if a := r.attached; a != nil {
-		row("Referrer", "`"+a.Artifact.Digest.String()+"`")
+		row("Referrer", code(a.Artifact.Digest.String()))
 		if a.ReferrersTag != "" {
-			row("Discovery", "fallback tag `"+a.ReferrersTag+"` ("+a.Reason+")")
+			row("Discovery", "fallback tag "+code(a.ReferrersTag)+" ("+md(a.Reason)+")")
 		} else {
-			row("Discovery", "referrers API ("+a.Reason+")")
+			row("Discovery", "referrers API ("+md(a.Reason)+")")
 		}
 	}
 	// The verify commands read the referrer: only when one was pushed.
-	if image != "" && r.attached != nil && r.signed != nil && r.signed.Identity != "" {
-		// Trust: public-good is both tools' default; GitHub's instance and a
-		// custom one need their trusted root, and have no Rekor v1 log.
-		ours, theirs := "", ""
-		switch r.signed.Instance {
-		case "github":
-			ours = " \\\n  --sigstore github"
-			theirs = " \\\n  --trusted-root github_trusted_root.json --insecure-ignore-tlog --use-signed-timestamps"
-		case "custom":
-			ours = " \\\n  --trusted-root trusted_root.json"
-			theirs = " \\\n  --trusted-root trusted_root.json --use-signed-timestamps"
-		}
+	if image != "" && r.attached != nil && r.signed != nil {
 		b.WriteString("\n### Verify\n\n```sh\n")
-		fmt.Fprintf(&b, "oci-attest verify %s \\\n  --certificate-identity '%s' \\\n  --certificate-oidc-issuer '%s'%s\n", image, r.signed.Identity, r.signed.Issuer, ours)
-		fmt.Fprintf(&b, "cosign verify-attestation --type %s \\\n  --certificate-identity '%s' \\\n  --certificate-oidc-issuer '%s'%s \\\n  %s\n", attest.PredicateType, r.signed.Identity, r.signed.Issuer, theirs, image)
+		b.WriteString(verifyCommands(image, r.signed, paths.toHost(r.publicKey)))
 		b.WriteString("```\n")
 	}
 	return b.String()
+}
+
+// headline is the summary's first sentence.
+func headline(r *attestResult, paths pathMap) string {
+	name := "an untagged image"
+	if len(r.image.RepoTags) > 0 {
+		name = code(r.image.RepoTags[0])
+	}
+	s := fmt.Sprintf("**Attested %s** (image ID %s) from %s", name, code(short(r.image.ImageID.String())), code(paths.toHost(r.archive.Path)))
+	switch {
+	case r.attached != nil && r.attached.ReferrersTag != "":
+		s += fmt.Sprintf(", attached to %s (referrers fallback tag)", code(r.subject.Repository.Name()+"@"+short(r.subject.Descriptor.Digest.String())))
+	case r.attached != nil:
+		s += fmt.Sprintf(", attached to %s (referrers API)", code(r.subject.Repository.Name()+"@"+short(r.subject.Descriptor.Digest.String())))
+	default:
+		s += ", not pushed to a registry (bundle file only)"
+	}
+	if sg := r.signed; sg != nil {
+		if sg.Identity != "" {
+			s += fmt.Sprintf("; signed keylessly by %s", code(sg.Identity))
+		} else {
+			s += fmt.Sprintf("; signed with key %s (not keyless)", code(short(sg.KeyHint)))
+		}
+		s += "; the bundle was verified before it was published."
+	}
+	return s
+}
+
+// verifyCommands are the oci-attest and cosign commands that verify the
+// referrer of image.
+func verifyCommands(image string, s *sign.Result, publicKey string) string {
+	var b strings.Builder
+	if s.Identity == "" {
+		key := shellQuote(publicKey)
+		if publicKey == "" {
+			key = "PUBLIC_KEY.pem"
+		}
+		fmt.Fprintf(&b, "oci-attest verify %s --key %s\n", shellQuote(image), key)
+		fmt.Fprintf(&b, "cosign verify-attestation --type %s --key %s --insecure-ignore-tlog %s\n", attest.PredicateType, key, shellQuote(image))
+		return b.String()
+	}
+	// Trust: public-good is both tools' default; GitHub's instance and a
+	// custom one need their trusted root, and have no Rekor v1 log.
+	ours, theirs := "", ""
+	switch s.Instance {
+	case sign.InstanceGitHub:
+		ours = " \\\n  --sigstore github"
+		theirs = " \\\n  --trusted-root github_trusted_root.json --insecure-ignore-tlog --use-signed-timestamps"
+	case sign.InstanceCustom:
+		ours = " \\\n  --trusted-root trusted_root.json"
+		theirs = " \\\n  --trusted-root trusted_root.json --use-signed-timestamps"
+	}
+	fmt.Fprintf(&b, "oci-attest verify %s \\\n  --certificate-identity %s \\\n  --certificate-oidc-issuer %s%s\n", shellQuote(image), shellQuote(s.Identity), shellQuote(s.Issuer), ours)
+	fmt.Fprintf(&b, "cosign verify-attestation --type %s \\\n  --certificate-identity %s \\\n  --certificate-oidc-issuer %s%s \\\n  %s\n", attest.PredicateType, shellQuote(s.Identity), shellQuote(s.Issuer), theirs, shellQuote(image))
+	return b.String()
+}
+
+// code shows a value as inline code (an HTML <code> element, in which the
+// entities md writes are decoded, unlike in a backtick span).
+func code(s string) string { return "<code>" + md(s) + "</code>" }
+
+// short abbreviates a digest (algorithm, 12 hex digits, "…") or a key hint
+// (12 characters, "…") for prose.
+func short(d string) string {
+	alg, hex, ok := strings.Cut(d, ":")
+	if !ok {
+		alg, hex = "", d
+	} else {
+		alg += ":"
+	}
+	if len(hex) <= 12 {
+		return d
+	}
+	return alg + hex[:12] + "…"
+}
+
+// shellQuote quotes s for a POSIX shell command line (cleaned first, so it
+// stays on its line).
+func shellQuote(s string) string {
+	s = clean(s)
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -128,6 +128,9 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 			if errors.As(err, &oe) {
 				return fmt.Errorf("%w: --trusted-root: %s", errUsage, oe.Msg)
 			}
+			if errors.Is(err, sign.ErrService) {
+				return fmt.Errorf("loading the %s trusted root: %w (without network access, give the instance's trusted_root.json with --trusted-root)", instance, err)
+			}
 			return fmt.Errorf("loading the trusted root: %w", err)
 		}
 		opts.TrustedMaterial = tm
@@ -170,15 +173,12 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 // parseVerifyFlags parses IMAGE and the flags, in any order.
 func parseVerifyFlags(args []string, stderr io.Writer) (ref.Reference, *verifyFlags, error) {
 	f := &verifyFlags{}
-	fs := flag.NewFlagSet("oci-attest verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: oci-attest verify IMAGE [flags]\n\n"+
+	fs := newFlagSet("oci-attest verify", stderr, func() string {
+		return fmt.Sprintf("Usage: oci-attest verify IMAGE [flags]\n\n"+
 			"Finds the oci attestations (%s) of IMAGE (registry/repo:tag or registry/repo@sha256:…)\n"+
 			"through the referrers API or the sha256-<hex> fallback tag, and verifies each one.\n"+
 			"Exit codes: 0 verified, 1 error, 2 usage, 3 none found, 4 none verifies, 5 archive differs.\n\nFlags:\n", attest.PredicateType)
-		fs.PrintDefaults()
-	}
+	})
 	fs.StringVar(&f.identity, "certificate-identity", "", "the signer's certificate identity (SAN), e.g. https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/heads/main")
 	fs.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "a Go regexp the certificate identity must match (instead of --certificate-identity)")
 	fs.StringVar(&f.issuer, "certificate-oidc-issuer", "", "the OIDC issuer in the certificate, e.g. https://token.actions.githubusercontent.com")
@@ -187,19 +187,16 @@ func parseVerifyFlags(args []string, stderr io.Writer) (ref.Reference, *verifyFl
 	fs.StringVar(&f.workflow, "workflow", "", "the workflow that must have signed: OWNER/REPO/.github/workflows/FILE, a URL, or FILE with --repository (optional)")
 	fs.StringVar(&f.key, "key", "", "a PEM public key: verify key-signed bundles with it (instead of a certificate identity)")
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "a trusted_root.json to verify keyless bundles against (default: the --sigstore instance's root from TUF)")
-	fs.StringVar(&f.sigstore, "sigstore", "", "the Sigstore instance whose trusted root to use: public-good or github (default public-good; custom with --trusted-root)")
+	fs.StringVar(&f.sigstore, "sigstore", "", "the Sigstore instance whose trusted root to use: public-good (default) or github; custom with --trusted-root")
 	fs.StringVar(&f.subjectPath, "subject-path", "", "a local image archive to compare, field by field, with the verified attestation")
-	fs.StringVar(&f.output, "output", "text", "text or json")
+	fs.StringVar(&f.output, "output", "text", "the report: text (default, a block per attestation) or json")
 	fs.BoolVar(&f.allowInsecure, "allow-insecure-registry", false, "allow plain HTTP to a registry that is not on loopback")
 
 	var image string
 	rest := args
 	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return ref.Reference{}, nil, err
-			}
-			return ref.Reference{}, nil, fmt.Errorf("%w: %w", errUsage, err)
+		if err := parseFlags(fs, rest); err != nil {
+			return ref.Reference{}, nil, err
 		}
 		if fs.NArg() == 0 {
 			break

@@ -82,6 +82,11 @@ func (r repo) do(ctx context.Context, method, u string, body []byte, hdr http.He
 			(errors.As(err, &er) && (er.StatusCode == http.StatusUnauthorized || er.StatusCode == http.StatusForbidden)) {
 			return nil, fmt.Errorf("%s %s: %w: %w", method, redact(u), ErrUnauthorized, err)
 		}
+		// url.Error repeats the method and URL: keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("%s %s: %w", method, redact(u), err)
 	}
 	return resp, nil
