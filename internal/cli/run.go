@@ -52,7 +52,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "demo":
 			err := runDemo(ctx, args[1:], getenv, stdout)
 			if err != nil && !errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintf(stderr, "oci-attest demo: %v\n", err)
+				fmt.Fprintf(stderr, "oci-attest demo: %s\n", clean(err.Error()))
 			}
 			return err
 		case "verify":

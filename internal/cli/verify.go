@@ -51,7 +51,7 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 		err = doVerify(ctx, image, f, getenv, stdout)
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stderr, "oci-attest verify: %v\n", err)
+		fmt.Fprintf(stderr, "oci-attest verify: %s\n", clean(err.Error()))
 	}
 	return err
 }
@@ -243,75 +243,83 @@ func readPublicKey(path string) (crypto.PublicKey, error) {
 func writeReport(w io.Writer, r *verify.Report) error {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	// Every value is cleaned (escape.go): a registry's annotation or error
+	// can never start a line of the report.
+	pf := func(format string, args ...any) { fmt.Fprintf(tw, format, cleanArgs(args)...) }
 	if at := r.Repository + "@" + r.Digest; r.Image != at {
-		fmt.Fprintf(tw, "image\t%s\n", r.Image)
-		fmt.Fprintf(tw, "digest\t%s (%s)\n", r.Digest, r.MediaType)
+		pf("image\t%s\n", r.Image)
+		pf("digest\t%s (%s)\n", r.Digest, r.MediaType)
 	} else {
-		fmt.Fprintf(tw, "image\t%s (%s)\n", at, r.MediaType)
+		pf("image\t%s (%s)\n", at, r.MediaType)
 	}
-	fmt.Fprintf(tw, "referrers\t%s: %d oci attestation(s), %d other referrer(s) ignored\n", r.ReferrersSource, len(r.Attestations), len(r.Ignored))
+	pf("referrers\t%s: %d oci attestation(s), %d other referrer(s) ignored\n", r.ReferrersSource, len(r.Attestations), len(r.Ignored))
 	for i, a := range r.Attestations {
 		status := "VERIFIED"
 		if !a.Verified {
 			status = "REJECTED"
 		}
-		fmt.Fprintf(tw, "\nattestation %d\t%s %s\n", i+1, a.Digest, status)
-		fmt.Fprintf(tw, "  found\t%s\n", a.Source)
+		pf("\nattestation %d\t%s %s\n", i+1, a.Digest, status)
+		pf("  found\t%s\n", a.Source)
 		if a.Created != "" {
-			fmt.Fprintf(tw, "  created\t%s\n", a.Created)
+			pf("  created\t%s\n", a.Created)
 		}
 		if s := a.Signer; s != nil {
 			if s.Identity != "" {
-				fmt.Fprintf(tw, "  signer\t%s\n", s.Identity)
-				fmt.Fprintf(tw, "  issuer\t%s\n", s.Issuer)
+				pf("  signer\t%s\n", s.Identity)
+				pf("  issuer\t%s\n", s.Issuer)
 			}
 			if s.SourceRepository != "" {
-				fmt.Fprintf(tw, "  repository\t%s\n", s.SourceRepository)
+				pf("  repository\t%s\n", s.SourceRepository)
 			}
 			if s.BuildSigner != "" {
-				fmt.Fprintf(tw, "  workflow\t%s\n", s.BuildSigner)
+				pf("  workflow\t%s\n", s.BuildSigner)
 			}
 			if s.KeyHint != "" {
-				fmt.Fprintf(tw, "  key hint\t%s\n", s.KeyHint)
+				pf("  key hint\t%s\n", s.KeyHint)
 			}
 		}
 		for _, t := range a.Timestamps {
-			fmt.Fprintf(tw, "  signed at\t%s (%s)\n", t.Time.Format("2006-01-02T15:04:05Z"), t.Kind)
+			pf("  signed at\t%s (%s)\n", t.Time.Format("2006-01-02T15:04:05Z"), t.Kind)
 		}
 		if a.LogIndex != nil {
-			fmt.Fprintf(tw, "  log index\t%d\n", *a.LogIndex)
+			pf("  log index\t%d\n", *a.LogIndex)
 		}
 		if p := a.Predicate; p != nil {
 			tags := strings.Join(p.Tags, ", ")
 			if tags == "" {
 				tags = "(untagged)"
 			}
-			fmt.Fprintf(tw, "  image ID\t%s\n", p.ImageID)
-			fmt.Fprintf(tw, "  tags\t%s\n", tags)
-			fmt.Fprintf(tw, "  layers\t%d\n", p.Layers)
+			pf("  image ID\t%s\n", p.ImageID)
+			pf("  tags\t%s\n", tags)
+			pf("  layers\t%d\n", p.Layers)
 		}
 		if c := a.Archive; c != nil {
-			if c.Matches {
-				fmt.Fprintf(tw, "  archive\t%s matches\n", r.SubjectPath)
-			} else {
-				fmt.Fprintf(tw, "  archive\t%s DIFFERS in %d field(s)\n", r.SubjectPath, len(c.Differences))
+			switch {
+			case c.Matches:
+				pf("  archive\t%s matches\n", r.SubjectPath)
+			case c.SameImage:
+				pf("  archive\t%s: same image (image ID and layers match), different archive file (%d field(s) differ)\n", r.SubjectPath, len(c.Differences))
+			default:
+				pf("  archive\t%s DIFFERS in %d field(s), image ID or layers among them\n", r.SubjectPath, len(c.Differences))
+			}
+			if !c.Matches {
 				for _, d := range c.Differences {
-					fmt.Fprintf(tw, "    %s\tattested %s\n", d.Field, d.Attested)
-					fmt.Fprintf(tw, "    \tlocal    %s\n", d.Local)
+					pf("    %s\tattested %s\n", d.Field, d.Attested)
+					pf("    \tlocal    %s\n", d.Local)
 				}
 			}
 		}
 		if a.Error != "" {
-			fmt.Fprintf(tw, "  reason\t%s\n", a.Error)
+			pf("  reason\t%s\n", a.Error)
 		}
 	}
 	if len(r.Ignored) > 0 {
-		fmt.Fprintf(tw, "\nignored\t\n")
+		pf("\nignored\t\n")
 		for _, ig := range r.Ignored {
-			fmt.Fprintf(tw, "  %s\t%s\n", ig.Digest, ig.Reason)
+			pf("  %s\t%s\n", ig.Digest, ig.Reason)
 		}
 	}
-	fmt.Fprintf(tw, "\nresult\t%s\n", r.Summary())
+	pf("\nresult\t%s\n", r.Summary())
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
@@ -42,9 +43,12 @@ func (l *localArchive) compare(want *attest.Predicate, image ref.Reference) *Arc
 		}
 	}
 	got := attest.NewPredicate(l.a, img)
-	c := &ArchiveComparison{Matches: true}
+	c := &ArchiveComparison{Matches: true, SameImage: true}
 	for _, d := range attest.Diff(want, got) {
 		c.Matches = false
+		if d.Field == "imageid" || strings.HasPrefix(d.Field, "diffids") {
+			c.SameImage = false
+		}
 		c.Differences = append(c.Differences, Difference{Field: d.Field, Attested: d.Want, Local: d.Got})
 	}
 	return c

@@ -113,8 +113,12 @@ type PredicateSummary struct {
 // ArchiveComparison is the field-by-field comparison of a verified predicate
 // with the one recomputed from the local archive.
 type ArchiveComparison struct {
-	// Matches is true when no field differs.
+	// Matches is true when no field differs: the file is the attested file.
 	Matches bool `json:"matches"`
+	// SameImage is true when the image ID and every layer diffID match: the
+	// archive holds the attested image (a loader loads the same image), even
+	// when the file differs (another archive format, other tags).
+	SameImage bool `json:"sameImage"`
 	// Differences are the differing fields (want = attested, got = local).
 	Differences []Difference `json:"differences,omitempty"`
 }

@@ -7,7 +7,6 @@ package verify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -166,10 +165,10 @@ func outcome(rep *Report) error {
 	case len(rep.Attestations) == 0:
 		return fmt.Errorf("%w for %s (%d other referrer(s) ignored): attest the image first, or check the image name and digest", ErrNoneFound, at, len(rep.Ignored))
 	case rep.Verified == 0:
-		var errs []error
+		var errs []string
 		unreadable := 0
 		for _, a := range rep.Attestations {
-			errs = append(errs, fmt.Errorf("%s: %s", a.Digest, a.Error))
+			errs = append(errs, fmt.Sprintf("%s: %s", a.Digest, a.Error))
 			if a.Unreadable {
 				unreadable++
 			}
@@ -177,21 +176,27 @@ func outcome(rep *Report) error {
 		if unreadable > 0 {
 			// Not "none verifies": some were never checked. A plain error
 			// (exit 1) says to retry rather than that the image is bad.
-			return fmt.Errorf("reading attestations of %s: the registry failed to serve %d of %d; none of the others verifies: %w", at, unreadable, len(rep.Attestations), errors.Join(errs...))
+			return fmt.Errorf("reading attestations of %s: the registry failed to serve %d of %d; none of the others verifies: %s", at, unreadable, len(rep.Attestations), strings.Join(errs, "; "))
 		}
-		return fmt.Errorf("%w for %s: %d found, all rejected: %w", ErrNoneVerified, at, len(rep.Attestations), errors.Join(errs...))
+		return fmt.Errorf("%w for %s: %d found, all rejected: %s", ErrNoneVerified, at, len(rep.Attestations), strings.Join(errs, "; "))
 	}
 	if rep.SubjectPath == "" {
 		return nil
 	}
-	m := false
+	m, same := false, false
 	for _, a := range rep.Attestations {
 		if a.Archive != nil && a.Archive.Matches {
 			m = true
 		}
+		if a.Archive != nil && a.Archive.SameImage {
+			same = true
+		}
 	}
 	rep.ArchiveMatches = &m
-	if !m {
+	switch {
+	case !m && same:
+		return fmt.Errorf("%w: %s holds the attested image (image ID and layers match) but is not the attested archive file of %s", ErrArchiveDiffers, rep.SubjectPath, at)
+	case !m:
 		return fmt.Errorf("%w: %s does not match any verified attestation of %s", ErrArchiveDiffers, rep.SubjectPath, at)
 	}
 	return nil

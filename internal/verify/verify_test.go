@@ -65,7 +65,7 @@ func TestVerifyKeySigned(t *testing.T) {
 							Layers:    2,
 							TarDigest: "sha256:" + f.predicate.TarDigest["sha256"],
 						},
-						Archive: &ArchiveComparison{Matches: true},
+						Archive: &ArchiveComparison{Matches: true, SameImage: true},
 					}},
 					Ignored:        []Ignored{},
 					Verified:       1,
@@ -265,6 +265,39 @@ func TestVerifyArchiveDiffers(t *testing.T) {
 				t.Errorf("diffids[1] difference = %+v, want attested %s and the new layer's diffID", d, f.predicate.DiffIDs[1]["sha256"])
 			}
 		})
+	}
+}
+
+// TestVerifySameImageOtherArchive: the attested image saved again under
+// another tag (another file, the same config and layers) is reported as the
+// same image in a different archive file — and still exits as "differs",
+// since the file is not the attested one.
+func TestVerifySameImageOtherArchive(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartGGCR(t)
+	f := newFixture(t, reg, "verify/sameimage")
+	bundle, pub := keySigned(t, f.statement(t))
+	f.attach(t, bundle, predicateType)
+	retagged := testImage("one")
+	retagged.RepoTags = []string{"localhost/verify/app:v2"}
+	other := writeArchive(t, retagged)
+	rep, err := Verify(context.Background(), testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: other})
+	if !errors.Is(err, ErrArchiveDiffers) || !strings.Contains(err.Error(), "holds the attested image") {
+		t.Fatalf("Verify(same image, other archive) = %v, want ErrArchiveDiffers saying it holds the attested image", err)
+	}
+	c := rep.Attestations[0].Archive
+	if c == nil || c.Matches || !c.SameImage {
+		t.Fatalf("archive comparison = %+v, want same image, not matching", c)
+	}
+	for _, d := range c.Differences {
+		if d.Field == "imageid" || strings.HasPrefix(d.Field, "diffids") {
+			t.Errorf("same image reported as differing in %s", d.Field)
+		}
+	}
+	// Another image is not the same image.
+	rep, err = Verify(context.Background(), testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: writeArchive(t, testImage("two"))})
+	if !errors.Is(err, ErrArchiveDiffers) || rep.Attestations[0].Archive.SameImage {
+		t.Errorf("Verify(another image) = %v, same image %v; want it not the same image", err, rep.Attestations[0].Archive.SameImage)
 	}
 }
 
