@@ -98,7 +98,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		err = demoOne(ctx, i+2, r.title, host, archive, keyPath, pub, dir, getenv, say)
+		err = demoOne(ctx, i+2, r.title, host, archive, keyPath, pub, dir, getenv, say, i == len(registries)-1)
 		stop()
 		if err != nil {
 			return err
@@ -110,7 +110,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 func demoOne(ctx context.Context, step int, title, host, archive, keyPath string, pub any, dir string,
-	getenv func(string) string, say func(string, ...any)) error {
+	getenv func(string) string, say func(string, ...any), tamper bool) error {
 	say("%d. %s at %s", step, title, host)
 	var buf strings.Builder
 	log := newLogger(false, &buf, getenv)
@@ -165,7 +165,60 @@ func demoOne(ctx context.Context, step int, title, host, archive, keyPath string
 		return fmt.Errorf("demo: verifying: %w", err)
 	}
 	say("   verified: %s\n", rep.Summary())
+	if !tamper {
+		return nil
+	}
+
+	// What the attestation is for: a copy whose one file in the last layer
+	// was changed, rebuilt consistently (new layer digest, diffID and config)
+	// so that it is a well-formed archive that loads — as a swap by an
+	// attacker would be.
+	tampered, changed, err := demoTampered(dir)
+	if err != nil {
+		return err
+	}
+	say("%d. A tampered copy: %s (%s changed, the archive rebuilt consistently)", step+1, tampered, changed)
+	rep, err = verify.Verify(ctx, r.subject.Repository.WithDigest(r.subject.Descriptor.Digest), verify.Options{
+		Client:      client,
+		Policy:      sign.Policy{PublicKey: pub},
+		SubjectPath: tampered,
+	})
+	if !errors.Is(err, verify.ErrArchiveDiffers) {
+		return fmt.Errorf("demo: the tampered archive was not caught: %v", err)
+	}
+	var fields []string
+	for _, d := range rep.Attestations[0].Archive.Differences {
+		fields = append(fields, d.Field)
+	}
+	say("   caught: the signature verifies, but the archive is not the attested image;")
+	say("   differing fields: %s", strings.Join(fields, ", "))
+	say("   (`oci-attest verify IMAGE --subject-path FILE` exits 5 here: do not docker load it)\n")
 	return nil
+}
+
+// demoTampered writes the demo archive with one file of its last layer
+// changed, and says which.
+func demoTampered(dir string) (string, string, error) {
+	for _, a := range ocitest.Archives() {
+		if a.Name != "docker25.tar" {
+			continue
+		}
+		img := a.Images[0]
+		img.Layers = append([]ocitest.Layer(nil), img.Layers...)
+		last := &img.Layers[len(img.Layers)-1]
+		last.Files = append([]ocitest.File(nil), last.Files...)
+		last.Files[0].Content += "# one line an attacker added\n"
+		b, err := ocitest.Build(a.Layout, img)
+		if err != nil {
+			return "", "", err
+		}
+		p := filepath.Join(dir, "tampered.tar")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return "", "", err
+		}
+		return p, last.Files[0].Name, nil
+	}
+	return "", "", errors.New("demo: the generator has no docker25.tar")
 }
 
 // demoKey writes a fresh P-256 key for the demo and returns its path and

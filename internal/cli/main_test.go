@@ -583,3 +583,24 @@ func TestUnknownFlagSuggests(t *testing.T) {
 		t.Errorf("--help = %v:\n%s", err, stderr)
 	}
 }
+
+// TestDemo runs the README's first command: the whole flow against both
+// embedded registries, ending with a tampered archive being caught.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	stdout, stderr, err := runCLI(t, env{}, "demo")
+	if err != nil {
+		t.Fatalf("demo = %v\n%s%s", err, stdout, stderr)
+	}
+	for _, want := range []string{
+		"no fallback tag written", "the fallback tag sha256-", "image.tar matches",
+		"4. A tampered copy", "caught: the signature verifies, but the archive is not the attested image", "imageid", "diffids[1]",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "registry requests") {
+		t.Errorf("demo output still counts requests:\n%s", stdout)
+	}
+}
