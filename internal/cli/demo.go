@@ -183,8 +183,11 @@ func demoOne(ctx context.Context, step int, title, host, archive, keyPath string
 		Policy:      sign.Policy{PublicKey: pub},
 		SubjectPath: tampered,
 	})
-	if !errors.Is(err, verify.ErrArchiveDiffers) {
-		return fmt.Errorf("demo: the tampered archive was not caught: %v", err)
+	switch {
+	case err == nil:
+		return errors.New("demo: the tampered archive was not caught: it verified as matching")
+	case !errors.Is(err, verify.ErrArchiveDiffers):
+		return fmt.Errorf("demo: verifying the tampered archive: %w", err)
 	}
 	var fields []string
 	for _, d := range rep.Attestations[0].Archive.Differences {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -37,6 +38,7 @@ type verifyFlags struct {
 	trustedRoot              string
 	sigstore                 string
 	subjectPath              string
+	bundles                  []string
 	output                   string
 	allowInsecure            bool
 }
@@ -112,6 +114,7 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 	if err != nil {
 		return err
 	}
+	var trustedFrom string
 	if f.key == "" || f.trustedRoot != "" || f.sigstore != "" {
 		// Whose root: --sigstore, else a --trusted-root file is a custom
 		// instance's, else public-good's.
@@ -122,7 +125,10 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 		if instance == "" {
 			instance = sign.InstancePublicGood
 		}
-		tm, err := sign.TrustedMaterial(ctx, sign.TrustOptions{Instance: instance, TrustedRootPath: f.trustedRoot, ServerURL: getenv("GITHUB_SERVER_URL")})
+		tm, from, err := sign.TrustedMaterialFrom(ctx, sign.TrustOptions{
+			Instance: instance, TrustedRootPath: f.trustedRoot,
+			TUFCachePath: tufCache(getenv), ServerURL: getenv("GITHUB_SERVER_URL"),
+		})
 		if err != nil {
 			var oe *sign.OptionError
 			if errors.As(err, &oe) {
@@ -133,20 +139,27 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 			}
 			return fmt.Errorf("loading the trusted root: %w", err)
 		}
-		opts.TrustedMaterial = tm
+		opts.TrustedMaterial, trustedFrom = tm, from
 		// What a keyless bundle must carry follows the instance (public-good:
 		// SCT, log entry, timestamp; github: RFC 3161 timestamp; custom: what
 		// the trusted root lists).
 		opts.Policy.Instance = instance
 	}
-	client, err := registry.New(registry.Options{Getenv: getenv, GitHubToken: getenv("GITHUB_TOKEN"), AllowInsecure: f.allowInsecure})
-	if err != nil {
-		return err
+	var rep *verify.Report
+	var verr error
+	if len(f.bundles) > 0 {
+		// Where the archive arrives: no registry, nothing contacted.
+		rep, verr = verify.Bundles(ctx, f.bundles, opts)
+	} else {
+		client, err := registry.New(registry.Options{Getenv: getenv, GitHubToken: getenv("GITHUB_TOKEN"), AllowInsecure: f.allowInsecure})
+		if err != nil {
+			return err
+		}
+		opts.Client = client
+		rep, verr = verify.Verify(ctx, image, opts)
 	}
-	opts.Client = client
-
-	rep, verr := verify.Verify(ctx, image, opts)
 	if rep != nil {
+		rep.TrustedRoot = trustedFrom
 		var werr error
 		if f.output == "json" {
 			enc := json.NewEncoder(stdout)
@@ -170,7 +183,45 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 	return verr
 }
 
-// parseVerifyFlags parses IMAGE and the flags, in any order.
+// tufCache is where TUF metadata is cached: TUF_ROOT (as cosign reads it),
+// else $HOME/.sigstore/root; "" leaves sigstore-go's default.
+func tufCache(getenv func(string) string) string {
+	if d := getenv("TUF_ROOT"); d != "" {
+		return d
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".sigstore", "root")
+	}
+	return ""
+}
+
+// bundleFiles expands --bundle values: a file, or a directory's *.json
+// files (bundles are written as <name>.sigstore.json).
+func bundleFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --bundle: %w", errUsage, err)
+		}
+		if !fi.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		m, err := filepath.Glob(filepath.Join(a, "*.json"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: --bundle %s: %w", errUsage, a, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("%w: --bundle %s: the directory holds no *.json bundle", errUsage, a)
+		}
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
+// parseVerifyFlags parses IMAGE and the flags, in any order. With --bundle
+// there is no IMAGE.
 func parseVerifyFlags(args []string, stderr io.Writer) (ref.Reference, *verifyFlags, error) {
 	f := &verifyFlags{}
 	fs := newFlagSet("oci-attest verify", stderr, func() string {
@@ -189,6 +240,10 @@ func parseVerifyFlags(args []string, stderr io.Writer) (ref.Reference, *verifyFl
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "a trusted_root.json to verify keyless bundles against (default: the --sigstore instance's root from TUF)")
 	fs.StringVar(&f.sigstore, "sigstore", "", "the Sigstore instance whose trusted root to use: public-good (default) or github; custom with --trusted-root")
 	fs.StringVar(&f.subjectPath, "subject-path", "", "a local image archive to compare, field by field, with the verified attestation")
+	fs.Func("bundle", "a Sigstore bundle file (or a directory of them; repeatable) to verify against --subject-path with no registry, instead of IMAGE", func(v string) error {
+		f.bundles = append(f.bundles, v)
+		return nil
+	})
 	fs.StringVar(&f.output, "output", "text", "the report: text (default, a block per attestation) or json")
 	fs.BoolVar(&f.allowInsecure, "allow-insecure-registry", false, "allow plain HTTP to a registry that is not on loopback")
 
@@ -207,14 +262,29 @@ func parseVerifyFlags(args []string, stderr io.Writer) (ref.Reference, *verifyFl
 		image, rest = fs.Arg(0), fs.Args()[1:]
 	}
 	switch {
-	case image == "":
-		return ref.Reference{}, nil, fmt.Errorf("%w: name the image to verify: oci-attest verify REGISTRY/REPO:TAG (or @sha256:DIGEST)", errUsage)
 	case f.output != "text" && f.output != "json":
 		return ref.Reference{}, nil, fmt.Errorf("%w: --output %q: use text or json", errUsage, f.output)
 	case f.sigstore != "" && f.sigstore != sign.InstancePublicGood && f.sigstore != sign.InstanceGitHub && f.sigstore != sign.InstanceCustom:
 		return ref.Reference{}, nil, fmt.Errorf("%w: --sigstore %q: use public-good or github (or --trusted-root FILE)", errUsage, f.sigstore)
 	case f.sigstore == sign.InstanceCustom && f.trustedRoot == "":
 		return ref.Reference{}, nil, fmt.Errorf("%w: --sigstore custom needs --trusted-root FILE", errUsage)
+	}
+	if len(f.bundles) > 0 {
+		switch {
+		case image != "":
+			return ref.Reference{}, nil, fmt.Errorf("%w: give IMAGE (bundles from the registry) or --bundle (bundle files), not both", errUsage)
+		case f.subjectPath == "":
+			return ref.Reference{}, nil, fmt.Errorf("%w: --bundle needs --subject-path ARCHIVE: the archive the bundles are checked against", errUsage)
+		}
+		bundles, err := bundleFiles(f.bundles)
+		if err != nil {
+			return ref.Reference{}, nil, err
+		}
+		f.bundles = bundles
+		return ref.Reference{}, f, nil
+	}
+	if image == "" {
+		return ref.Reference{}, nil, fmt.Errorf("%w: name the image to verify: oci-attest verify REGISTRY/REPO:TAG (or @sha256:DIGEST), or give --bundle FILE --subject-path ARCHIVE", errUsage)
 	}
 	r, err := ref.Parse(image)
 	if err != nil {
@@ -246,20 +316,35 @@ func writeReport(w io.Writer, r *verify.Report) error {
 	// Every value is cleaned (escape.go): a registry's annotation or error
 	// can never start a line of the report.
 	pf := func(format string, args ...any) { fmt.Fprintf(tw, format, cleanArgs(args)...) }
-	if at := r.Repository + "@" + r.Digest; r.Image != at {
+	switch at := r.Repository + "@" + r.Digest; {
+	case r.Repository == "":
+		pf("archive\t%s (%s)\n", r.SubjectPath, r.TarDigest)
+		pf("bundles\t%d file(s)\n", len(r.Attestations))
+	case r.Image != at:
 		pf("image\t%s\n", r.Image)
 		pf("digest\t%s (%s)\n", r.Digest, r.MediaType)
-	} else {
+	default:
 		pf("image\t%s (%s)\n", at, r.MediaType)
 	}
-	pf("referrers\t%s: %d oci attestation(s), %d other referrer(s) ignored\n", r.ReferrersSource, len(r.Attestations), len(r.Ignored))
+	if r.TrustedRoot != "" {
+		pf("trusted root\t%s\n", r.TrustedRoot)
+	}
+	if r.Repository != "" {
+		pf("referrers\t%s: %d oci attestation(s), %d other referrer(s) ignored\n", r.ReferrersSource, len(r.Attestations), len(r.Ignored))
+	}
 	for i, a := range r.Attestations {
 		status := "VERIFIED"
 		if !a.Verified {
 			status = "REJECTED"
 		}
-		pf("\nattestation %d\t%s %s\n", i+1, a.Digest, status)
-		pf("  found\t%s\n", a.Source)
+		id := a.Digest
+		if id == "" {
+			id = a.Source
+		}
+		pf("\nattestation %d\t%s %s\n", i+1, id, status)
+		if a.Digest != "" {
+			pf("  found\t%s\n", a.Source)
+		}
 		if a.Created != "" {
 			pf("  created\t%s\n", a.Created)
 		}

@@ -16,8 +16,8 @@ import (
 )
 
 // TestSignSourcesAndFailures runs token sources, key signing with the
-// stack's services and every failure against one real stack (one TSA at a
-// time), in order: the last subtests stop its services.
+// stack's services and every failure against one real stack, in order: the
+// last subtests stop its services.
 func TestSignSourcesAndFailures(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -228,10 +228,9 @@ func TestSignSourcesAndFailures(t *testing.T) {
 	})
 
 	t.Run("fail closed: bundle does not verify against the trusted root", func(t *testing.T) {
-		// This stack's root with another stack's certificate authority (no
-		// TSA there, so no second TSA lock): it lists the same kinds of
-		// service, so the options pass Check, but the fresh bundle's
-		// certificate chains to nothing it trusts.
+		// This stack's root with another stack's certificate authority: it
+		// lists the same kinds of service, so the options pass Check, but the
+		// fresh bundle's certificate chains to nothing it trusts.
 		other := testenv.StartSigstore(t, testenv.SigstoreOptions{Rekor: true})
 		opts := customOptions(s)
 		opts.TrustedRootPath = mixedRoot(t, s.TrustedRootPath, other.TrustedRootPath)

@@ -3,6 +3,7 @@ package sign
 import (
 	"context"
 	_ "embed" // the GitHub TUF root
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -84,6 +85,41 @@ func TrustedMaterial(ctx context.Context, opts TrustOptions) (root.TrustedMateri
 		return nil, err
 	}
 	return tr, nil
+}
+
+// TrustedMaterialFrom is TrustedMaterial that also says where the root came
+// from, for reports: "file PATH", "TUF repository URL", or — when the
+// repository cannot be reached and the TUF cache holds metadata that has not
+// expired — "TUF cache at DIR (offline: …)", which is then what is used.
+func TrustedMaterialFrom(ctx context.Context, opts TrustOptions) (root.TrustedMaterial, string, error) {
+	if opts.TrustedRootPath != "" {
+		tm, err := TrustedMaterial(ctx, opts)
+		return tm, "file " + opts.TrustedRootPath, err
+	}
+	tm, err := TrustedMaterial(ctx, opts)
+	if err == nil {
+		o, _ := tufOptions(opts)
+		return tm, "TUF repository " + o.RepositoryBaseURL, nil
+	}
+	var oe *OptionError
+	if errors.As(err, &oe) {
+		return nil, "", err
+	}
+	o, oerr := tufOptions(opts)
+	if oerr != nil {
+		return nil, "", err
+	}
+	o.ForceCache = true
+	o.Context = ctx
+	c, cerr := tuf.New(o)
+	if cerr != nil {
+		return nil, "", fmt.Errorf("%w (and no usable TUF cache at %s: %w)", err, o.CachePath, cerr)
+	}
+	tr, cerr := root.GetTrustedRoot(c)
+	if cerr != nil {
+		return nil, "", fmt.Errorf("%w (and no cached trusted root at %s: %w)", err, o.CachePath, cerr)
+	}
+	return tr, fmt.Sprintf("TUF cache at %s (offline: %v)", o.CachePath, err), nil
 }
 
 // instanceRoot loads the trusted root and, when wanted and available, the

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,15 +24,8 @@ type SigstoreOptions struct {
 	// Rekor starts a Rekor v2 log (rekor-tiles v2.3.0, POSIX storage).
 	Rekor bool
 	// TSA starts an RFC 3161 timestamp authority (timestamp-authority
-	// v1.2.9). Its metrics port is fixed at 2112, so only one TSA runs on the
-	// machine at a time: StartSigstore holds a machine-wide file lock
-	// ($TMPDIR/oci-attest-tsa-2112.lock) from starting the TSA until the
-	// test's cleanup has stopped it. Tests that need a TSA therefore run one
-	// after another, across packages too, and one test (with its subtests)
-	// cannot hold two TSA stacks at once. A file lock was chosen over a
-	// network namespace per TSA because it needs no privileges (unprivileged
-	// user namespaces are often disabled on CI runners) and the stack starts
-	// in well under a second.
+	// v1.2.9, built with its metrics on a free loopback port instead of the
+	// release's fixed :2112 — see GoTools — so that any number run at once).
 	TSA bool
 }
 
@@ -172,10 +164,6 @@ func StartSigstore(t testing.TB, opts SigstoreOptions) *Sigstore {
 	var tport int
 	if opts.TSA {
 		bin := Tool(t, "timestamp-server")
-		// Cleanups run last-registered first: registering the unlock before
-		// Start makes Start's cleanup (kill and wait) run first, so port 2112
-		// is free when the next test gets the lock.
-		t.Cleanup(lockTSA(t))
 		tport = FreePort(t)
 		s.TSA = Start(t, dir, bin, "serve", "--timestamp-signer=memory", "--disable-ntp-monitoring",
 			"--host=127.0.0.1", "--port="+strconv.Itoa(tport), "--log-type=prod")
@@ -217,50 +205,6 @@ func writeFile(t testing.TB, p string, b []byte) {
 		t.Fatal(err)
 	}
 }
-
-// lockTSA takes the machine-wide lock for the TSA's fixed metrics port 2112
-// and waits for the port to be free. It returns the unlock function. It gives
-// up after tsaLockWait: a test that starts a second TSA stack while holding
-// the lock would otherwise wait on itself until the test binary times out.
-func lockTSA(t testing.TB) func() {
-	t.Helper()
-	path := filepath.Join(os.TempDir(), "oci-attest-tsa-2112.lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatalf("opening the TSA lock %s: %v", path, err)
-	}
-	deadline := time.Now().Add(tsaLockWait)
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-			f.Close()
-			t.Fatalf("waited %v for the TSA lock %s (only one timestamp-server runs at a time; a test cannot start two TSA stacks at once): %v", tsaLockWait, path, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	unlock := func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}
-	for {
-		l, err := net.Listen("tcp", ":2112")
-		if err == nil {
-			l.Close()
-			return unlock
-		}
-		if time.Now().After(deadline) {
-			unlock()
-			t.Fatalf("port 2112 (the timestamp-server's fixed metrics port) is taken by a process that is not a test TSA: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// tsaLockWait bounds the wait for the TSA lock.
-const tsaLockWait = 5 * time.Minute
 
 func httpGet(t testing.TB, url string) []byte {
 	t.Helper()

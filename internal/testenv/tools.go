@@ -9,13 +9,16 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 )
 
@@ -25,6 +28,24 @@ type GoTool struct {
 	Package string // package path to go install
 	Version string // pinned version
 	Env     []string
+	// Module and Patch, when set, build the tool from a copy of Module's
+	// source at Version with each Patch applied (exact text, which must be
+	// there), instead of `go install`: for a test-only change such as a
+	// listener address that is fixed in the release.
+	Module string
+	Patch  []Patch
+}
+
+// Patch replaces Old by New in File (a path inside the module).
+type Patch struct{ File, Old, New string }
+
+// stampVersion is what the stamp file records: the version, and that it is
+// patched.
+func (t GoTool) stampVersion() string {
+	if len(t.Patch) == 0 {
+		return t.Version
+	}
+	return t.Version + "+patched"
 }
 
 // GoTools are the pinned Go tools the tests use. .ci/run installs all of them
@@ -34,7 +55,13 @@ var GoTools = []GoTool{
 	{Name: "oras", Package: "oras.land/oras/cmd/oras", Version: "v1.3.6"},
 	{Name: "regctl", Package: "github.com/regclient/regclient/cmd/regctl", Version: "v0.11.7"},
 	{Name: "registry", Package: "github.com/distribution/distribution/v3/cmd/registry", Version: "v3.1.2"},
-	{Name: "timestamp-server", Package: "github.com/sigstore/timestamp-authority/cmd/timestamp-server", Version: "v1.2.9"},
+	// timestamp-server v1.2.9 serves its metrics on the fixed port :2112 and
+	// exits when it is taken, so only one could run on a machine at a time
+	// (parallel test packages queued on a lock for minutes): the test build
+	// serves them on a free loopback port instead. Nothing else changes.
+	{Name: "timestamp-server", Package: "github.com/sigstore/timestamp-authority/cmd/timestamp-server", Version: "v1.2.9",
+		Module: "github.com/sigstore/timestamp-authority",
+		Patch:  []Patch{{File: "pkg/server/prometheus.go", Old: `Addr:         ":2112",`, New: `Addr:         "127.0.0.1:0",`}}},
 	{Name: "fulcio", Package: "github.com/sigstore/fulcio", Version: "v1.8.8"},
 	{Name: "posix", Package: "github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix", Version: "v2.3.0"},
 	{Name: "cosign", Package: "github.com/sigstore/cosign/v3/cmd/cosign", Version: "v3.1.3"},
@@ -95,7 +122,7 @@ func Install(ctx context.Context, name string) (string, error) {
 	dir := gobin()
 	bin := filepath.Join(dir, t.Name)
 	stamp := filepath.Join(dir, "."+t.Name+".oci-attest-version")
-	if have(bin, stamp, t.Version) {
+	if have(bin, stamp, t.stampVersion()) {
 		return bin, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -106,19 +133,70 @@ func Install(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	defer unlock()
-	if have(bin, stamp, t.Version) {
+	if have(bin, stamp, t.stampVersion()) {
 		return bin, nil
 	}
-	cmd := exec.CommandContext(ctx, "go", "install", t.Package+"@"+t.Version)
-	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-buildvcs=false", "GOTOOLCHAIN=local")
-	cmd.Env = append(cmd.Env, t.Env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("testenv: go install %s@%s: %w\n%s", t.Package, t.Version, err, out)
+	if len(t.Patch) > 0 {
+		if err := buildPatched(ctx, t, bin); err != nil {
+			return "", err
+		}
+	} else {
+		cmd := exec.CommandContext(ctx, "go", "install", t.Package+"@"+t.Version)
+		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-buildvcs=false", "GOTOOLCHAIN=local")
+		cmd.Env = append(cmd.Env, t.Env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("testenv: go install %s@%s: %w\n%s", t.Package, t.Version, err, out)
+		}
 	}
-	if err := os.WriteFile(stamp, []byte(t.Version), 0o644); err != nil {
+	if err := os.WriteFile(stamp, []byte(t.stampVersion()), 0o644); err != nil {
 		return "", err
 	}
 	return bin, nil
+}
+
+// buildPatched builds t from a patched copy of its module's source.
+func buildPatched(ctx context.Context, t GoTool, bin string) error {
+	dl := exec.CommandContext(ctx, "go", "mod", "download", "-json", t.Module+"@"+t.Version)
+	dl.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=")
+	dl.Dir = os.TempDir() // outside any module
+	out, err := dl.Output()
+	if err != nil {
+		return fmt.Errorf("testenv: go mod download %s@%s: %w", t.Module, t.Version, err)
+	}
+	var m struct{ Dir string }
+	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
+		return fmt.Errorf("testenv: go mod download %s@%s: no source directory in %s", t.Module, t.Version, out)
+	}
+	src, err := os.MkdirTemp("", "oci-attest-"+t.Name+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(src)
+	if err := os.CopyFS(src, os.DirFS(m.Dir)); err != nil {
+		return fmt.Errorf("testenv: copying %s: %w", m.Dir, err)
+	}
+	for _, p := range t.Patch {
+		f := filepath.Join(src, filepath.FromSlash(p.File))
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("testenv: patching %s: %w", p.File, err)
+		}
+		if !bytes.Contains(b, []byte(p.Old)) {
+			return fmt.Errorf("testenv: patching %s of %s@%s: %q is not there", p.File, t.Module, t.Version, p.Old)
+		}
+		if err := os.WriteFile(f, bytes.Replace(b, []byte(p.Old), []byte(p.New), 1), 0o644); err != nil {
+			return err
+		}
+	}
+	pkg := "./" + strings.TrimPrefix(strings.TrimPrefix(t.Package, t.Module), "/")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, pkg)
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false -mod=mod", "GOTOOLCHAIN=local")
+	cmd.Env = append(cmd.Env, t.Env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("testenv: building patched %s@%s: %w\n%s", t.Package, t.Version, err, out)
+	}
+	return nil
 }
 
 func have(bin, stamp, version string) bool {

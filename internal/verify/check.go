@@ -45,18 +45,47 @@ func (c checker) check(ctx context.Context, d ocispec.Descriptor, source string)
 		a.Unreadable = errors.Is(err, errRegistry)
 		return a, ""
 	}
+	annotated := d.Annotations[registry.AnnotationPredicateType]
+	why := checkBundle(ctx, raw, &a, bundleCheck{
+		opts: c.opts, pol: c.pol, local: c.local, image: c.image,
+		subject: c.subject.Digest.String(), annotatedType: annotated,
+	})
+	return a, why
+}
+
+// bundleCheck is what checkBundle holds a bundle to.
+type bundleCheck struct {
+	opts  Options
+	pol   certPolicy
+	local *localArchive
+	image ref.Reference
+	// subject is the digest the statement must name as a subject; "" when
+	// the caller compares the predicate with a local archive instead (a
+	// bundle file verified where the archive arrives).
+	subject string
+	// annotatedType is the predicate type the referrer's annotation claims;
+	// "" when there is none (a bundle file, an unannotated referrer).
+	annotatedType string
+}
+
+// checkBundle verifies one bundle into a: the signature against the trusted
+// material and the signer policy, the certificate's repository and
+// workflow, the predicate type and, with a local archive, the predicate
+// against it. It returns a non-empty reason to ignore the bundle when its
+// statement is of another predicate type and nothing claimed it was ours.
+func checkBundle(ctx context.Context, raw []byte, a *Attestation, c bundleCheck) string {
 	b := &bundle.Bundle{Bundle: new(protobundle.Bundle)}
 	if err := b.UnmarshalJSON(raw); err != nil {
 		a.Error = fmt.Sprintf("parsing the Sigstore bundle: %v", err)
-		return a, ""
+		return ""
 	}
 	env := b.GetDsseEnvelope()
 	if env == nil {
-		if d.Annotations[registry.AnnotationPredicateType] == "" {
-			return a, "the bundle holds a message signature, not an attestation"
+		if c.annotatedType == "" && c.subject != "" {
+			return "the bundle holds a message signature, not an attestation"
 		}
 		a.Error = "the bundle holds no DSSE envelope"
-		return a, ""
+		return ""
 	}
 	// Before verification the payload is only looked at to skip statements
 	// of other predicate types; nothing from it is reported.
@@ -64,22 +93,26 @@ func (c checker) check(ctx context.Context, d ocispec.Descriptor, source string)
 		PredicateType string `json:"predicateType"`
 	}
 	if json.Unmarshal(env.GetPayload(), &probe) == nil && probe.PredicateType != "" && probe.PredicateType != predicateType {
-		if d.Annotations[registry.AnnotationPredicateType] == "" {
-			return a, fmt.Sprintf("predicate type %q is not ours", probe.PredicateType)
+		switch {
+		case c.annotatedType == "" && c.subject != "":
+			return fmt.Sprintf("predicate type %q is not ours", probe.PredicateType)
+		case c.annotatedType == "":
+			a.Error = fmt.Sprintf("the statement's predicate type is %q, not the oci attestor's %s", probe.PredicateType, predicateType)
+		default:
+			a.Error = fmt.Sprintf("the statement's predicate type %q differs from the referrer's annotation %q", probe.PredicateType, c.annotatedType)
 		}
-		a.Error = fmt.Sprintf("the statement's predicate type %q differs from the referrer's annotation %q", probe.PredicateType, d.Annotations[registry.AnnotationPredicateType])
-		return a, ""
+		return ""
 	}
 	a.Signer = claimedSigner(b)
 	a.LogIndex = logIndex(b)
 
 	pol := c.opts.Policy
-	pol.Digest = c.subject.Digest.String()
-	pol.SkipArtifact = false
+	pol.Digest = c.subject
+	pol.SkipArtifact = c.subject == ""
 	res, err := sign.Verify(ctx, raw, c.opts.TrustedMaterial, pol)
 	if err != nil {
 		a.Error = err.Error()
-		return a, ""
+		return ""
 	}
 	if cert := res.Signature.Certificate; cert != nil {
 		a.Signer = &Signer{
@@ -91,22 +124,22 @@ func (c checker) check(ctx context.Context, d ocispec.Descriptor, source string)
 		}
 		if err := c.pol.check(cert.Extensions.SourceRepositoryURI, cert.Extensions.BuildSignerURI); err != nil {
 			a.Error = err.Error()
-			return a, ""
+			return ""
 		}
 	} else if !c.pol.empty() {
 		a.Error = "the bundle is key-signed: it has no certificate to check the repository or workflow against"
-		return a, ""
+		return ""
 	}
 	a.Timestamps = timestamps(res.VerifiedTimestamps)
 
 	_, p, err := attest.ParseStatement(env.GetPayload())
 	if err != nil {
 		a.Error = err.Error()
-		return a, ""
+		return ""
 	}
 	if p == nil {
 		a.Error = fmt.Sprintf("the statement's predicate is not %s", predicateType)
-		return a, ""
+		return ""
 	}
 	a.Verified = true
 	a.Predicate = &PredicateSummary{
@@ -118,7 +151,7 @@ func (c checker) check(ctx context.Context, d ocispec.Descriptor, source string)
 	if c.local != nil {
 		a.Archive = c.local.compare(p, c.image)
 	}
-	return a, ""
+	return ""
 }
 
 // claimedSigner is what the bundle says about its signer before

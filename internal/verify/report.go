@@ -9,18 +9,27 @@ import (
 // Report is what Verify found and concluded. Its JSON form is the output of
 // `oci-attest verify --output json`; the field names are stable.
 type Report struct {
-	// Image is the reference as given.
-	Image string `json:"image"`
-	// Repository is "registry/repository".
-	Repository string `json:"repository"`
+	// Image is the reference, normalised; empty when bundle files were
+	// verified (VerifyBundles).
+	Image string `json:"image,omitempty"`
+	// Repository is "registry/repository" (empty for bundle files).
+	Repository string `json:"repository,omitempty"`
 	// Digest is the digest of the manifest or index the image resolved to;
-	// attestations are looked up for it and must name it as a subject.
-	Digest string `json:"digest"`
+	// attestations are looked up for it and must name it as a subject
+	// (empty for bundle files).
+	Digest string `json:"digest,omitempty"`
 	// MediaType is the media type of that manifest or index.
-	MediaType string `json:"mediaType"`
+	MediaType string `json:"mediaType,omitempty"`
 	// ReferrersSource says how referrers were listed: "api" (the referrers
-	// API) or "tag:sha256-<hex>" (the fallback tag).
-	ReferrersSource string `json:"referrersSource"`
+	// API) or "tag:sha256-<hex>" (the fallback tag); empty for bundle files.
+	ReferrersSource string `json:"referrersSource,omitempty"`
+	// TarDigest is the sha256 of the local archive, for bundle files (each
+	// must attest it); empty otherwise.
+	TarDigest string `json:"tarDigest,omitempty"`
+	// TrustedRoot says where the trusted root came from (a file, a TUF
+	// repository, a TUF cache); set by the caller, empty for key-only
+	// verification.
+	TrustedRoot string `json:"trustedRoot,omitempty"`
 	// Attestations are the Sigstore bundle referrers carrying an oci
 	// attestation, verified or rejected.
 	Attestations []Attestation `json:"attestations"`
@@ -39,9 +48,11 @@ type Report struct {
 
 // Attestation is one Sigstore bundle referrer of the image.
 type Attestation struct {
-	// Digest is the referrer (artifact manifest) digest.
-	Digest string `json:"digest"`
-	// Source is where it was found: "api" or "tag:sha256-<hex>".
+	// Digest is the referrer (artifact manifest) digest; empty for a bundle
+	// file.
+	Digest string `json:"digest,omitempty"`
+	// Source is where it was found: "api", "tag:sha256-<hex>" or
+	// "file:<path>" (a bundle file).
 	Source string `json:"source"`
 	// Created is the artifact's org.opencontainers.image.created annotation.
 	Created string `json:"created,omitempty"`
@@ -147,8 +158,10 @@ type Ignored struct {
 // archive matches".
 func (r *Report) Summary() string {
 	var b strings.Builder
-	switch len(r.Attestations) {
-	case 0:
+	switch {
+	case r.Repository == "":
+		fmt.Fprintf(&b, "%d of %d bundle(s) verified", r.Verified, len(r.Attestations))
+	case len(r.Attestations) == 0:
 		fmt.Fprintf(&b, "no oci attestation found for %s@%s", r.Repository, r.Digest)
 	default:
 		fmt.Fprintf(&b, "%d of %d attestation(s) verified for %s@%s", r.Verified, len(r.Attestations), r.Repository, r.Digest)

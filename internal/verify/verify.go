@@ -161,6 +161,9 @@ func verifyWith(ctx context.Context, reg source, image ref.Reference, opts Optio
 // outcome maps a report to Verify's sentinel errors.
 func outcome(rep *Report) error {
 	at := rep.Repository + "@" + rep.Digest
+	if rep.Repository == "" {
+		at = "the archive " + rep.TarDigest
+	}
 	switch {
 	case len(rep.Attestations) == 0:
 		return fmt.Errorf("%w for %s (%d other referrer(s) ignored): attest the image first, or check the image name and digest", ErrNoneFound, at, len(rep.Ignored))
@@ -168,7 +171,11 @@ func outcome(rep *Report) error {
 		var errs []string
 		unreadable := 0
 		for _, a := range rep.Attestations {
-			errs = append(errs, fmt.Sprintf("%s: %s", a.Digest, a.Error))
+			id := a.Digest
+			if id == "" {
+				id = a.Source
+			}
+			errs = append(errs, fmt.Sprintf("%s: %s", id, a.Error))
 			if a.Unreadable {
 				unreadable++
 			}
