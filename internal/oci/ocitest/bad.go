@@ -101,6 +101,25 @@ func BadArchives() ([]BadArchive, error) {
 		add("symlink-outside.tar", oci.ErrUnsafePath, link, Tar(c))
 	}
 
+	es, m, err = good("hardlink.tar")
+	if err != nil {
+		return nil, err
+	}
+	{
+		// The hard link before its target: no extractor can create it
+		// (docker load fails), and lexical readers follow it anyway.
+		c := clone(es)
+		hl := index(c, m[0].Layers[0])
+		target := index(c, c[hl].Linkname)
+		link := c[hl]
+		c = append(c[:hl:hl], c[hl+1:]...)
+		if target > hl {
+			target--
+		}
+		c = append(c[:target:target], append([]Entry{link}, c[target:]...)...)
+		add("hardlink-before-target.tar", oci.ErrAmbiguous, link.Name, Tar(c))
+	}
+
 	es, m, err = good("docker-legacy.tar")
 	if err != nil {
 		return nil, err
