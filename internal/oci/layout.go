@@ -29,8 +29,10 @@ const (
 
 // foundManifest is an image manifest reached from index.json.
 type foundManifest struct {
-	// top is the descriptor in index.json the manifest was reached from.
-	top ocispec.Descriptor
+	// top is the descriptor in index.json the manifest was first reached
+	// from; tops are all those it is reached from.
+	top  ocispec.Descriptor
+	tops []ocispec.Descriptor
 	// desc is the manifest's own descriptor.
 	desc      ocispec.Descriptor
 	path      string
@@ -72,13 +74,34 @@ func (t *table) walkIndex(opts ScanOptions, partial bool) ([]*foundManifest, err
 	if err != nil {
 		return nil, fail(t.path, "index.json", "%w", err)
 	}
-	w := &walker{t: t, partial: partial, opts: opts, seen: map[digest.Digest]bool{}}
+	w := &walker{t: t, partial: partial, opts: opts, seen: map[digest.Digest]bool{}, under: map[digest.Digest][]*foundManifest{}}
 	for _, d := range idx.Manifests {
 		if err := w.visit(d, d, "index.json", 0); err != nil {
 			return nil, err
 		}
+		if skipDescriptor(d) {
+			continue
+		}
+		ms := w.under[d.Digest]
+		for _, m := range ms {
+			m.tops = append(m.tops, d)
+		}
+		if len(ms) == 0 {
+			w.empty = append(w.empty, d)
+		}
 	}
+	t.emptyTops = w.empty
 	return w.found, nil
+}
+
+// skipDescriptor reports whether an index descriptor is not an image:
+// a buildx attestation manifest (annotated vnd.docker.reference.type, with
+// platform unknown/unknown).
+func skipDescriptor(d ocispec.Descriptor) bool {
+	if d.Annotations[annotationReferenceType] != "" {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
 type walker struct {
@@ -90,13 +113,18 @@ type walker struct {
 	opts    ScanOptions
 	seen    map[digest.Digest]bool
 	found   []*foundManifest
+	// under lists, for each manifest or index visited, the image manifests
+	// found at or beneath it.
+	under map[digest.Digest][]*foundManifest
+	// empty are the top descriptors under which no image was found.
+	empty []ocispec.Descriptor
 }
 
 func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error {
 	if depth > maxIndexDepth {
 		return fail(w.t.path, from, "%w: image indexes nested more than %d deep", ErrBadManifest, maxIndexDepth)
 	}
-	if d.Annotations[annotationReferenceType] != "" {
+	if skipDescriptor(d) {
 		return nil // an attestation manifest (buildx), not an image
 	}
 	if w.seen[d.Digest] {
@@ -132,6 +160,9 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 			if err := w.visit(top, c, e.name, depth+1); err != nil {
 				return err
 			}
+			if !skipDescriptor(c) {
+				w.under[d.Digest] = append(w.under[d.Digest], w.under[c.Digest]...)
+			}
 		}
 		return nil
 	case mt == ocispec.MediaTypeImageManifest || mt == mediaTypeDockerManifest || (mt == "" && m.Config != nil):
@@ -141,10 +172,12 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		if ct := m.Config.MediaType; ct != ocispec.MediaTypeImageConfig && ct != mediaTypeDockerConfig {
 			return nil // an artifact, not an image
 		}
-		w.found = append(w.found, &foundManifest{
+		fm := &foundManifest{
 			top: top, desc: d, path: e.name, raw: raw, mediaType: mt,
 			manifest: ocispec.Manifest{Config: *m.Config, Layers: m.Layers},
-		})
+		}
+		w.found = append(w.found, fm)
+		w.under[d.Digest] = []*foundManifest{fm}
 		return nil
 	}
 	return nil // another kind of blob (e.g. a signature); not an image
@@ -162,6 +195,11 @@ func (t *table) layout(ie *entry, opts ScanOptions) (*Archive, error) {
 	}
 	if len(ims) == 0 {
 		return nil, fail(t.path, "index.json", "%w: index.json leads to no image manifest", ErrNoImages)
+	}
+	if idx, err := parseIndex(raw); err == nil {
+		if err := t.checkIndexTags(idx.Manifests); err != nil {
+			return nil, err
+		}
 	}
 	a := &Archive{Format: FormatOCILayout, ManifestRaw: raw}
 	for i, im := range ims {
