@@ -122,9 +122,9 @@ func (t *table) checkIndexTags(idx []ocispec.Descriptor) error {
 // indexNames are the names index.json gives an image manifest, through
 // every top descriptor that leads to it: full names normalised (tagKey),
 // and bare tags (a ref.name without repository) apart.
-func indexNames(fm *foundManifest) (full, bare []string) {
-	for _, d := range fm.tops {
-		for _, n := range repoTags(d.Annotations) {
+func (t *table) indexNames(fm *foundManifest) (full, bare []string) {
+	for _, d := range fm.topDigests {
+		for _, n := range t.topNames[d] {
 			if isBareTag(n) {
 				bare = append(bare, n)
 			} else {
@@ -196,7 +196,7 @@ func (t *table) checkIndexAgrees(a *Archive, opts ScanOptions) error {
 		if !inManifest[k] {
 			return fail(t.path, fm.path, "%w: index.json leads to image manifest %s (config %s), which manifest.json does not list: containerd and podman (index.json) load it, docker and skopeo docker-archive: do not; if the archive holds several platforms, save one (docker save --platform); %s", ErrAmbiguous, fm.desc.Digest, fm.manifest.Config.Digest, resave)
 		}
-		full, bare := indexNames(fm)
+		full, bare := t.indexNames(fm)
 		var mine []string
 		for _, tag := range tagsOf[k] {
 			mine = append(mine, tagKey(tag))

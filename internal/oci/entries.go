@@ -66,8 +66,10 @@ type table struct {
 	// tree is the file tree the entries extract to (tree.go).
 	tree *tree
 	// emptyTops are the index.json descriptors that lead to no image in
-	// the archive (set by walkIndex).
+	// the archive, and topNames the names index.json gives each top-level
+	// digest (set by walkIndex).
 	emptyTops []ocispec.Descriptor
+	topNames  map[digest.Digest][]string
 }
 
 // cleanName normalises an archive path ("./a//b/" → "a/b") and rejects

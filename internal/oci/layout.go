@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -30,9 +31,10 @@ const (
 // foundManifest is an image manifest reached from index.json.
 type foundManifest struct {
 	// top is the descriptor in index.json the manifest was first reached
-	// from; tops are all those it is reached from.
-	top  ocispec.Descriptor
-	tops []ocispec.Descriptor
+	// from; topDigests are the digests of all those it is reached from
+	// (their names are table.topNames).
+	top        ocispec.Descriptor
+	topDigests []digest.Digest
 	// desc is the manifest's own descriptor.
 	desc      ocispec.Descriptor
 	path      string
@@ -82,9 +84,26 @@ func (t *table) walkIndex(opts ScanOptions, partial bool) ([]*foundManifest, err
 		if skipDescriptor(d) {
 			continue
 		}
+		// The names of each top digest, each once; and, for each image
+		// manifest, the top digests it is under, each once (index.json may
+		// repeat a descriptor or a name any number of times).
+		first := t.topNames[d.Digest] == nil
+		if first {
+			if t.topNames == nil {
+				t.topNames = map[digest.Digest][]string{}
+			}
+			t.topNames[d.Digest] = []string{}
+		}
+		for _, n := range repoTags(d.Annotations) {
+			if !slices.Contains(t.topNames[d.Digest], n) {
+				t.topNames[d.Digest] = append(t.topNames[d.Digest], n)
+			}
+		}
 		ms := w.under[d.Digest]
-		for _, m := range ms {
-			m.tops = append(m.tops, d)
+		if first {
+			for _, m := range ms {
+				m.topDigests = append(m.topDigests, d.Digest)
+			}
 		}
 		if len(ms) == 0 {
 			w.empty = append(w.empty, d)
@@ -156,12 +175,21 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 	}
 	switch {
 	case mt == ocispec.MediaTypeImageIndex || mt == mediaTypeDockerManifestList || (mt == "" && m.Manifests != nil):
+		// Each image manifest once under d, however many ways it is reached
+		// (an index may list a child many times, at every level).
+		have := map[*foundManifest]bool{}
 		for _, c := range m.Manifests {
 			if err := w.visit(top, c, e.name, depth+1); err != nil {
 				return err
 			}
-			if !skipDescriptor(c) {
-				w.under[d.Digest] = append(w.under[d.Digest], w.under[c.Digest]...)
+			if skipDescriptor(c) {
+				continue
+			}
+			for _, fm := range w.under[c.Digest] {
+				if !have[fm] {
+					have[fm] = true
+					w.under[d.Digest] = append(w.under[d.Digest], fm)
+				}
 			}
 		}
 		return nil

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
@@ -382,4 +383,38 @@ func legacyWithLayer(t *testing.T, body []byte, c oci.Compression) []byte {
 	es[ci] = ocitest.Entry{Name: sha(cb).Encoded() + ".json", Body: cb}
 	m[0]["Config"] = es[ci].Name
 	return ocitest.Tar(setManifest(t, es, m))
+}
+
+// TestScanRepeatedIndexChildren: nested image indexes (8 levels), each
+// listing its child 200 times, lead to one image, found in linear time
+// (collecting the images under each index once per way they are reached
+// would take 200^7 steps).
+func TestScanRepeatedIndexChildren(t *testing.T) {
+	t.Parallel()
+	es := goodEntries(t, "oci-gzip.tar")
+	idx := indexOf(t, es)
+	top := idx["manifests"].([]any)[0].(map[string]any)
+	child := map[string]any{"mediaType": top["mediaType"], "digest": top["digest"], "size": top["size"]}
+	for range 8 {
+		ms := make([]any, 200)
+		for i := range ms {
+			ms[i] = child
+		}
+		b, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": ms})
+		es = append(es, ocitest.Entry{Name: "blobs/sha256/" + sha(b).Encoded(), Body: b})
+		child = map[string]any{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": string(sha(b)), "size": len(b)}
+	}
+	child["annotations"] = top["annotations"]
+	idx["manifests"] = []any{child}
+	start := time.Now()
+	a, err := oci.Scan(context.Background(), writeTemp(t, "nested.tar", ocitest.Tar(setIndex(t, es, idx))), oci.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Scan() took %v", d)
+	}
+	if len(a.Images) != 1 {
+		t.Errorf("Scan() found %d images, want 1", len(a.Images))
+	}
 }

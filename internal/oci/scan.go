@@ -55,7 +55,8 @@ func (o ScanOptions) maxRatio() int64 {
 }
 
 // Scan reads the image archive at path in one sequential pass and returns
-// what it holds, checked for consistency (DESIGN.md §1 step 2, §3, §8):
+// what it holds, checked for consistency (ARCHITECTURE.md "Data flow",
+// "Archive rules"):
 // the sha256 of the whole file, of every entry, the diffIDs of gzip and zstd
 // layers, manifest.json or index.json with every image they name, blobs
 // hashing to their names, and diffIDs equal to each config's rootfs.diff_ids.

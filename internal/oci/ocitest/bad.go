@@ -11,7 +11,7 @@ import (
 )
 
 // BadArchive is a malformed archive and what oci.Scan must say about it
-// (DESIGN.md §8).
+// (ARCHITECTURE.md "Archive rules").
 type BadArchive struct {
 	// Name describes the fault, as a file name ("symlink-loop.tar").
 	Name string
@@ -24,8 +24,8 @@ type BadArchive struct {
 	Entry string
 }
 
-// BadArchives returns one malformed archive per fault of DESIGN.md §8,
-// each derived from a good archive of Archives.
+// BadArchives returns one malformed archive per fault of ARCHITECTURE.md
+// "Archive rules", each derived from a good archive of Archives.
 func BadArchives() ([]BadArchive, error) {
 	var out []BadArchive
 	add := func(name string, err error, entry string, data []byte) {

@@ -1,9 +1,10 @@
 // Package ocitest writes small, deterministic image archives in every
-// layout of DESIGN.md §3's table (docker save legacy and ≥25, podman/skopeo
-// docker-archive with symlinked or hard-linked layers, crane/ggcr tarballs,
-// OCI layouts with gzip or zstd layers, nested multi-platform indexes), for
-// tests. Entries are sorted and carry a fixed modification time, so the same
-// input always gives the same bytes.
+// layout of ARCHITECTURE.md "Archive rules" (docker save legacy and ≥25,
+// podman/skopeo docker-archive with symlinked or hard-linked layers,
+// crane/ggcr tarballs, OCI layouts with gzip or zstd layers, nested
+// multi-platform indexes), for tests. Entries are sorted (a hard link after
+// its target, as tar writes it) and carry a fixed modification time, so the
+// same input always gives the same bytes.
 //
 // Tests that need a malformed archive take the good entries from Entries,
 // change them, and write them with Tar.
