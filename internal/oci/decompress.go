@@ -152,7 +152,7 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 		defer close(hashed)
 		for b := range outq {
 			h.Write(b)
-			tc.Write(b)
+			tc.feed(b)
 			outFree <- b[:cap(b)]
 		}
 	}()

@@ -391,7 +391,7 @@ func ggcrLayout(dir string) ([]seen, error) {
 	walk = func(ii v1.ImageIndex, depth int) error {
 		im, err := ii.IndexManifest()
 		if err != nil || depth > 8 {
-			return fmt.Errorf("index: %v", err)
+			return fmt.Errorf("index (depth %d): %w", depth, err)
 		}
 		for _, d := range im.Manifests {
 			if d.Annotations["vnd.docker.reference.type"] != "" || (d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown") {

@@ -126,7 +126,7 @@ func (s *skopeoRun) run(args ...string) ([]byte, error) {
 	c.Stderr = &stderr
 	out, err := c.Output()
 	if err != nil {
-		return nil, fmt.Errorf("%v: %s", err, stderr.Bytes())
+		return nil, fmt.Errorf("%w: %s", err, stderr.Bytes())
 	}
 	return out, nil
 }

@@ -243,7 +243,7 @@ func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e
 	}
 	if e.compression == CompressionNone {
 		tc := newTarCheck() // archive rules: a layer must be a tar stream
-		tc.Write(head)
+		tc.feed(head)
 		err := copyHash(tarCheckHash{h, tc}, tr, buf[:cap(buf)], e.size-int64(len(head)))
 		s.free <- buf
 		if notTar := tc.Close(); notTar != nil {

@@ -61,9 +61,14 @@ func (c *tarCheck) run() {
 	}
 }
 
-// Write hands p to the reader and waits until it is done with it.
+// Write implements io.Writer; it never fails (see feed).
 func (c *tarCheck) Write(p []byte) (int, error) {
-	n := len(p)
+	c.feed(p)
+	return len(p), nil
+}
+
+// feed hands p to the reader and waits until it is done with it.
+func (c *tarCheck) feed(p []byte) {
 	for len(p) > 0 {
 		c.mu.Lock()
 		k := min(c.skip, int64(len(p)))
@@ -75,16 +80,15 @@ func (c *tarCheck) Write(p []byte) (int, error) {
 		select {
 		case c.data <- p:
 		case <-c.done:
-			return n, nil
+			return
 		}
 		select {
 		case <-c.back:
 		case <-c.done:
-			return n, nil
+			return
 		}
 		p = nil // the reader consumed p (read it or skipped the rest)
 	}
-	return n, nil
 }
 
 // Close says the stream ended and returns the verdict: nil, or why the
@@ -144,20 +148,21 @@ type tarCheckHash struct {
 
 func (h tarCheckHash) Write(p []byte) (int, error) {
 	h.Hash.Write(p)
-	return h.c.Write(p)
+	h.c.feed(p)
+	return len(p), nil
 }
 
 // checkTarBytes checks b (a layer kept in memory) with a tarCheck.
 func checkTarBytes(b []byte) error {
 	c := newTarCheck()
-	c.Write(b)
+	c.feed(b)
 	return c.Close()
 }
 
 // notTarError is the error for a layer whose stream is not tar.
 func notTarError(c Compression, err error) error {
 	if c == CompressionNone {
-		return fmt.Errorf("%w: %v; no loader can apply it: re-save the image with the tool that produced it", ErrNotLayer, err)
+		return fmt.Errorf("%w: %w; no loader can apply it: re-save the image with the tool that produced it", ErrNotLayer, err)
 	}
-	return fmt.Errorf("%w: decompressed from %s: %v; no loader can apply it: re-save the image with the tool that produced it", ErrNotLayer, c, err)
+	return fmt.Errorf("%w: decompressed from %s: %w; no loader can apply it: re-save the image with the tool that produced it", ErrNotLayer, c, err)
 }

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"archive/tar"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -219,9 +220,9 @@ type walkErr struct {
 
 func (t *table) walkError(name, clean, what string, w *walkErr) error {
 	switch {
-	case w.kind == ErrLinkLoop:
+	case errors.Is(w.kind, ErrLinkLoop):
 		return fail(t.path, name, "%w: %s names a path whose links do not end (loop at %q)", ErrLinkLoop, what, w.path)
-	case w.kind == ErrNotFile:
+	case errors.Is(w.kind, ErrNotFile):
 		return fail(t.path, name, "%w: %s names %q, which passes through %q, a %s", ErrNotFile, what, clean, w.path, kindOf(w.at.e))
 	case w.path == clean:
 		return fail(t.path, name, "%w: %s names %q, which is not in the archive", ErrMissingBlob, what, clean)
@@ -291,7 +292,7 @@ func (tr *tree) link(n *node, base int) linkEnd {
 	final, hops, err := tr.walkFrom(from, n.down, base)
 	delete(tr.busy, n)
 	end := linkEnd{n: final, hops: hops - base + 1, err: err}
-	if err == nil || err.kind != ErrLinkLoop {
+	if err == nil || !errors.Is(err.kind, ErrLinkLoop) {
 		tr.links[n] = end
 	}
 	return end
