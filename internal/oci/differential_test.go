@@ -315,7 +315,7 @@ func fsIndex(dir string) ([]seen, []byte, error) {
 			return
 		}
 		for _, d := range m.Manifests {
-			if d.Annotations["vnd.docker.reference.type"] != "" || (d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown") || done[d.Digest] {
+			if notImage(d.Annotations, d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown") || done[d.Digest] {
 				continue
 			}
 			done[d.Digest] = true
@@ -326,6 +326,16 @@ func fsIndex(dir string) ([]seen, []byte, error) {
 	}
 	walk(raw, 0)
 	return out, raw, nil
+}
+
+// notImage says an index descriptor is a buildx attestation or a
+// containerd-exported referrer, which containerd's import does not make an
+// image of (client/import.go) unless it is named.
+func notImage(ann map[string]string, unknownPlatform bool) bool {
+	if ann["io.containerd.image.name"] != "" || ann["org.opencontainers.image.ref.name"] != "" {
+		return false
+	}
+	return ann["vnd.docker.reference.type"] != "" || ann["io.containerd.manifest.subject"] != "" || unknownPlatform
 }
 
 // ggcrTarball reads image i of a docker archive with ggcr's tarball
@@ -394,7 +404,7 @@ func ggcrLayout(dir string) ([]seen, error) {
 			return fmt.Errorf("index (depth %d): %w", depth, err)
 		}
 		for _, d := range im.Manifests {
-			if d.Annotations["vnd.docker.reference.type"] != "" || (d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown") {
+			if notImage(d.Annotations, d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown") {
 				continue
 			}
 			switch {

@@ -26,6 +26,9 @@ const (
 	annotationRefName        = ocispec.AnnotationRefName // org.opencontainers.image.ref.name
 	annotationContainerdName = "io.containerd.image.name"
 	annotationReferenceType  = "vnd.docker.reference.type"
+	// annotationManifestSubject marks the referrers containerd's exporter
+	// adds to index.json (core/images AnnotationManifestSubject).
+	annotationManifestSubject = "io.containerd.manifest.subject"
 )
 
 // foundManifest is an image manifest reached from index.json.
@@ -113,11 +116,16 @@ func (t *table) walkIndex(opts ScanOptions, partial bool) ([]*foundManifest, err
 	return w.found, nil
 }
 
-// skipDescriptor reports whether an index descriptor is not an image:
-// a buildx attestation manifest (annotated vnd.docker.reference.type, with
-// platform unknown/unknown).
+// skipDescriptor reports whether an index descriptor is not an image: a
+// buildx attestation manifest (annotated vnd.docker.reference.type, with
+// platform unknown/unknown) or a referrer containerd's exporter adds to
+// index.json (annotated io.containerd.manifest.subject) — unless it has a
+// name, which containerd's import would give it.
 func skipDescriptor(d ocispec.Descriptor) bool {
-	if d.Annotations[annotationReferenceType] != "" {
+	if len(repoTags(d.Annotations)) > 0 {
+		return false
+	}
+	if d.Annotations[annotationReferenceType] != "" || d.Annotations[annotationManifestSubject] != "" {
 		return true
 	}
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"

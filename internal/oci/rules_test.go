@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path"
 	"strings"
 	"testing"
@@ -86,6 +87,23 @@ func ruleCases() []ruleCase {
 					"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": string(sha(am)), "size": len(am),
 					"platform":    map[string]any{"architecture": "unknown", "os": "unknown"},
 					"annotations": map[string]any{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": idx["manifests"].([]any)[0].(map[string]any)["digest"]},
+				})
+				return ocitest.Tar(setIndex(t, es, idx))
+			},
+		},
+
+		{
+			name: "1 accepted: a referrer containerd's exporter adds to index.json",
+			archive: func(t *testing.T) []byte {
+				es := goodEntries(t, "docker25.tar")
+				cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+				sig := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + string(sha(cfg)) + `","size":` + fmt.Sprint(len(cfg)) + `},"layers":[]}`)
+				es = append(es, ocitest.Entry{Name: "blobs/sha256/" + sha(sig).Encoded(), Body: sig}, ocitest.Entry{Name: "blobs/sha256/" + sha(cfg).Encoded(), Body: cfg})
+				idx := indexOf(t, es)
+				subject := idx["manifests"].([]any)[0].(map[string]any)["digest"]
+				idx["manifests"] = append(idx["manifests"].([]any), map[string]any{
+					"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": string(sha(sig)), "size": len(sig),
+					"annotations": map[string]any{"io.containerd.manifest.subject": subject},
 				})
 				return ocitest.Tar(setIndex(t, es, idx))
 			},
