@@ -171,16 +171,25 @@ func plainHeader(b *[512]byte) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	var unsigned, signed int64
-	for i, c := range b {
-		if i >= 148 && i < 156 {
-			c = ' '
-		}
+	// The sum of the bytes with the checksum field as spaces, unsigned
+	// (the standard) or signed (some old writers), as archive/tar accepts.
+	unsigned := int64(8 * ' ')
+	for _, c := range b[:148] {
 		unsigned += int64(c)
-		signed += int64(int8(c))
 	}
-	if sum != unsigned && sum != signed {
-		return 0, false
+	for _, c := range b[156:] {
+		unsigned += int64(c)
+	}
+	if sum != unsigned {
+		signed := int64(8 * ' ')
+		for i, c := range b {
+			if i < 148 || i >= 156 {
+				signed += int64(int8(c))
+			}
+		}
+		if sum != signed {
+			return 0, false
+		}
 	}
 	var size int64
 	for _, f := range [][2]int{{100, 108}, {108, 116}, {116, 124}, {124, 136}, {136, 148}, {329, 337}, {337, 345}} {
