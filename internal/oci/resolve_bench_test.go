@@ -84,3 +84,57 @@ func TestResolveLinear(t *testing.T) {
 		t.Errorf("resolution is not linear: 8 times the depth costs %.1f times the time", float64(long)/float64(short))
 	}
 }
+
+// deepNamesTable adds n files named by 2000-component paths (4 KiB),
+// each in its own directory under a shared deep one.
+func deepNamesTable(tb testing.TB, n int) *table {
+	tb.Helper()
+	deep := strings.Repeat("y/", 1990)
+	t := &table{path: "bench.tar", byName: map[string]*entry{}}
+	for i := range n {
+		if err := t.add(&entry{name: fmt.Sprintf("%s%d/f", deep, i), typ: '0'}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return t
+}
+
+// TestPlaceDeepNamesLinear: placing entries with 4 KiB names of 2000
+// components costs a few times what building the names and putting them
+// in a map costs — one look-up per name, not one per component (that was
+// about 40 times; this allows 6; it is about 2.4).
+func TestPlaceDeepNamesLinear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures time")
+	}
+	const n = 2000
+	best := func(f func()) time.Duration {
+		d := time.Duration(1 << 62)
+		for range 5 {
+			start := time.Now()
+			f()
+			d = min(d, time.Since(start))
+		}
+		return d
+	}
+	deep := strings.Repeat("y/", 1990)
+	baseline := best(func() {
+		m := map[string]*entry{}
+		for i := range n {
+			name := fmt.Sprintf("%s%d/f", deep, i)
+			m[name] = &entry{name: name}
+		}
+	})
+	place := best(func() { deepNamesTable(t, n) })
+	t.Logf("%d entries: names in a map %v, placed %v", n, baseline, place)
+	if place > 6*baseline {
+		t.Errorf("placing %d deep entries took %v, %.1f times building their names into a map", n, place, float64(place)/float64(baseline))
+	}
+}
+
+// BenchmarkPlaceDeepNames places 1000 entries of 4 KiB names.
+func BenchmarkPlaceDeepNames(b *testing.B) {
+	for b.Loop() {
+		deepNamesTable(b, 1000)
+	}
+}

@@ -74,7 +74,9 @@ const maxDirs = maxEntries
 type tree struct {
 	root  node
 	nodes map[nodeKey]*node
-	dirs  int
+	// dirPaths finds a directory node by its archive path.
+	dirPaths map[string]*node
+	dirs     int
 	// links remembers where each symbolic link resolved so far leads;
 	// busy holds the links being resolved (a loop comes back to one).
 	links map[*node]linkEnd
@@ -83,7 +85,7 @@ type tree struct {
 
 func (t *table) treeOf() *tree {
 	if t.tree == nil {
-		t.tree = &tree{root: node{dir: true}, nodes: map[nodeKey]*node{}}
+		t.tree = &tree{root: node{dir: true}, nodes: map[nodeKey]*node{}, dirPaths: map[string]*node{}}
 	}
 	return t.tree
 }
@@ -93,30 +95,15 @@ func (t *table) treeOf() *tree {
 // differently.
 func (t *table) place(e *entry) error {
 	tr := t.treeOf()
-	cur := &tr.root
 	name := e.name
-	start := 0
-	for {
-		i := strings.IndexByte(name[start:], '/')
-		if i < 0 {
-			break
-		}
-		comp := name[start : start+i]
-		child := tr.nodes[nodeKey{cur, comp}]
-		if child == nil {
-			if tr.dirs >= maxDirs {
-				return fail(t.path, e.name, "%w: more than %d directories", ErrTooLarge, maxDirs)
-			}
-			tr.dirs++
-			child = &node{parent: cur, dir: true, path: name[:start+i]}
-			tr.nodes[nodeKey{cur, comp}] = child
-		} else if !child.dir {
-			return t.throughNonDir(e, child)
-		}
-		cur = child
-		start += i + 1
+	dirPath, last := "", name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		dirPath, last = name[:i], name[i+1:]
 	}
-	last := name[start:]
+	cur, err := t.dirNode(dirPath, e)
+	if err != nil {
+		return err
+	}
 	if old := tr.nodes[nodeKey{cur, last}]; old != nil {
 		// table.add let only a directory repeat, or an explicit directory
 		// follow the directory other names imply.
@@ -130,6 +117,9 @@ func (t *table) place(e *entry) error {
 		return nil
 	}
 	n := &node{parent: cur, dir: e.typ == tar.TypeDir, e: e, path: name}
+	if n.dir {
+		tr.dirPaths[name] = n
+	}
 	if e.typ == tar.TypeSymlink {
 		n.up, n.down = relative(cur.path, e.linkname)
 	}
@@ -151,6 +141,40 @@ func (t *table) place(e *entry) error {
 	tr.nodes[nodeKey{cur, last}] = n
 	e.node = n
 	return nil
+}
+
+// dirNode returns the directory node at archive path p ("" is the root),
+// creating the directories no entry declared; a non-directory on the way is
+// an error for entry e. Each directory is created once and then found by
+// its path with one map look-up, so placing an entry costs time linear in
+// its name's length however deep it is.
+func (t *table) dirNode(p string, e *entry) (*node, error) {
+	tr := t.treeOf()
+	if p == "" {
+		return &tr.root, nil
+	}
+	if n := tr.dirPaths[p]; n != nil {
+		return n, nil
+	}
+	if old, ok := t.byName[p]; ok {
+		return nil, t.throughNonDir(e, old.node)
+	}
+	parentPath, comp := "", p
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		parentPath, comp = p[:i], p[i+1:]
+	}
+	parent, err := t.dirNode(parentPath, e)
+	if err != nil {
+		return nil, err
+	}
+	if tr.dirs >= maxDirs {
+		return nil, fail(t.path, e.name, "%w: more than %d directories", ErrTooLarge, maxDirs)
+	}
+	tr.dirs++
+	n := &node{parent: parent, dir: true, path: p}
+	tr.nodes[nodeKey{parent, comp}] = n
+	tr.dirPaths[p] = n
+	return n, nil
 }
 
 // resave is the advice every archive-rules refusal ends with.
