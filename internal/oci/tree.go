@@ -270,6 +270,28 @@ func (tr *tree) walk(p string, hops int) (*node, int, *walkErr) {
 
 // walkFrom resolves path p from directory node cur.
 func (tr *tree) walkFrom(cur *node, p string, hops int) (*node, int, *walkErr) {
+	// A directory an entry's name created is real (no link on its path),
+	// and so are its parents: jump to the deepest real directory p starts
+	// with, found by binary search over p's slashes.
+	var slashes []int
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			slashes = append(slashes, i)
+		}
+	}
+	lo, hi := 0, len(slashes) // slashes[:lo] are real, slashes[hi:] are not
+	var deepest *node
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if d := tr.dirPaths[joinPath(cur.path, p[:slashes[mid]])]; d != nil {
+			deepest, lo = d, mid+1
+		} else {
+			hi = mid
+		}
+	}
+	if deepest != nil {
+		cur, p = deepest, p[slashes[lo-1]+1:]
+	}
 	for p != "" {
 		comp, rest, _ := strings.Cut(p, "/")
 		p = rest
