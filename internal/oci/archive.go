@@ -1,21 +1,37 @@
 // Package oci reads saved container image archives — docker save (legacy and
 // ≥25), podman/buildah/skopeo docker-archive, crane/ggcr tarballs and
 // OCI-layout archives — in one sequential pass with constant memory, and
-// checks that they are internally consistent (ARCHITECTURE.md, "Archive rules").
+// checks that they are internally consistent and that every real loader
+// (docker, containerd, containers/image, go-containerregistry) reads the
+// same images from them (ARCHITECTURE.md "Data flow", "Archive rules";
+// README "Archive rules").
 //
 // What Scan checks (any failure is an error wrapping a sentinel of
 // errors.go, naming the archive and the entry; never a partial result):
 //   - entry names and link targets stay inside the archive (no absolute
 //     paths, no ".."), no two entries share a name, no sparse entries;
-//   - every path manifest.json or an OCI index names exists, after following
-//     symbolic and hard links (at most 40, loops refused), and is a file;
-//   - every blob whose name is a digest (blobs/sha256/<hex>, <hex>.tar,
-//     <hex>.tar.gz, <hex>.json, sha256:<hex>) hashes to it — a layer named
-//     <hex>.tar or <hex>.tar.gz may carry its stored digest or its diffID —
-//     and OCI descriptors match their blobs' digest and size;
+//   - the entries, placed in archive order into the tree an extractor
+//     builds (tree.go), mean the same to extractors and to lexical readers:
+//     no entry is written through a symbolic link or replaces a directory
+//     earlier entries are in, every hard link names an earlier regular
+//     file, no symbolic link target has ".." after a name, and no header's
+//     mode type bits disagree with its typeflag (ErrAmbiguous);
+//   - every path manifest.json or an OCI index names exists, resolved as
+//     open(2) would in that tree (symbolic links component by component,
+//     at most 40, loops refused; linear in the bytes walked), and is a file;
+//   - every path that claims a digest by its form (blobs/sha256/<hex>,
+//     <hex>.tar, <hex>.tar.gz, <hex>.json, sha256:<hex>), including links
+//     so named and directories a ".../blobs/sha256" path reaches through
+//     links, reads content hashing to it — a layer named <hex>.tar or
+//     <hex>.tar.gz may carry its stored digest or its diffID — and OCI
+//     descriptors match their blobs' digest and size;
 //   - gzip and zstd layers (sniffed from their first bytes) decompress
-//     cleanly with nothing after the stream, and the diffIDs equal the
-//     config's rootfs.diff_ids, in order.
+//     cleanly with nothing after the stream, every layer is a tar stream
+//     Go's archive/tar reads to its end (ErrNotLayer, tarcheck.go), and the
+//     diffIDs equal the config's rootfs.diff_ids, in order;
+//   - a Docker ≥25 archive's index.json and manifest.json describe the
+//     same images with the same names, and no tag is claimed by two
+//     different images (agree.go; ErrAmbiguous).
 //
 // Limits (memory stays bounded whatever the archive's size): the file is
 // read in 1 MiB chunks, 8 in flight; JSON entries are kept up to
@@ -84,8 +100,8 @@ type Archive struct {
 }
 
 // ManifestEntry is one entry of a docker-archive manifest.json, with exactly
-// the keys the oci attestor predicate records (ARCHITECTURE.md, "The predicate
-// and the statement").
+// the keys the oci attestor predicate records (ARCHITECTURE.md "The
+// predicate and the statement").
 type ManifestEntry struct {
 	Config   string   `json:"Config"`
 	RepoTags []string `json:"RepoTags"`

@@ -146,11 +146,13 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 	}
 	outq := make(chan []byte, outBufCount)
 	h := sha256.New()
+	tc := newTarCheck() // archive rules: a layer must be a tar stream
 	hashed := make(chan struct{})
 	go func() {
 		defer close(hashed)
 		for b := range outq {
 			h.Write(b)
+			tc.feed(b)
 			outFree <- b[:cap(b)]
 		}
 	}()
@@ -175,6 +177,7 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 	}
 	close(outq)
 	<-hashed
+	notTar := tc.Close()
 	res.size = n
 	switch {
 	case errors.Is(err, ErrDecompressionBomb):
@@ -190,6 +193,10 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 	}
 	if cr.rest() {
 		res.err = fmt.Errorf("%w: data after the end of the %s stream", ErrCorruptLayer, c)
+		return
+	}
+	if notTar != nil {
+		res.err = notTarError(c, notTar)
 		return
 	}
 	res.diffID = digest.NewDigest(digest.SHA256, h)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -86,8 +85,11 @@ func (t *table) docker(me *entry, opts ScanOptions) (*Archive, error) {
 		img.Index = i
 		a.Images = append(a.Images, *img)
 	}
+	if err := t.checkManifestTags(a); err != nil {
+		return nil, err
+	}
 	if _, ok := t.byName["index.json"]; ok {
-		if err := t.dockerManifests(a, opts); err != nil {
+		if err := t.checkIndexAgrees(a, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -141,6 +143,14 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 		if le.decompressErr != nil {
 			return nil, fail(t.path, lp, "%w", le.decompressErr)
 		}
+		if le.notTar == nil && le.json != nil {
+			if err := checkTarBytes(le.json); err != nil {
+				le.notTar = notTarError(CompressionNone, err)
+			}
+		}
+		if le.notTar != nil {
+			return nil, fail(t.path, lp, "%w", le.notTar)
+		}
 		img.Layers = append(img.Layers, Layer{Path: lp, Digest: le.digest, Size: le.size, DiffID: le.diffID, Compression: le.compression})
 		img.DiffIDs = append(img.DiffIDs, le.diffID)
 	}
@@ -158,71 +168,6 @@ func checkDiffIDs(got, want []digest.Digest) error {
 	for i := range got {
 		if got[i] != want[i] {
 			return fmt.Errorf("%w: layer %d decompresses to %s but the config says %s; the archive is corrupt or was altered", ErrDiffIDMismatch, i, got[i], want[i])
-		}
-	}
-	return nil
-}
-
-// dockerManifests fills ManifestDigest/ManifestRaw of a Docker ≥25 archive's
-// images from its index.json and blobs, matching manifests by config digest.
-func (t *table) dockerManifests(a *Archive, opts ScanOptions) error {
-	ims, err := t.walkIndex(opts, true)
-	if err != nil {
-		return err
-	}
-	byConfig := map[digest.Digest][]*foundManifest{}
-	for _, im := range ims {
-		byConfig[im.manifest.Config.Digest] = append(byConfig[im.manifest.Config.Digest], im)
-	}
-	// Entries with the same config and layer digests match the same
-	// manifest: each such combination is looked up once (a crafted
-	// archive could otherwise cost entries × manifests checks).
-	type match struct {
-		im       *foundManifest
-		mismatch error
-	}
-	done := map[string]match{}
-	for i := range a.Images {
-		img := &a.Images[i]
-		var key strings.Builder
-		key.WriteString(img.ImageID.String())
-		for _, l := range img.Layers {
-			key.WriteString(" " + l.Digest.String())
-		}
-		m, ok := done[key.String()]
-		if !ok {
-			for _, im := range byConfig[img.ImageID] {
-				// Several manifests may share a config (e.g. the same image
-				// with gzip and with uncompressed layers): take the one whose
-				// layers are the ones manifest.json names.
-				if err := t.checkLayerDescriptors(im, img); err != nil {
-					m.mismatch = err
-					continue
-				}
-				m = match{im: im}
-				break
-			}
-			done[key.String()] = m
-		}
-		if m.im == nil && m.mismatch != nil {
-			return m.mismatch
-		}
-		if im := m.im; im != nil {
-			img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = im.desc.Digest, im.raw, im.mediaType
-		}
-	}
-	return nil
-}
-
-// checkLayerDescriptors checks that an image manifest's layers are the
-// layers the image was read with.
-func (t *table) checkLayerDescriptors(im *foundManifest, img *Image) error {
-	if len(im.manifest.Layers) != len(img.Layers) {
-		return fail(t.path, im.path, "%w: image manifest lists %d layers but manifest.json lists %d", ErrDigestMismatch, len(im.manifest.Layers), len(img.Layers))
-	}
-	for j, l := range im.manifest.Layers {
-		if l.Digest != img.Layers[j].Digest {
-			return fail(t.path, im.path, "%w: image manifest layer %d is %s but manifest.json's layer %q hashes to %s", ErrDigestMismatch, j, l.Digest, img.Layers[j].Path, img.Layers[j].Digest)
 		}
 	}
 	return nil

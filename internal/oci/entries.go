@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 const (
@@ -17,7 +18,7 @@ const (
 	maxLinkHops = 40
 	// maxPathLen bounds archive paths, link targets and the paths
 	// manifests name (Linux's PATH_MAX). Resolving a path costs time
-	// quadratic in its length (each parent is looked up as a link).
+	// linear in its length and in the length of the links it follows.
 	maxPathLen = 4096
 )
 
@@ -40,6 +41,13 @@ type entry struct {
 	json []byte
 	// jsonDropped says the entry looked like JSON but was too large to keep.
 	jsonDropped bool
+	// notTar is why an uncompressed entry is not a tar stream; reported
+	// only if the entry is used as a layer.
+	notTar error
+	// hardTarget is the regular entry a hard link links (set by place).
+	hardTarget *entry
+	// node is the entry's place in the extracted tree (set by place).
+	node *node
 }
 
 // regular reports whether e holds file content.
@@ -55,6 +63,13 @@ type table struct {
 	// configs caches parsed image configs: manifest.json entries may all
 	// name one config, which is parsed once.
 	configs map[*entry]*imageConfig
+	// tree is the file tree the entries extract to (tree.go).
+	tree *tree
+	// emptyTops are the index.json descriptors that lead to no image in
+	// the archive, and topNames the names index.json gives each top-level
+	// digest (set by walkIndex).
+	emptyTops []ocispec.Descriptor
+	topNames  map[digest.Digest][]string
 }
 
 // cleanName normalises an archive path ("./a//b/" → "a/b") and rejects
@@ -90,6 +105,20 @@ func symlinkTarget(name, target string) (string, error) {
 	if target == "" || strings.HasPrefix(target, "/") {
 		return "", fmt.Errorf("%w: link target %q leaves the archive", ErrUnsafePath, target)
 	}
+	// ".." after a name: an extractor goes up from wherever that name
+	// leads (a symbolic link, perhaps), a lexical reader cancels the name.
+	named := false
+	for _, part := range strings.Split(target, "/") {
+		switch part {
+		case "", ".":
+		case "..":
+			if named {
+				return "", fmt.Errorf("%w: link target %q has \"..\" after a name: extractors and lexical readers resolve it differently; %s", ErrAmbiguous, target, resave)
+			}
+		default:
+			named = true
+		}
+	}
 	j := path.Join(path.Dir(name), target)
 	if j == ".." || strings.HasPrefix(j, "../") || j == "." {
 		return "", fmt.Errorf("%w: link target %q leaves the archive", ErrUnsafePath, target)
@@ -108,61 +137,12 @@ func (t *table) add(e *entry) error {
 	if len(t.ordered) >= maxEntries {
 		return fail(t.path, e.name, "%w: more than %d entries", ErrTooLarge, maxEntries)
 	}
+	if err := t.place(e); err != nil {
+		return err
+	}
 	t.byName[e.name] = e
 	t.ordered = append(t.ordered, e)
 	return nil
-}
-
-// resolve finds the regular entry a path names, following symbolic and hard
-// links. what says who named it (for errors).
-func (t *table) resolve(name, what string) (*entry, error) {
-	cur, err := cleanName(name)
-	if err != nil {
-		return nil, fail(t.path, name, "%s: %w", what, err)
-	}
-	for hops := 0; ; hops++ {
-		if hops > maxLinkHops {
-			return nil, fail(t.path, name, "%w: %s names a path whose links do not end (loop at %q)", ErrLinkLoop, what, cur)
-		}
-		if len(cur) > maxPathLen {
-			return nil, fail(t.path, name, "%w: %s names a path that links lengthen beyond %d bytes", ErrUnsafePath, what, maxPathLen)
-		}
-		e, ok := t.byName[cur]
-		if !ok {
-			if alt, ok := t.throughDirLink(cur); ok {
-				cur = alt
-				continue
-			}
-			if cur == name {
-				return nil, fail(t.path, name, "%w: %s names %q, which is not in the archive", ErrMissingBlob, what, name)
-			}
-			return nil, fail(t.path, name, "%w: %s names %q, a link to %q, which is not in the archive", ErrMissingBlob, what, name, cur)
-		}
-		switch {
-		case e.regular():
-			return e, nil
-		case e.typ == tar.TypeSymlink, e.typ == tar.TypeLink:
-			cur = e.linkname
-		case e.typ == tar.TypeDir:
-			return nil, fail(t.path, name, "%w: %s names %q, which is a directory", ErrNotFile, what, cur)
-		default:
-			return nil, fail(t.path, name, "%w: %s names %q, a tar entry of type %q", ErrNotFile, what, cur, string(e.typ))
-		}
-	}
-}
-
-// throughDirLink rewrites p when one of its parent directories is a link
-// ("a/b/c" with "a" a symlink to "x" is "x/b/c").
-func (t *table) throughDirLink(p string) (string, bool) {
-	for i := 0; i < len(p); i++ {
-		if p[i] != '/' {
-			continue
-		}
-		if e, ok := t.byName[p[:i]]; ok && (e.typ == tar.TypeSymlink || e.typ == tar.TypeLink) {
-			return path.Join(e.linkname, p[i+1:]), true
-		}
-	}
-	return "", false
 }
 
 // digestFromName returns the digest an entry's name claims for its content,
@@ -192,22 +172,131 @@ func digestFromName(name string) (digest.Digest, bool) {
 	return d, true
 }
 
-// checkNames checks that every regular entry named by a digest hashes to
-// it. A layer named <hex>.tar or <hex>.tar.gz may be named by its stored
-// digest or by its diffID.
+// checkNames checks that every path that claims a digest by its form
+// reads content hashing to it, as a file system reader opening it would: a
+// regular entry named by a digest; a symbolic or hard link named by one
+// (checked against the file it leads to); and every entry of a directory
+// that a path ending in blobs/sha256 leads to through links (an alias of
+// blobs/sha256: oci/layout and docker open blobs/sha256/<hex> there). A
+// layer named <hex>.tar or <hex>.tar.gz may be named by its stored digest
+// or by its diffID.
 func (t *table) checkNames() error {
 	for _, e := range t.ordered {
-		if !e.regular() {
-			continue
-		}
 		want, ok := digestFromName(e.name)
-		if !ok || want == e.digest {
+		if !ok {
 			continue
 		}
-		if (strings.HasSuffix(e.name, ".tar") || strings.HasSuffix(e.name, ".tar.gz")) && want == e.diffID {
+		if err := t.checkClaim(e, e.name, want); err != nil {
+			return err
+		}
+	}
+	aliases, err := t.blobDirAliases()
+	if err != nil || len(aliases) == 0 {
+		return err
+	}
+	for _, e := range t.ordered {
+		n := e.node
+		if aliases[n.parent] == "" {
 			continue
 		}
-		return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest)
+		want := digest.NewDigestFromEncoded(digest.SHA256, n.name())
+		if want.Validate() != nil {
+			continue
+		}
+		if err := t.checkClaim(e, aliases[n.parent]+"/"+n.name()+" (an alias of blobs/sha256)", want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkClaim checks that entry e, seen at a path claiming digest want,
+// reads content hashing to it. A link that leads nowhere claims nothing:
+// it is an error only where something names it.
+func (t *table) checkClaim(e *entry, at string, want digest.Digest) error {
+	target := e
+	switch {
+	case e.regular():
+	case e.typ == tar.TypeLink:
+		target = e.hardTarget
+	case e.typ == tar.TypeSymlink:
+		r, err := t.resolve(e.name, "the link")
+		if err != nil {
+			return nil
+		}
+		target = r
+	default:
+		return nil
+	}
+	if target == nil || want == target.digest {
+		return nil
+	}
+	if (strings.HasSuffix(at, ".tar") || strings.HasSuffix(at, ".tar.gz")) && want == target.diffID {
+		return nil
+	}
+	if target != e || at != e.name {
+		return fail(t.path, e.name, "%w: %s says %s but leads to %q, whose content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, at, want, target.name, target.digest)
+	}
+	return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest)
+}
+
+// blobDirAliases finds the directories that a path ending in
+// ".../blobs/sha256" leads to through symbolic links, other than those
+// whose own path ends so (their entries claim digests by their names). The
+// map's values are such a path, for errors.
+func (t *table) blobDirAliases() (map[*node]string, error) {
+	tr := t.treeOf()
+	var out map[*node]string
+	dirOf := func(n *node) (*node, error) {
+		if n.e == nil || n.e.typ != tar.TypeSymlink {
+			return n, nil
+		}
+		end := tr.link(n, 1)
+		if end.err != nil {
+			return nil, t.walkError(n.path, n.path, "the link", end.err)
+		}
+		return end.n, nil
+	}
+	for _, b := range t.ordered {
+		bn := b.node
+		if !strings.HasSuffix(bn.name(), "blobs") || (!bn.dir && b.typ != tar.TypeSymlink) {
+			continue
+		}
+		if err := t.aliasFrom(bn, dirOf, &out); err != nil {
+			return nil, err
+		}
+	}
+	// Directories no entry declares (implied by names) can be "blobs" too.
+	for k, n := range tr.nodes {
+		if n.e == nil && strings.HasSuffix(k.name, "blobs") {
+			if err := t.aliasFrom(n, dirOf, &out); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// aliasFrom adds the directory blobs node bn's sha256 child leads to, when
+// that is an alias.
+func (t *table) aliasFrom(bn *node, dirOf func(*node) (*node, error), out *map[*node]string) error {
+	d, err := dirOf(bn)
+	if err != nil || d == nil || !d.dir {
+		return err
+	}
+	s := t.tree.nodes[nodeKey{d, "sha256"}]
+	if s == nil {
+		return nil
+	}
+	r, err := dirOf(s)
+	if err != nil || r == nil || !r.dir || strings.HasSuffix(r.path, "blobs/sha256") {
+		return err
+	}
+	if *out == nil {
+		*out = map[*node]string{}
+	}
+	if (*out)[r] == "" {
+		(*out)[r] = joinPath(bn.path, "sha256")
 	}
 	return nil
 }

@@ -56,6 +56,20 @@ var (
 	// ErrNoImages is returned by Scan when manifest.json or index.json lists
 	// no image (for example manifest.json is "[]").
 	ErrNoImages = errors.New("archive holds no image")
+	// ErrAmbiguous is returned by Scan when real loaders would read
+	// different images, or different bytes, from the archive (README
+	// "Archive rules"): index.json and manifest.json of a Docker ≥25
+	// archive describe different images or tags; an entry is written
+	// through a symbolic link, or replaces a directory earlier entries are
+	// in; a hard link names a symbolic link, a directory, or an entry that
+	// is not earlier in the archive; a symbolic link's target has ".."
+	// after a name; a tar header's mode bits say another file type than
+	// its typeflag; or one tag is claimed by two different images.
+	ErrAmbiguous = errors.New("archive is ambiguous: real loaders would read it differently")
+	// ErrNotLayer is returned by Scan when a layer, once decompressed, is
+	// not a tar stream that Go's archive/tar (which docker, containerd and
+	// containers/storage apply layers with) reads to its end.
+	ErrNotLayer = errors.New("layer is not a tar stream")
 )
 
 // archiveError is the error Scan returns: it names the archive, the entry

@@ -17,6 +17,7 @@ var sentinels = []error{
 	oci.ErrNotArchive, oci.ErrTruncated, oci.ErrUnsafePath, oci.ErrLinkLoop, oci.ErrMissingBlob,
 	oci.ErrNotFile, oci.ErrDuplicateEntry, oci.ErrDigestMismatch, oci.ErrDiffIDMismatch,
 	oci.ErrCorruptLayer, oci.ErrDecompressionBomb, oci.ErrTooLarge, oci.ErrBadManifest, oci.ErrNoImages,
+	oci.ErrAmbiguous, oci.ErrNotLayer,
 }
 
 // FuzzScan feeds arbitrary bytes to the archive reader: it must never

@@ -155,7 +155,7 @@ func TestResolve(t *testing.T) {
 	for _, e := range []*entry{
 		{name: "blobs/sha256/abc", typ: '0'},
 		{name: "id1/layer.tar", typ: '2', linkname: "blobs/sha256/abc"},
-		{name: "id2/layer.tar", typ: '1', linkname: "id1/layer.tar"},
+		{name: "id2/layer.tar", typ: '1', linkname: "blobs/sha256/abc"},
 		{name: "dirlink", typ: '2', linkname: "blobs"},
 		{name: "loop1", typ: '2', linkname: "loop2"},
 		{name: "loop2", typ: '2', linkname: "loop1"},
@@ -208,5 +208,28 @@ func TestTagsAreReferences(t *testing.T) {
 	}
 	if got := repoTags(map[string]string{annotationRefName: "v1\n::error::forged"}); got != nil {
 		t.Errorf("repoTags(ref name with a line break) = %q, want none", got)
+	}
+}
+
+func TestRelative(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		dir, target string
+		up          int
+		down        string
+	}{
+		{"a/b", "a/c/d", 1, "c/d"},
+		{"a/b", "a/b/x", 0, "x"},
+		{"", "x/y", 0, "x/y"},
+		{"ab/c", "a/x", 2, "a/x"},
+		{"a", "a", 0, ""},
+		{"a/b", "a", 1, ""},
+		{"a/b", "a/bc", 1, "bc"},
+		{"a/bc", "a/b", 1, "b"},
+	} {
+		up, down := relative(tc.dir, tc.target)
+		if up != tc.up || down != tc.down {
+			t.Errorf("relative(%q, %q) = %d, %q; want %d, %q", tc.dir, tc.target, up, down, tc.up, tc.down)
+		}
 	}
 }

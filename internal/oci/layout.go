@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -19,12 +20,18 @@ const (
 	annotationRefName        = ocispec.AnnotationRefName // org.opencontainers.image.ref.name
 	annotationContainerdName = "io.containerd.image.name"
 	annotationReferenceType  = "vnd.docker.reference.type"
+	// annotationManifestSubject marks the referrers containerd's exporter
+	// adds to index.json (core/images AnnotationManifestSubject).
+	annotationManifestSubject = "io.containerd.manifest.subject"
 )
 
 // foundManifest is an image manifest reached from index.json.
 type foundManifest struct {
-	// top is the descriptor in index.json the manifest was reached from.
-	top ocispec.Descriptor
+	// top is the descriptor in index.json the manifest was first reached
+	// from; topDigests are the digests of all those it is reached from
+	// (their names are table.topNames).
+	top        ocispec.Descriptor
+	topDigests []digest.Digest
 	// desc is the manifest's own descriptor.
 	desc      ocispec.Descriptor
 	path      string
@@ -66,13 +73,56 @@ func (t *table) walkIndex(opts ScanOptions, partial bool) ([]*foundManifest, err
 	if err != nil {
 		return nil, fail(t.path, "index.json", "%w", err)
 	}
-	w := &walker{t: t, partial: partial, opts: opts, seen: map[digest.Digest]bool{}}
+	w := &walker{t: t, partial: partial, opts: opts, seen: map[digest.Digest]bool{}, under: map[digest.Digest][]*foundManifest{}}
 	for _, d := range idx.Manifests {
 		if err := w.visit(d, d, "index.json", 0); err != nil {
 			return nil, err
 		}
+		if skipDescriptor(d) {
+			continue
+		}
+		// The names of each top digest, each once; and, for each image
+		// manifest, the top digests it is under, each once (index.json may
+		// repeat a descriptor or a name any number of times).
+		first := t.topNames[d.Digest] == nil
+		if first {
+			if t.topNames == nil {
+				t.topNames = map[digest.Digest][]string{}
+			}
+			t.topNames[d.Digest] = []string{}
+		}
+		for _, n := range repoTags(d.Annotations) {
+			if !slices.Contains(t.topNames[d.Digest], n) {
+				t.topNames[d.Digest] = append(t.topNames[d.Digest], n)
+			}
+		}
+		ms := w.under[d.Digest]
+		if first {
+			for _, m := range ms {
+				m.topDigests = append(m.topDigests, d.Digest)
+			}
+		}
+		if len(ms) == 0 {
+			w.empty = append(w.empty, d)
+		}
 	}
+	t.emptyTops = w.empty
 	return w.found, nil
+}
+
+// skipDescriptor reports whether an index descriptor is not an image: a
+// buildx attestation manifest (annotated vnd.docker.reference.type, with
+// platform unknown/unknown) or a referrer containerd's exporter adds to
+// index.json (annotated io.containerd.manifest.subject) — unless it has a
+// name, which containerd's import would give it.
+func skipDescriptor(d ocispec.Descriptor) bool {
+	if len(repoTags(d.Annotations)) > 0 {
+		return false
+	}
+	if d.Annotations[annotationReferenceType] != "" || d.Annotations[annotationManifestSubject] != "" {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
 type walker struct {
@@ -84,13 +134,18 @@ type walker struct {
 	opts    ScanOptions
 	seen    map[digest.Digest]bool
 	found   []*foundManifest
+	// under lists, for each manifest or index visited, the image manifests
+	// found at or beneath it.
+	under map[digest.Digest][]*foundManifest
+	// empty are the top descriptors under which no image was found.
+	empty []ocispec.Descriptor
 }
 
 func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error {
 	if depth > maxIndexDepth {
 		return fail(w.t.path, from, "%w: image indexes nested more than %d deep", ErrBadManifest, maxIndexDepth)
 	}
-	if d.Annotations[annotationReferenceType] != "" {
+	if skipDescriptor(d) {
 		return nil // an attestation manifest (buildx), not an image
 	}
 	if w.seen[d.Digest] {
@@ -122,9 +177,21 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 	}
 	switch {
 	case mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList || (mt == "" && m.Manifests != nil):
+		// Each image manifest once under d, however many ways it is reached
+		// (an index may list a child many times, at every level).
+		have := map[*foundManifest]bool{}
 		for _, c := range m.Manifests {
 			if err := w.visit(top, c, e.name, depth+1); err != nil {
 				return err
+			}
+			if skipDescriptor(c) {
+				continue
+			}
+			for _, fm := range w.under[c.Digest] {
+				if !have[fm] {
+					have[fm] = true
+					w.under[d.Digest] = append(w.under[d.Digest], fm)
+				}
 			}
 		}
 		return nil
@@ -135,10 +202,12 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		if ct := m.Config.MediaType; ct != ocispec.MediaTypeImageConfig && ct != MediaTypeDockerConfig {
 			return nil // an artifact, not an image
 		}
-		w.found = append(w.found, &foundManifest{
+		fm := &foundManifest{
 			top: top, desc: d, path: e.name, raw: raw, mediaType: mt,
 			manifest: ocispec.Manifest{Config: *m.Config, Layers: m.Layers},
-		})
+		}
+		w.found = append(w.found, fm)
+		w.under[d.Digest] = []*foundManifest{fm}
 		return nil
 	}
 	return nil // another kind of blob (e.g. a signature); not an image
@@ -156,6 +225,11 @@ func (t *table) layout(ie *entry, opts ScanOptions) (*Archive, error) {
 	}
 	if len(ims) == 0 {
 		return nil, fail(t.path, "index.json", "%w: index.json leads to no image manifest", ErrNoImages)
+	}
+	if idx, err := parseIndex(raw); err == nil {
+		if err := t.checkIndexTags(idx.Manifests); err != nil {
+			return nil, err
+		}
 	}
 	a := &Archive{Format: FormatOCILayout, ManifestRaw: raw}
 	for i, im := range ims {

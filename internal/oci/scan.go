@@ -55,7 +55,8 @@ func (o ScanOptions) maxRatio() int64 {
 }
 
 // Scan reads the image archive at path in one sequential pass and returns
-// what it holds, checked for consistency (ARCHITECTURE.md, "Data flow" and "Archive rules"):
+// what it holds, checked for consistency (ARCHITECTURE.md "Data flow",
+// "Archive rules"):
 // the sha256 of the whole file, of every entry, the diffIDs of gzip and zstd
 // layers, manifest.json or index.json with every image they name, blobs
 // hashing to their names, and diffIDs equal to each config's rootfs.diff_ids.
@@ -186,6 +187,9 @@ func (s *scanner) record(ctx context.Context, tr *tar.Reader, fr *fileReader, hd
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil // PAX global metadata, not a file
 	}
+	if err := headerType(hdr); err != nil { // archive rules (tree.go)
+		return fail(s.path, hdr.Name, "%w", err)
+	}
 	e := &entry{name: name, typ: hdr.Typeflag, size: hdr.Size}
 	switch {
 	case e.regular():
@@ -238,8 +242,13 @@ func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e
 		e.jsonDropped = true
 	}
 	if e.compression == CompressionNone {
-		err := copyHash(h, tr, buf[:cap(buf)], e.size-int64(len(head)))
+		tc := newTarCheck() // archive rules: a layer must be a tar stream
+		tc.feed(head)
+		err := copyHash(tarCheckHash{h, tc}, tr, buf[:cap(buf)], e.size-int64(len(head)))
 		s.free <- buf
+		if notTar := tc.Close(); notTar != nil {
+			e.notTar = notTarError(CompressionNone, notTar)
+		}
 		if err != nil {
 			return s.readErr(ctx, fr, e.name, 1, err)
 		}

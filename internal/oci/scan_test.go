@@ -194,7 +194,8 @@ func fileEntryResolved(t *testing.T, path, name string) []byte {
 // TestScanDocker25ManifestChoice checks how a Docker ≥25 archive's image
 // manifest is found: by config digest, among manifests sharing the config
 // the one whose layers manifest.json names; a manifest with the image's
-// config but other layers, alone, is an error.
+// config but other layers, alone, is an error (index.json and manifest.json
+// then describe different images: ErrAmbiguous).
 func TestScanDocker25ManifestChoice(t *testing.T) {
 	t.Parallel()
 	es := goodEntries(t, "docker25.tar")
@@ -224,7 +225,7 @@ func TestScanDocker25ManifestChoice(t *testing.T) {
 		wantErr   error
 	}{
 		{"other first", []map[string]any{otherDesc, good}, digest.Digest(good["digest"].(string)), nil},
-		{"only other", []map[string]any{otherDesc}, "", oci.ErrDigestMismatch},
+		{"only other", []map[string]any{otherDesc}, "", oci.ErrAmbiguous},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -11,7 +11,7 @@ import (
 )
 
 // BadArchive is a malformed archive and what oci.Scan must say about it
-// (ARCHITECTURE.md, "Archive rules").
+// (ARCHITECTURE.md "Archive rules").
 type BadArchive struct {
 	// Name describes the fault, as a file name ("symlink-loop.tar").
 	Name string
@@ -24,8 +24,8 @@ type BadArchive struct {
 	Entry string
 }
 
-// BadArchives returns one malformed archive per refused fault (ARCHITECTURE.md, "Archive rules"),
-// each derived from a good archive of Archives.
+// BadArchives returns one malformed archive per fault of ARCHITECTURE.md
+// "Archive rules", each derived from a good archive of Archives.
 func BadArchives() ([]BadArchive, error) {
 	var out []BadArchive
 	add := func(name string, err error, entry string, data []byte) {
@@ -99,6 +99,25 @@ func BadArchives() ([]BadArchive, error) {
 		c := clone(es)
 		c[index(c, link)].Linkname = "../../etc/shadow"
 		add("symlink-outside.tar", oci.ErrUnsafePath, link, Tar(c))
+	}
+
+	es, m, err = good("hardlink.tar")
+	if err != nil {
+		return nil, err
+	}
+	{
+		// The hard link before its target: no extractor can create it
+		// (docker load fails), and lexical readers follow it anyway.
+		c := clone(es)
+		hl := index(c, m[0].Layers[0])
+		target := index(c, c[hl].Linkname)
+		link := c[hl]
+		c = append(c[:hl:hl], c[hl+1:]...)
+		if target > hl {
+			target--
+		}
+		c = append(c[:target:target], append([]Entry{link}, c[target:]...)...)
+		add("hardlink-before-target.tar", oci.ErrAmbiguous, link.Name, Tar(c))
 	}
 
 	es, m, err = good("docker-legacy.tar")

@@ -1,9 +1,10 @@
 // Package ocitest writes small, deterministic image archives in every
-// layout of the README's archive layouts table (docker save legacy and ≥25, podman/skopeo
-// docker-archive with symlinked or hard-linked layers, crane/ggcr tarballs,
-// OCI layouts with gzip or zstd layers, nested multi-platform indexes), for
-// tests. Entries are sorted and carry a fixed modification time, so the same
-// input always gives the same bytes.
+// layout of ARCHITECTURE.md "Archive rules" (docker save legacy and ≥25,
+// podman/skopeo docker-archive with symlinked or hard-linked layers,
+// crane/ggcr tarballs, OCI layouts with gzip or zstd layers, nested
+// multi-platform indexes), for tests. Entries are sorted (a hard link after
+// its target, as tar writes it) and carry a fixed modification time, so the
+// same input always gives the same bytes.
 //
 // Tests that need a malformed archive take the good entries from Entries,
 // change them, and write them with Tar.
@@ -89,6 +90,8 @@ type Entry struct {
 	Type     byte // tar.TypeReg when zero
 	Linkname string
 	Body     []byte
+	// Mode is the header's mode; 0644 (0755 for directories) when zero.
+	Mode int64
 }
 
 // Build writes images as an archive of the given layout.
@@ -131,7 +134,42 @@ func Entries(layout Layout, images ...Image) ([]Entry, error) {
 		return nil, fmt.Errorf("building a %s archive: %w", layout, err)
 	}
 	sort.SliceStable(b.entries, func(i, j int) bool { return b.entries[i].Name < b.entries[j].Name })
-	return b.entries, nil
+	return linksAfterTargets(b.entries), nil
+}
+
+// linksAfterTargets moves every hard link that sorts before its target to
+// just after it: tar (and every tool that writes hard links) writes a file
+// at its first name and links at the later ones, and an extractor can only
+// link a file it has already written.
+func linksAfterTargets(es []Entry) []Entry {
+	out := make([]Entry, 0, len(es))
+	done := map[string]bool{}
+	waiting := map[string][]Entry{}
+	var emit func(e Entry)
+	emit = func(e Entry) {
+		out = append(out, e)
+		done[e.Name] = true
+		for _, l := range waiting[e.Name] {
+			emit(l)
+		}
+		delete(waiting, e.Name)
+	}
+	for _, e := range es {
+		if e.Type == tar.TypeLink && !done[e.Linkname] {
+			waiting[e.Linkname] = append(waiting[e.Linkname], e)
+			continue
+		}
+		emit(e)
+	}
+	var missing []string // targets not in the archive: keep the links, last
+	for name := range waiting {
+		missing = append(missing, name)
+	}
+	sort.Strings(missing)
+	for _, name := range missing {
+		out = append(out, waiting[name]...)
+	}
+	return out
 }
 
 // Tar writes entries as a tar archive with fixed metadata.
@@ -147,7 +185,10 @@ func Tar(entries []Entry) []byte {
 		if typ == tar.TypeDir {
 			h.Mode = 0o755
 		}
-		if typ == tar.TypeReg {
+		if e.Mode != 0 {
+			h.Mode = e.Mode
+		}
+		if typ == tar.TypeReg || typ == tar.TypeRegA { //nolint:staticcheck // tests write old writers' entries
 			h.Size = int64(len(e.Body))
 		}
 		if err := tw.WriteHeader(h); err != nil {
