@@ -3,10 +3,18 @@ package github_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +22,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/oci-attest/oci-attest/internal/github"
-	"github.com/oci-attest/oci-attest/internal/sign"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
@@ -25,25 +35,80 @@ const statement = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name"
 	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" +
 	`"}}],"predicateType":"https://aflock.ai/attestations/oci/v0.1","predicate":{"imagetags":["127.0.0.1/app:v1"]}}`
 
-// signedBundles signs the statement keylessly against a local Sigstore
-// stack (its certificates name the source repository
-// https://github.com/oci-attest/demo) and with an ephemeral key.
+// testCA certifies ephemeral keys the way Fulcio does for a GitHub
+// workflow of oci-attest/demo: the SAN and the source repository (owner)
+// extensions, which is all the stand-in reads from a certificate.
+type testCA struct {
+	key  *ecdsa.PrivateKey
+	cert *x509.Certificate
+}
+
+func newTestCA(t *testing.T) testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{Organization: []string{"oci-attest test"}, CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testCA{key: key, cert: cert}
+}
+
+// GetCertificate implements sigstore-go's sign.CertificateProvider.
+func (ca testCA) GetCertificate(_ context.Context, kp sgsign.Keypair, _ *sgsign.CertificateProviderOptions) ([]byte, error) {
+	ext := func(oid asn1.ObjectIdentifier, v string) pkix.Extension {
+		b, err := asn1.MarshalWithParams(v, "utf8")
+		if err != nil {
+			panic(err)
+		}
+		return pkix.Extension{Id: oid, Value: b}
+	}
+	san, _ := url.Parse("https://github.com/oci-attest/demo/.github/workflows/release.yml@refs/heads/main")
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(10 * time.Minute),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		URIs: []*url.URL{san},
+		ExtraExtensions: []pkix.Extension{
+			ext(certificate.OIDSourceRepositoryURI, "https://github.com/oci-attest/demo"),
+			ext(certificate.OIDSourceRepositoryOwnerURI, "https://github.com/oci-attest"),
+		},
+	}
+	return x509.CreateCertificate(rand.Reader, tmpl, ca.cert, kp.GetPublicKey(), ca.key)
+}
+
+// signedBundles signs the statement with sigstore-go into a bundle whose
+// certificate names the source repository https://github.com/oci-attest/demo
+// (as the local Fulcio's do; the stand-in does not verify signatures, so the
+// tests here need no Sigstore stack), and into a key-signed bundle.
 func signedBundles(t *testing.T) (keyless, keySigned []byte) {
 	t.Helper()
-	ctx := context.Background()
-	s := testenv.StartSigstore(t, testenv.SigstoreOptions{TSA: true})
-	res, err := sign.Sign(ctx, []byte(statement), sign.Options{
-		Instance: sign.InstanceCustom, FulcioURL: s.FulcioURL, TSAURL: s.TSAURL,
-		TrustedRootPath: s.TrustedRootPath, Getenv: s.ActionsEnv(nil),
-	})
-	if err != nil {
-		t.Fatalf("signing keylessly: %v", err)
+	bundle := func(opts sgsign.BundleOptions) []byte {
+		kp, err := sgsign.NewEphemeralKeypair(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb, err := sgsign.Bundle(&sgsign.DSSEData{Data: []byte(statement), PayloadType: "application/vnd.in-toto+json"}, kp, opts)
+		if err != nil {
+			t.Fatalf("signing: %v", err)
+		}
+		b, err := protojson.Marshal(pb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	}
-	key, err := sign.Sign(ctx, []byte(statement), sign.Options{SigningKey: "ephemeral"})
-	if err != nil {
-		t.Fatalf("signing with a key: %v", err)
-	}
-	return res.Bundle, key.Bundle
+	return bundle(sgsign.BundleOptions{CertificateProvider: newTestCA(t)}), bundle(sgsign.BundleOptions{})
 }
 
 var demo = github.Repository{Owner: "oci-attest", Name: "demo"}
@@ -63,8 +128,9 @@ func newClient(t *testing.T, api *testenv.GitHubAPI, opts github.Options) *githu
 	return c
 }
 
-// TestCreateAttestation stores real bundles in the stand-in of GitHub's API
-// and drives the client through every fault the stand-in can produce.
+// TestCreateAttestation stores bundles in the stand-in of GitHub's API and
+// drives the client through every fault the stand-in can produce. (The
+// action's own tests store bundles of the local Sigstore stack.)
 func TestCreateAttestation(t *testing.T) {
 	t.Parallel()
 	keyless, keySigned := signedBundles(t)

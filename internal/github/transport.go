@@ -107,6 +107,8 @@ func waitFor(resp *http.Response, now time.Time) (time.Duration, bool) {
 
 // retryableError reports whether a transport error is worth retrying:
 // everything but cancellation, certificate problems and refused plain HTTP.
+// retryableError, backoff and isLoopback are copies of the registry
+// client's (TODO(issue18): one shared copy in internal/retry).
 func retryableError(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrInsecure) {
 		return false
