@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/oci-attest/oci-attest/internal/attest"
+	"github.com/oci-attest/oci-attest/internal/sign"
 )
 
 // summary renders the job summary: what was attested, where the attestation
@@ -51,6 +52,7 @@ func summary(r *attestResult, paths pathMap) string {
 			row("Discovery", "referrers API ("+a.Reason+")")
 		}
 	}
+	githubSummary(r.github, row)
 	// The verify commands read the referrer: only when one was pushed.
 	if image != "" && r.attached != nil && r.signed != nil && r.signed.Identity != "" {
 		// Trust: public-good is both tools' default; GitHub's instance and a
@@ -67,6 +69,11 @@ func summary(r *attestResult, paths pathMap) string {
 		b.WriteString("\n### Verify\n\n```sh\n")
 		fmt.Fprintf(&b, "oci-attest verify %s \\\n  --certificate-identity '%s' \\\n  --certificate-oidc-issuer '%s'%s\n", image, r.signed.Identity, r.signed.Issuer, ours)
 		fmt.Fprintf(&b, "cosign verify-attestation --type %s \\\n  --certificate-identity '%s' \\\n  --certificate-oidc-issuer '%s'%s \\\n  %s\n", attest.PredicateType, r.signed.Identity, r.signed.Issuer, theirs, image)
+		if g := r.github; g != nil && r.signed.Instance != sign.InstanceCustom {
+			// gh trusts the public-good and GitHub roots only.
+			fmt.Fprintf(&b, "gh attestation verify oci://%s --owner %s \\\n  --predicate-type %s\n", image, g.owner, attest.PredicateType)
+			fmt.Fprintf(&b, "gh attestation verify oci://%s --owner %s --bundle-from-oci \\\n  --predicate-type %s\n", image, g.owner, attest.PredicateType)
+		}
 		b.WriteString("```\n")
 	}
 	return b.String()
