@@ -33,8 +33,9 @@ import (
 //     (1.3.6.1.4.1.57264.1.12) is SERVER/{owner}/{repo} (case-insensitive),
 //     as GitHub links an attestation to the repository that built it;
 //     anything else is 422 with GitHub's ValidationError shape. A key-signed
-//     bundle (no certificate) is 422 too: GitHub stores only bundles it can
-//     link to a workflow. Signatures are not verified (the stand-in has no
+//     bundle (no certificate) is 422 too, on the assumption that GitHub,
+//     which links each attestation to the workflow's repository, refuses
+//     what names none. Signatures are not verified (the stand-in has no
 //     trust root).
 //   - POST /orgs/{org}/artifacts/metadata/storage-record with name, digest
 //     (sha256:<64 hex>), registry_url and optional version, artifact_url,
