@@ -33,6 +33,8 @@ type deps struct {
 	// a negative threshold logs for every archive).
 	progressThreshold int64
 	progressInterval  time.Duration
+	// github are the GitHub stage's seams (github.go).
+	github githubDeps
 }
 
 // attestResult is what one attest run did, for outputs, the summary and the
@@ -46,6 +48,7 @@ type attestResult struct {
 	bundle    string
 	publicKey string // the key-signed bundle's public key file; "" when keyless
 	attached  *registry.AttachResult
+	github    *githubResult
 }
 
 // runAttest runs the pipeline and, on the command line, prints the outputs.
@@ -77,8 +80,9 @@ type pipeline struct {
 }
 
 // attestFlow reads the archive, resolves and binds the subject, builds the
-// statement, signs it, writes the bundle and pushes the referrer: one
-// method of pipeline per stage, each reading what the ones before it left.
+// statement, signs it, writes the bundle, pushes the referrer and stores the
+// attestation in GitHub: one method of pipeline per stage, each reading what
+// the ones before it left.
 func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log *logger, stdout io.Writer, d deps) (*attestResult, error) {
 	p := &pipeline{c: c, getenv: getenv, log: log, stdout: stdout, d: d}
 	log.Infof("oci-attest %s: attesting %s", version, c.SubjectPath)
@@ -93,7 +97,7 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 	if c.DryRun {
 		return &p.res, p.dryRun()
 	}
-	for _, stage := range []func(context.Context) error{p.resolveSubject, p.buildStatement, p.sign, p.writeBundle, p.attach} {
+	for _, stage := range []func(context.Context) error{p.resolveSubject, p.buildStatement, p.sign, p.writeBundle, p.attach, p.storeOnGitHub} {
 		if err := stage(ctx); err != nil {
 			return nil, err
 		}

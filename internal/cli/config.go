@@ -34,6 +34,7 @@ type Config struct {
 	GitHubToken           string
 	AllowInsecureRegistry bool
 	ShowSummary           bool
+	GitHubAttestations    string
 	// Output is the CLI's stdout format for the outputs: text or json.
 	Output string
 
@@ -48,6 +49,10 @@ type Config struct {
 	subject ref.Reference
 	// mode is referrers-mode parsed.
 	mode registry.Mode
+	// ghMode is github-attestations parsed; ghEnv is what the GitHub stage
+	// reads from the environment (github.go).
+	ghMode string
+	ghEnv  githubEnv
 }
 
 // readActionsConfig reads the inputs the runner passes as INPUT_<NAME>
@@ -71,6 +76,7 @@ func readActionsConfig(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	c.Actions = true
+	c.ghEnv = readGitHubEnv(getenv)
 	c.paths = pathMap{
 		{host: vals["runner-temp"], container: getenv("RUNNER_TEMP")},
 		{host: vals["workspace"], container: getenv("GITHUB_WORKSPACE")},
@@ -121,7 +127,12 @@ func readFlagsConfig(args []string, getenv func(string) string, stderr io.Writer
 	if m["github-token"] == "" {
 		m["github-token"] = getenv("GITHUB_TOKEN")
 	}
-	return configFrom(m)
+	c, err := configFrom(m)
+	if err != nil {
+		return nil, err
+	}
+	c.ghEnv = readGitHubEnv(getenv)
+	return c, nil
 }
 
 // boolFlag is a string-backed boolean flag so that both inputs and flags go
@@ -165,6 +176,8 @@ func configFrom(v map[string]string) (*Config, error) {
 		StatementPath: v["statement-path"],
 		GitHubToken:   v["github-token"],
 		Output:        v["output"],
+
+		GitHubAttestations: v["github-attestations"],
 	}
 	var err error
 	for _, b := range []struct {

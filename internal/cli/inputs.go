@@ -53,8 +53,10 @@ var inputs = []input{
 	{name: "statement-path", usage: "Also write the unsigned in-toto statement to this path (in the action, under the workspace or runner.temp). Default: not written."},
 	{name: "dry-run", def: "false", bool: true,
 		usage: "Attest only: print the statement, no signing, no registry access. Default: false."},
+	{name: "github-attestations", def: "auto",
+		usage: "Also store the attestation in the repository's attestations on GitHub (its REST API, as actions/attest does; needs permissions: attestations: write), where gh attestation verify and the repository's Attestations page find it, and after a push link the image to an organisation's linked artifacts with a storage record (needs artifact-metadata: write; a failure is a warning). auto: in GitHub Actions, for bundles signed keylessly by the public-good or GitHub instance (others are skipped with a log line), and a failure, such as a missing permission, is a warning; true: any bundle, and any failure fails the run; false: never. Default: auto."},
 	{name: "github-token", actionDef: "${{ github.token }}", secret: true,
-		usage: "Token for ghcr.io when the Docker config has no credentials for it (docker/login-action writes them there). Default: the workflow's GITHUB_TOKEN."},
+		usage: "Token for ghcr.io when the Docker config has no credentials for it (docker/login-action writes them there), and for GitHub's attestations API (github-attestations). Default: the workflow's GITHUB_TOKEN."},
 	{name: "allow-insecure-registry", def: "false", bool: true,
 		usage: "Allow plain HTTP to a registry that is not on loopback. Default: false (loopback registries always may use HTTP)."},
 	{name: "show-summary", def: "true", bool: true,
@@ -73,4 +75,6 @@ var outputs = []struct{ name, description string }{
 	{"subject-digest", "Digest of the registry image or index the attestation is attached to."},
 	{"attestation-digest", "Digest of the referrer manifest that carries the bundle."},
 	{"referrers-tag", "The sha256-<digest> fallback tag that was updated; empty when the referrers API was used."},
+	{"attestation-id", "ID of the attestation stored in the repository's attestations on GitHub (github-attestations); empty when none was stored."},
+	{"attestation-url", "Web page of that attestation: https://github.com/OWNER/REPO/attestations/ID on github.com, the server's equivalent on GitHub Enterprise; empty when none was stored."},
 }

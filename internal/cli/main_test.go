@@ -122,6 +122,8 @@ func TestActionsInputs(t *testing.T) {
 		Sigstore:       "auto",
 		ShowSummary:    true,
 		Actions:        true,
+
+		GitHubAttestations: "auto",
 	}
 	if diff := cmp.Diff(want, c, cmp.AllowUnexported(Config{}), cmp.FilterPath(func(p cmp.Path) bool {
 		return p.Last().String() == ".paths"

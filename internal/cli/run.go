@@ -1,7 +1,7 @@
 // Package cli is oci-attest's command layer: it reads the action's inputs
 // (INPUT_* in GitHub Actions) or the CLI's flags of the same names into one
 // validated Config, runs the attest pipeline stage by stage (archive,
-// subject, statement, signature, bundle, referrer, outputs), and holds the
+// subject, statement, signature, bundle, referrer, GitHub, outputs), and holds the
 // verify and demo commands. It is the only package that knows input names:
 // the packages below it return typed errors and sentinels, which this layer
 // turns into advice that names the input to change (ARCHITECTURE.md,

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -59,9 +62,11 @@ func actionDefaults(t *testing.T) map[string]string {
 // TestRunnerContract runs the binary exactly as the runner runs a docker
 // action: no arguments, every input as INPUT_<NAME> with action.yml's
 // defaults applied and its expressions substituted, the runner's files and
-// the OIDC token endpoint (our local issuer), against a real registry and
-// the local Sigstore stack. It checks every output, the summary, the bundle,
-// and that no secret reaches the log.
+// the OIDC token endpoint (our local issuer), against a real registry, the
+// local Sigstore stack and the stand-in of GitHub's API (github-attestations:
+// true, an organisation's repository). It checks every output, the summary,
+// the bundle, what GitHub stored, what gh would find, and that no secret
+// reaches the log.
 func TestRunnerContract(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
@@ -82,13 +87,14 @@ func TestRunnerContract(t *testing.T) {
 			outputFile := filepath.Join(runnerTemp, "output")
 			summaryFile := filepath.Join(runnerTemp, "summary")
 			eventFile := filepath.Join(runnerTemp, "event.json")
-			event := `{"repository":{"full_name":"oci-attest/demo","visibility":"private","private":true}}`
+			event := `{"repository":{"full_name":"oci-attest/demo","visibility":"private","private":true,"owner":{"login":"oci-attest","type":"Organization"}}}`
 			for _, f := range []struct{ p, s string }{{outputFile, ""}, {summaryFile, ""}, {eventFile, event}} {
 				if err := os.WriteFile(f.p, []byte(f.s), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
 			githubToken := "ghs_runnercontractsecret0123456789"
+			api := testenv.StartGitHubAPI(t, testenv.GitHubAPIOptions{Token: githubToken, Organizations: []string{"oci-attest"}})
 			with := map[string]string{
 				"subject-path": "image.tar", // relative: the runner's working directory is the workspace
 				"subject-name": host + "/runner/app:v1",
@@ -98,6 +104,8 @@ func TestRunnerContract(t *testing.T) {
 				"rekor-url":    stack.RekorURL,
 				"tsa-url":      stack.TSAURL,
 				"trusted-root": stack.TrustedRootPath,
+				// The local instance is custom, which auto skips.
+				"github-attestations": "true",
 			}
 			env := []string{
 				"GITHUB_ACTIONS=true",
@@ -106,6 +114,7 @@ func TestRunnerContract(t *testing.T) {
 				"GITHUB_EVENT_PATH=" + eventFile,
 				"GITHUB_REPOSITORY=oci-attest/demo",
 				"GITHUB_SERVER_URL=https://github.com",
+				"GITHUB_API_URL=" + api.URL,
 				"GITHUB_WORKSPACE=" + workspace,
 				"RUNNER_TEMP=" + runnerTemp,
 				"ACTIONS_ID_TOKEN_REQUEST_URL=" + stack.ActionsTokenURL,
@@ -187,6 +196,24 @@ func TestRunnerContract(t *testing.T) {
 					t.Errorf("job summary lacks %q:\n%s", want, summary)
 				}
 			}
+
+			// GitHub stored bundle-path's bytes; the outputs and the summary
+			// link it; the organisation got the storage record.
+			atts := api.Attestations()
+			if len(atts) != 1 || !bytes.Equal(atts[0].Bundle, b) {
+				t.Fatalf("GitHub's API stored %d attestation(s), want bundle-path's bytes once", len(atts))
+			}
+			wantURL := fmt.Sprintf("https://github.com/oci-attest/demo/attestations/%d", atts[0].ID)
+			if outs["attestation-id"] != strconv.FormatInt(atts[0].ID, 10) || outs["attestation-url"] != wantURL {
+				t.Errorf("attestation-id, attestation-url = %q, %q; want %d, %s", outs["attestation-id"], outs["attestation-url"], atts[0].ID, wantURL)
+			}
+			if !strings.Contains(string(summary), `<a href="`+wantURL+`">`+wantURL+"</a>") {
+				t.Errorf("job summary does not link %s:\n%s", wantURL, summary)
+			}
+			if recs := api.StorageRecords(); len(recs) != 1 || recs[0].Fields["digest"] != outs["subject-digest"] || recs[0].Fields["name"] != host+"/runner/app" {
+				t.Errorf("storage records = %+v, want one for %s/runner/app@%s", recs, host, outs["subject-digest"])
+			}
+			checkAsGh(t, api, stack, host+"/runner/app", outs["subject-digest"], outs["bundle-path"])
 			// Every secret is masked for the runner, and apart from its own
 			// ::add-mask:: line never appears in the log.
 			var rest []string

@@ -67,10 +67,17 @@ func summary(r *attestResult, paths pathMap) string {
 			row("Discovery", "referrers API ("+md(a.Reason)+")")
 		}
 	}
+	githubSummary(r.github, row)
 	// The verify commands read the referrer: only when one was pushed.
 	if image != "" && r.attached != nil && r.signed != nil {
 		b.WriteString("\n### Verify\n\n```sh\n")
 		b.WriteString(verifyCommands(image, r.signed, paths.toHost(r.publicKey)))
+		if g := r.github; g != nil && r.signed.Identity != "" && r.signed.Instance != sign.InstanceCustom {
+			// gh trusts the public-good and GitHub roots only, and keyless
+			// bundles only.
+			fmt.Fprintf(&b, "gh attestation verify oci://%s --owner %s \\\n  --predicate-type %s\n", shellQuote(image), shellQuote(g.owner), attest.PredicateType)
+			fmt.Fprintf(&b, "gh attestation verify oci://%s --owner %s --bundle-from-oci \\\n  --predicate-type %s\n", shellQuote(image), shellQuote(g.owner), attest.PredicateType)
+		}
 		b.WriteString("```\n")
 	}
 	return b.String()

@@ -23,6 +23,7 @@ func (c *Config) Validate() error {
 		c.validateRegistry,
 		c.validateSigning,
 		c.validateOutputs,
+		c.validateGitHub,
 	} {
 		if err := check(); err != nil {
 			return err

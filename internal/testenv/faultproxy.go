@@ -125,28 +125,34 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 		case Fault412:
 			http.Error(w, `{"errors":[{"code":"PRECONDITION_FAILED","message":"injected"}]}`, http.StatusPreconditionFailed)
 		case FaultReset:
-			n := r.ContentLength / 2
-			if n <= 0 {
-				n = 1
-			}
-			_, _ = io.CopyN(io.Discard, r.Body, n)
-			hj, ok := w.(http.Hijacker)
-			if !ok {
-				panic("fault proxy: response writer cannot be hijacked")
-			}
-			conn, _, err := hj.Hijack()
-			if err != nil {
-				return
-			}
-			if tc, ok := conn.(*net.TCPConn); ok {
-				_ = tc.SetLinger(0)
-			}
-			_ = conn.Close()
+			resetMidRequest(w, r)
 		}
 	}))
 	t.Cleanup(ts.Close)
 	p.Host = ts.Listener.Addr().String()
 	return p
+}
+
+// resetMidRequest reads half the request body (at least a byte), then resets
+// the TCP connection (SO_LINGER 0) without answering: a reset mid-upload.
+func resetMidRequest(w http.ResponseWriter, r *http.Request) {
+	n := r.ContentLength / 2
+	if n <= 0 {
+		n = 1
+	}
+	_, _ = io.CopyN(io.Discard, r.Body, n)
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic("testenv: response writer cannot be hijacked")
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
 }
 
 // Add installs a fault rule.

@@ -1,6 +1,7 @@
 // Package testenv starts the real components the tests run against
 // (ARCHITECTURE.md, "Testing"): registries and the local Sigstore stack as processes on
-// loopback, and the independent clients that read what we write. Every tool is
+// loopback, a stand-in of GitHub's attestations API, and the independent
+// clients that read what we write. Every tool is
 // pinned; a missing one is installed with `go install pkg@version` (or, for
 // Debian packages, reported with the apt-get line to run).
 //
