@@ -101,6 +101,11 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 			log.Infof("hashing: %s of %s (%d%%), %.0f MB/s", humanBytes(read), humanBytes(total), read*100/max(total, 1), mbps)
 		}
 	}
+	// A small archive may hold a layer that expands to many GiB: its
+	// decompression after the read logs progress whatever the file's size.
+	opts.LayerProgress = func(entry string, read, size, decompressed int64) {
+		log.Infof("decompressing layer %s: %s of %s read, %s decompressed", entry, humanBytes(read), humanBytes(size), humanBytes(decompressed))
+	}
 	a, err := oci.Scan(ctx, c.SubjectPath, opts)
 	if err != nil {
 		return nil, fmt.Errorf("input subject-path: %w", err)

@@ -1,7 +1,8 @@
 // Package oci reads saved container image archives — docker save (legacy and
 // ≥25), podman/buildah/skopeo docker-archive, crane/ggcr tarballs and
 // OCI-layout archives — in one sequential pass with constant memory, and
-// checks that they are internally consistent (DESIGN.md §1 step 2, §3).
+// checks that they are internally consistent (ARCHITECTURE.md, "Data flow"
+// and "Archive rules").
 //
 // What Scan checks (any failure is an error wrapping a sentinel of
 // errors.go, naming the archive and the entry; never a partial result):
@@ -15,22 +16,35 @@
 //     and OCI descriptors match their blobs' digest and size;
 //   - gzip and zstd layers (sniffed from their first bytes) decompress
 //     cleanly with nothing after the stream, and the diffIDs equal the
-//     config's rootfs.diff_ids, in order.
+//     config's rootfs.diff_ids, in order; xz and bzip2 layers, which
+//     containerd cannot load, are refused (ErrUnsupportedCompression).
 //
-// Limits (memory stays bounded whatever the archive's size): the file is
-// read in 1 MiB chunks, 8 in flight; JSON entries are kept up to
-// ScanOptions.MaxJSONSize each (32 MiB) and 2 × MaxJSONSize in total;
-// 131072 entries at most; a compressed layer may expand to
-// max(MaxRatio × stored size, 256 MiB) (MaxRatio 1024 by default, about
-// gzip's maximum) — beyond that it is an ErrDecompressionBomb, so that a
-// bomb costs bounded time as well as bounded memory; zstd windows up to
-// 32 MiB. A gzip- or zstd-compressed archive as a whole is refused with the
-// command that decompresses it.
+// Cost (ARCHITECTURE.md, "Limits and budgets"): memory stays bounded
+// whatever the archive's size, and time follows the bytes read plus the
+// bytes the images' layers decompress to. The file is read in 1 MiB chunks,
+// 8 in flight; JSON entries are kept up to ScanOptions.MaxJSONSize each
+// (32 MiB) and 2 × MaxJSONSize in total; 131072 entries at most; zstd
+// windows up to 32 MiB.
+//
+// Decompression is paid only for layers: the pass records every entry's
+// data offset and decompresses each gzip or zstd entry only up to 64 times
+// its share of the file (its stored size plus its header), so that the
+// pass decompresses at most 64 × the file's size whatever the entries are
+// (manifest.json may come last, so the pass cannot know which entries are
+// layers). An entry that expands further is deferred; after the pass, if an
+// image uses it as a layer, its stored bytes are read again at the recorded
+// offset, checked against the digest the pass computed, and decompressed to
+// the end, whatever the ratio (a layer of 1 GiB of zeros stores in 1 MiB),
+// with progress through ScanOptions.LayerProgress. A deferred entry no image
+// uses costs nothing more.
+//
+// A gzip- or zstd-compressed archive as a whole is refused with the command
+// that decompresses it.
 //
 // Select picks the image to attest among several.
 //
 // The package is silent: it never logs. Progress is reported through
-// ScanOptions.Progress.
+// ScanOptions.Progress and ScanOptions.LayerProgress.
 package oci
 
 import (
@@ -59,6 +73,10 @@ const (
 	CompressionNone Compression = "none"
 	CompressionGzip Compression = "gzip"
 	CompressionZstd Compression = "zstd"
+	// CompressionXz and CompressionBzip2 are recognised only to be refused
+	// as layers (ErrUnsupportedCompression); no Layer has them.
+	CompressionXz    Compression = "xz"
+	CompressionBzip2 Compression = "bzip2"
 )
 
 // Archive is what one pass over an image archive yields.
@@ -84,7 +102,8 @@ type Archive struct {
 }
 
 // ManifestEntry is one entry of a docker-archive manifest.json, with exactly
-// the keys the oci attestor predicate records (DESIGN.md §3).
+// the keys the oci attestor predicate records (ARCHITECTURE.md, "The
+// predicate and the statement").
 type ManifestEntry struct {
 	Config   string   `json:"Config"`
 	RepoTags []string `json:"RepoTags"`

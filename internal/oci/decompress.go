@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -19,18 +21,27 @@ const (
 	entryBufSize = 256 << 10
 	// entryBufCount bounds the buffers in flight to the decompressor.
 	entryBufCount = 6
-	// minBombLimit is the decompressed size every compressed entry may
-	// reach whatever its ratio.
-	minBombLimit = 256 << 20
+	// passRatio bounds what decompressing an entry may cost during the pass:
+	// passRatio × (its stored size + its 512-byte header) decompressed bytes,
+	// so at most passRatio × the file's size for the whole pass, whatever the
+	// entries are. Real layers rarely expand more than 10×; one that expands
+	// further is deferred: decompressed after the pass, from its bytes read
+	// again, and only if an image uses it as a layer (ARCHITECTURE.md,
+	// "Limits and budgets").
+	passRatio = 64
 	// maxZstdWindow bounds the zstd window (and so the decoder's memory).
 	// Container tooling uses windows of 8 MiB or less.
 	maxZstdWindow = 32 << 20
 )
 
-// The magic numbers that start a gzip member and a zstd frame.
+// The magic numbers that start a gzip member, a zstd frame, an xz stream
+// and a bzip2 stream ("BZh", a block size digit, then the first block's
+// magic or the end-of-stream magic of an empty stream).
 const (
-	gzipMagic = "\x1f\x8b"
-	zstdMagic = "\x28\xb5\x2f\xfd"
+	gzipMagic  = "\x1f\x8b"
+	zstdMagic  = "\x28\xb5\x2f\xfd"
+	xzMagic    = "\xfd7zXZ\x00"
+	bzip2Magic = "BZh"
 )
 
 // sniff tells the compression of a stream from its first bytes.
@@ -40,15 +51,35 @@ func sniff(b []byte) Compression {
 		return CompressionGzip
 	case bytes.HasPrefix(b, []byte(zstdMagic)):
 		return CompressionZstd
+	case bytes.HasPrefix(b, []byte(xzMagic)):
+		return CompressionXz
+	case len(b) >= 10 && bytes.HasPrefix(b, []byte(bzip2Magic)) && b[3] >= '1' && b[3] <= '9' &&
+		(string(b[4:10]) == "\x31\x41\x59\x26\x53\x59" || string(b[4:10]) == "\x17\x72\x45\x38\x50\x90"):
+		return CompressionBzip2
 	}
 	return CompressionNone
+}
+
+// decompresses reports whether the scanner decompresses layers stored with c
+// (containerd's importer applies only gzip and zstd layers).
+func (c Compression) decompresses() bool {
+	return c == CompressionGzip || c == CompressionZstd
+}
+
+// unsupported is the error for a layer stored with a compression the
+// scanner recognises but does not read.
+func (c Compression) unsupported() error {
+	return fmt.Errorf("%w: %s-compressed layer: containerd cannot load it; re-save the image with gzip or zstd layers (or uncompressed)", ErrUnsupportedCompression, c)
 }
 
 // decompressResult is what a decompressor found.
 type decompressResult struct {
 	diffID digest.Digest
 	size   int64
-	err    error // wraps ErrCorruptLayer or ErrDecompressionBomb
+	// deferred says the stream expanded beyond the limit: decompression
+	// stopped there, and diffID and err say nothing.
+	deferred bool
+	err      error // wraps ErrCorruptLayer, or is the layer checker's error
 }
 
 // decoders are the gzip and zstd decoders of one scan, reused from entry to
@@ -62,6 +93,7 @@ type decoders struct {
 func (d *decoders) close() {
 	if d.zstd != nil {
 		d.zstd.Close()
+		d.zstd = nil
 	}
 }
 
@@ -93,6 +125,22 @@ func (d *decoders) open(c Compression, r io.Reader) (io.Reader, error) {
 	return nil, fmt.Errorf("unknown compression %q", c)
 }
 
+// layerChecker is fed every decompressed byte of a compressed entry, after
+// the diffID hasher, and says at the end whether they make a layer. Write
+// errors stop the feeding; Close is called once, when the stream ended
+// cleanly and was decompressed to its end (never for a deferred prefix). The
+// first error (of Write or Close) becomes the entry's decompression error,
+// reported only if an image uses the entry as a layer.
+type layerChecker interface {
+	io.Writer
+	Close() error
+}
+
+// newLayerChecker returns the checker for one decompressed stream, or nil
+// for none. This is where the tar-stream check of ARCHITECTURE.md's
+// "Archive rules" plugs in.
+func newLayerChecker() layerChecker { return nil }
+
 // decompressor decompresses one compressed entry in its own goroutine, fed
 // with the entry's bytes in pooled buffers, and hashes the output in
 // another (decompression and hashing then use both cores).
@@ -100,19 +148,37 @@ type decompressor struct {
 	in   chan []byte
 	free chan []byte
 	res  chan decompressResult
+	// stop, closed by abort, makes the decompressor give up.
+	stop     chan struct{}
+	stopOnce sync.Once
+	// out counts the decompressed bytes so far (for progress).
+	out atomic.Int64
+	// total, when set, also counts them (the scan's total, for tests).
+	total *atomic.Int64
 }
 
-// startDecompressor starts decompressing a stream of compression c whose
-// decompressed size may not exceed limit. Buffers sent on in are returned to
-// free once consumed.
-func startDecompressor(decs *decoders, c Compression, limit int64, free chan []byte) *decompressor {
-	d := &decompressor{in: make(chan []byte, entryBufCount-2), free: free, res: make(chan decompressResult, 1)}
-	go d.run(decs, c, limit)
+// noLimit is the limit of a decompression that runs to the end.
+const noLimit = -1
+
+// startDecompressor starts decompressing a stream of compression c; once its
+// output passes limit bytes (unless limit is noLimit) it stops and reports
+// the entry deferred. Buffers sent on in are returned to free once consumed.
+// total, when not nil, counts the decompressed bytes too.
+func startDecompressor(decs *decoders, c Compression, limit int64, free chan []byte, total *atomic.Int64) *decompressor {
+	d := &decompressor{in: make(chan []byte, entryBufCount-2), free: free, res: make(chan decompressResult, 1), stop: make(chan struct{}), total: total}
+	go d.run(decs, c, limit, newLayerChecker())
 	return d
 }
 
 // send hands a buffer of stored bytes to the decompressor.
 func (d *decompressor) send(b []byte) { d.in <- b }
+
+// abort makes the decompressor stop soon (its result is then meaningless);
+// the feeder must still close in. It may be called more than once.
+func (d *decompressor) abort() { d.stopOnce.Do(func() { close(d.stop) }) }
+
+// errAborted is what an aborted decompressor's reader returns.
+var errAborted = errors.New("decompression aborted")
 
 // finish says the entry ended and waits for the result.
 func (d *decompressor) finish() decompressResult {
@@ -127,8 +193,8 @@ const (
 	outBufSize  = 256 << 10
 )
 
-func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
-	cr := &chanReader{in: d.in, free: d.free}
+func (d *decompressor) run(decs *decoders, c Compression, limit int64, chk layerChecker) {
+	cr := &chanReader{in: d.in, free: d.free, stop: d.stop}
 	res := decompressResult{}
 	defer func() {
 		cr.drain()
@@ -139,7 +205,8 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 		res.err = fmt.Errorf("%w: %s: %v", ErrCorruptLayer, c, strings.TrimPrefix(err.Error(), string(c)+": "))
 		return
 	}
-	// The output hasher: decompressed bytes go to it in pooled buffers.
+	// The output hasher: decompressed bytes go to it in pooled buffers, and
+	// from it to the layer checker.
 	outFree := make(chan []byte, outBufCount)
 	for range outBufCount {
 		outFree <- make([]byte, outBufSize)
@@ -147,21 +214,33 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 	outq := make(chan []byte, outBufCount)
 	h := sha256.New()
 	hashed := make(chan struct{})
+	var chkErr error
 	go func() {
 		defer close(hashed)
 		for b := range outq {
 			h.Write(b)
+			if chk != nil && chkErr == nil {
+				_, chkErr = chk.Write(b)
+			}
 			outFree <- b[:cap(b)]
 		}
 	}()
 	var n int64
 	for {
 		b := <-outFree
+		if limit != noLimit {
+			// Read no more than one byte past the limit.
+			b = b[:min(int64(len(b)), limit-n+1)]
+		}
 		m, rerr := fill(dec, b)
 		n += int64(m)
+		d.out.Store(n)
+		if d.total != nil {
+			d.total.Add(int64(m))
+		}
 		outq <- b[:m]
-		if n > limit {
-			err = fmt.Errorf("%w: %s stream expands beyond %d bytes, the most a layer of this stored size may expand to (README \"Limits\"): it is treated as a decompression bomb", ErrDecompressionBomb, c, limit)
+		if limit != noLimit && n > limit {
+			res.deferred = true
 			break
 		}
 		if errors.Is(rerr, io.EOF) {
@@ -177,8 +256,7 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 	<-hashed
 	res.size = n
 	switch {
-	case errors.Is(err, ErrDecompressionBomb):
-		res.err = err
+	case res.deferred:
 		return
 	case err != nil:
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -191,6 +269,15 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 	if cr.rest() {
 		res.err = fmt.Errorf("%w: data after the end of the %s stream", ErrCorruptLayer, c)
 		return
+	}
+	if chk != nil {
+		if cerr := chk.Close(); chkErr == nil {
+			chkErr = cerr
+		}
+		if chkErr != nil {
+			res.err = chkErr
+			return
+		}
 	}
 	res.diffID = digest.NewDigest(digest.SHA256, h)
 }
@@ -214,12 +301,18 @@ func fill(r io.Reader, b []byte) (int, error) {
 type chanReader struct {
 	in   chan []byte
 	free chan []byte
+	stop chan struct{}
 	cur  []byte
 	full []byte
 	eof  bool
 }
 
 func (r *chanReader) Read(p []byte) (int, error) {
+	select {
+	case <-r.stop:
+		return 0, errAborted
+	default:
+	}
 	for len(r.cur) == 0 {
 		if r.full != nil {
 			r.free <- r.full[:cap(r.full)]
@@ -228,7 +321,13 @@ func (r *chanReader) Read(p []byte) (int, error) {
 		if r.eof {
 			return 0, io.EOF
 		}
-		b, ok := <-r.in
+		var b []byte
+		var ok bool
+		select {
+		case b, ok = <-r.in:
+		case <-r.stop:
+			return 0, errAborted
+		}
 		if !ok {
 			r.eof = true
 			return 0, io.EOF

@@ -17,13 +17,22 @@ func (t *table) interpret(opts ScanOptions) (*Archive, error) {
 	if err := t.checkNames(); err != nil {
 		return nil, err
 	}
+	var a *Archive
+	var err error
 	if e, ok := t.byName["manifest.json"]; ok {
-		return t.docker(e, opts)
+		a, err = t.docker(e, opts)
+	} else if e, ok := t.byName["index.json"]; ok {
+		a, err = t.layout(e, opts)
+	} else {
+		return nil, fail(t.path, "", "%w: it has neither manifest.json nor index.json; pass a file written by docker save, podman save, skopeo copy, crane or buildx", ErrNotArchive)
 	}
-	if e, ok := t.byName["index.json"]; ok {
-		return t.layout(e, opts)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fail(t.path, "", "%w: it has neither manifest.json nor index.json; pass a file written by docker save, podman save, skopeo copy, crane or buildx", ErrNotArchive)
+	if err := t.checkDeferredNames(); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // parseManifestJSON parses a docker-archive manifest.json.
@@ -137,6 +146,16 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 		le, err := t.resolve(lp, fmt.Sprintf("%s layer %d", what, j))
 		if err != nil {
 			return nil, err
+		}
+		if le.compression != CompressionNone && !le.compression.decompresses() {
+			return nil, fail(t.path, lp, "%w", le.compression.unsupported())
+		}
+		if le.deferred {
+			// It expanded beyond the pass's budget: decompress it now
+			// that it is known to be a layer.
+			if err := t.inflate(le); err != nil {
+				return nil, err
+			}
 		}
 		if le.decompressErr != nil {
 			return nil, fail(t.path, lp, "%w", le.decompressErr)

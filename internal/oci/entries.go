@@ -27,6 +27,8 @@ type entry struct {
 	typ      byte
 	linkname string // cleaned archive path of a link's target
 	size     int64
+	// offset is where the entry's data starts in the file.
+	offset int64
 	// digest is the sha256 of the stored bytes.
 	digest digest.Digest
 	// diffID is the sha256 of the decompressed bytes (= digest when stored
@@ -36,6 +38,9 @@ type entry struct {
 	// decompressErr is why decompression failed; reported only if the entry
 	// is used as a layer.
 	decompressErr error
+	// deferred says the entry expanded beyond the pass's budget: its diffID
+	// is computed after the pass (table.inflate), only if it is a layer.
+	deferred bool
 	// json is the entry's content when it looked like JSON and was kept.
 	json []byte
 	// jsonDropped says the entry looked like JSON but was too large to keep.
@@ -55,6 +60,11 @@ type table struct {
 	// configs caches parsed image configs: manifest.json entries may all
 	// name one config, which is parsed once.
 	configs map[*entry]*imageConfig
+	// inflate decompresses a deferred entry after the pass (scanner.inflate).
+	inflate func(*entry) error
+	// unchecked are deferred entries whose name claims a digest other than
+	// their stored one: checked once layers are decompressed.
+	unchecked []*entry
 }
 
 // cleanName normalises an archive path ("./a//b/" → "a/b") and rejects
@@ -194,7 +204,8 @@ func digestFromName(name string) (digest.Digest, bool) {
 
 // checkNames checks that every regular entry named by a digest hashes to
 // it. A layer named <hex>.tar or <hex>.tar.gz may be named by its stored
-// digest or by its diffID.
+// digest or by its diffID. Entries whose diffID the pass deferred are left
+// for checkDeferredNames.
 func (t *table) checkNames() error {
 	for _, e := range t.ordered {
 		if !e.regular() {
@@ -204,12 +215,38 @@ func (t *table) checkNames() error {
 		if !ok || want == e.digest {
 			continue
 		}
-		if (strings.HasSuffix(e.name, ".tar") || strings.HasSuffix(e.name, ".tar.gz")) && want == e.diffID {
+		if layerName(e.name) && e.deferred {
+			t.unchecked = append(t.unchecked, e)
+			continue
+		}
+		if layerName(e.name) && want == e.diffID {
 			continue
 		}
 		return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest)
 	}
 	return nil
+}
+
+// checkDeferredNames finishes checkNames once the images' layers are
+// decompressed: an entry named by a digest that is neither its stored digest
+// nor its diffID is refused, and so is one whose diffID was never computed
+// because no image uses it as a layer (decompressing it could cost anything).
+func (t *table) checkDeferredNames() error {
+	for _, e := range t.unchecked {
+		want, _ := digestFromName(e.name)
+		switch {
+		case e.deferred:
+			return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s, and no image uses it as a layer, so its diffID was not computed; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest)
+		case want != e.diffID:
+			return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest)
+		}
+	}
+	return nil
+}
+
+// layerName reports whether an entry's name may give its diffID.
+func layerName(name string) bool {
+	return strings.HasSuffix(name, ".tar") || strings.HasSuffix(name, ".tar.gz")
 }
 
 // blob returns the entry for a descriptor's digest (blobs/<alg>/<hex>),
