@@ -23,8 +23,9 @@
 // whatever the archive's size, and time follows the bytes read plus the
 // bytes the images' layers decompress to. The file is read in 1 MiB chunks,
 // 8 in flight; JSON entries are kept up to ScanOptions.MaxJSONSize each
-// (32 MiB) and 2 × MaxJSONSize in total; 131072 entries at most; zstd
-// windows up to 32 MiB.
+// (32 MiB) and 2 × MaxJSONSize in total; 131072 entries at most;
+// manifest.json lists at most 65536 images, tags and layer paths in all,
+// and ScanOptions.MaxTags (1024) tags per image; zstd windows up to 32 MiB.
 //
 // Decompression is paid only for layers: the pass records every entry's
 // data offset and decompresses each gzip or zstd entry only up to 64 times

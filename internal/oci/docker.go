@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -35,31 +34,6 @@ func (t *table) interpret(opts ScanOptions) (*Archive, error) {
 	return a, nil
 }
 
-// parseManifestJSON parses a docker-archive manifest.json.
-func parseManifestJSON(b []byte) ([]ManifestEntry, error) {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, fmt.Errorf("%w: manifest.json is empty", ErrBadManifest)
-	}
-	var m []ManifestEntry
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: manifest.json is not a JSON array of images: %w", ErrBadManifest, err)
-	}
-	if len(m) == 0 {
-		return nil, fmt.Errorf("%w: manifest.json lists no image", ErrNoImages)
-	}
-	for i, e := range m {
-		if e.Config == "" {
-			return nil, fmt.Errorf("%w: manifest.json entry %d has no Config", ErrBadManifest, i)
-		}
-		for _, tag := range e.RepoTags {
-			if !validTag(tag) {
-				return nil, fmt.Errorf("%w: manifest.json entry %d has RepoTags element %.64q, which is no image reference", ErrBadManifest, i, tag)
-			}
-		}
-	}
-	return m, nil
-}
-
 // validTag reports whether s can be an image reference: non-empty, at most
 // 512 bytes, without white space or control characters. Tags end up in the
 // log and the job summary, where line breaks could forge workflow commands.
@@ -81,7 +55,7 @@ func (t *table) docker(me *entry, opts ScanOptions) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := parseManifestJSON(raw)
+	m, err := parseManifestJSON(raw, opts.maxTags())
 	if err != nil {
 		return nil, fail(t.path, "manifest.json", "%w", err)
 	}

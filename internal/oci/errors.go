@@ -47,7 +47,9 @@ var (
 	// importer does not, so they are refused.
 	ErrUnsupportedCompression = errors.New("unsupported layer compression")
 	// ErrTooLarge is returned by Scan when a JSON entry that must be parsed
-	// exceeds ScanOptions.MaxJSONSize, or the archive has too many entries.
+	// exceeds ScanOptions.MaxJSONSize, the archive has too many entries, an
+	// image more than ScanOptions.MaxTags tags, or manifest.json or
+	// index.json lists too many images and layers.
 	ErrTooLarge = errors.New("too large")
 	// ErrBadManifest is returned by Scan when manifest.json, index.json, an
 	// image manifest or an image config is empty, not valid JSON, or lacks a

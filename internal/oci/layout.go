@@ -163,6 +163,12 @@ func (t *table) layout(ie *entry, opts ScanOptions) (*Archive, error) {
 	if len(ims) == 0 {
 		return nil, fail(t.path, "index.json", "%w: index.json leads to no image manifest", ErrNoImages)
 	}
+	names := 0
+	for _, im := range ims {
+		if names += 1 + len(im.manifest.Layers); names > maxManifestNames {
+			return nil, fail(t.path, "index.json", "%w: index.json leads to more than %d images and layers in all, the most an archive may (README \"Limits\"); save fewer images in one archive", ErrTooLarge, maxManifestNames)
+		}
+	}
 	a := &Archive{Format: FormatOCILayout, ManifestRaw: raw}
 	for i, im := range ims {
 		what := fmt.Sprintf("image manifest %s", im.desc.Digest)

@@ -39,18 +39,37 @@ type ScanOptions struct {
 	// beyond that they are streamed like any other entry (and are an
 	// ErrTooLarge error only if they turn out to be needed).
 	MaxJSONSize int64
+	// MaxTags bounds the RepoTags of one manifest.json entry; default 1024.
+	// More is an ErrTooLarge error: every tag becomes a subject of the
+	// statement.
+	MaxTags int
+
 	// afterPass, when set, runs between the pass and the interpretation
 	// (tests change the file there).
 	afterPass func()
 }
 
-const defaultMaxJSONSize = 32 << 20
+const (
+	defaultMaxJSONSize = 32 << 20
+	defaultMaxTags     = 1024
+	// maxManifestNames bounds the images, tags and layer paths manifest.json
+	// lists, all entries together (and so the memory the parsed manifest
+	// and the images take).
+	maxManifestNames = 1 << 16
+)
 
 func (o ScanOptions) maxJSON() int64 {
 	if o.MaxJSONSize > 0 {
 		return o.MaxJSONSize
 	}
 	return defaultMaxJSONSize
+}
+
+func (o ScanOptions) maxTags() int {
+	if o.MaxTags > 0 {
+		return o.MaxTags
+	}
+	return defaultMaxTags
 }
 
 func (o ScanOptions) interval() time.Duration {
