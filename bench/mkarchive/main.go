@@ -24,7 +24,10 @@
 //
 //	-zeros -level 9            layer files are zeros, gzip'ed at level 9
 //	                           (1 GiB of zeros stores as about 1 MiB)
-//	-tags N                    the image has N RepoTags (bench.local/t:<i>)
+//	-tags N                    the image has N RepoTags (-tag, then b/t:<i>)
+//	-images N                  manifest.json lists the image N times, each
+//	                           under its own tags (a big manifest.json)
+//	-tag-pad N                 lengthen the generated tags by N bytes
 //	-junk-zstd-frames N        unreferenced entries junk<i>.zst of N zstd frames
 //	                           of 1 MiB of zeros each (N MiB from N × 45 bytes)
 //	-junk-zstd-entries K       how many such entries (default 1)
@@ -82,6 +85,8 @@ type options struct {
 	zeros       bool
 	level       int
 	tags        int
+	images      int
+	tagPad      int
 	zstdFrames  int
 	zstdEntries int
 	junkEntries int
@@ -99,7 +104,9 @@ func parseFlags(args []string) (options, error) {
 	fileSize := fs.String("file-size", "8MiB", "size of the files inside each layer")
 	fs.BoolVar(&o.zeros, "zeros", false, "layer files hold zeros (highly compressible) instead of random content")
 	fs.IntVar(&o.level, "level", gzip.DefaultCompression, "gzip level (1-9) with -compress gzip")
-	fs.IntVar(&o.tags, "tags", 1, "number of RepoTags: -tag, then bench.local/t:<i> (a crafted archive)")
+	fs.IntVar(&o.tags, "tags", 1, "number of RepoTags: -tag, then b/t:<i> (a crafted archive)")
+	fs.IntVar(&o.images, "images", 1, "manifest.json lists the image this many times, each time under its own -tags tags (a crafted archive)")
+	fs.IntVar(&o.tagPad, "tag-pad", 0, "lengthen every generated tag's repository by this many bytes (a crafted archive)")
 	fs.IntVar(&o.zstdFrames, "junk-zstd-frames", 0, "add unreferenced entries junk<i>.zst of this many zstd frames of 1 MiB of zeros each")
 	fs.IntVar(&o.zstdEntries, "junk-zstd-entries", 1, "how many junk<i>.zst entries -junk-zstd-frames adds")
 	fs.IntVar(&o.junkEntries, "junk-entries", 0, "add this many unreferenced empty files junk/<i>")
@@ -128,8 +135,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("invalid -tag %q: want repository:tag", o.tag)
 	case o.level != gzip.DefaultCompression && (o.level < gzip.BestSpeed || o.level > gzip.BestCompression):
 		return o, fmt.Errorf("invalid -level %d: use 1 to 9", o.level)
-	case o.tags < 1 || o.zstdEntries < 1 || o.zstdFrames < 0 || o.junkEntries < 0:
-		return o, errors.New("invalid -tags, -junk-zstd-entries, -junk-zstd-frames or -junk-entries: -tags and -junk-zstd-entries must be positive, the others not negative")
+	case o.tags < 1 || o.images < 1 || o.zstdEntries < 1 || o.zstdFrames < 0 || o.junkEntries < 0 || o.tagPad < 0:
+		return o, errors.New("invalid -tags, -images, -junk-zstd-entries, -junk-zstd-frames, -junk-entries or -tag-pad: the first four must be positive, the others not negative")
 	}
 	return o, nil
 }
@@ -274,11 +281,23 @@ func writeArchive(ctx context.Context, w *archiveWriter, o options) (summary, er
 	if err := w.file(cfgPath, cfgJSON); err != nil {
 		return sum, err
 	}
-	tags := []string{o.tag}
-	for i := 1; i < o.tags; i++ {
-		tags = append(tags, fmt.Sprintf("bench.local/t:%d", i))
+	var entries []manifestEntry
+	pad := strings.Repeat("x", o.tagPad)
+	for k := range o.images {
+		var tags []string
+		if k == 0 {
+			tags = append(tags, o.tag)
+		}
+		for i := len(tags); i < o.tags; i++ {
+			if k == 0 {
+				tags = append(tags, fmt.Sprintf("b/t%s:%d", pad, i))
+			} else {
+				tags = append(tags, fmt.Sprintf("b/i%d%s:%d", k, pad, i))
+			}
+		}
+		entries = append(entries, manifestEntry{Config: cfgPath, RepoTags: tags, Layers: layerPaths})
 	}
-	manifest, err := json.Marshal([]manifestEntry{{Config: cfgPath, RepoTags: tags, Layers: layerPaths}})
+	manifest, err := json.Marshal(entries)
 	if err != nil {
 		return sum, fmt.Errorf("encoding manifest.json: %w", err)
 	}

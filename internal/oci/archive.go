@@ -23,7 +23,8 @@
 // whatever the archive's size, and time follows the bytes read plus the
 // bytes the images' layers decompress to. The file is read in 1 MiB chunks,
 // 8 in flight; JSON entries are kept up to ScanOptions.MaxJSONSize each
-// (32 MiB) and 2 × MaxJSONSize in total; 131072 entries at most;
+// (32 MiB; manifest.json and index.json 8 MiB) and 2 × MaxJSONSize in
+// total; 131072 entries at most;
 // manifest.json lists at most 65536 images, tags and layer paths in all,
 // and ScanOptions.MaxTags (1024) tags per image; zstd windows up to 32 MiB.
 //

@@ -56,6 +56,13 @@ const (
 	// lists, all entries together (and so the memory the parsed manifest
 	// and the images take).
 	maxManifestNames = 1 << 16
+	// maxImageList bounds manifest.json and index.json (with
+	// ScanOptions.MaxJSONSize, when lower), which are kept and parsed: a
+	// statement holds manifest.json (or an OCI layout's index.json) twice
+	// and may have 2 MiB (attest.MaxStatementSize), so a larger one could
+	// never be attested, and parsing one of 8 MiB stays inside the memory
+	// budget.
+	maxImageList = 8 << 20
 )
 
 func (o ScanOptions) maxJSON() int64 {
@@ -270,6 +277,9 @@ func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e
 	named := isNamedJSON(e.name)
 	if named && e.size > maxJSON {
 		return fail(s.path, e.name, "%w: %d bytes, more than the %d-byte limit for JSON", ErrTooLarge, e.size, maxJSON)
+	}
+	if (e.name == "manifest.json" || e.name == "index.json") && e.size > maxImageList {
+		return fail(s.path, e.name, "%w: %d bytes, more than the %d bytes manifest.json and index.json may have (README \"Limits\"); save fewer images in one archive", ErrTooLarge, e.size, maxImageList)
 	}
 	buf := <-s.free
 	head := buf[:min(int64(len(buf)), e.size)]

@@ -1,6 +1,7 @@
 package oci_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,5 +59,20 @@ func TestScanManyTags(t *testing.T) {
 	}
 	if _, err := oci.Scan(context.Background(), writeTemp(t, "3.tar", withTags(t, 3)), oci.ScanOptions{MaxTags: 2}); !errors.Is(err, oci.ErrTooLarge) || !strings.Contains(err.Error(), "more than 2 RepoTags") {
 		t.Errorf("Scan(3 tags, MaxTags 2) = %v, want ErrTooLarge", err)
+	}
+}
+
+// TestScanManifestJSONSize: manifest.json and index.json over 8 MiB are
+// refused from their headers (parsing one takes memory, and a statement,
+// which holds manifest.json twice, may have 2 MiB), whatever MaxJSONSize.
+func TestScanManifestJSONSize(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"manifest.json", "index.json"} {
+		big := append([]byte("["), bytes.Repeat([]byte(" "), 8<<20)...)
+		path := writeTemp(t, "big.tar", ocitest.Tar([]ocitest.Entry{{Name: name, Body: append(big, ']')}}))
+		_, err := oci.Scan(context.Background(), path, oci.ScanOptions{MaxJSONSize: 64 << 20})
+		if !errors.Is(err, oci.ErrTooLarge) || !strings.Contains(err.Error(), `entry "`+name+`"`) || !strings.Contains(err.Error(), "8388608 bytes manifest.json and index.json may have") {
+			t.Errorf("Scan(%s of 8 MiB + 2 bytes) = %v, want ErrTooLarge", name, err)
+		}
 	}
 }
