@@ -43,7 +43,10 @@
 // A gzip- or zstd-compressed archive as a whole is refused with the command
 // that decompresses it.
 //
-// Select picks the image to attest among several.
+// Select picks the image to attest among several; Archive.OpenBlob reads an
+// image's config, layers and stored manifest again, from the offsets the
+// scan recorded, checked against the digests it computed (push-image
+// pushes exactly what was attested).
 //
 // The package is silent: it never logs. Progress is reported through
 // ScanOptions.Progress and ScanOptions.LayerProgress.
@@ -101,6 +104,10 @@ type Archive struct {
 	Manifest []ManifestEntry
 	// Images holds one Image per Manifest entry, in the same order.
 	Images []Image
+
+	// blobs locates the images' configs, layers and stored manifests in the
+	// file, by digest (OpenBlob).
+	blobs map[digest.Digest]blobAt
 }
 
 // ManifestEntry is one entry of a docker-archive manifest.json, with exactly

@@ -31,6 +31,10 @@ func (t *table) interpret(opts ScanOptions) (*Archive, error) {
 	if err := t.checkDeferredNames(); err != nil {
 		return nil, err
 	}
+	a.blobs = make(map[digest.Digest]blobAt, len(t.blobs))
+	for d, e := range t.blobs {
+		a.blobs[d] = blobAt{name: e.name, offset: e.offset, size: e.size}
+	}
 	return a, nil
 }
 
@@ -116,6 +120,7 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 		ImageID:    ce.digest,
 		ConfigRaw:  craw,
 	}
+	t.useBlob(ce.digest, ce)
 	for j, lp := range me.Layers {
 		le, err := t.resolve(lp, fmt.Sprintf("%s layer %d", what, j))
 		if err != nil {
@@ -134,6 +139,7 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 		if le.decompressErr != nil {
 			return nil, fail(t.path, lp, "%w", le.decompressErr)
 		}
+		t.useBlob(le.digest, le)
 		img.Layers = append(img.Layers, Layer{Path: lp, Digest: le.digest, Size: le.size, DiffID: le.diffID, Compression: le.compression})
 		img.DiffIDs = append(img.DiffIDs, le.diffID)
 	}
@@ -202,6 +208,7 @@ func (t *table) dockerManifests(a *Archive, opts ScanOptions) error {
 		}
 		if im := m.im; im != nil {
 			img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = im.desc.Digest, im.raw, im.mediaType
+			t.useBlob(im.desc.Digest, im.entry)
 		}
 	}
 	return nil

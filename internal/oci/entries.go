@@ -62,9 +62,20 @@ type table struct {
 	configs map[*entry]*imageConfig
 	// inflate decompresses a deferred entry after the pass (scanner.inflate).
 	inflate func(*entry) error
+	// blobs are the entries of the images' configs, layers and stored
+	// manifests, by digest (for Archive.OpenBlob).
+	blobs map[digest.Digest]*entry
 	// unchecked are deferred entries whose name claims a digest other than
 	// their stored one: checked once layers are decompressed.
 	unchecked []*entry
+}
+
+// useBlob records e as the blob of digest d of an image.
+func (t *table) useBlob(d digest.Digest, e *entry) {
+	if t.blobs == nil {
+		t.blobs = map[digest.Digest]*entry{}
+	}
+	t.blobs[d] = e
 }
 
 // cleanName normalises an archive path ("./a//b/" → "a/b") and rejects

@@ -34,6 +34,7 @@ type foundManifest struct {
 	// desc is the manifest's own descriptor.
 	desc      ocispec.Descriptor
 	path      string
+	entry     *entry
 	raw       []byte
 	mediaType string
 	manifest  ocispec.Manifest
@@ -142,7 +143,7 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 			return nil // an artifact, not an image
 		}
 		w.found = append(w.found, &foundManifest{
-			top: top, desc: d, path: e.name, raw: raw, mediaType: mt,
+			top: top, desc: d, path: e.name, entry: e, raw: raw, mediaType: mt,
 			manifest: ocispec.Manifest{Config: *m.Config, Layers: m.Layers},
 		})
 		return nil
@@ -188,6 +189,7 @@ func (t *table) layout(ie *entry, opts ScanOptions) (*Archive, error) {
 		}
 		img.Index = i
 		img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = im.desc.Digest, im.raw, im.mediaType
+		t.useBlob(im.desc.Digest, im.entry)
 		a.Manifest = append(a.Manifest, me)
 		a.Images = append(a.Images, *img)
 	}
