@@ -1,4 +1,5 @@
-// Package push is the registry half of oci-attest (DESIGN.md §4): it
+// Package push is the registry half of oci-attest (ARCHITECTURE.md,
+// "Registry: resolve, bind, push"): it
 // resolves the subject image in a registry and binds it to the attested
 // archive, optionally pushes the archived image, pushes the Sigstore bundle
 // as an OCI 1.1 referrer, maintains the sha256-<hex> referrers fallback tag
@@ -40,12 +41,16 @@
 // until one matches. Otherwise ErrBinding names both digests, and nothing is
 // pushed.
 //
-// PushImage pushes an image whose manifest the archive stores (OCI layouts,
-// Docker ≥25 archives) byte for byte, so the registry digest equals the
-// archive's manifest digest; other docker archives get a Docker schema 2
-// manifest over go-containerregistry's tarball layers (gzip kept,
-// uncompressed layers gzipped). The config bytes are never rewritten, so the
-// image ID — what binding checks — is the archive's.
+// PushImage pushes exactly the bytes the scan attested: config and layers
+// come from oci.Archive.OpenBlob (read again at the offsets the scan
+// recorded, checked against its digests; no second tar parser). An image
+// whose manifest the archive stores (OCI layouts, Docker ≥25 archives) is
+// pushed with it byte for byte, so the registry digest equals the archive's
+// manifest digest; other docker archives get a Docker schema 2 manifest over
+// their layers as stored (gzip as rootfs.diff.tar.gzip, uncompressed as
+// rootfs.diff.tar; an OCI manifest when a layer is zstd). The config bytes
+// are never rewritten, so the image ID — what binding checks — is the
+// archive's.
 //
 // # The referrer and referrers detection
 //
@@ -86,7 +91,7 @@
 //   - distribution v3.1.2 and Debian docker-registry 2.8 (processes): no
 //     referrers API, no OCI-Subject; manifests carry an ETag but If-Match is
 //     ignored on PUT; no monolithic POST (202, then PUT): 9 requests with the
-//     fallback tag, DESIGN.md §7's budget.
+//     fallback tag, the budget of ARCHITECTURE.md's "Limits and budgets".
 //
 // cosign v3.1.3 verify-attestation, oras discover --artifact-type, regctl
 // artifact list/get and crane read what Attach writes on all four.
