@@ -80,8 +80,9 @@ func printOutputs(w io.Writer, format string, outs map[string]string) error {
 	return nil
 }
 
-// attestFlow runs DESIGN.md §1: read the archive, resolve and bind the
-// subject, build the statement, sign, write the bundle, push the referrer.
+// attestFlow runs the data flow (ARCHITECTURE.md, "Data flow"): read the
+// archive, resolve and bind the subject, build the statement, sign, write
+// the bundle, push the referrer.
 func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log *logger, stdout io.Writer, d deps) (*attestResult, error) {
 	log.Infof("oci-attest %s: attesting %s", version, c.SubjectPath)
 	log.Mask(c.GitHubToken)

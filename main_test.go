@@ -23,7 +23,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
 
-// env is an injected environment (STYLE.md #2: no os.Setenv).
+// env is an injected environment (no os.Setenv: tests run in parallel).
 type env map[string]string
 
 func (e env) get(k string) string { return e[k] }

@@ -1,5 +1,5 @@
 // Command mkarchive writes a docker-save-style image archive of a given size
-// for the archive benchmark (bench/archive.sh, DESIGN.md §7).
+// for the archive benchmark (bench/archive.sh; ARCHITECTURE.md, "Limits and budgets").
 //
 // The archive has the legacy `docker save` layout (< 25): a directory per
 // layer holding VERSION, layer.tar and json, then the config blob
