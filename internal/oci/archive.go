@@ -24,16 +24,17 @@
 // bytes the images' layers decompress to. The file is read in 1 MiB chunks,
 // 8 in flight; JSON entries are kept up to ScanOptions.MaxJSONSize each
 // (32 MiB; manifest.json and index.json 8 MiB) and 2 × MaxJSONSize in
-// total; 131072 entries at most;
+// total; 65536 entries at most;
 // manifest.json lists at most 65536 images, tags and layer paths in all,
 // and ScanOptions.MaxTags (1024) tags per image; zstd windows up to 32 MiB.
 //
 // Decompression is paid only for layers: the pass records every entry's
-// data offset and decompresses each gzip or zstd entry only up to 64 times
-// its share of the file (its stored size plus its header), so that the
-// pass decompresses at most 64 × the file's size whatever the entries are
-// (manifest.json may come last, so the pass cannot know which entries are
-// layers). An entry that expands further is deferred; after the pass, if an
+// data offset and decompresses each gzip or zstd entry of 64 KiB or more
+// only up to 16 times its share of the file (its stored size plus its
+// header), and smaller ones not at all, so that the pass decompresses about
+// 16 × the file's size at most whatever the entries are (manifest.json may
+// come last, so the pass cannot know which entries are layers). An entry
+// that does not finish within that is deferred; after the pass, if an
 // image uses it as a layer, its stored bytes are read again at the recorded
 // offset, checked against the digest the pass computed, and decompressed to
 // the end, whatever the ratio (a layer of 1 GiB of zeros stores in 1 MiB),

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -45,9 +46,10 @@ func dockerArchive(t testing.TB, layers ...layerFile) []ocitest.Entry {
 }
 
 // TestUnreferencedCompressedEntriesCostNothing (issue 9, class 6): gzip and
-// zstd entries no image uses may expand to hundreds of MiB; the pass
-// decompresses each only up to its small budget (PassRatio × its share of
-// the file), so the whole scan decompresses a few MiB, not 364 MiB. The
+// zstd entries no image uses may expand to GiBs; the pass decompresses each
+// only up to its small budget (PassRatio × its share of the file; nothing
+// for entries under 64 KiB), so the whole scan decompresses a few MiB, not
+// 2.6 GiB. The
 // archive is still accepted, with the same image.
 func TestUnreferencedCompressedEntriesCostNothing(t *testing.T) {
 	t.Parallel()
@@ -58,7 +60,11 @@ func TestUnreferencedCompressedEntriesCostNothing(t *testing.T) {
 	}
 	frames := bytes.Repeat(ocitest.Compress(make([]byte, 1<<20), oci.CompressionZstd), 300) // 300 MiB
 	gz := ocitest.Compress(make([]byte, 64<<20), oci.CompressionGzip)                       // 64 MiB
+	frame := ocitest.Compress(make([]byte, 1<<20), oci.CompressionZstd)
 	junk := []ocitest.Entry{
+		// 2000 MiB from 230 KB: big enough to be decompressed during the
+		// pass, until its budget runs out.
+		{Name: "0-junk/big.zst", Body: bytes.Repeat(frame, 2000)},
 		{Name: "0-junk/frames.zst", Body: frames},
 		{Name: "0-junk/zeros.gz", Body: gz},
 		{Name: "zz-junk/again.zst", Body: frames},
@@ -78,10 +84,45 @@ func TestUnreferencedCompressedEntriesCostNothing(t *testing.T) {
 	if limit := oci.PassRatio * st.Size(); cost.Decompressed > limit {
 		t.Errorf("Scan() decompressed %d bytes for a %d-byte archive whose layers are uncompressed; want at most %d (the pass's budget)", cost.Decompressed, st.Size(), limit)
 	}
-	if cost.Deferred != len(junk) || cost.Inflated != 0 || cost.Reread != 0 {
-		t.Errorf("Scan() cost %+v; want %d deferred entries, none decompressed after the pass", cost, len(junk))
+	if cost.Deferred != len(junk) || cost.Inflated != 0 || cost.Reread != 0 || cost.Decompressed == 0 {
+		t.Errorf("Scan() cost %+v; want %d deferred entries (one partly decompressed during the pass), none decompressed after it", cost, len(junk))
 	}
 	t.Logf("%d-byte archive, cost %+v", st.Size(), cost)
+}
+
+// TestManyTinyCompressedEntries (issue 9, class 6, entry-count extreme):
+// thousands of tiny zstd entries, each a frame of 1 MiB of zeros, cost no
+// decompression at all (a decoder works a block of up to 128 KiB at a time,
+// so even a small budget per entry would cost 128 KiB each): entries under
+// 64 KiB are deferred untouched.
+func TestManyTinyCompressedEntries(t *testing.T) {
+	t.Parallel()
+	frame := ocitest.Compress(make([]byte, 1<<20), oci.CompressionZstd)
+	es := goodEntries(t, "docker-legacy.tar")
+	for i := range 5000 {
+		es = append(es, ocitest.Entry{Name: fmt.Sprintf("junk/%d.zst", i), Body: frame})
+	}
+	_, cost, err := oci.ScanCounted(context.Background(), writeTemp(t, "tiny.tar", ocitest.Tar(es)), oci.ScanOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cost.Decompressed != 0 || cost.Deferred != 5000 {
+		t.Errorf("Scan() cost %+v; want 5000 entries deferred, nothing decompressed", cost)
+	}
+}
+
+// TestScanMaxEntries: an archive of more than 65536 entries is refused,
+// saying what to do.
+func TestScanMaxEntries(t *testing.T) {
+	t.Parallel()
+	es := goodEntries(t, "docker-legacy.tar")
+	for i := len(es); i <= 1<<16; i++ {
+		es = append(es, ocitest.Entry{Name: fmt.Sprintf("junk/%d", i)})
+	}
+	_, err := oci.Scan(context.Background(), writeTemp(t, "many.tar", ocitest.Tar(es)), oci.ScanOptions{})
+	if !errors.Is(err, oci.ErrTooLarge) || !strings.Contains(err.Error(), "more than 65536 entries") || !strings.Contains(err.Error(), `README "Limits"`) {
+		t.Fatalf("Scan(65537 entries) = %v, want ErrTooLarge", err)
+	}
 }
 
 // TestReferencedLayerAnyRatio (issue 9, class 6): a real layer of 300 MiB
@@ -89,12 +130,18 @@ func TestUnreferencedCompressedEntriesCostNothing(t *testing.T) {
 // 64 MiB (gzip -9, about 1000:1) are attested with their true diffIDs: the
 // pass defers them, and they are decompressed after it, once each although
 // the image names one twice, from their bytes read again at the offsets the
-// pass recorded.
+// pass recorded. So is a small gzip layer (too small to decompress during
+// the pass); an ordinary one (ratio 3) is decompressed during the pass.
 func TestReferencedLayerAnyRatio(t *testing.T) {
 	t.Parallel()
 	zst, zstDiff := zerosLayer(t, 300<<20, oci.CompressionZstd)
 	gz, gzDiff := zerosLayer(t, 64<<20, oci.CompressionGzip)
 	small := ocitest.LayerTar([]ocitest.File{{Name: "etc/small", Content: "small\n"}})
+	text := benchLayer(512<<10, 3)
+	textGz := ocitest.Compress(text, oci.CompressionGzip)
+	if len(textGz) < 64<<10 || len(text) > oci.PassRatio*len(textGz) {
+		t.Fatalf("the text layer stores in %d bytes for %d", len(textGz), len(text))
+	}
 	layers := []layerFile{
 		{path: "a/layer.tar", stored: zst, diffID: zstDiff},
 		// A name longer than 100 bytes: a PAX header precedes the entry,
@@ -102,6 +149,7 @@ func TestReferencedLayerAnyRatio(t *testing.T) {
 		{path: strings.Repeat("long-directory-name/", 6) + "layer.tar", stored: gz, diffID: gzDiff},
 		{path: "c/layer.tar", stored: ocitest.Compress(small, oci.CompressionGzip), diffID: sha(small)},
 		{path: "a/layer.tar", stored: zst, diffID: zstDiff},
+		{path: "d/layer.tar", stored: textGz, diffID: sha(text)},
 	}
 	path := writeTemp(t, "zeros.tar", ocitest.Tar(dockerArchive(t, layers...)))
 	a, cost, err := oci.ScanCounted(context.Background(), path, oci.ScanOptions{}, nil)
@@ -117,8 +165,8 @@ func TestReferencedLayerAnyRatio(t *testing.T) {
 	if img.Layers[0].Compression != oci.CompressionZstd || img.Layers[1].Compression != oci.CompressionGzip {
 		t.Errorf("compressions %s, %s", img.Layers[0].Compression, img.Layers[1].Compression)
 	}
-	if cost.Deferred != 2 || cost.Inflated != 2 || cost.Reread != int64(len(zst)+len(gz)) {
-		t.Errorf("Scan() cost %+v; want the two zeros layers deferred and decompressed once each from %d bytes read again", cost, len(zst)+len(gz))
+	if reread := int64(len(zst) + len(gz) + len(layers[2].stored)); cost.Deferred != 3 || cost.Inflated != 3 || cost.Reread != reread {
+		t.Errorf("Scan() cost %+v; want the zeros layers and the small one deferred and decompressed once each from %d bytes read again, the text layer during the pass", cost, reread)
 	}
 	if cost.Decompressed < 364<<20 {
 		t.Errorf("Scan() decompressed %d bytes; the layers hold 364 MiB", cost.Decompressed)

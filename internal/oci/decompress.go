@@ -12,7 +12,6 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	digest "github.com/opencontainers/go-digest"
 )
 
 const (
@@ -23,12 +22,18 @@ const (
 	entryBufCount = 6
 	// passRatio bounds what decompressing an entry may cost during the pass:
 	// passRatio × (its stored size + its 512-byte header) decompressed bytes,
-	// so at most passRatio × the file's size for the whole pass, whatever the
-	// entries are. Real layers rarely expand more than 10×; one that expands
+	// so about passRatio × the file's size for the whole pass, whatever the
+	// entries are. Real layers rarely expand more than 5×; one that expands
 	// further is deferred: decompressed after the pass, from its bytes read
 	// again, and only if an image uses it as a layer (ARCHITECTURE.md,
 	// "Limits and budgets").
-	passRatio = 64
+	passRatio = 16
+	// passMinSize is the smallest compressed entry the pass decompresses;
+	// smaller ones are deferred at once. A decoder produces output a block
+	// at a time (zstd: up to 128 KiB), so a tiny entry would cost far more
+	// than its budget; deferring them keeps the pass's decompression within
+	// about (passRatio + 2) × the file's size.
+	passMinSize = 64 << 10
 	// maxZstdWindow bounds the zstd window (and so the decoder's memory).
 	// Container tooling uses windows of 8 MiB or less.
 	maxZstdWindow = 32 << 20
@@ -74,10 +79,12 @@ func (c Compression) unsupported() error {
 
 // decompressResult is what a decompressor found.
 type decompressResult struct {
-	diffID digest.Digest
-	size   int64
+	// diff is the sha256 of the decompressed bytes, when ok.
+	diff [sha256.Size]byte
+	ok   bool
+	size int64
 	// deferred says the stream expanded beyond the limit: decompression
-	// stopped there, and diffID and err say nothing.
+	// stopped there, and diff and err say nothing.
 	deferred bool
 	err      error // wraps ErrCorruptLayer, or is the layer checker's error
 }
@@ -88,6 +95,8 @@ type decompressResult struct {
 type decoders struct {
 	gzip *gzip.Reader
 	zstd *zstd.Decoder
+	// out are the buffers of decompressed bytes, reused too.
+	out [][]byte
 }
 
 func (d *decoders) close() {
@@ -209,7 +218,12 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64, chk layer
 	// from it to the layer checker.
 	outFree := make(chan []byte, outBufCount)
 	for range outBufCount {
-		outFree <- make([]byte, outBufSize)
+		if n := len(decs.out); n > 0 {
+			outFree <- decs.out[n-1]
+			decs.out = decs.out[:n-1]
+		} else {
+			outFree <- make([]byte, outBufSize)
+		}
 	}
 	outq := make(chan []byte, outBufCount)
 	h := sha256.New()
@@ -254,6 +268,9 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64, chk layer
 	}
 	close(outq)
 	<-hashed
+	for range outBufCount {
+		decs.out = append(decs.out, <-outFree)
+	}
 	res.size = n
 	switch {
 	case res.deferred:
@@ -279,7 +296,8 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64, chk layer
 			return
 		}
 	}
-	res.diffID = digest.NewDigest(digest.SHA256, h)
+	h.Sum(res.diff[:0])
+	res.ok = true
 }
 
 // fill reads from r until b is full or r fails; io.EOF means the stream

@@ -117,10 +117,10 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 	img := &Image{
 		RepoTags:   me.RepoTags,
 		ConfigPath: me.Config,
-		ImageID:    ce.digest,
+		ImageID:    ce.digest(),
 		ConfigRaw:  craw,
 	}
-	t.useBlob(ce.digest, ce)
+	t.useBlob(img.ImageID, ce)
 	for j, lp := range me.Layers {
 		le, err := t.resolve(lp, fmt.Sprintf("%s layer %d", what, j))
 		if err != nil {
@@ -139,9 +139,10 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 		if le.decompressErr != nil {
 			return nil, fail(t.path, lp, "%w", le.decompressErr)
 		}
-		t.useBlob(le.digest, le)
-		img.Layers = append(img.Layers, Layer{Path: lp, Digest: le.digest, Size: le.size, DiffID: le.diffID, Compression: le.compression})
-		img.DiffIDs = append(img.DiffIDs, le.diffID)
+		l := Layer{Path: lp, Digest: le.digest(), Size: le.size, DiffID: le.diffID(), Compression: le.compression}
+		t.useBlob(l.Digest, le)
+		img.Layers = append(img.Layers, l)
+		img.DiffIDs = append(img.DiffIDs, l.DiffID)
 	}
 	if err := checkDiffIDs(img.DiffIDs, cfg.RootFS.DiffIDs); err != nil {
 		return nil, fail(t.path, me.Config, "%w", err)

@@ -2,6 +2,8 @@ package oci
 
 import (
 	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"strings"
@@ -12,7 +14,9 @@ import (
 const (
 	// maxEntries bounds the number of tar entries (and so the memory the
 	// entry table takes). Image archives hold a few entries per layer.
-	maxEntries = 1 << 17
+	// 65536 entries keep the table and the scan's buffers within the
+	// 64 MiB budget (ARCHITECTURE.md, "Limits and budgets").
+	maxEntries = 1 << 16
 	// maxLinkHops bounds link resolution.
 	maxLinkHops = 40
 	// maxPathLen bounds archive paths, link targets and the paths
@@ -21,30 +25,62 @@ const (
 	maxPathLen = 4096
 )
 
-// entry is what the pass records about one tar entry.
+// entry is what the pass records about one tar entry. It is kept small
+// (digests as bytes, not strings): an archive may have 65536 of them.
 type entry struct {
 	name     string
-	typ      byte
 	linkname string // cleaned archive path of a link's target
 	size     int64
 	// offset is where the entry's data starts in the file.
 	offset int64
-	// digest is the sha256 of the stored bytes.
-	digest digest.Digest
-	// diffID is the sha256 of the decompressed bytes (= digest when stored
-	// uncompressed); empty when decompression failed.
-	diffID      digest.Digest
-	compression Compression
+	// json is the entry's content when it looked like JSON and was kept.
+	json []byte
 	// decompressErr is why decompression failed; reported only if the entry
 	// is used as a layer.
 	decompressErr error
-	// deferred says the entry expanded beyond the pass's budget: its diffID
-	// is computed after the pass (table.inflate), only if it is a layer.
+	compression   Compression
+	// sum is the sha256 of the stored bytes (digest()).
+	sum [sha256.Size]byte
+	// diff is the sha256 of the decompressed bytes (diffID()) when hasDiff:
+	// = sum when stored uncompressed; unset when decompression failed or
+	// was deferred.
+	diff    [sha256.Size]byte
+	hasDiff bool
+	typ     byte
+	// deferred says decompressing the entry did not fit the pass's budget:
+	// its diffID is computed after the pass (table.inflate), only if it is
+	// a layer.
 	deferred bool
-	// json is the entry's content when it looked like JSON and was kept.
-	json []byte
 	// jsonDropped says the entry looked like JSON but was too large to keep.
 	jsonDropped bool
+}
+
+// digest is the sha256 digest of the entry's stored bytes.
+func (e *entry) digest() digest.Digest { return sha256Digest(e.sum) }
+
+// diffID is the sha256 digest of the entry's decompressed bytes, or "" when
+// they were not computed.
+func (e *entry) diffID() digest.Digest {
+	if !e.hasDiff {
+		return ""
+	}
+	return sha256Digest(e.diff)
+}
+
+// setDiff records the diffID.
+func (e *entry) setDiff(sum [sha256.Size]byte) { e.diff, e.hasDiff = sum, true }
+
+func sha256Digest(sum [sha256.Size]byte) digest.Digest {
+	return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(sum[:]))
+}
+
+// sumOf returns the sha256 sum digest d names, if it is a sha256 digest.
+func sumOf(d digest.Digest) (sum [sha256.Size]byte, ok bool) {
+	if d.Algorithm() != digest.SHA256 {
+		return sum, false
+	}
+	n, err := hex.Decode(sum[:], []byte(d.Encoded()))
+	return sum, err == nil && n == sha256.Size
 }
 
 // regular reports whether e holds file content.
@@ -127,7 +163,7 @@ func (t *table) add(e *entry) error {
 		return fail(t.path, e.name, "%w: the archive holds two entries named %q", ErrDuplicateEntry, e.name)
 	}
 	if len(t.ordered) >= maxEntries {
-		return fail(t.path, e.name, "%w: more than %d entries", ErrTooLarge, maxEntries)
+		return fail(t.path, e.name, "%w: more than %d entries, the most an archive may have (README \"Limits\"); image archives hold a few entries per layer: save the image with docker save, podman save or skopeo copy", ErrTooLarge, maxEntries)
 	}
 	t.byName[e.name] = e
 	t.ordered = append(t.ordered, e)
@@ -223,17 +259,20 @@ func (t *table) checkNames() error {
 			continue
 		}
 		want, ok := digestFromName(e.name)
-		if !ok || want == e.digest {
+		if !ok {
+			continue
+		}
+		if sum, _ := sumOf(want); sum == e.sum {
 			continue
 		}
 		if layerName(e.name) && e.deferred {
 			t.unchecked = append(t.unchecked, e)
 			continue
 		}
-		if layerName(e.name) && want == e.diffID {
+		if layerName(e.name) && want == e.diffID() {
 			continue
 		}
-		return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest)
+		return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest())
 	}
 	return nil
 }
@@ -247,9 +286,9 @@ func (t *table) checkDeferredNames() error {
 		want, _ := digestFromName(e.name)
 		switch {
 		case e.deferred:
-			return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s, and no image uses it as a layer, so its diffID was not computed; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest)
-		case want != e.diffID:
-			return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest)
+			return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s, and no image uses it as a layer, so its diffID was not computed; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest())
+		case want != e.diffID():
+			return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest())
 		}
 	}
 	return nil
@@ -274,8 +313,8 @@ func (t *table) blob(d digest.Digest, size int64, what string) (*entry, error) {
 	if d.Algorithm() != digest.SHA256 {
 		return nil, fail(t.path, p, "%w: %s uses digest algorithm %q; only sha256 is supported", ErrDigestMismatch, what, d.Algorithm())
 	}
-	if e.digest != d {
-		return nil, fail(t.path, p, "%w: %s names %s but the blob hashes to %s", ErrDigestMismatch, what, d, e.digest)
+	if sum, _ := sumOf(d); sum != e.sum {
+		return nil, fail(t.path, p, "%w: %s names %s but the blob hashes to %s", ErrDigestMismatch, what, d, e.digest())
 	}
 	if size >= 0 && e.size != size {
 		return nil, fail(t.path, p, "%w: %s gives size %d but the blob has %d bytes", ErrDigestMismatch, what, size, e.size)

@@ -160,6 +160,7 @@ type scanner struct {
 	free     chan []byte
 	decs     decoders
 	stats    *scanStats
+	h        hash.Hash
 }
 
 // pass reads the file once, recording every entry.
@@ -287,7 +288,7 @@ func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e
 		s.free <- buf
 		return s.readErr(ctx, fr, e.name, 1, err)
 	}
-	h := sha256.New()
+	h := s.hasher()
 	h.Write(head)
 	e.compression = sniff(head)
 	if e.compression == CompressionNone && (named || looksJSON(head)) {
@@ -300,23 +301,30 @@ func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e
 				return s.readErr(ctx, fr, e.name, 1, err)
 			}
 			h.Write(e.json[len(head):])
-			e.digest = digest.NewDigest(digest.SHA256, h)
-			e.diffID = e.digest
+			h.Sum(e.sum[:0])
+			e.setDiff(e.sum)
 			return nil
 		}
 		e.jsonDropped = true
 	}
-	if !e.compression.decompresses() {
-		// Uncompressed, or a compression no importer of ours reads (xz,
-		// bzip2): refused if an image uses it as a layer.
+	if !e.compression.decompresses() || e.size < passMinSize {
+		// Uncompressed; or a compression no importer of ours reads (xz,
+		// bzip2: refused if an image uses it as a layer); or a compressed
+		// entry too small to be worth decompressing now (decompressing
+		// costs at least a zstd block, up to 128 KiB, whatever the entry's
+		// size): deferred, decompressed after the pass if it is a layer.
 		err := copyHash(h, tr, buf[:cap(buf)], e.size-int64(len(head)))
 		s.free <- buf
 		if err != nil {
 			return s.readErr(ctx, fr, e.name, 1, err)
 		}
-		e.digest = digest.NewDigest(digest.SHA256, h)
-		if e.compression == CompressionNone {
-			e.diffID = e.digest
+		h.Sum(e.sum[:0])
+		switch {
+		case e.compression == CompressionNone:
+			e.setDiff(e.sum)
+		case e.compression.decompresses():
+			e.deferred = true
+			s.stats.deferred++
 		}
 		return nil
 	}
@@ -335,16 +343,30 @@ func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e
 		d.send(b)
 	}
 	res := d.finish()
-	e.digest = digest.NewDigest(digest.SHA256, h)
-	e.diffID, e.decompressErr, e.deferred = res.diffID, res.err, res.deferred
+	h.Sum(e.sum[:0])
+	e.decompressErr, e.deferred = res.err, res.deferred
+	if res.ok {
+		e.setDiff(res.diff)
+	}
 	if e.deferred {
 		s.stats.deferred++
 	}
 	return nil
 }
 
+// hasher returns the scan's sha256 hasher for an entry's stored bytes,
+// reset (one hasher for every entry: an archive may have 65536).
+func (s *scanner) hasher() hash.Hash {
+	if s.h == nil {
+		s.h = sha256.New()
+	}
+	s.h.Reset()
+	return s.h
+}
+
 // passBudget is how many decompressed bytes an entry of size stored bytes
-// may cost during the pass: passRatio × its share of the file.
+// (at least passMinSize) may cost during the pass: passRatio × its share of
+// the file.
 func passBudget(size int64) int64 {
 	if size >= math.MaxInt64/passRatio-512 {
 		return math.MaxInt64 - 1
@@ -434,11 +456,15 @@ feed:
 	if rerr != nil {
 		return fail(s.path, e.name, "%w: reading the entry again after the pass: %v; the file changed while it was read", ErrDigestMismatch, rerr)
 	}
-	if got := digest.NewDigest(digest.SHA256, h); got != e.digest {
-		return fail(s.path, e.name, "%w: read again after the pass, the entry hashes to %s, not %s: the file changed while it was read", ErrDigestMismatch, got, e.digest)
+	var sum [sha256.Size]byte
+	if h.Sum(sum[:0]); sum != e.sum {
+		return fail(s.path, e.name, "%w: read again after the pass, the entry hashes to %s, not %s: the file changed while it was read", ErrDigestMismatch, sha256Digest(sum), e.digest())
 	}
 	e.deferred = false
-	e.diffID, e.decompressErr = res.diffID, res.err
+	e.decompressErr = res.err
+	if res.ok {
+		e.setDiff(res.diff)
+	}
 	return nil
 }
 
