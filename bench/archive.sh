@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Backquotes in printf formats below are markdown, not command substitutions.
 # shellcheck disable=SC2016
-# bench/archive.sh — the archive benchmark of DESIGN.md §7 (issue 2, part 8).
+# bench/archive.sh — the archive benchmark (ARCHITECTURE.md, "Limits and budgets").
 #
 # Makes a docker-save-style archive of uncompressed (random) layers and one of
 # gzip layers (semi-compressible text, about SIZE uncompressed) under
@@ -236,7 +236,7 @@ budget() {
 	ssl=$(summ plain openssl | cut -d' ' -f1)
 	pipe=$(summ gzip pipeline | cut -d' ' -f1)
 	one=$(summ gzip onepass | cut -d' ' -f1)
-	printf '\n### Budgets (DESIGN.md §7), checked on `%s`\n\n' "$who"
+	printf '\n### Budgets (ARCHITECTURE.md, "Limits and budgets"), checked on `%s`\n\n' "$who"
 	line() { # ok text
 		if [ "$1" = 1 ]; then printf -- '- met: %s\n' "$2"; else printf -- '- **MISSED**: %s\n' "$2"; MISSES+=("$2"); fi
 	}
