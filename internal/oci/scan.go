@@ -33,8 +33,9 @@ type ScanOptions struct {
 	// default 2s.
 	ProgressInterval time.Duration
 	// MaxJSONSize bounds any JSON entry kept in memory (manifest.json,
-	// index.json, configs, image manifests); default 32 MiB. A larger
-	// entry that has to be parsed is an ErrTooLarge error naming it. All
+	// index.json, configs, image manifests); default 32 MiB (manifest.json
+	// and index.json are also bounded at 8 MiB). A larger entry that has to
+	// be parsed is an ErrTooLarge error naming it. All
 	// JSON-looking entries kept together are bounded by 2 × MaxJSONSize;
 	// beyond that they are streamed like any other entry (and are an
 	// ErrTooLarge error only if they turn out to be needed).
