@@ -18,6 +18,24 @@
 // the name). -size is the total uncompressed size of the layers, so
 // the gzip archive is smaller than -size. Output is deterministic for a
 // given -seed. Memory is constant: nothing is buffered beyond 1 MiB.
+//
+// Crafted archives for the cost benchmarks (BENCHMARKS.md, "Crafted
+// archives"); the flags combine:
+//
+//	-zeros -level 9            layer files are zeros, gzip'ed at level 9
+//	                           (1 GiB of zeros stores as about 1 MiB)
+//	-tags N                    the image has N RepoTags (-tag, then b/t:<i>)
+//	-images N                  manifest.json lists the image N times, each
+//	                           under its own tags (a big manifest.json)
+//	-tag-pad N                 lengthen the generated tags by N bytes
+//	-junk-zstd-frames N        unreferenced entries junk<i>.zst of N zstd frames
+//	                           of 1 MiB of zeros each (N MiB from N × 45 bytes)
+//	-junk-zstd-entries K       how many such entries (default 1)
+//	-junk-entries N            N unreferenced empty files junk/<i>
+//
+//	go run ./bench/mkarchive -size 1GiB -layers 1 -file-size 1GiB -compress gzip -level 9 -zeros -out zeros.tar
+//	go run ./bench/mkarchive -size 64KiB -layers 1 -junk-zstd-entries 30 -junk-zstd-frames 257 -out frames.tar
+//	go run ./bench/mkarchive -size 64KiB -layers 1 -tags 600000 -out tags.tar
 package main
 
 import (
@@ -40,6 +58,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func main() {
@@ -61,6 +81,15 @@ type options struct {
 	seed     uint64
 	tag      string
 	fileSize int64
+	// Crafted archives.
+	zeros       bool
+	level       int
+	tags        int
+	images      int
+	tagPad      int
+	zstdFrames  int
+	zstdEntries int
+	junkEntries int
 }
 
 func parseFlags(args []string) (options, error) {
@@ -73,6 +102,14 @@ func parseFlags(args []string) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed; the same seed gives the same archive")
 	fs.StringVar(&o.tag, "tag", "bench.local/archive:latest", "RepoTags entry of the image")
 	fileSize := fs.String("file-size", "8MiB", "size of the files inside each layer")
+	fs.BoolVar(&o.zeros, "zeros", false, "layer files hold zeros (highly compressible) instead of random content")
+	fs.IntVar(&o.level, "level", gzip.DefaultCompression, "gzip level (1-9) with -compress gzip")
+	fs.IntVar(&o.tags, "tags", 1, "number of RepoTags: -tag, then b/t:<i> (a crafted archive)")
+	fs.IntVar(&o.images, "images", 1, "manifest.json lists the image this many times, each time under its own -tags tags (a crafted archive)")
+	fs.IntVar(&o.tagPad, "tag-pad", 0, "lengthen every generated tag's repository by this many bytes (a crafted archive)")
+	fs.IntVar(&o.zstdFrames, "junk-zstd-frames", 0, "add unreferenced entries junk<i>.zst of this many zstd frames of 1 MiB of zeros each")
+	fs.IntVar(&o.zstdEntries, "junk-zstd-entries", 1, "how many junk<i>.zst entries -junk-zstd-frames adds")
+	fs.IntVar(&o.junkEntries, "junk-entries", 0, "add this many unreferenced empty files junk/<i>")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -96,6 +133,10 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("invalid -size %d: need at least one byte per layer", o.size)
 	case strings.LastIndex(o.tag, ":") <= strings.LastIndex(o.tag, "/"):
 		return o, fmt.Errorf("invalid -tag %q: want repository:tag", o.tag)
+	case o.level != gzip.DefaultCompression && (o.level < gzip.BestSpeed || o.level > gzip.BestCompression):
+		return o, fmt.Errorf("invalid -level %d: use 1 to 9", o.level)
+	case o.tags < 1 || o.images < 1 || o.zstdEntries < 1 || o.zstdFrames < 0 || o.junkEntries < 0 || o.tagPad < 0:
+		return o, errors.New("invalid -tags, -images, -junk-zstd-entries, -junk-zstd-frames, -junk-entries or -tag-pad: the first four must be positive, the others not negative")
 	}
 	return o, nil
 }
@@ -192,6 +233,9 @@ func writeArchive(ctx context.Context, w *archiveWriter, o options) (summary, er
 	var sum summary
 	var layerPaths []string
 	var lastID string
+	if err := writeJunk(w, o); err != nil {
+		return sum, err
+	}
 	per := o.size / int64(o.layers)
 	for i := range o.layers {
 		if err := ctx.Err(); err != nil {
@@ -209,7 +253,7 @@ func writeArchive(ctx context.Context, w *archiveWriter, o options) (summary, er
 			return sum, err
 		}
 		path := id + "/layer.tar"
-		diffID, n, err := w.layer(path, plan(size, o.fileSize), rng, o.compress == "gzip")
+		diffID, n, err := w.layer(path, plan(size, o.fileSize), rng, o)
 		if err != nil {
 			return sum, fmt.Errorf("writing layer %d: %w", i, err)
 		}
@@ -237,7 +281,23 @@ func writeArchive(ctx context.Context, w *archiveWriter, o options) (summary, er
 	if err := w.file(cfgPath, cfgJSON); err != nil {
 		return sum, err
 	}
-	manifest, err := json.Marshal([]manifestEntry{{Config: cfgPath, RepoTags: []string{o.tag}, Layers: layerPaths}})
+	var entries []manifestEntry
+	pad := strings.Repeat("x", o.tagPad)
+	for k := range o.images {
+		var tags []string
+		if k == 0 {
+			tags = append(tags, o.tag)
+		}
+		for i := len(tags); i < o.tags; i++ {
+			if k == 0 {
+				tags = append(tags, fmt.Sprintf("b/t%s:%d", pad, i))
+			} else {
+				tags = append(tags, fmt.Sprintf("b/i%d%s:%d", k, pad, i))
+			}
+		}
+		entries = append(entries, manifestEntry{Config: cfgPath, RepoTags: tags, Layers: layerPaths})
+	}
+	manifest, err := json.Marshal(entries)
 	if err != nil {
 		return sum, fmt.Errorf("encoding manifest.json: %w", err)
 	}
@@ -346,7 +406,8 @@ func (w *archiveWriter) file(name string, data []byte) error {
 // layer writes one layer entry: a tar stream of files with the given sizes,
 // gzip'ed when gz is set. It returns the diffID (hex) and the uncompressed
 // size.
-func (w *archiveWriter) layer(name string, files []int64, rng *source, gz bool) (string, int64, error) {
+func (w *archiveWriter) layer(name string, files []int64, rng *source, o options) (string, int64, error) {
+	gz := o.compress == "gzip"
 	if err := w.bw.Flush(); err != nil {
 		return "", 0, err
 	}
@@ -361,7 +422,10 @@ func (w *archiveWriter) layer(name string, files []int64, rng *source, gz bool) 
 	var sink io.Writer = w
 	var zw *gzip.Writer
 	if gz {
-		zw = gzip.NewWriter(w)
+		var err error
+		if zw, err = gzip.NewWriterLevel(w, o.level); err != nil {
+			return "", 0, err
+		}
 		sink = zw
 	}
 	tw := tar.NewWriter(io.MultiWriter(counted, sink))
@@ -373,7 +437,7 @@ func (w *archiveWriter) layer(name string, files []int64, rng *source, gz bool) 
 		if err != nil {
 			return "", 0, err
 		}
-		if err := fill(tw, n, rng, gz); err != nil {
+		if err := fill(tw, n, rng, gz, o.zeros); err != nil {
 			return "", 0, err
 		}
 	}
@@ -400,6 +464,54 @@ func (w *archiveWriter) layer(name string, files []int64, rng *source, gz bool) 
 		return "", 0, fmt.Errorf("patching header of %s: %w", name, err)
 	}
 	return hex.EncodeToString(diff.Sum(nil)), counted.n, nil
+}
+
+// writeJunk writes the unreferenced entries of a crafted archive: junk<i>.zst
+// (zstd frames of 1 MiB of zeros, concatenated: a decoder reads them as one
+// stream) and empty files junk/<i>. They come first, before any manifest
+// names anything, as an attacker would place them.
+func writeJunk(w *archiveWriter, o options) error {
+	if o.zstdFrames > 0 {
+		var frame bytes.Buffer
+		zw, err := zstd.NewWriter(&frame, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+		if err != nil {
+			return err
+		}
+		if _, err := zw.Write(make([]byte, 1<<20)); err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		for i := range o.zstdEntries {
+			h, err := header(fmt.Sprintf("junk%d.zst", i), tar.TypeReg, int64(frame.Len()*o.zstdFrames), 0o644)
+			if err != nil {
+				return err
+			}
+			if _, err := w.Write(h); err != nil {
+				return err
+			}
+			for range o.zstdFrames {
+				if _, err := w.Write(frame.Bytes()); err != nil {
+					return err
+				}
+			}
+			if err := w.pad(); err != nil {
+				return err
+			}
+		}
+	}
+	if o.junkEntries > 0 {
+		if err := w.dir("junk/"); err != nil {
+			return err
+		}
+		for i := range o.junkEntries {
+			if err := w.file(fmt.Sprintf("junk/%d", i), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (w *archiveWriter) close() error {
@@ -435,14 +547,18 @@ usr lib bin etc var share local include python3 site-packages node_modules index
 README LICENSE Makefile config yaml json main.go go.mod go.sum libssl.so.3 libc.so.6 ld-linux
 x86_64 aarch64 debian bookworm alpine amd64 arm64 sha256 layer image container runtime build`)
 
-// fill writes n bytes of file content: random bytes, or (text) random words
-// with a sprinkling of short random runs, which gzip shrinks to about a third.
-func fill(w io.Writer, n int64, rng *source, text bool) error {
+// fill writes n bytes of file content: zeros, random bytes, or (text) random
+// words with a sprinkling of short random runs, which gzip shrinks to about a
+// third.
+func fill(w io.Writer, n int64, rng *source, text, zeros bool) error {
 	buf := make([]byte, 0, 64<<10)
 	for n > 0 {
 		buf = buf[:0]
 		want := int(min(int64(cap(buf)), n))
-		if !text {
+		if zeros {
+			buf = buf[:want]
+			clear(buf)
+		} else if !text {
 			buf = buf[:want]
 			_, _ = rng.ch.Read(buf) // never fails
 		} else {

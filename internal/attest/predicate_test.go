@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -165,5 +166,47 @@ func TestDiff(t *testing.T) {
 	img3.DiffIDs = img.DiffIDs[:1]
 	if d := Diff(want, NewPredicate(a, &img3)); len(d) != 1 || d[0].Got != "(absent)" {
 		t.Errorf("Diff(missing layer) = %v, want diffids[1] absent", d)
+	}
+}
+
+// TestStatementSizeBound (issue 9, class 7): a statement beyond
+// MaxStatementSize is refused with ErrStatementTooLarge — before anything
+// is encoded when the predicate's own bytes already pass it (a 600,000-tag
+// archive made a 97 MB statement), else once encoded — and one within it
+// is built.
+func TestStatementSizeBound(t *testing.T) {
+	t.Parallel()
+	a, img := testArchive()
+	build := func(raw []byte, entries int) error {
+		aa := *a
+		aa.ManifestRaw = raw
+		aa.Manifest = nil
+		for range entries {
+			aa.Manifest = append(aa.Manifest, a.Manifest[0])
+		}
+		st, err := NewStatement(NewPredicate(&aa, img))
+		if err != nil {
+			return err
+		}
+		_, err = Marshal(st)
+		return err
+	}
+	if err := build(make([]byte, 1<<20), 1); err != nil {
+		t.Errorf("statement of a 1 MiB manifest.json: %v", err)
+	}
+	for _, tc := range []struct {
+		name    string
+		raw     int
+		entries int
+		want    string
+	}{
+		{"manifestraw alone", 3 << 20, 1, "would be"},
+		{"manifest entries", 1 << 10, 40_000, "would be"},
+		{"all together", base64.StdEncoding.DecodedLen(MaxStatementSize - 600), 1, "the statement is"},
+	} {
+		err := build(make([]byte, tc.raw), tc.entries)
+		if !errors.Is(err, ErrStatementTooLarge) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `README "Limits"`) || !strings.Contains(err.Error(), "docker save IMAGE:TAG") {
+			t.Errorf("%s: error = %v, want ErrStatementTooLarge (%s …)", tc.name, err, tc.want)
+		}
 	}
 }

@@ -2,7 +2,9 @@ package attest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	intoto "github.com/in-toto/attestation/go/v1"
@@ -10,10 +12,53 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
+// MaxStatementSize bounds a statement's encoded size (README "Limits"). The
+// DSSE envelope carries the statement base64-encoded, and a Rekor v2 log
+// refuses requests over 4 MiB by default (its max-request-body-size): 2 MiB
+// of statement is 2.7 MiB of base64, with room for the signature and the
+// certificate. It also keeps the memory that building and signing the
+// statement takes well inside the 64 MiB budget.
+const MaxStatementSize = 2 << 20
+
+// ErrStatementTooLarge is returned by NewStatement and Marshal when the
+// statement would exceed MaxStatementSize.
+var ErrStatementTooLarge = errors.New("statement too large")
+
+// minSize is a lower bound of p's JSON encoding plus its subjects, computed
+// without encoding anything: the predicate's strings as they are, the
+// manifest's raw bytes as base64.
+func (p *Predicate) minSize() int {
+	n := base64.StdEncoding.EncodedLen(len(p.ManifestRaw))
+	for _, e := range p.Manifest {
+		n += len(e.Config) + 3
+		for _, s := range e.RepoTags {
+			n += len(s) + 3
+		}
+		for _, s := range e.Layers {
+			n += len(s) + 3
+		}
+	}
+	for _, s := range p.ImageTags {
+		// in imagetags, then as a subject: "imagetag:<tag>" and its digest
+		n += 2*len(s) + 64
+	}
+	return n + 160*len(p.DiffIDs)
+}
+
+// tooLarge is the error for a statement of n bytes.
+func (p *Predicate) tooLarge(n int) error {
+	return fmt.Errorf("%w: the statement would be %d bytes or more, beyond the %d bytes a statement may have (README \"Limits\": the transparency log refuses larger entries); manifest.json is %d bytes and lists %d image(s) and the image %d tag(s): attest an archive of this image alone, under fewer tags (docker save IMAGE:TAG)", ErrStatementTooLarge, n, MaxStatementSize, len(p.ManifestRaw), len(p.Manifest), len(p.ImageTags))
+}
+
 // NewStatement builds the in-toto Statement v1 for p. The registry subjects
 // (RegistrySubject; added once the image is resolved in its registry) come
 // first, then the attestor's own subjects (Predicate.Subjects).
 func NewStatement(p *Predicate, registry ...*intoto.ResourceDescriptor) (*intoto.Statement, error) {
+	// Refuse before encoding: encoding a huge predicate is what would take
+	// the memory.
+	if n := p.minSize(); n > MaxStatementSize {
+		return nil, p.tooLarge(n)
+	}
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encoding predicate: %w", err)
@@ -46,6 +91,9 @@ func Marshal(st *intoto.Statement) ([]byte, error) {
 	var out bytes.Buffer
 	if err := json.Compact(&out, b); err != nil {
 		return nil, fmt.Errorf("encoding statement: %w", err)
+	}
+	if out.Len() > MaxStatementSize {
+		return nil, fmt.Errorf("%w: the statement is %d bytes, beyond the %d bytes a statement may have (README \"Limits\": the transparency log refuses larger entries); attest an archive of this image alone, under fewer tags (docker save IMAGE:TAG)", ErrStatementTooLarge, out.Len(), MaxStatementSize)
 	}
 	return out.Bytes(), nil
 }

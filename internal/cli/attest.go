@@ -122,6 +122,11 @@ func (p *pipeline) readArchive(ctx context.Context) error {
 			p.log.Infof("hashing: %s of %s (%d%%), %.0f MB/s", humanBytes(read), humanBytes(total), read*100/max(total, 1), mbps)
 		}
 	}
+	// A small archive may hold a layer that expands to many GiB: its
+	// decompression after the read logs progress whatever the file's size.
+	opts.LayerProgress = func(entry string, read, size, decompressed int64) {
+		p.log.Infof("decompressing layer %s: %s of %s read, %s decompressed", entry, humanBytes(read), humanBytes(size), humanBytes(decompressed))
+	}
 	a, err := oci.Scan(ctx, p.c.SubjectPath, opts)
 	if err != nil {
 		return archiveError(err)

@@ -606,3 +606,28 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo output still counts requests:\n%s", stdout)
 	}
 }
+
+// TestLayerProgressLines: a layer decompressed after the read (a small
+// archive may hold a layer of many GiB of zeros) logs its progress, however
+// small the archive.
+func TestLayerProgressLines(t *testing.T) {
+	t.Parallel()
+	stored, diffID := ocitest.ZerosLayer(128<<20, oci.CompressionZstd)
+	path := filepath.Join(t.TempDir(), "zeros.tar")
+	if err := os.WriteFile(path, ocitest.Tar(ocitest.DockerArchive("localhost/zeros:v1", ocitest.StoredLayer{Path: "l/layer.tar", Stored: stored, DiffID: diffID})), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	log := newLogger(false, &out, env{}.get)
+	c := &Config{SubjectPath: path, DryRun: true}
+	r, err := attestFlow(context.Background(), c, env{}.get, log, io.Discard, deps{progressInterval: time.Nanosecond})
+	if err != nil {
+		t.Fatalf("attestFlow() error = %v", err)
+	}
+	if got := r.image.DiffIDs[0].String(); got != diffID {
+		t.Errorf("diffID %s, want %s", got, diffID)
+	}
+	if !regexp.MustCompile(`decompressing layer l/layer.tar: [0-9.]+ [KMG]?i?B of [0-9.]+ KiB read, [0-9.]+ [KMG]?i?B decompressed`).MatchString(out.String()) {
+		t.Errorf("log has no layer progress line:\n%.2000s", out.String())
+	}
+}

@@ -31,22 +31,42 @@
 //     diffIDs equal the config's rootfs.diff_ids, in order;
 //   - a Docker ≥25 archive's index.json and manifest.json describe the
 //     same images with the same names, and no tag is claimed by two
-//     different images (agree.go; ErrAmbiguous).
+//     different images (agree.go; ErrAmbiguous);
+//   - xz and bzip2 layers, which containerd cannot load, are refused
+//     (ErrUnsupportedCompression).
 //
-// Limits (memory stays bounded whatever the archive's size): the file is
-// read in 1 MiB chunks, 8 in flight; JSON entries are kept up to
-// ScanOptions.MaxJSONSize each (32 MiB) and 2 × MaxJSONSize in total;
-// 131072 entries at most; a compressed layer may expand to
-// max(MaxRatio × stored size, 256 MiB) (MaxRatio 1024 by default, about
-// gzip's maximum) — beyond that it is an ErrDecompressionBomb, so that a
-// bomb costs bounded time as well as bounded memory; zstd windows up to
-// 32 MiB. A gzip- or zstd-compressed archive as a whole is refused with the
-// command that decompresses it.
+// Cost (ARCHITECTURE.md, "Limits and budgets"): memory stays bounded
+// whatever the archive's size, and time follows the bytes read plus the
+// bytes the images' layers decompress to. The file is read in 1 MiB chunks,
+// 8 in flight; JSON entries are kept up to ScanOptions.MaxJSONSize each
+// (32 MiB; manifest.json and index.json 8 MiB) and 2 × MaxJSONSize in
+// total; 65536 entries at most;
+// manifest.json lists at most 65536 images, tags and layer paths in all,
+// and ScanOptions.MaxTags (1024) tags per image; zstd windows up to 32 MiB.
 //
-// Select picks the image to attest among several.
+// Decompression is paid only for layers: the pass records every entry's
+// data offset and decompresses each gzip or zstd entry of 64 KiB or more
+// only up to 16 times its share of the file (its stored size plus its
+// header), and smaller ones not at all, so that the pass decompresses about
+// 16 × the file's size at most whatever the entries are (manifest.json may
+// come last, so the pass cannot know which entries are layers). An entry
+// that does not finish within that is deferred; after the pass, if an
+// image uses it as a layer, its stored bytes are read again at the recorded
+// offset, checked against the digest the pass computed, and decompressed to
+// the end, whatever the ratio (a layer of 1 GiB of zeros stores in 1 MiB),
+// with progress through ScanOptions.LayerProgress. A deferred entry no image
+// uses costs nothing more.
+//
+// A gzip- or zstd-compressed archive as a whole is refused with the command
+// that decompresses it.
+//
+// Select picks the image to attest among several; Archive.OpenBlob reads an
+// image's config, layers and stored manifest again, from the offsets the
+// scan recorded, checked against the digests it computed (push-image
+// pushes exactly what was attested).
 //
 // The package is silent: it never logs. Progress is reported through
-// ScanOptions.Progress.
+// ScanOptions.Progress and ScanOptions.LayerProgress.
 package oci
 
 import (
@@ -75,6 +95,10 @@ const (
 	CompressionNone Compression = "none"
 	CompressionGzip Compression = "gzip"
 	CompressionZstd Compression = "zstd"
+	// CompressionXz and CompressionBzip2 are recognised only to be refused
+	// as layers (ErrUnsupportedCompression); no Layer has them.
+	CompressionXz    Compression = "xz"
+	CompressionBzip2 Compression = "bzip2"
 )
 
 // Archive is what one pass over an image archive yields.
@@ -97,6 +121,10 @@ type Archive struct {
 	Manifest []ManifestEntry
 	// Images holds one Image per Manifest entry, in the same order.
 	Images []Image
+
+	// blobs locates the images' configs, layers and stored manifests in the
+	// file, by digest (OpenBlob).
+	blobs map[digest.Digest]blobAt
 }
 
 // ManifestEntry is one entry of a docker-archive manifest.json, with exactly

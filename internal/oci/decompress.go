@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	digest "github.com/opencontainers/go-digest"
 )
 
 const (
@@ -19,18 +20,33 @@ const (
 	entryBufSize = 256 << 10
 	// entryBufCount bounds the buffers in flight to the decompressor.
 	entryBufCount = 6
-	// minBombLimit is the decompressed size every compressed entry may
-	// reach whatever its ratio.
-	minBombLimit = 256 << 20
+	// passRatio bounds what decompressing an entry may cost during the pass:
+	// passRatio × (its stored size + its 512-byte header) decompressed bytes,
+	// so about passRatio × the file's size for the whole pass, whatever the
+	// entries are. Real layers rarely expand more than 5×; one that expands
+	// further is deferred: decompressed after the pass, from its bytes read
+	// again, and only if an image uses it as a layer (ARCHITECTURE.md,
+	// "Limits and budgets").
+	passRatio = 16
+	// passMinSize is the smallest compressed entry the pass decompresses;
+	// smaller ones are deferred at once. A decoder produces output a block
+	// at a time (zstd: up to 128 KiB), so a tiny entry would cost far more
+	// than its budget; deferring them keeps the pass's decompression within
+	// about (passRatio + 2) × the file's size.
+	passMinSize = 64 << 10
 	// maxZstdWindow bounds the zstd window (and so the decoder's memory).
 	// Container tooling uses windows of 8 MiB or less.
 	maxZstdWindow = 32 << 20
 )
 
-// The magic numbers that start a gzip member and a zstd frame.
+// The magic numbers that start a gzip member, a zstd frame, an xz stream
+// and a bzip2 stream ("BZh", a block size digit, then the first block's
+// magic or the end-of-stream magic of an empty stream).
 const (
-	gzipMagic = "\x1f\x8b"
-	zstdMagic = "\x28\xb5\x2f\xfd"
+	gzipMagic  = "\x1f\x8b"
+	zstdMagic  = "\x28\xb5\x2f\xfd"
+	xzMagic    = "\xfd7zXZ\x00"
+	bzip2Magic = "BZh"
 )
 
 // sniff tells the compression of a stream from its first bytes.
@@ -40,15 +56,37 @@ func sniff(b []byte) Compression {
 		return CompressionGzip
 	case bytes.HasPrefix(b, []byte(zstdMagic)):
 		return CompressionZstd
+	case bytes.HasPrefix(b, []byte(xzMagic)):
+		return CompressionXz
+	case len(b) >= 10 && bytes.HasPrefix(b, []byte(bzip2Magic)) && b[3] >= '1' && b[3] <= '9' &&
+		(string(b[4:10]) == "\x31\x41\x59\x26\x53\x59" || string(b[4:10]) == "\x17\x72\x45\x38\x50\x90"):
+		return CompressionBzip2
 	}
 	return CompressionNone
 }
 
+// decompresses reports whether the scanner decompresses layers stored with c
+// (containerd's importer applies only gzip and zstd layers).
+func (c Compression) decompresses() bool {
+	return c == CompressionGzip || c == CompressionZstd
+}
+
+// unsupported is the error for a layer stored with a compression the
+// scanner recognises but does not read.
+func (c Compression) unsupported() error {
+	return fmt.Errorf("%w: %s-compressed layer: containerd cannot load it; re-save the image with gzip or zstd layers (or uncompressed)", ErrUnsupportedCompression, c)
+}
+
 // decompressResult is what a decompressor found.
 type decompressResult struct {
-	diffID digest.Digest
-	size   int64
-	err    error // wraps ErrCorruptLayer or ErrDecompressionBomb
+	// diff is the sha256 of the decompressed bytes, when ok.
+	diff [sha256.Size]byte
+	ok   bool
+	size int64
+	// deferred says the stream expanded beyond the limit: decompression
+	// stopped there, and diff and err say nothing.
+	deferred bool
+	err      error // wraps ErrCorruptLayer, or is the layer checker's error
 }
 
 // decoders are the gzip and zstd decoders of one scan, reused from entry to
@@ -57,11 +95,14 @@ type decompressResult struct {
 type decoders struct {
 	gzip *gzip.Reader
 	zstd *zstd.Decoder
+	// out are the buffers of decompressed bytes, reused too.
+	out [][]byte
 }
 
 func (d *decoders) close() {
 	if d.zstd != nil {
 		d.zstd.Close()
+		d.zstd = nil
 	}
 }
 
@@ -100,19 +141,37 @@ type decompressor struct {
 	in   chan []byte
 	free chan []byte
 	res  chan decompressResult
+	// stop, closed by abort, makes the decompressor give up.
+	stop     chan struct{}
+	stopOnce sync.Once
+	// out counts the decompressed bytes so far (for progress).
+	out atomic.Int64
+	// total, when set, also counts them (the scan's total, for tests).
+	total *atomic.Int64
 }
 
-// startDecompressor starts decompressing a stream of compression c whose
-// decompressed size may not exceed limit. Buffers sent on in are returned to
-// free once consumed.
-func startDecompressor(decs *decoders, c Compression, limit int64, free chan []byte) *decompressor {
-	d := &decompressor{in: make(chan []byte, entryBufCount-2), free: free, res: make(chan decompressResult, 1)}
+// noLimit is the limit of a decompression that runs to the end.
+const noLimit = -1
+
+// startDecompressor starts decompressing a stream of compression c; once its
+// output passes limit bytes (unless limit is noLimit) it stops and reports
+// the entry deferred. Buffers sent on in are returned to free once consumed.
+// total, when not nil, counts the decompressed bytes too.
+func startDecompressor(decs *decoders, c Compression, limit int64, free chan []byte, total *atomic.Int64) *decompressor {
+	d := &decompressor{in: make(chan []byte, entryBufCount-2), free: free, res: make(chan decompressResult, 1), stop: make(chan struct{}), total: total}
 	go d.run(decs, c, limit)
 	return d
 }
 
 // send hands a buffer of stored bytes to the decompressor.
 func (d *decompressor) send(b []byte) { d.in <- b }
+
+// abort makes the decompressor stop soon (its result is then meaningless);
+// the feeder must still close in. It may be called more than once.
+func (d *decompressor) abort() { d.stopOnce.Do(func() { close(d.stop) }) }
+
+// errAborted is what an aborted decompressor's reader returns.
+var errAborted = errors.New("decompression aborted")
 
 // finish says the entry ended and waits for the result.
 func (d *decompressor) finish() decompressResult {
@@ -128,7 +187,7 @@ const (
 )
 
 func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
-	cr := &chanReader{in: d.in, free: d.free}
+	cr := &chanReader{in: d.in, free: d.free, stop: d.stop}
 	res := decompressResult{}
 	defer func() {
 		cr.drain()
@@ -139,10 +198,17 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 		res.err = fmt.Errorf("%w: %s: %v", ErrCorruptLayer, c, strings.TrimPrefix(err.Error(), string(c)+": "))
 		return
 	}
-	// The output hasher: decompressed bytes go to it in pooled buffers.
+	// The output hasher: decompressed bytes go to it in pooled buffers, and
+	// from it to the tar-stream check (a layer must be a tar stream, ARCHITECTURE.md
+	// "Archive rules").
 	outFree := make(chan []byte, outBufCount)
 	for range outBufCount {
-		outFree <- make([]byte, outBufSize)
+		if n := len(decs.out); n > 0 {
+			outFree <- decs.out[n-1]
+			decs.out = decs.out[:n-1]
+		} else {
+			outFree <- make([]byte, outBufSize)
+		}
 	}
 	outq := make(chan []byte, outBufCount)
 	h := sha256.New()
@@ -159,11 +225,19 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 	var n int64
 	for {
 		b := <-outFree
+		if limit != noLimit {
+			// Read no more than one byte past the limit.
+			b = b[:min(int64(len(b)), limit-n+1)]
+		}
 		m, rerr := fill(dec, b)
 		n += int64(m)
+		d.out.Store(n)
+		if d.total != nil {
+			d.total.Add(int64(m))
+		}
 		outq <- b[:m]
-		if n > limit {
-			err = fmt.Errorf("%w: %s stream expands beyond %d bytes, the most a layer of this stored size may expand to (README \"Limits\"): it is treated as a decompression bomb", ErrDecompressionBomb, c, limit)
+		if limit != noLimit && n > limit {
+			res.deferred = true
 			break
 		}
 		if errors.Is(rerr, io.EOF) {
@@ -177,11 +251,15 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 	}
 	close(outq)
 	<-hashed
+	// Always closed, so that its reader goroutine ends; its verdict counts
+	// only for a stream that ended cleanly.
 	notTar := tc.Close()
+	for range outBufCount {
+		decs.out = append(decs.out, <-outFree)
+	}
 	res.size = n
 	switch {
-	case errors.Is(err, ErrDecompressionBomb):
-		res.err = err
+	case res.deferred:
 		return
 	case err != nil:
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -199,7 +277,8 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 		res.err = notTarError(c, notTar)
 		return
 	}
-	res.diffID = digest.NewDigest(digest.SHA256, h)
+	h.Sum(res.diff[:0])
+	res.ok = true
 }
 
 // fill reads from r until b is full or r fails; io.EOF means the stream
@@ -221,12 +300,18 @@ func fill(r io.Reader, b []byte) (int, error) {
 type chanReader struct {
 	in   chan []byte
 	free chan []byte
+	stop chan struct{}
 	cur  []byte
 	full []byte
 	eof  bool
 }
 
 func (r *chanReader) Read(p []byte) (int, error) {
+	select {
+	case <-r.stop:
+		return 0, errAborted
+	default:
+	}
 	for len(r.cur) == 0 {
 		if r.full != nil {
 			r.free <- r.full[:cap(r.full)]
@@ -235,7 +320,13 @@ func (r *chanReader) Read(p []byte) (int, error) {
 		if r.eof {
 			return 0, io.EOF
 		}
-		b, ok := <-r.in
+		var b []byte
+		var ok bool
+		select {
+		case b, ok = <-r.in:
+		case <-r.stop:
+			return 0, errAborted
+		}
 		if !ok {
 			r.eof = true
 			return 0, io.EOF

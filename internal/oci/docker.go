@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"unicode"
@@ -16,38 +15,26 @@ func (t *table) interpret(opts ScanOptions) (*Archive, error) {
 	if err := t.checkNames(); err != nil {
 		return nil, err
 	}
+	var a *Archive
+	var err error
 	if e, ok := t.byName["manifest.json"]; ok {
-		return t.docker(e, opts)
+		a, err = t.docker(e, opts)
+	} else if e, ok := t.byName["index.json"]; ok {
+		a, err = t.layout(e, opts)
+	} else {
+		return nil, fail(t.path, "", "%w: it has neither manifest.json nor index.json; pass a file written by docker save, podman save, skopeo copy, crane or buildx", ErrNotArchive)
 	}
-	if e, ok := t.byName["index.json"]; ok {
-		return t.layout(e, opts)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fail(t.path, "", "%w: it has neither manifest.json nor index.json; pass a file written by docker save, podman save, skopeo copy, crane or buildx", ErrNotArchive)
-}
-
-// parseManifestJSON parses a docker-archive manifest.json.
-func parseManifestJSON(b []byte) ([]ManifestEntry, error) {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, fmt.Errorf("%w: manifest.json is empty", ErrBadManifest)
+	if err := t.checkDeferredNames(); err != nil {
+		return nil, err
 	}
-	var m []ManifestEntry
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: manifest.json is not a JSON array of images: %w", ErrBadManifest, err)
+	a.blobs = make(map[digest.Digest]blobAt, len(t.blobs))
+	for d, e := range t.blobs {
+		a.blobs[d] = blobAt{name: e.name, offset: e.offset, size: e.size}
 	}
-	if len(m) == 0 {
-		return nil, fmt.Errorf("%w: manifest.json lists no image", ErrNoImages)
-	}
-	for i, e := range m {
-		if e.Config == "" {
-			return nil, fmt.Errorf("%w: manifest.json entry %d has no Config", ErrBadManifest, i)
-		}
-		for _, tag := range e.RepoTags {
-			if !validTag(tag) {
-				return nil, fmt.Errorf("%w: manifest.json entry %d has RepoTags element %.64q, which is no image reference", ErrBadManifest, i, tag)
-			}
-		}
-	}
-	return m, nil
+	return a, nil
 }
 
 // validTag reports whether s can be an image reference: non-empty, at most
@@ -71,7 +58,7 @@ func (t *table) docker(me *entry, opts ScanOptions) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := parseManifestJSON(raw)
+	m, err := parseManifestJSON(raw, opts.maxTags())
 	if err != nil {
 		return nil, fail(t.path, "manifest.json", "%w", err)
 	}
@@ -132,13 +119,24 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 	img := &Image{
 		RepoTags:   me.RepoTags,
 		ConfigPath: me.Config,
-		ImageID:    ce.digest,
+		ImageID:    ce.digest(),
 		ConfigRaw:  craw,
 	}
+	t.useBlob(img.ImageID, ce)
 	for j, lp := range me.Layers {
 		le, err := t.resolve(lp, fmt.Sprintf("%s layer %d", what, j))
 		if err != nil {
 			return nil, err
+		}
+		if le.compression != CompressionNone && !le.compression.decompresses() {
+			return nil, fail(t.path, lp, "%w", le.compression.unsupported())
+		}
+		if le.deferred {
+			// It expanded beyond the pass's budget: decompress it now
+			// that it is known to be a layer.
+			if err := t.inflate(le); err != nil {
+				return nil, err
+			}
 		}
 		if le.decompressErr != nil {
 			return nil, fail(t.path, lp, "%w", le.decompressErr)
@@ -151,8 +149,10 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 		if le.notTar != nil {
 			return nil, fail(t.path, lp, "%w", le.notTar)
 		}
-		img.Layers = append(img.Layers, Layer{Path: lp, Digest: le.digest, Size: le.size, DiffID: le.diffID, Compression: le.compression})
-		img.DiffIDs = append(img.DiffIDs, le.diffID)
+		l := Layer{Path: lp, Digest: le.digest(), Size: le.size, DiffID: le.diffID(), Compression: le.compression}
+		t.useBlob(l.Digest, le)
+		img.Layers = append(img.Layers, l)
+		img.DiffIDs = append(img.DiffIDs, l.DiffID)
 	}
 	if err := checkDiffIDs(img.DiffIDs, cfg.RootFS.DiffIDs); err != nil {
 		return nil, fail(t.path, me.Config, "%w", err)

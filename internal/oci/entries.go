@@ -2,6 +2,8 @@ package oci
 
 import (
 	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"strings"
@@ -13,7 +15,9 @@ import (
 const (
 	// maxEntries bounds the number of tar entries (and so the memory the
 	// entry table takes). Image archives hold a few entries per layer.
-	maxEntries = 1 << 17
+	// 65536 entries keep the table and the scan's buffers within the
+	// 64 MiB budget (ARCHITECTURE.md, "Limits and budgets").
+	maxEntries = 1 << 16
 	// maxLinkHops bounds link resolution.
 	maxLinkHops = 40
 	// maxPathLen bounds archive paths, link targets and the paths
@@ -22,23 +26,32 @@ const (
 	maxPathLen = 4096
 )
 
-// entry is what the pass records about one tar entry.
+// entry is what the pass records about one tar entry. It is kept small
+// (digests as bytes, not strings): an archive may have 65536 of them.
 type entry struct {
 	name     string
-	typ      byte
 	linkname string // cleaned archive path of a link's target
 	size     int64
-	// digest is the sha256 of the stored bytes.
-	digest digest.Digest
-	// diffID is the sha256 of the decompressed bytes (= digest when stored
-	// uncompressed); empty when decompression failed.
-	diffID      digest.Digest
-	compression Compression
+	// offset is where the entry's data starts in the file.
+	offset int64
+	// json is the entry's content when it looked like JSON and was kept.
+	json []byte
 	// decompressErr is why decompression failed; reported only if the entry
 	// is used as a layer.
 	decompressErr error
-	// json is the entry's content when it looked like JSON and was kept.
-	json []byte
+	compression   Compression
+	// sum is the sha256 of the stored bytes (digest()).
+	sum [sha256.Size]byte
+	// diff is the sha256 of the decompressed bytes (diffID()) when hasDiff:
+	// = sum when stored uncompressed; unset when decompression failed or
+	// was deferred.
+	diff    [sha256.Size]byte
+	hasDiff bool
+	typ     byte
+	// deferred says decompressing the entry did not fit the pass's budget:
+	// its diffID is computed after the pass (table.inflate), only if it is
+	// a layer.
+	deferred bool
 	// jsonDropped says the entry looked like JSON but was too large to keep.
 	jsonDropped bool
 	// notTar is why an uncompressed entry is not a tar stream; reported
@@ -48,6 +61,34 @@ type entry struct {
 	hardTarget *entry
 	// node is the entry's place in the extracted tree (set by place).
 	node *node
+}
+
+// digest is the sha256 digest of the entry's stored bytes.
+func (e *entry) digest() digest.Digest { return sha256Digest(e.sum) }
+
+// diffID is the sha256 digest of the entry's decompressed bytes, or "" when
+// they were not computed.
+func (e *entry) diffID() digest.Digest {
+	if !e.hasDiff {
+		return ""
+	}
+	return sha256Digest(e.diff)
+}
+
+// setDiff records the diffID.
+func (e *entry) setDiff(sum [sha256.Size]byte) { e.diff, e.hasDiff = sum, true }
+
+func sha256Digest(sum [sha256.Size]byte) digest.Digest {
+	return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(sum[:]))
+}
+
+// sumOf returns the sha256 sum digest d names, if it is a sha256 digest.
+func sumOf(d digest.Digest) (sum [sha256.Size]byte, ok bool) {
+	if d.Algorithm() != digest.SHA256 {
+		return sum, false
+	}
+	n, err := hex.Decode(sum[:], []byte(d.Encoded()))
+	return sum, err == nil && n == sha256.Size
 }
 
 // regular reports whether e holds file content.
@@ -70,6 +111,31 @@ type table struct {
 	// digest (set by walkIndex).
 	emptyTops []ocispec.Descriptor
 	topNames  map[digest.Digest][]string
+	// inflate decompresses a deferred entry after the pass (scanner.inflate).
+	inflate func(*entry) error
+	// blobs are the entries of the images' configs, layers and stored
+	// manifests, by digest (for Archive.OpenBlob).
+	blobs map[digest.Digest]*entry
+	// unchecked are claims of a digest, by a name, that only a deferred
+	// entry's diffID can satisfy: checked once layers are decompressed.
+	unchecked []claim
+}
+
+// claim is a path at which an entry is seen that claims a digest by its
+// form.
+type claim struct {
+	e    *entry // the file the path leads to
+	at   string // the path, as errors name it
+	from *entry // the entry whose name or directory makes the claim
+	want digest.Digest
+}
+
+// useBlob records e as the blob of digest d of an image.
+func (t *table) useBlob(d digest.Digest, e *entry) {
+	if t.blobs == nil {
+		t.blobs = map[digest.Digest]*entry{}
+	}
+	t.blobs[d] = e
 }
 
 // cleanName normalises an archive path ("./a//b/" → "a/b") and rejects
@@ -135,7 +201,7 @@ func (t *table) add(e *entry) error {
 		return fail(t.path, e.name, "%w: the archive holds two entries named %q", ErrDuplicateEntry, e.name)
 	}
 	if len(t.ordered) >= maxEntries {
-		return fail(t.path, e.name, "%w: more than %d entries", ErrTooLarge, maxEntries)
+		return fail(t.path, e.name, "%w: more than %d entries, the most an archive may have (README \"Limits\"); image archives hold a few entries per layer: save the image with docker save, podman save or skopeo copy", ErrTooLarge, maxEntries)
 	}
 	if err := t.place(e); err != nil {
 		return err
@@ -179,7 +245,8 @@ func digestFromName(name string) (digest.Digest, bool) {
 // that a path ending in blobs/sha256 leads to through links (an alias of
 // blobs/sha256: oci/layout and docker open blobs/sha256/<hex> there). A
 // layer named <hex>.tar or <hex>.tar.gz may be named by its stored digest
-// or by its diffID.
+// or by its diffID; where the pass deferred that diffID, the claim is left
+// for checkDeferredNames.
 func (t *table) checkNames() error {
 	for _, e := range t.ordered {
 		want, ok := digestFromName(e.name)
@@ -228,16 +295,18 @@ func (t *table) checkClaim(e *entry, at string, want digest.Digest) error {
 	default:
 		return nil
 	}
-	if target == nil || want == target.digest {
+	if target == nil || want == target.digest() {
 		return nil
 	}
-	if (strings.HasSuffix(at, ".tar") || strings.HasSuffix(at, ".tar.gz")) && want == target.diffID {
+	c := claim{e: target, at: at, from: e, want: want}
+	if layerName(at) && target.deferred {
+		t.unchecked = append(t.unchecked, c)
 		return nil
 	}
-	if target != e || at != e.name {
-		return fail(t.path, e.name, "%w: %s says %s but leads to %q, whose content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, at, want, target.name, target.digest)
+	if layerName(at) && want == target.diffID() {
+		return nil
 	}
-	return fail(t.path, e.name, "%w: its name says %s but its content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, want, e.digest)
+	return c.mismatch(t.path)
 }
 
 // blobDirAliases finds the directories that a path ending in
@@ -301,6 +370,35 @@ func (t *table) aliasFrom(bn *node, dirOf func(*node) (*node, error), out *map[*
 	return nil
 }
 
+// checkDeferredNames finishes checkNames once the images' layers are
+// decompressed: an entry named by a digest that is neither its stored digest
+// nor its diffID is refused, and so is one whose diffID was never computed
+// because no image uses it as a layer (decompressing it could cost anything).
+func (t *table) checkDeferredNames() error {
+	for _, c := range t.unchecked {
+		switch {
+		case c.e.deferred:
+			return fail(t.path, c.from.name, "%w: %s says %s but its content hashes to %s, and no image uses it as a layer, so its diffID was not computed; the archive is corrupt or was altered", ErrDigestMismatch, c.at, c.want, c.e.digest())
+		case c.want != c.e.diffID():
+			return c.mismatch(t.path)
+		}
+	}
+	return nil
+}
+
+// mismatch is the error for a claim the content does not satisfy.
+func (c claim) mismatch(archive string) error {
+	if c.e != c.from || c.at != c.from.name {
+		return fail(archive, c.from.name, "%w: %s says %s but leads to %q, whose content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, c.at, c.want, c.e.name, c.e.digest())
+	}
+	return fail(archive, c.from.name, "%w: its name says %s but its content hashes to %s; the archive is corrupt or was altered", ErrDigestMismatch, c.want, c.e.digest())
+}
+
+// layerName reports whether an entry's name may give its diffID.
+func layerName(name string) bool {
+	return strings.HasSuffix(name, ".tar") || strings.HasSuffix(name, ".tar.gz")
+}
+
 // blob returns the entry for a descriptor's digest (blobs/<alg>/<hex>),
 // checking its size when size ≥ 0.
 func (t *table) blob(d digest.Digest, size int64, what string) (*entry, error) {
@@ -315,8 +413,8 @@ func (t *table) blob(d digest.Digest, size int64, what string) (*entry, error) {
 	if d.Algorithm() != digest.SHA256 {
 		return nil, fail(t.path, p, "%w: %s uses digest algorithm %q; only sha256 is supported", ErrDigestMismatch, what, d.Algorithm())
 	}
-	if e.digest != d {
-		return nil, fail(t.path, p, "%w: %s names %s but the blob hashes to %s", ErrDigestMismatch, what, d, e.digest)
+	if sum, _ := sumOf(d); sum != e.sum {
+		return nil, fail(t.path, p, "%w: %s names %s but the blob hashes to %s", ErrDigestMismatch, what, d, e.digest())
 	}
 	if size >= 0 && e.size != size {
 		return nil, fail(t.path, p, "%w: %s gives size %d but the blob has %d bytes", ErrDigestMismatch, what, size, e.size)

@@ -42,12 +42,14 @@ var (
 	// decompressed (truncated or corrupt stream, trailing data, or a zstd
 	// window larger than the decoder allows).
 	ErrCorruptLayer = errors.New("corrupt compressed layer")
-	// ErrDecompressionBomb is returned by Scan when a compressed layer
-	// expands beyond ScanOptions.MaxRatio times its stored size (and beyond
-	// 256 MiB).
-	ErrDecompressionBomb = errors.New("decompression bomb")
+	// ErrUnsupportedCompression is returned by Scan when a layer is
+	// compressed with xz or bzip2: docker loads such layers but containerd's
+	// importer does not, so they are refused.
+	ErrUnsupportedCompression = errors.New("unsupported layer compression")
 	// ErrTooLarge is returned by Scan when a JSON entry that must be parsed
-	// exceeds ScanOptions.MaxJSONSize, or the archive has too many entries.
+	// exceeds ScanOptions.MaxJSONSize, the archive has too many entries, an
+	// image more than ScanOptions.MaxTags tags, or manifest.json or
+	// index.json lists too many images and layers.
 	ErrTooLarge = errors.New("too large")
 	// ErrBadManifest is returned by Scan when manifest.json, index.json, an
 	// image manifest or an image config is empty, not valid JSON, or lacks a

@@ -16,7 +16,7 @@ import (
 var sentinels = []error{
 	oci.ErrNotArchive, oci.ErrTruncated, oci.ErrUnsafePath, oci.ErrLinkLoop, oci.ErrMissingBlob,
 	oci.ErrNotFile, oci.ErrDuplicateEntry, oci.ErrDigestMismatch, oci.ErrDiffIDMismatch,
-	oci.ErrCorruptLayer, oci.ErrDecompressionBomb, oci.ErrTooLarge, oci.ErrBadManifest, oci.ErrNoImages,
+	oci.ErrCorruptLayer, oci.ErrUnsupportedCompression, oci.ErrTooLarge, oci.ErrBadManifest, oci.ErrNoImages,
 	oci.ErrAmbiguous, oci.ErrNotLayer,
 }
 

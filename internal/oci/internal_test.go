@@ -111,7 +111,7 @@ func FuzzParseManifestJSON(f *testing.F) {
 	f.Add([]byte(`[{"Config":"a","RepoTags":null,"Layers":null,"LayerSources":{}}]`))
 	f.Add([]byte(`[{"Config":"a","RepoTags":["x:1\n::stop-commands::t"],"Layers":[]}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := parseManifestJSON(b)
+		m, err := parseManifestJSON(b, defaultMaxTags)
 		if err != nil {
 			if !errors.Is(err, ErrBadManifest) && !errors.Is(err, ErrNoImages) {
 				t.Fatalf("parseManifestJSON() error %v wraps no sentinel", err)
@@ -199,11 +199,11 @@ func TestTagsAreReferences(t *testing.T) {
 		`[{"Config":"a","RepoTags":["app 1"],"Layers":[]}]`,
 		`[{"Config":"a","RepoTags":[""],"Layers":[]}]`,
 	} {
-		if _, err := parseManifestJSON([]byte(raw)); !errors.Is(err, ErrBadManifest) {
+		if _, err := parseManifestJSON([]byte(raw), defaultMaxTags); !errors.Is(err, ErrBadManifest) {
 			t.Errorf("parseManifestJSON(%q) error = %v, want ErrBadManifest", raw, err)
 		}
 	}
-	if _, err := parseManifestJSON([]byte(`[{"Config":"a","RepoTags":["ghcr.io/o/app:1.0","app@sha256:x"],"Layers":[]}]`)); err != nil {
+	if _, err := parseManifestJSON([]byte(`[{"Config":"a","RepoTags":["ghcr.io/o/app:1.0","app@sha256:x"],"Layers":[]}]`), defaultMaxTags); err != nil {
 		t.Errorf("parseManifestJSON(valid tags) error = %v", err)
 	}
 	if got := repoTags(map[string]string{annotationRefName: "v1\n::error::forged"}); got != nil {

@@ -35,6 +35,7 @@ type foundManifest struct {
 	// desc is the manifest's own descriptor.
 	desc      ocispec.Descriptor
 	path      string
+	entry     *entry
 	raw       []byte
 	mediaType string
 	manifest  ocispec.Manifest
@@ -203,7 +204,7 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 			return nil // an artifact, not an image
 		}
 		fm := &foundManifest{
-			top: top, desc: d, path: e.name, raw: raw, mediaType: mt,
+			top: top, desc: d, path: e.name, entry: e, raw: raw, mediaType: mt,
 			manifest: ocispec.Manifest{Config: *m.Config, Layers: m.Layers},
 		}
 		w.found = append(w.found, fm)
@@ -225,6 +226,12 @@ func (t *table) layout(ie *entry, opts ScanOptions) (*Archive, error) {
 	}
 	if len(ims) == 0 {
 		return nil, fail(t.path, "index.json", "%w: index.json leads to no image manifest", ErrNoImages)
+	}
+	names := 0
+	for _, im := range ims {
+		if names += 1 + len(im.manifest.Layers); names > maxManifestNames {
+			return nil, fail(t.path, "index.json", "%w: index.json leads to more than %d images and layers in all, the most an archive may (README \"Limits\"); save fewer images in one archive", ErrTooLarge, maxManifestNames)
+		}
 	}
 	if idx, err := parseIndex(raw); err == nil {
 		if err := t.checkIndexTags(idx.Manifests); err != nil {
@@ -250,6 +257,7 @@ func (t *table) layout(ie *entry, opts ScanOptions) (*Archive, error) {
 		}
 		img.Index = i
 		img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = im.desc.Digest, im.raw, im.mediaType
+		t.useBlob(im.desc.Digest, im.entry)
 		a.Manifest = append(a.Manifest, me)
 		a.Images = append(a.Images, *img)
 	}

@@ -31,28 +31,34 @@ func zeroLayer(t *testing.T, n int, c oci.Compression) []byte {
 	return ocitest.Tar(es)
 }
 
-// TestScanDecompressionBomb checks that a zstd layer expanding far beyond
-// its size is refused, while memory stays bounded (the layer is streamed).
-// It does not run in parallel so that the allocation count is its own.
-func TestScanDecompressionBomb(t *testing.T) {
-	// 300 zstd frames of 1 MiB of zeros each (a decoder reads concatenated
-	// frames as one stream): 300 MiB from a few KiB.
+// TestScanReferencedBombDecompressed checks that a layer expanding far
+// beyond any ratio — 300 zstd frames of 1 MiB of zeros each (a decoder reads
+// concatenated frames as one stream): 300 MiB from a few KiB — is
+// decompressed to its end, because an image uses it, while memory stays
+// bounded (the layer is streamed). Its diffID is then that of 300 MiB of
+// zeros, which is not the config's. It does not run in parallel so that the
+// allocation count is its own.
+func TestScanReferencedBombDecompressed(t *testing.T) {
 	es, i := legacyLayer(t)
 	es[i].Body = bytes.Repeat(ocitest.Compress(make([]byte, 1<<20), oci.CompressionZstd), 300)
 	archive := ocitest.Tar(es)
 	if len(archive) > 1<<20 {
 		t.Fatalf("bomb archive is %d bytes", len(archive))
 	}
+	zeros := sha256.New()
+	for range 300 {
+		zeros.Write(make([]byte, 1<<20))
+	}
+	want := digest.NewDigest(digest.SHA256, zeros)
 	path := writeTemp(t, "bomb.tar", archive)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	_, err := oci.Scan(context.Background(), path, oci.ScanOptions{})
 	runtime.ReadMemStats(&after)
-	if !errors.Is(err, oci.ErrDecompressionBomb) || !strings.Contains(err.Error(), "/layer.tar") || !strings.Contains(err.Error(), path) {
-		t.Fatalf("Scan() error = %v, want ErrDecompressionBomb naming the layer", err)
+	if !errors.Is(err, oci.ErrDiffIDMismatch) || !strings.Contains(err.Error(), "decompresses to "+string(want)) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Scan() error = %v, want ErrDiffIDMismatch: layer 0 decompresses to %s (300 MiB of zeros)", err, want)
 	}
-	t.Logf("Scan() error: %v", err)
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
 		t.Errorf("Scan() allocated %d MiB decompressing a bomb; want it streamed (< 64 MiB)", alloc>>20)
 	}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -21,24 +23,48 @@ type ScanOptions struct {
 	// bytes read so far and the file's size. It is called from Scan's
 	// goroutine.
 	Progress func(read, total int64)
-	// ProgressInterval is how often Progress is called; default 2s.
+	// LayerProgress, when set, is called about every ProgressInterval while
+	// a layer is decompressed after the pass (one that expands more than 64
+	// times its stored size: see the package documentation), with the
+	// layer's entry name, the stored bytes read of its size, and the bytes
+	// decompressed so far. It is called from Scan's goroutine.
+	LayerProgress func(entry string, read, size, decompressed int64)
+	// ProgressInterval is how often Progress and LayerProgress are called;
+	// default 2s.
 	ProgressInterval time.Duration
 	// MaxJSONSize bounds any JSON entry kept in memory (manifest.json,
-	// index.json, configs, image manifests); default 32 MiB. A larger
-	// entry that has to be parsed is an ErrTooLarge error naming it. All
+	// index.json, configs, image manifests); default 32 MiB (manifest.json
+	// and index.json are also bounded at 8 MiB). A larger entry that has to
+	// be parsed is an ErrTooLarge error naming it. All
 	// JSON-looking entries kept together are bounded by 2 × MaxJSONSize;
 	// beyond that they are streamed like any other entry (and are an
 	// ErrTooLarge error only if they turn out to be needed).
 	MaxJSONSize int64
-	// MaxRatio bounds how much a gzip or zstd entry may expand: its
-	// decompressed size may not exceed MaxRatio × its stored size or
-	// 256 MiB, whichever is larger; default 1024 (about the most gzip can
-	// reach). Decompression streams whatever the limit, so memory stays
-	// bounded; the limit only stops a bomb from running for ever.
-	MaxRatio int64
+	// MaxTags bounds the RepoTags of one manifest.json entry; default 1024.
+	// More is an ErrTooLarge error: every tag becomes a subject of the
+	// statement.
+	MaxTags int
+
+	// afterPass, when set, runs between the pass and the interpretation
+	// (tests change the file there).
+	afterPass func()
 }
 
-const defaultMaxJSONSize = 32 << 20
+const (
+	defaultMaxJSONSize = 32 << 20
+	defaultMaxTags     = 1024
+	// maxManifestNames bounds the images, tags and layer paths manifest.json
+	// lists, all entries together (and so the memory the parsed manifest
+	// and the images take).
+	maxManifestNames = 1 << 16
+	// maxImageList bounds manifest.json and index.json (with
+	// ScanOptions.MaxJSONSize, when lower), which are kept and parsed: a
+	// statement holds manifest.json (or an OCI layout's index.json) twice
+	// and may have 2 MiB (attest.MaxStatementSize), so a larger one could
+	// never be attested, and parsing one of 8 MiB stays inside the memory
+	// budget.
+	maxImageList = 8 << 20
+)
 
 func (o ScanOptions) maxJSON() int64 {
 	if o.MaxJSONSize > 0 {
@@ -47,66 +73,101 @@ func (o ScanOptions) maxJSON() int64 {
 	return defaultMaxJSONSize
 }
 
-func (o ScanOptions) maxRatio() int64 {
-	if o.MaxRatio > 0 {
-		return o.MaxRatio
+func (o ScanOptions) maxTags() int {
+	if o.MaxTags > 0 {
+		return o.MaxTags
 	}
-	return 1024
+	return defaultMaxTags
+}
+
+func (o ScanOptions) interval() time.Duration {
+	if o.ProgressInterval > 0 {
+		return o.ProgressInterval
+	}
+	return 2 * time.Second
 }
 
 // Scan reads the image archive at path in one sequential pass and returns
-// what it holds, checked for consistency (ARCHITECTURE.md "Data flow",
-// "Archive rules"):
-// the sha256 of the whole file, of every entry, the diffIDs of gzip and zstd
-// layers, manifest.json or index.json with every image they name, blobs
-// hashing to their names, and diffIDs equal to each config's rootfs.diff_ids.
+// what it holds, checked for consistency (ARCHITECTURE.md, "Data flow" and
+// "Archive rules"): the sha256 of the whole file, of every entry, the
+// diffIDs of gzip and zstd layers, manifest.json or index.json with every
+// image they name, blobs hashing to their names, and diffIDs equal to each
+// config's rootfs.diff_ids.
 //
 // Memory stays bounded whatever the archive's size: only JSON entries are
 // kept, everything else is streamed. The whole-file hash runs in its own
-// goroutine beside entry hashing, and decompression in another.
+// goroutine beside entry hashing, and decompression in another. A layer
+// that expands beyond the pass's budget is decompressed after the pass, from
+// its bytes read again at the offset the pass recorded.
 //
 // Errors wrap the sentinels of errors.go and name the archive and the entry.
 func Scan(ctx context.Context, path string, opts ScanOptions) (*Archive, error) {
+	a, _, err := scan(ctx, path, opts)
+	return a, err
+}
+
+// scanStats is what a scan cost (for tests: cost classes are tested by
+// counting, not timing).
+type scanStats struct {
+	// decompressed counts decompressed bytes, in the pass and after it.
+	decompressed atomic.Int64
+	// deferred counts the entries whose decompression the pass deferred.
+	deferred int
+	// inflated counts the deferred entries decompressed after the pass, and
+	// reread the stored bytes read again for them.
+	inflated int
+	reread   int64
+}
+
+func scan(ctx context.Context, path string, opts ScanOptions) (*Archive, *scanStats, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening image archive: %w", err)
+		return nil, nil, fmt.Errorf("opening image archive: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("opening image archive: %w", err)
+		return nil, nil, fmt.Errorf("opening image archive: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fail(path, "", "%w: %s is not a regular file", ErrNotArchive, path)
+		return nil, nil, fail(path, "", "%w: %s is not a regular file", ErrNotArchive, path)
 	}
-	s := &scanner{path: path, opts: opts, t: &table{path: path, byName: map[string]*entry{}}}
+	s := &scanner{ctx: ctx, path: path, opts: opts, file: f, stats: &scanStats{}}
+	s.t = &table{path: path, byName: map[string]*entry{}, inflate: s.inflate}
+	defer s.decs.close()
 	size, sum, err := s.pass(ctx, f, st.Size())
 	if err != nil {
-		return nil, err
+		return nil, s.stats, err
+	}
+	if opts.afterPass != nil {
+		opts.afterPass()
 	}
 	a, err := s.t.interpret(opts)
 	if err != nil {
-		return nil, err
+		return nil, s.stats, err
 	}
 	a.Path, a.Size, a.TarDigest = path, size, sum
-	return a, nil
+	return a, s.stats, nil
 }
 
-// scanner holds the state of one pass.
+// scanner holds the state of one scan.
 type scanner struct {
+	ctx      context.Context
 	path     string
 	opts     ScanOptions
+	file     io.ReaderAt
 	t        *table
 	jsonKept int64
 	free     chan []byte
 	decs     decoders
+	stats    *scanStats
+	h        hash.Hash
 }
 
 // pass reads the file once, recording every entry.
 func (s *scanner) pass(ctx context.Context, f io.Reader, total int64) (int64, digest.Digest, error) {
 	fr, fh := newFileReader(ctx, f, total, s.opts)
 	defer fr.close(fh)
-	defer s.decs.close()
 	s.free = make(chan []byte, entryBufCount)
 	for range entryBufCount {
 		s.free <- make([]byte, entryBufSize)
@@ -156,6 +217,10 @@ func (s *scanner) readErr(ctx context.Context, fr *fileReader, name string, coun
 			what = "it is gzip-compressed; decompress it first (gunzip)"
 		case CompressionZstd:
 			what = "it is zstd-compressed; decompress it first (zstd -d)"
+		case CompressionXz:
+			what = "it is xz-compressed; decompress it first (xz -d)"
+		case CompressionBzip2:
+			what = "it is bzip2-compressed; decompress it first (bunzip2)"
 		}
 		switch {
 		case fr.read == 0:
@@ -209,12 +274,17 @@ func (s *scanner) record(ctx context.Context, tr *tar.Reader, fr *fileReader, hd
 }
 
 // content hashes a regular entry's bytes, decompresses and hashes them if
-// they are gzip or zstd, and keeps them if they are JSON.
+// they are gzip or zstd (within the pass's budget), and keeps them if they
+// are JSON. It records the offset of the entry's data in the file.
 func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e *entry) error {
+	e.offset = fr.consumed()
 	maxJSON := s.opts.maxJSON()
 	named := isNamedJSON(e.name)
 	if named && e.size > maxJSON {
 		return fail(s.path, e.name, "%w: %d bytes, more than the %d-byte limit for JSON", ErrTooLarge, e.size, maxJSON)
+	}
+	if (e.name == "manifest.json" || e.name == "index.json") && e.size > maxImageList {
+		return fail(s.path, e.name, "%w: %d bytes, more than the %d bytes manifest.json and index.json may have (README \"Limits\"); save fewer images in one archive", ErrTooLarge, e.size, maxImageList)
 	}
 	buf := <-s.free
 	head := buf[:min(int64(len(buf)), e.size)]
@@ -222,7 +292,7 @@ func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e
 		s.free <- buf
 		return s.readErr(ctx, fr, e.name, 1, err)
 	}
-	h := sha256.New()
+	h := s.hasher()
 	h.Write(head)
 	e.compression = sniff(head)
 	if e.compression == CompressionNone && (named || looksJSON(head)) {
@@ -235,32 +305,46 @@ func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e
 				return s.readErr(ctx, fr, e.name, 1, err)
 			}
 			h.Write(e.json[len(head):])
-			e.digest = digest.NewDigest(digest.SHA256, h)
-			e.diffID = e.digest
+			h.Sum(e.sum[:0])
+			e.setDiff(e.sum)
 			return nil
 		}
 		e.jsonDropped = true
 	}
-	if e.compression == CompressionNone {
-		tc := newTarCheck() // archive rules: a layer must be a tar stream
-		tc.feed(head)
-		err := copyHash(tarCheckHash{h, tc}, tr, buf[:cap(buf)], e.size-int64(len(head)))
+	if !e.compression.decompresses() || e.size < passMinSize {
+		// Uncompressed; or a compression no importer of ours reads (xz,
+		// bzip2: refused if an image uses it as a layer); or a compressed
+		// entry too small to be worth decompressing now (decompressing
+		// costs at least a zstd block, up to 128 KiB, whatever the entry's
+		// size): deferred, decompressed after the pass if it is a layer.
+		hh := h
+		var tc *tarCheck
+		if e.compression == CompressionNone {
+			tc = newTarCheck() // archive rules: a layer must be a tar stream
+			tc.feed(head)
+			hh = tarCheckHash{h, tc}
+		}
+		err := copyHash(hh, tr, buf[:cap(buf)], e.size-int64(len(head)))
 		s.free <- buf
-		if notTar := tc.Close(); notTar != nil {
-			e.notTar = notTarError(CompressionNone, notTar)
+		if tc != nil {
+			if notTar := tc.Close(); notTar != nil {
+				e.notTar = notTarError(CompressionNone, notTar)
+			}
 		}
 		if err != nil {
 			return s.readErr(ctx, fr, e.name, 1, err)
 		}
-		e.digest = digest.NewDigest(digest.SHA256, h)
-		e.diffID = e.digest
+		h.Sum(e.sum[:0])
+		switch {
+		case e.compression == CompressionNone:
+			e.setDiff(e.sum)
+		case e.compression.decompresses():
+			e.deferred = true
+			s.stats.deferred++
+		}
 		return nil
 	}
-	limit := max(s.opts.maxRatio()*e.size, minBombLimit)
-	if e.size > 0 && limit/e.size < s.opts.maxRatio() { // overflow
-		limit = 1<<63 - 1
-	}
-	d := startDecompressor(&s.decs, e.compression, limit, s.free)
+	d := startDecompressor(&s.decs, e.compression, passBudget(e.size), s.free, &s.stats.decompressed)
 	d.send(head)
 	for left := e.size - int64(len(head)); left > 0; {
 		b := <-s.free
@@ -275,8 +359,128 @@ func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e
 		d.send(b)
 	}
 	res := d.finish()
-	e.digest = digest.NewDigest(digest.SHA256, h)
-	e.diffID, e.decompressErr = res.diffID, res.err
+	h.Sum(e.sum[:0])
+	e.decompressErr, e.deferred = res.err, res.deferred
+	if res.ok {
+		e.setDiff(res.diff)
+	}
+	if e.deferred {
+		s.stats.deferred++
+	}
+	return nil
+}
+
+// hasher returns the scan's sha256 hasher for an entry's stored bytes,
+// reset (one hasher for every entry: an archive may have 65536).
+func (s *scanner) hasher() hash.Hash {
+	if s.h == nil {
+		s.h = sha256.New()
+	}
+	s.h.Reset()
+	return s.h
+}
+
+// passBudget is how many decompressed bytes an entry of size stored bytes
+// (at least passMinSize) may cost during the pass: passRatio × its share of
+// the file.
+func passBudget(size int64) int64 {
+	if size >= math.MaxInt64/passRatio-512 {
+		return math.MaxInt64 - 1
+	}
+	return passRatio * (size + 512)
+}
+
+// inflate decompresses an entry the pass deferred, once an image turns out
+// to use it as a layer: it reads the entry's stored bytes again at the
+// offset the pass recorded, checks that they hash to the digest the pass
+// computed, and decompresses them to the end, whatever their ratio (memory
+// stays constant; time follows the decompressed bytes, reported through
+// ScanOptions.LayerProgress).
+func (s *scanner) inflate(e *entry) error {
+	if !e.deferred {
+		return nil
+	}
+	s.stats.inflated++
+	sr := io.NewSectionReader(s.file, e.offset, e.size)
+	h := sha256.New()
+	d := startDecompressor(&s.decs, e.compression, noLimit, s.free, &s.stats.decompressed)
+	tick := time.NewTicker(s.opts.interval())
+	defer tick.Stop()
+	var read int64
+	report := func() {
+		if p := s.opts.LayerProgress; p != nil {
+			p(e.name, read, e.size, d.out.Load())
+		}
+	}
+	var rerr error
+feed:
+	for read < e.size {
+		var b []byte
+	wait:
+		for {
+			select {
+			case b = <-s.free:
+				break wait
+			case <-tick.C:
+				report()
+			case <-s.ctx.Done():
+				rerr = s.ctx.Err()
+				break feed
+			}
+		}
+		b = b[:min(int64(len(b)), e.size-read)]
+		if _, err := io.ReadFull(sr, b); err != nil {
+			s.free <- b[:cap(b)]
+			rerr = err
+			break
+		}
+		h.Write(b)
+		read += int64(len(b))
+		s.stats.reread += int64(len(b))
+		for sent := false; !sent; {
+			select {
+			case d.in <- b:
+				sent = true
+			case <-tick.C:
+				report()
+			case <-s.ctx.Done():
+				s.free <- b[:cap(b)]
+				rerr = s.ctx.Err()
+				break feed
+			}
+		}
+	}
+	if rerr != nil {
+		d.abort()
+	}
+	close(d.in)
+	var res decompressResult
+	for done, cancelled := false, s.ctx.Done(); !done; {
+		select {
+		case res = <-d.res:
+			done = true
+		case <-tick.C:
+			report()
+		case <-cancelled:
+			d.abort()
+			cancelled = nil
+		}
+	}
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("reading image archive %q: %w", s.path, err)
+	}
+	if rerr != nil {
+		return fail(s.path, e.name, "%w: reading the entry again after the pass: %v; the file changed while it was read", ErrDigestMismatch, rerr)
+	}
+	var sum [sha256.Size]byte
+	if h.Sum(sum[:0]); sum != e.sum {
+		return fail(s.path, e.name, "%w: read again after the pass, the entry hashes to %s, not %s: the file changed while it was read", ErrDigestMismatch, sha256Digest(sum), e.digest())
+	}
+	e.deferred = false
+	e.decompressErr = res.err
+	if res.ok {
+		e.setDiff(res.diff)
+	}
 	return nil
 }
 

@@ -56,6 +56,9 @@ type fileReader struct {
 	interval time.Duration
 	last     time.Time
 	closed   bool
+	// first holds the file's first bytes (for telling compressed archives
+	// apart).
+	first []byte
 }
 
 // fileHasher is the goroutine that hashes every chunk fileReader reads.
@@ -170,6 +173,9 @@ func (r *fileReader) next() error {
 			continue
 		}
 		r.cur, r.off = c, 0
+		if r.read == 0 {
+			r.first = append([]byte(nil), c.buf[:min(c.n, 16)]...)
+		}
 		r.read += int64(c.n)
 		if r.progress != nil {
 			if now := time.Now(); now.Sub(r.last) >= r.interval {
@@ -216,11 +222,15 @@ func (r *fileReader) close(fh *fileHasher) {
 	<-fh.done
 }
 
-// peekFirst returns the first bytes of the current chunk when it is the
-// file's first chunk (for telling compressed archives apart).
-func (r *fileReader) peekFirst() []byte {
-	if r.cur == nil || r.read != int64(r.cur.n) {
-		return nil
+// consumed is the number of file bytes handed out by Read so far: right
+// after the tar reader's Next, the file offset of the entry's data.
+func (r *fileReader) consumed() int64 {
+	if r.cur == nil {
+		return r.read
 	}
-	return r.cur.buf[:min(r.cur.n, 8)]
+	return r.read - int64(r.cur.n-r.off)
 }
+
+// peekFirst returns the file's first bytes (for telling compressed
+// archives apart).
+func (r *fileReader) peekFirst() []byte { return r.first }

@@ -41,12 +41,16 @@
 // until one matches. Otherwise ErrBinding names both digests, and nothing is
 // pushed.
 //
-// PushImage pushes an image whose manifest the archive stores (OCI layouts,
-// Docker ≥25 archives) byte for byte, so the registry digest equals the
-// archive's manifest digest; other docker archives get a Docker schema 2
-// manifest over go-containerregistry's tarball layers (gzip kept,
-// uncompressed layers gzipped). The config bytes are never rewritten, so the
-// image ID — what binding checks — is the archive's.
+// PushImage pushes exactly the bytes the scan attested: config and layers
+// come from oci.Archive.OpenBlob (read again at the offsets the scan
+// recorded, checked against its digests; no second tar parser). An image
+// whose manifest the archive stores (OCI layouts, Docker ≥25 archives) is
+// pushed with it byte for byte, so the registry digest equals the archive's
+// manifest digest; other docker archives get a Docker schema 2 manifest over
+// their layers as stored (gzip as rootfs.diff.tar.gzip, uncompressed as
+// rootfs.diff.tar; an OCI manifest when a layer is zstd). The config bytes
+// are never rewritten, so the image ID — what binding checks — is the
+// archive's.
 //
 // # The referrer and referrers detection
 //
@@ -87,7 +91,7 @@
 //   - distribution v3.1.2 and Debian docker-registry 2.8 (processes): no
 //     referrers API, no OCI-Subject; manifests carry an ETag but If-Match is
 //     ignored on PUT; no monolithic POST (202, then PUT): 9 requests with the
-//     fallback tag, the budget of ARCHITECTURE.md.
+//     fallback tag, the budget of ARCHITECTURE.md's "Limits and budgets".
 //
 // cosign v3.1.3 verify-attestation, oras discover --artifact-type, regctl
 // artifact list/get and crane read what Attach writes on all four.

@@ -1,23 +1,17 @@
 package registry
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -27,16 +21,32 @@ import (
 	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
-// PushImage pushes image img of the archive at archivePath to the tag of to
-// and returns the pushed manifest's descriptor.
+// PushImage pushes image img of the scanned archive a (read from
+// archivePath) to the tag of to and returns the pushed manifest's
+// descriptor.
+//
+// It pushes exactly the bytes the scan read and attested: the config and
+// every layer come from a.OpenBlob, which reads them again at the offsets
+// the scan recorded and fails if they no longer hash to the scan's digests
+// (the registry checks each upload's digest too). There is no second tar
+// parser.
 //
 // An image whose manifest is stored in the archive (OCI layouts, Docker ≥25
-// archives) is pushed with exactly that manifest, so it keeps its digest; its
-// blobs are read in place from the archive. Other archives (legacy docker
-// save, podman, crane) go through go-containerregistry's tarball reader,
-// which compresses uncompressed layers with gzip; the config — and so the
-// image ID — is unchanged either way. go-containerregistry's remote writer
-// uploads, over this Client's credentials, retries and plain-HTTP policy.
+// archives) is pushed with exactly that manifest, so it keeps its digest.
+// Other archives (legacy docker save, podman, crane) get a Docker schema 2
+// manifest over their layers as stored: gzip layers as
+// application/vnd.docker.image.rootfs.diff.tar.gzip, uncompressed ones
+// uncompressed, as application/vnd.docker.image.rootfs.diff.tar (docker,
+// containerd and podman pull both). Pushing them uncompressed is what keeps
+// the pushed layer the attested bytes, with the attested digest (its
+// diffID); gzipping on the fly would cost CPU twice (once for the digest,
+// once for the upload) and give a manifest digest that depends on the
+// compressor's version. The cost is upload size. An archive with a zstd
+// layer gets an OCI image manifest instead (Docker schema 2 has no zstd
+// media type). The config bytes are never rewritten, so the image ID —
+// what binding checks — is the archive's. go-containerregistry's remote
+// writer uploads, over this Client's credentials, retries and plain-HTTP
+// policy.
 func (c *Client) PushImage(ctx context.Context, archivePath string, a *oci.Archive, img *oci.Image, to ref.Reference) (ocispec.Descriptor, error) {
 	if to.Tag == "" {
 		return ocispec.Descriptor{}, fmt.Errorf("pushing image to %s: %w", to, ErrNoTag)
@@ -45,22 +55,19 @@ func (c *Client) PushImage(ctx context.Context, archivePath string, a *oci.Archi
 		return ocispec.Descriptor{}, fmt.Errorf("pushing image to %s: no image selected from the archive", to)
 	}
 	what := fmt.Sprintf("pushing image %s from %s to %s", img.ImageID, archivePath, to)
-	var v1img v1.Image
-	var err error
-	if len(img.ManifestRaw) > 0 {
-		v1img, err = storedImage(archivePath, img)
-	} else {
-		v1img, err = builtImage(archivePath, img)
+	if a.Path != archivePath {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: the image was scanned from %s", what, a.Path)
 	}
+	if digest.FromBytes(img.ConfigRaw) != img.ImageID {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: the image's config %s does not hash to the image ID %s", what, digest.FromBytes(img.ConfigRaw), img.ImageID)
+	}
+	core, err := newImageCore(a, img)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
-	cfg, err := v1img.ConfigName()
+	v1img, err := partial.CompressedToImage(core)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("%s: reading the image's config: %w", what, err)
-	}
-	if cfg.String() != img.ImageID.String() {
-		return ocispec.Descriptor{}, fmt.Errorf("%s: the image's config %s does not hash to the image ID %s", what, cfg, img.ImageID)
+		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
 
 	opts := []name.Option{name.WeakValidation}
@@ -76,15 +83,7 @@ func (c *Client) PushImage(ctx context.Context, archivePath string, a *oci.Archi
 	if err := remote.Write(target, v1img, remote.WithContext(ctx), remote.WithTransport(rt), remote.WithUserAgent("oci-attest")); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
-	raw, err := v1img.RawManifest()
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
-	}
-	mt, err := v1img.MediaType()
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
-	}
-	return ocispec.Descriptor{MediaType: string(mt), Digest: digest.FromBytes(raw), Size: int64(len(raw))}, nil
+	return ocispec.Descriptor{MediaType: string(core.mediaType), Digest: digest.FromBytes(core.manifest), Size: int64(len(core.manifest))}, nil
 }
 
 // roundTripperFunc adapts a function to http.RoundTripper.
@@ -93,230 +92,133 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 // RoundTrip implements http.RoundTripper.
 func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
-// builtImage is a docker-archive image without a stored manifest (legacy
-// docker save, podman, crane): a Docker schema 2 manifest over the
-// archive's config bytes and its layers as go-containerregistry's tarball
-// layer reader yields them (gzip kept, uncompressed layers gzipped). Layers
-// are read in place, following the archive's symlinks and hard links.
-func builtImage(archivePath string, img *oci.Image) (v1.Image, error) {
-	ix, err := indexTar(archivePath)
-	if err != nil {
-		return nil, err
+// imageCore is the image as go-containerregistry's partial package wants
+// it: the manifest and config bytes, and the layers by digest, each read
+// through Archive.OpenBlob.
+type imageCore struct {
+	manifest  []byte
+	mediaType types.MediaType
+	config    []byte
+	layers    map[v1.Hash]*archiveLayer
+}
+
+func (c *imageCore) RawConfigFile() ([]byte, error)      { return c.config, nil }
+func (c *imageCore) RawManifest() ([]byte, error)        { return c.manifest, nil }
+func (c *imageCore) MediaType() (types.MediaType, error) { return c.mediaType, nil }
+
+func (c *imageCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	l, ok := c.layers[h]
+	if !ok {
+		return nil, fmt.Errorf("layer %s is not in the archive's image", h)
 	}
-	core := &builtCore{config: img.ConfigRaw, layers: map[v1.Hash]v1.Layer{}}
+	return l, nil
+}
+
+// archiveLayer is a layer as stored in the archive.
+type archiveLayer struct {
+	a    *oci.Archive
+	desc v1.Descriptor
+}
+
+func (l *archiveLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
+func (l *archiveLayer) Size() (int64, error)                { return l.desc.Size, nil }
+func (l *archiveLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
+
+// Compressed returns the layer's stored bytes (compressed or not), checked
+// against its digest as they are read.
+func (l *archiveLayer) Compressed() (io.ReadCloser, error) {
+	rc, _, err := l.a.OpenBlob(digest.Digest(l.desc.Digest.String()))
+	return rc, err
+}
+
+// newImageCore assembles img for pushing: its stored manifest when the
+// archive has one, else a manifest built from the scan.
+func newImageCore(a *oci.Archive, img *oci.Image) (*imageCore, error) {
+	core := &imageCore{config: img.ConfigRaw, layers: map[v1.Hash]*archiveLayer{}}
+	scanned := map[digest.Digest]oci.Layer{}
+	for _, l := range img.Layers {
+		scanned[l.Digest] = l
+	}
+	if len(img.ManifestRaw) > 0 {
+		m, err := v1.ParseManifest(bytes.NewReader(img.ManifestRaw))
+		if err != nil {
+			return nil, fmt.Errorf("reading the archive's image manifest: %w", err)
+		}
+		if m.Config.Digest.String() != img.ImageID.String() {
+			return nil, fmt.Errorf("the archive's image manifest names config %s, not the image ID %s", m.Config.Digest, img.ImageID)
+		}
+		for _, d := range m.Layers {
+			l, ok := scanned[digest.Digest(d.Digest.String())]
+			if !ok || l.Size != d.Size {
+				return nil, fmt.Errorf("the archive's image manifest names layer %s (%d bytes), which is not a layer the scan read", d.Digest, d.Size)
+			}
+			core.layers[d.Digest] = &archiveLayer{a: a, desc: d}
+		}
+		core.manifest, core.mediaType = img.ManifestRaw, storedMediaType(img)
+		return core, nil
+	}
+	useOCI := false
+	for _, l := range img.Layers {
+		useOCI = useOCI || l.Compression == oci.CompressionZstd
+	}
 	m := v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.DockerManifestSchema2,
-		Config: v1.Descriptor{
-			MediaType: types.DockerConfigJSON,
-			Size:      int64(len(img.ConfigRaw)),
-			Digest:    v1.Hash{Algorithm: img.ImageID.Algorithm().String(), Hex: img.ImageID.Encoded()},
-		},
+		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(img.ConfigRaw)), Digest: hash(img.ImageID)},
+	}
+	if useOCI {
+		m.MediaType, m.Config.MediaType = types.OCIManifestSchema1, types.OCIConfigJSON
 	}
 	for _, l := range img.Layers {
-		p := l.Path
-		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return openInTar(archivePath, ix, p) })
+		mt, err := layerMediaType(l.Compression, useOCI)
 		if err != nil {
-			return nil, fmt.Errorf("reading layer %s: %w", p, err)
+			return nil, fmt.Errorf("layer %s: %w", l.Path, err)
 		}
-		d, err := partial.Descriptor(layer)
-		if err != nil {
-			return nil, fmt.Errorf("reading layer %s: %w", p, err)
-		}
-		m.Layers = append(m.Layers, *d)
-		core.layers[d.Digest] = layer
+		d := v1.Descriptor{MediaType: mt, Size: l.Size, Digest: hash(l.Digest)}
+		m.Layers = append(m.Layers, d)
+		core.layers[d.Digest] = &archiveLayer{a: a, desc: d}
 	}
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
-	core.manifest = raw
-	return partial.CompressedToImage(core)
+	core.manifest, core.mediaType = raw, m.MediaType
+	return core, nil
 }
 
-type builtCore struct {
-	config, manifest []byte
-	layers           map[v1.Hash]v1.Layer
-}
-
-func (b *builtCore) RawConfigFile() ([]byte, error) { return b.config, nil }
-func (b *builtCore) RawManifest() ([]byte, error)   { return b.manifest, nil }
-func (b *builtCore) MediaType() (types.MediaType, error) {
-	return types.DockerManifestSchema2, nil
-}
-
-func (b *builtCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
-	l, ok := b.layers[h]
-	if !ok {
-		return nil, fmt.Errorf("layer %s is not in the image", h)
+// layerMediaType is the media type of a layer stored with compression c, in
+// a Docker schema 2 manifest or (oci) an OCI one.
+func layerMediaType(c oci.Compression, ociManifest bool) (types.MediaType, error) {
+	switch {
+	case c == oci.CompressionNone && ociManifest:
+		return types.OCIUncompressedLayer, nil
+	case c == oci.CompressionNone:
+		return types.DockerUncompressedLayer, nil
+	case c == oci.CompressionGzip && ociManifest:
+		return types.OCILayer, nil
+	case c == oci.CompressionGzip:
+		return types.DockerLayer, nil
+	case c == oci.CompressionZstd:
+		return types.OCILayerZStd, nil
 	}
-	return l, nil
+	return "", fmt.Errorf("no media type for %s layers", c)
 }
 
-// storedImage is the image as stored in the archive: its own manifest bytes,
-// config bytes and blobs, read in place.
-func storedImage(archivePath string, img *oci.Image) (v1.Image, error) {
-	ix, err := indexTar(archivePath)
-	if err != nil {
-		return nil, err
-	}
-	layers := map[string]string{} // digest → archive path
-	for _, l := range img.Layers {
-		layers[l.Digest.String()] = l.Path
-	}
-	return partial.CompressedToImage(&storedCore{path: archivePath, ix: ix, img: img, layers: layers})
-}
-
-type storedCore struct {
-	path   string
-	ix     map[string]tarEntry
-	img    *oci.Image
-	layers map[string]string
-}
-
-func (s *storedCore) RawConfigFile() ([]byte, error) { return s.img.ConfigRaw, nil }
-func (s *storedCore) RawManifest() ([]byte, error)   { return s.img.ManifestRaw, nil }
-func (s *storedCore) MediaType() (types.MediaType, error) {
-	if s.img.ManifestMediaType != "" {
-		return types.MediaType(s.img.ManifestMediaType), nil
+// storedMediaType is the media type of img's stored manifest.
+func storedMediaType(img *oci.Image) types.MediaType {
+	if img.ManifestMediaType != "" {
+		return types.MediaType(img.ManifestMediaType)
 	}
 	var m struct {
 		MediaType string `json:"mediaType"`
 	}
-	if err := json.Unmarshal(s.img.ManifestRaw, &m); err != nil || m.MediaType == "" {
-		return types.OCIManifestSchema1, nil //nolint:nilerr // the OCI default for a manifest without mediaType
+	if err := json.Unmarshal(img.ManifestRaw, &m); err != nil || m.MediaType == "" {
+		return types.OCIManifestSchema1 // the OCI default for a manifest without mediaType
 	}
-	return types.MediaType(m.MediaType), nil
+	return types.MediaType(m.MediaType)
 }
 
-func (s *storedCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
-	p, ok := s.layers[h.String()]
-	if !ok {
-		return nil, fmt.Errorf("layer %s is not in the archive's image", h)
-	}
-	m, err := v1.ParseManifest(bytes.NewReader(s.img.ManifestRaw))
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range m.Layers {
-		if d.Digest == h {
-			return &storedLayer{core: s, path: p, desc: d}, nil
-		}
-	}
-	return nil, fmt.Errorf("layer %s is not in the stored manifest", h)
-}
-
-type storedLayer struct {
-	core *storedCore
-	path string
-	desc v1.Descriptor
-}
-
-func (l *storedLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
-func (l *storedLayer) Size() (int64, error)                { return l.desc.Size, nil }
-func (l *storedLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
-
-func (l *storedLayer) Compressed() (io.ReadCloser, error) {
-	return openInTar(l.core.path, l.core.ix, l.path)
-}
-
-// tarEntry is an archive entry and the offset of its data.
-type tarEntry struct {
-	hdr *tar.Header
-	off int64
-}
-
-// indexTar records every entry of the tar at p with its data offset
-// (archive/tar reads headers block by block, so the file position after
-// Next is the start of the data).
-func indexTar(p string) (map[string]tarEntry, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, fmt.Errorf("opening archive: %w", err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	ix := map[string]tarEntry{}
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return ix, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading archive %s: %w", p, err)
-		}
-		off, err := f.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return nil, fmt.Errorf("reading archive %s: %w", p, err)
-		}
-		ix[cleanTarName(hdr.Name)] = tarEntry{hdr: hdr, off: off}
-	}
-}
-
-func cleanTarName(n string) string {
-	return strings.TrimPrefix(path.Clean("/"+n), "/")
-}
-
-// openInTar opens the regular file name of the tar at p, following
-// symlinks (relative to their directory) and hard links (archive paths),
-// also where they are parent directories of the path, as the scanner does.
-func openInTar(p string, ix map[string]tarEntry, name string) (io.ReadCloser, error) {
-	n := cleanTarName(name)
-	for hops := 0; ; hops++ {
-		if hops > 40 { // the scanner's bound
-			return nil, fmt.Errorf("archive entry %s: too many links", name)
-		}
-		e, ok := ix[n]
-		if !ok {
-			if alt, ok := throughLinkedDir(ix, n); ok {
-				n = alt
-				continue
-			}
-			return nil, fmt.Errorf("archive entry %s is missing", n)
-		}
-		h := e.hdr
-		switch h.Typeflag {
-		case tar.TypeSymlink:
-			// Resolves a link inside the archive's own entry table; nothing
-			// is extracted to disk.
-			n = cleanTarName(path.Join(path.Dir(n), h.Linkname)) //nolint:gosec // G305: see above
-
-			continue
-		case tar.TypeLink:
-			n = cleanTarName(h.Linkname)
-			continue
-		case tar.TypeReg:
-		default:
-			return nil, fmt.Errorf("archive entry %s is not a regular file", n)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, err
-		}
-		return struct {
-			io.Reader
-			io.Closer
-		}{io.NewSectionReader(f, e.off, h.Size), f}, nil
-	}
-}
-
-// throughLinkedDir rewrites n when one of its parent directories is a link
-// ("a/b/c" with "a" a symlink to "x" is "x/b/c").
-func throughLinkedDir(ix map[string]tarEntry, n string) (string, bool) {
-	for i := 0; i < len(n); i++ {
-		if n[i] != '/' {
-			continue
-		}
-		e, ok := ix[n[:i]]
-		if !ok {
-			continue
-		}
-		switch e.hdr.Typeflag {
-		case tar.TypeSymlink:
-			return cleanTarName(path.Join(path.Dir(n[:i]), e.hdr.Linkname, n[i+1:])), true //nolint:gosec // G305: archive paths only, nothing is extracted
-		case tar.TypeLink:
-			return cleanTarName(path.Join(e.hdr.Linkname, n[i+1:])), true //nolint:gosec // G305: as above
-		}
-	}
-	return "", false
+// hash is d as go-containerregistry's hash.
+func hash(d digest.Digest) v1.Hash {
+	return v1.Hash{Algorithm: d.Algorithm().String(), Hex: d.Encoded()}
 }

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+	digest "github.com/opencontainers/go-digest"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
@@ -72,9 +75,14 @@ func TestPushImage(t *testing.T) {
 						t.Fatal(err)
 					}
 					gz := true
-					for _, l := range layers {
+					for j, l := range layers {
 						mt, _ := l.MediaType()
 						gz = gz && strings.HasSuffix(string(mt), "gzip")
+						// The pushed layers are the attested bytes: the stored
+						// digests the scan computed, whatever the layout.
+						if d, err := l.Digest(); err != nil || j >= len(img.Layers) || d.String() != img.Layers[j].Digest.String() {
+							t.Errorf("pushed layer %d is %v (%v); the scan read %v", j, d, err, img.Layers)
+						}
 						rc, err := l.Compressed()
 						if err != nil {
 							t.Fatal(err)
@@ -189,5 +197,112 @@ func TestPushImageThroughDirectoryLink(t *testing.T) {
 	}
 	if _, err := c.Resolve(ctx, testenv.Ref(t, ref), a.Images[0].ImageID); err != nil {
 		t.Errorf("Resolve(pushed image) = %v", err)
+	}
+}
+
+// TestPushImageAsStored: an image without a stored manifest is pushed with
+// its layers exactly as the archive stores them — uncompressed layers
+// uncompressed (Docker schema 2, rootfs.diff.tar), a zstd layer under an OCI
+// manifest — so every pushed layer digest is the attested one, and the
+// manifest digest is the same on every push.
+func TestPushImageAsStored(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := testenv.StartGGCR(t)
+	c := newTestClient(t, Options{})
+	body := ocitest.LayerTar([]ocitest.File{{Name: "etc/zstd", Content: "zstd\n"}})
+	zstdArchive := filepath.Join(t.TempDir(), "zstd.tar")
+	if err := os.WriteFile(zstdArchive, ocitest.Tar(ocitest.DockerArchive("localhost/zstd:v1",
+		ocitest.StoredLayer{Path: "a/layer.tar", Stored: body, DiffID: digest.FromBytes(body).String()},
+		ocitest.StoredLayer{Path: "b/layer.tar", Stored: ocitest.Compress(body, oci.CompressionZstd), DiffID: digest.FromBytes(body).String()},
+	)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path     string
+		manifest types.MediaType
+		layers   []types.MediaType
+	}{
+		{filepath.Join("..", "..", "testdata", "archives", "docker-legacy.tar"), types.DockerManifestSchema2, []types.MediaType{types.DockerUncompressedLayer, types.DockerUncompressedLayer}},
+		{filepath.Join("..", "..", "testdata", "archives", "crane.tar"), types.DockerManifestSchema2, []types.MediaType{types.DockerLayer, types.DockerLayer}},
+		{zstdArchive, types.OCIManifestSchema1, []types.MediaType{types.OCIUncompressedLayer, types.OCILayerZStd}},
+	} {
+		a, err := oci.Scan(ctx, tc.path, oci.ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := &a.Images[0]
+		ref := reg.Host + "/stored/" + strings.TrimSuffix(filepath.Base(tc.path), ".tar") + ":v1"
+		desc, err := c.PushImage(ctx, tc.path, a, img, testenv.Ref(t, ref))
+		if err != nil {
+			t.Fatalf("PushImage(%s) = %v", tc.path, err)
+		}
+		again, err := c.PushImage(ctx, tc.path, a, img, testenv.Ref(t, ref))
+		if err != nil || again.Digest != desc.Digest {
+			t.Errorf("PushImage(%s) again = %v, %v; want the same manifest %s", tc.path, again.Digest, err, desc.Digest)
+		}
+		if _, err := c.Resolve(ctx, testenv.Ref(t, ref), img.ImageID); err != nil {
+			t.Errorf("Resolve(%s) = %v", ref, err)
+		}
+		r, _ := name.ParseReference(ref, name.Insecure)
+		ri, err := remote.Image(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := ri.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.MediaType != tc.manifest || desc.MediaType != string(tc.manifest) || len(m.Layers) != len(tc.layers) {
+			t.Fatalf("%s: pushed %s (said %s) with %d layers; want %s with %d", tc.path, m.MediaType, desc.MediaType, len(m.Layers), tc.manifest, len(tc.layers))
+		}
+		for i, l := range m.Layers {
+			if l.MediaType != tc.layers[i] || l.Digest.String() != img.Layers[i].Digest.String() || l.Size != img.Layers[i].Size {
+				t.Errorf("%s: layer %d pushed as %s %s %d; want %s %s %d", tc.path, i, l.MediaType, l.Digest, l.Size, tc.layers[i], img.Layers[i].Digest, img.Layers[i].Size)
+			}
+		}
+	}
+}
+
+// TestPushImageArchiveChanged: push-image pushes only the bytes the scan
+// attested; if the archive changed after the scan, the push fails and no
+// tag is left.
+func TestPushImageArchiveChanged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src, err := os.ReadFile(filepath.Join("..", "..", "testdata", "archives", "docker25-gzip.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "changed.tar")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := oci.Scan(ctx, path, oci.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := a.OpenBlob(a.Images[0].Layers[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := append([]byte{}, src...)
+	changed[bytes.Index(src, layer)+len(layer)/2] ^= 0xff
+	if err := os.WriteFile(path, changed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg := testenv.StartGGCR(t)
+	c := newTestClient(t, Options{})
+	if _, err := c.PushImage(ctx, path, a, &a.Images[0], testenv.Ref(t, reg.Host+"/changed:v1")); err == nil || !strings.Contains(err.Error(), "changed") {
+		t.Fatalf("PushImage(changed archive) = %v, want an error saying the file changed", err)
+	}
+	r, _ := name.NewRepository(reg.Host+"/changed", name.Insecure)
+	if tags, err := remote.List(r); err == nil && len(tags) != 0 {
+		t.Errorf("the failed push left tags %v", tags)
 	}
 }

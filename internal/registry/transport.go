@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"github.com/oci-attest/oci-attest/internal/oci"
 )
 
 // Retry parameters of every registry request (429, 408, 5xx except 501,
@@ -59,9 +61,11 @@ func (retryPolicy) Retry(attempt int, resp *http.Response, err error) (time.Dura
 }
 
 // retryableError reports whether a transport error is worth retrying:
-// everything but cancellation, certificate problems and refused plain HTTP.
+// everything but cancellation, certificate problems, refused plain HTTP and
+// an archive that changed since it was scanned (reading a blob's bytes to
+// upload them found other bytes: they will not change back).
 func retryableError(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrInsecure) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrInsecure) || errors.Is(err, oci.ErrDigestMismatch) {
 		return false
 	}
 	var (
