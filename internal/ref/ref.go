@@ -18,6 +18,7 @@
 package ref
 
 import (
+	_ "crypto/sha256" // go-digest validates sha256 digests only when it is linked
 	"errors"
 	"fmt"
 	"strings"
