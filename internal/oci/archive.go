@@ -132,6 +132,15 @@ type Image struct {
 	ManifestRaw    []byte
 	// ManifestMediaType is the media type of ManifestRaw, when present.
 	ManifestMediaType string
+	// Platform is the image's platform: the platform of the image index
+	// descriptor that lists it, else its config's os, architecture and
+	// variant; zero when neither names one.
+	Platform Platform
+	// ImageIndex is the image index index.json names and the image was
+	// reached through (a multi-platform image; ARCHITECTURE.md "Multi-platform and
+	// multi-image"); nil when index.json names the image's manifest itself
+	// or there is no index.json.
+	ImageIndex *Index
 }
 
 // Layer is one layer of an image as stored in the archive.

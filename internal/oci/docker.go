@@ -96,9 +96,13 @@ func (t *table) docker(me *entry, opts ScanOptions) (*Archive, error) {
 	return a, nil
 }
 
-// imageConfig is the part of an image config the scanner checks.
+// imageConfig is the part of an image config the scanner checks, and its
+// platform.
 type imageConfig struct {
-	RootFS *struct {
+	OS           string `json:"os"`
+	Architecture string `json:"architecture"`
+	Variant      string `json:"variant"`
+	RootFS       *struct {
 		Type    string          `json:"type"`
 		DiffIDs []digest.Digest `json:"diff_ids"`
 	} `json:"rootfs"`
@@ -134,6 +138,7 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 		ConfigPath: me.Config,
 		ImageID:    ce.digest,
 		ConfigRaw:  craw,
+		Platform:   Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant},
 	}
 	for j, lp := range me.Layers {
 		le, err := t.resolve(lp, fmt.Sprintf("%s layer %d", what, j))
