@@ -107,7 +107,7 @@ func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts Att
 	if err := rp.pushBlob(ctx, art.layer, bundle); err != nil {
 		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
-	hdr, err := rp.putManifest(ctx, art.desc.Digest.String(), ocispec.MediaTypeImageManifest, art.raw, nil)
+	hdr, err := rp.putReferrer(ctx, art, bundle)
 	if err != nil {
 		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
