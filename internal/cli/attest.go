@@ -54,6 +54,7 @@ type attestResult struct {
 	// subject is an index (nil otherwise).
 	attached      *registry.AttachResult
 	attachedImage *registry.AttachResult
+	attachErr     error // why attaching failed (set with the binding's first image)
 
 	// n is the image's position in the run; bind is what it is bound
 	// with: the other platforms of its index, and its registry name.
@@ -108,8 +109,10 @@ type pipeline struct {
 	archives []*oci.Archive
 	units    []*attestResult
 	skipped  []skippedImage
-	// files are the bundle and statement paths written so far.
-	files map[string]bool
+	// files are the bundle and statement paths written so far; tmpDir is
+	// where bundles go without bundle-path and RUNNER_TEMP.
+	files  map[string]bool
+	tmpDir string
 }
 
 // attestFlow reads the archives, plans what to attest — every selected
@@ -505,7 +508,7 @@ func (p *pipeline) writeBundle(_ context.Context, u *attestResult) error {
 
 // bundlePath is bundle-path for the first image and beside it for the
 // others, else $RUNNER_TEMP/oci-attest/<image-id hex>.sigstore.json, else
-// the same name in a new temporary directory.
+// the same name in a temporary directory (one per run).
 func (p *pipeline) bundlePath(u *attestResult) (string, error) {
 	if p.c.BundlePath != "" {
 		if u.n == 0 {
@@ -524,47 +527,79 @@ func (p *pipeline) bundlePath(u *attestResult) (string, error) {
 		}
 		return p.sibling(dir, u.image.ImageID, ".sigstore.json"), nil
 	}
-	dir, err := os.MkdirTemp("", "oci-attest-")
-	if err != nil {
-		return "", fmt.Errorf("input bundle-path: %w", err)
+	if p.tmpDir == "" {
+		dir, err := os.MkdirTemp("", "oci-attest-")
+		if err != nil {
+			return "", fmt.Errorf("input bundle-path: %w", err)
+		}
+		p.tmpDir = dir
 	}
-	return p.sibling(dir, u.image.ImageID, ".sigstore.json"), nil
+	return p.sibling(p.tmpDir, u.image.ImageID, ".sigstore.json"), nil
 }
 
 // attach pushes the bundle as a referrer of the subject (push-to-registry)
-// and, for a platform of an index, of the platform manifest too.
+// and, for a platform of an index, of the platform manifest too. The first
+// image of a binding attaches every platform's bundle at once: the index's
+// fallback tag then sees this run's writers together rather than one after
+// the other, which keeps the quiet spells the protocol waits for short
+// when many jobs attach at once (ARCHITECTURE.md, "The fallback tag").
 func (p *pipeline) attach(ctx context.Context, u *attestResult) error {
 	if !p.c.PushToRegistry {
 		return nil
 	}
-	s := u.subject
-	subjects := []*registry.Subject{s}
-	if is := s.ImageSubject(); is != s {
-		subjects = append(subjects, is)
-	}
-	p.log.Group("Pushing the attestation to " + s.Repository.Name() + platformSuffix(u.image, len(p.units)))
-	res, err := p.client.AttachAll(ctx, subjects, u.signed.Bundle, registry.AttachOptions{
-		Mode:          p.c.mode,
-		PredicateType: attest.PredicateType,
-	})
-	for i, ar := range res {
-		if ar != nil {
-			p.log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, s.Repository.Name(), subjects[i].Descriptor.Digest, ar.Reason)
+	b := u.bind
+	if u == b.units[0] {
+		type result struct {
+			subjects []*registry.Subject
+			res      []*registry.AttachResult
+			err      error
+		}
+		results := make([]result, len(b.units))
+		var wg sync.WaitGroup
+		for i, bu := range b.units {
+			s := bu.subject
+			results[i].subjects = []*registry.Subject{s}
+			if is := s.ImageSubject(); is != s {
+				results[i].subjects = append(results[i].subjects, is)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i].res, results[i].err = p.client.AttachAll(ctx, results[i].subjects, bu.signed.Bundle, registry.AttachOptions{
+					Mode:          p.c.mode,
+					PredicateType: attest.PredicateType,
+				})
+			}()
+		}
+		wg.Wait()
+		for i, bu := range b.units {
+			r := results[i]
+			p.log.Group("Pushing the attestation to " + bu.subject.Repository.Name() + platformSuffix(bu.image, len(p.units)))
+			for j, ar := range r.res {
+				if ar == nil {
+					continue
+				}
+				p.log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, bu.subject.Repository.Name(), r.subjects[j].Descriptor.Digest, ar.Reason)
+				if ar.Reuploads > 0 {
+					p.log.Infof("the registry did not know a blob of the referrer while other uploads of it were under way: uploaded it again %d time(s)", ar.Reuploads)
+				}
+			}
+			p.log.EndGroup()
+			if r.err != nil {
+				bu.attachErr = p.registryError(b, "", r.err)
+				continue
+			}
+			bu.attached = r.res[0]
+			if len(r.res) > 1 {
+				bu.attachedImage = r.res[1]
+			}
+			if bu.n == 0 {
+				p.log.SetOutput("attestation-digest", r.res[0].Artifact.Digest.String())
+				p.log.SetOutput("referrers-tag", r.res[0].ReferrersTag)
+			}
 		}
 	}
-	p.log.EndGroup()
-	if err != nil {
-		return p.registryError(u.bind, "", err)
-	}
-	u.attached = res[0]
-	if len(res) > 1 {
-		u.attachedImage = res[1]
-	}
-	if u.n == 0 {
-		p.log.SetOutput("attestation-digest", res[0].Artifact.Digest.String())
-		p.log.SetOutput("referrers-tag", res[0].ReferrersTag)
-	}
-	return nil
+	return u.attachErr
 }
 
 // unitError is err of image u's stage; once images were attached, it says

@@ -74,6 +74,9 @@ type AttachResult struct {
 	Reason string
 	// Requests is the number of HTTP requests Attach sent (retries included).
 	Requests int
+	// Reuploads is how often the blobs were uploaded again because the
+	// registry answered the referrer PUT that it did not know one.
+	Reuploads int
 }
 
 // Attach pushes bundle as an OCI 1.1 referrer of s (ARCHITECTURE.md, "Registry: resolve, bind, push"): the empty
@@ -107,7 +110,8 @@ func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts Att
 	if err := rp.pushBlob(ctx, art.layer, bundle); err != nil {
 		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
-	hdr, err := rp.putReferrer(ctx, art, bundle)
+	hdr, again, err := rp.putReferrer(ctx, art, bundle)
+	res.Reuploads = again
 	if err != nil {
 		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}

@@ -13,7 +13,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -21,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/ref"
@@ -63,17 +61,11 @@ func (c *Client) PushImage(ctx context.Context, archivePath string, a *oci.Archi
 		return ocispec.Descriptor{}, fmt.Errorf("%s: the image's config %s does not hash to the image ID %s", what, cfg, img.ImageID)
 	}
 
-	opts := []name.Option{name.WeakValidation}
-	if c.allowInsecure {
-		opts = append(opts, name.Insecure)
-	}
-	target, err := name.ParseReference(to.Host()+"/"+to.Repository+":"+to.Tag, opts...)
+	target, ropts, err := c.remoteTarget(ctx, to)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
-	ctx = auth.AppendRepositoryScope(ctx, to.Oras(), auth.ActionPull, auth.ActionPush)
-	rt := roundTripperFunc(func(req *http.Request) (*http.Response, error) { return c.auth.Do(req) })
-	if err := remote.Write(target, v1img, remote.WithContext(ctx), remote.WithTransport(rt), remote.WithUserAgent("oci-attest")); err != nil {
+	if err := remote.Write(target, v1img, ropts...); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
 	raw, err := v1img.RawManifest()

@@ -417,12 +417,18 @@ func (x *tarIndex) child(h v1.Hash) (v1.Descriptor, error) {
 	return v1.Descriptor{}, fmt.Errorf("%s is not in the index", h)
 }
 
-func (x *tarIndex) Image(h v1.Hash) (v1.Image, error) {
+// childBlob is the index entry for h and the manifest it names.
+func (x *tarIndex) childBlob(h v1.Hash) (v1.Descriptor, []byte, error) {
 	d, err := x.child(h)
 	if err != nil {
-		return nil, err
+		return v1.Descriptor{}, nil, err
 	}
 	raw, err := x.blobs.read(h, maxManifestSize)
+	return d, raw, err
+}
+
+func (x *tarIndex) Image(h v1.Hash) (v1.Image, error) {
+	d, raw, err := x.childBlob(h)
 	if err != nil {
 		return nil, err
 	}
@@ -438,11 +444,7 @@ func (x *tarIndex) Image(h v1.Hash) (v1.Image, error) {
 }
 
 func (x *tarIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	d, err := x.child(h)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := x.blobs.read(h, maxManifestSize)
+	d, raw, err := x.childBlob(h)
 	if err != nil {
 		return nil, err
 	}

@@ -10,11 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	digest "github.com/opencontainers/go-digest"
 
@@ -27,38 +23,7 @@ import (
 // a buildx-style attestation manifest, and returns the index and images.
 func platformIndex(t *testing.T, ref string, platforms ...string) (v1.ImageIndex, []v1.Image) {
 	t.Helper()
-	var adds []mutate.IndexAddendum
-	var imgs []v1.Image
-	for _, p := range platforms {
-		img, err := random.Image(256, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pl, err := v1.ParsePlatform(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		imgs = append(imgs, img)
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: pl}})
-	}
-	att, err := random.Image(64, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := imgs[0].Digest()
-	adds = append(adds, mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
-		Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
-		Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": d.String()},
-	}})
-	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(r, idx); err != nil {
-		t.Fatalf("pushing test index %s: %v", ref, err)
-	}
-	return idx, imgs
+	return testenv.PushPlatformIndex(t, ref, platforms...)
 }
 
 // archiveImages are the oci.Images an archive holding idx would yield for

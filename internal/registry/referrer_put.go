@@ -25,7 +25,8 @@ const referrerPutAttempts = 4
 // The blobs the answer names — both, when it names none we pushed — are
 // uploaded again and the PUT retried, after a jittered backoff, at most
 // referrerPutAttempts times; a persistent refusal says which blob.
-func (r repo) putReferrer(ctx context.Context, art *artifact, bundle []byte) (http.Header, error) {
+// It returns how many times blobs were uploaded again.
+func (r repo) putReferrer(ctx context.Context, art *artifact, bundle []byte) (http.Header, int, error) {
 	blobs := []struct {
 		desc ocispec.Descriptor
 		data []byte
@@ -35,7 +36,7 @@ func (r repo) putReferrer(ctx context.Context, art *artifact, bundle []byte) (ht
 		hdr, err := r.putManifest(ctx, art.desc.Digest.String(), ocispec.MediaTypeImageManifest, art.raw, nil)
 		named, unknown := unknownBlobs(err)
 		if err == nil || !unknown {
-			return hdr, err
+			return hdr, attempt - 1, err
 		}
 		var again []int
 		for i, b := range blobs {
@@ -44,22 +45,22 @@ func (r repo) putReferrer(ctx context.Context, art *artifact, bundle []byte) (ht
 			}
 		}
 		if len(again) == 0 {
-			return nil, err // a blob we did not push: nothing to upload again
+			return nil, attempt - 1, err // a blob we did not push: nothing to upload again
 		}
 		var names []string
 		for _, i := range again {
 			names = append(names, fmt.Sprintf("%s (%s)", blobs[i].desc.Digest, blobs[i].what))
 		}
 		if attempt == referrerPutAttempts {
-			return nil, fmt.Errorf("%w (the registry still does not know %s after %d uploads)", err, strings.Join(names, " and "), attempt)
+			return nil, attempt - 1, fmt.Errorf("%w (the registry still does not know %s after %d uploads)", err, strings.Join(names, " and "), attempt)
 		}
 		d := 100 * time.Millisecond << (attempt - 1)
 		if err := sleep(ctx, d/2+time.Duration(rand.Int64N(int64(d/2)+1))); err != nil { //nolint:gosec // jitter
-			return nil, err
+			return nil, attempt - 1, err
 		}
 		for _, i := range again {
 			if err := r.pushBlob(ctx, blobs[i].desc, blobs[i].data); err != nil {
-				return nil, fmt.Errorf("uploading %s again after the registry did not know it: %w", names[0], err)
+				return nil, attempt, fmt.Errorf("uploading %s again after the registry did not know it: %w", names[0], err)
 			}
 		}
 	}

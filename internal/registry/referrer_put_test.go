@@ -32,6 +32,9 @@ func TestReferrerPutBlobUnknown(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Attach() = %v", err)
 		}
+		if res.Reuploads != 1 {
+			t.Errorf("Attach() reuploads = %d, want 1", res.Reuploads)
+		}
 		if proxy.Injected(testenv.FaultSwallow) != 1 {
 			t.Fatalf("the fault was injected %d times, want 1", proxy.Injected(testenv.FaultSwallow))
 		}
