@@ -43,7 +43,10 @@
 // 32 MiB. A gzip- or zstd-compressed archive as a whole is refused with the
 // command that decompresses it.
 //
-// Select picks the image to attest among several.
+// Select picks the image to attest among several; Find is Select without
+// its fallback. Every Image knows its Platform and the ImageIndex it came
+// from, for multi-platform archives (ARCHITECTURE.md, "Multi-platform and
+// multi-image").
 //
 // The package is silent: it never logs. Progress is reported through
 // ScanOptions.Progress.
