@@ -14,6 +14,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
@@ -417,5 +418,50 @@ func TestConcurrentRunChild(t *testing.T) {
 	for _, r := range rs {
 		os.Stdout.WriteString("ATTESTED " + r.attached.Artifact.Digest.String() + "\n")
 		fmt.Printf("REUPLOADS %d\n", r.attached.Reuploads+r.attachedImage.Reuploads)
+	}
+}
+
+// TestPushImagePartialIndex: an archive whose index lists a platform it
+// does not hold (docker save with the containerd store keeps only the local
+// platform's content) cannot be pushed as the whole index; with push-image
+// its one platform image is pushed and attested alone, as the log says.
+func TestPushImagePartialIndex(t *testing.T) {
+	t.Parallel()
+	amd := imageTagged("localhost/x/multi:v1", "amd64")
+	arm := imageTagged("localhost/x/multi:v1", "arm64")
+	arm.Architecture = "arm64"
+	es, err := ocitest.Entries(ocitest.OCIMultiPlatform, amd, arm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	full := filepath.Join(dir, "full.tar")
+	writeArchiveFile(t, full, ocitest.Tar(es))
+	fa, err := oci.Scan(context.Background(), full, oci.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []ocitest.Entry
+	for _, e := range es {
+		if e.Name != "blobs/sha256/"+fa.Images[1].ManifestDigest.Encoded() {
+			kept = append(kept, e)
+		}
+	}
+	partial := filepath.Join(dir, "partial.tar")
+	writeArchiveFile(t, partial, ocitest.Tar(kept))
+	reg := testenv.StartOlareg(t)
+	stdout, stderr, err := runCLI(t, env{}, "--subject-path", partial, "--subject-name", reg.Host+"/partial/app:v1", "--push-image",
+		"--signing-key", "ephemeral", "--bundle-path", filepath.Join(dir, "b.json"), "--output", "json")
+	if err != nil {
+		t.Fatalf("attest: %v\n%s", err, stderr)
+	}
+	as := attestationsOf(t, stdout)
+	if len(as) != 1 || as[0].Platform != "linux/amd64" || as[0].SubjectDigest != fa.Images[0].ManifestDigest.String() {
+		t.Errorf("attestations = %+v, want linux/amd64 bound to its own manifest %s", as, fa.Images[0].ManifestDigest)
+	}
+	for _, want := range []string{"listed but not in the archive, so not attested: linux/arm64", "pushing that image alone"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("log lacks %q:\n%s", want, stderr)
+		}
 	}
 }
