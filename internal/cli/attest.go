@@ -158,10 +158,14 @@ func attestFlow(ctx context.Context, c *Config, getenv func(string) string, log 
 
 // readArchives scans every archive once, as many at a time as there are
 // cores: one scan is two hash streams and, for compressed layers, one
-// inflate stream, so a second archive uses what the first leaves idle.
+// inflate stream, so a second archive uses what the first leaves idle
+// (BENCHMARKS.md). The first failure stops the others.
 func (p *pipeline) readArchives(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	p.archives = make([]*oci.Archive, len(p.c.archives))
-	errs := make([]error, len(p.c.archives))
+	var mu sync.Mutex
+	var first error
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(p.c.archives)) {
@@ -169,16 +173,29 @@ func (p *pipeline) readArchives(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				p.archives[i], errs[i] = p.readArchive(ctx, p.c.archives[i])
+				a, err := p.readArchive(ctx, p.c.archives[i])
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+					cancel()
+				}
+				p.archives[i] = a
+				mu.Unlock()
 			}
 		}()
 	}
 	for i := range p.c.archives {
+		if ctx.Err() != nil {
+			break
+		}
 		work <- i
 	}
 	close(work)
 	wg.Wait()
-	return errors.Join(errs...)
+	if first == nil {
+		first = ctx.Err() // the caller's context ended
+	}
+	return first
 }
 
 // readArchive scans one archive (one read).
