@@ -556,64 +556,65 @@ func (p *pipeline) bundlePath(u *attestResult) (string, error) {
 
 // attach pushes the bundle as a referrer of the subject (push-to-registry)
 // and, for a platform of an index, of the platform manifest too. The first
-// image of a binding attaches every platform's bundle at once: the index's
-// fallback tag then sees this run's writers together rather than one after
-// the other, which keeps the quiet spells the protocol waits for short
-// when many jobs attach at once (ARCHITECTURE.md, "The fallback tag").
+// image of a binding attaches every platform's bundle in one AttachAll: the
+// fallback tags are then written together, so that a run's writers reach
+// the index's tag at once rather than one after the other, which keeps the
+// quiet spells the protocol waits for short when many jobs attach at once
+// (ARCHITECTURE.md, "Multi-platform and multi-image").
 func (p *pipeline) attach(ctx context.Context, u *attestResult) error {
 	if !p.c.PushToRegistry {
 		return nil
 	}
 	b := u.bind
-	if u == b.units[0] {
-		type result struct {
-			subjects []*registry.Subject
-			res      []*registry.AttachResult
-			err      error
+	if u != b.units[0] {
+		return u.attachErr // attached with the binding's first image
+	}
+	var refs []registry.Referrer
+	var of []int // the unit of each referrer
+	for i, bu := range b.units {
+		s := bu.subject
+		refs = append(refs, registry.Referrer{Subject: s, Bundle: bu.signed.Bundle})
+		of = append(of, i)
+		if is := s.ImageSubject(); is != s {
+			refs = append(refs, registry.Referrer{Subject: is, Bundle: bu.signed.Bundle})
+			of = append(of, i)
 		}
-		results := make([]result, len(b.units))
-		var wg sync.WaitGroup
-		for i, bu := range b.units {
-			s := bu.subject
-			results[i].subjects = []*registry.Subject{s}
-			if is := s.ImageSubject(); is != s {
-				results[i].subjects = append(results[i].subjects, is)
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				results[i].res, results[i].err = p.client.AttachAll(ctx, results[i].subjects, bu.signed.Bundle, registry.AttachOptions{
-					Mode:          p.c.mode,
-					PredicateType: attest.PredicateType,
-				})
-			}()
+	}
+	res, err := p.client.AttachAll(ctx, refs, registry.AttachOptions{
+		Mode:          p.c.mode,
+		PredicateType: attest.PredicateType,
+	})
+	failed := map[int]bool{}
+	for j, ar := range res {
+		if ar == nil {
+			failed[of[j]] = true
 		}
-		wg.Wait()
-		for i, bu := range b.units {
-			r := results[i]
-			p.log.Group("Pushing the attestation to " + bu.subject.Repository.Name() + platformSuffix(bu.image, len(p.units)))
-			for j, ar := range r.res {
-				if ar == nil {
-					continue
-				}
-				p.log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, bu.subject.Repository.Name(), r.subjects[j].Descriptor.Digest, ar.Reason)
-				if ar.Reuploads > 0 {
-					p.log.Infof("the registry did not know a blob of the referrer while other uploads of it were under way: uploaded it again %d time(s)", ar.Reuploads)
-				}
-			}
-			p.log.EndGroup()
-			if r.err != nil {
-				bu.attachErr = p.registryError(b, "", r.err)
+	}
+	for i, bu := range b.units {
+		p.log.Group("Pushing the attestation to " + bu.subject.Repository.Name() + platformSuffix(bu.image, len(p.units)))
+		var mine []*registry.AttachResult
+		for j, ar := range res {
+			if of[j] != i || ar == nil {
 				continue
 			}
-			bu.attached = r.res[0]
-			if len(r.res) > 1 {
-				bu.attachedImage = r.res[1]
+			mine = append(mine, ar)
+			p.log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, bu.subject.Repository.Name(), refs[j].Subject.Descriptor.Digest, ar.Reason)
+			if ar.Reuploads > 0 {
+				p.log.Infof("the registry did not know a blob of the referrer while other uploads of it were under way: uploaded it again %d time(s)", ar.Reuploads)
 			}
-			if bu.n == 0 {
-				p.log.SetOutput("attestation-digest", r.res[0].Artifact.Digest.String())
-				p.log.SetOutput("referrers-tag", r.res[0].ReferrersTag)
-			}
+		}
+		p.log.EndGroup()
+		if failed[i] {
+			bu.attachErr = p.registryError(b, "", err)
+			continue
+		}
+		bu.attached = mine[0]
+		if len(mine) > 1 {
+			bu.attachedImage = mine[1]
+		}
+		if bu.n == 0 {
+			p.log.SetOutput("attestation-digest", mine[0].Artifact.Digest.String())
+			p.log.SetOutput("referrers-tag", mine[0].ReferrersTag)
 		}
 	}
 	return u.attachErr
