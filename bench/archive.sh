@@ -3,8 +3,10 @@
 # shellcheck disable=SC2016
 # bench/archive.sh — the archive benchmark of ARCHITECTURE.md, "Limits and budgets".
 #
-# Makes a docker-save-style archive of uncompressed (random) layers and one of
-# gzip layers (semi-compressible text, about SIZE uncompressed) under
+# Makes a docker-save-style archive of uncompressed (random) layers, one of
+# gzip layers (semi-compressible text, about SIZE uncompressed), and a
+# multi-platform OCI layout (buildx type=oci shape: an index of 2 platform
+# images sharing the LAYERS uncompressed layers and SIZE bytes) under
 # bench/out/, then measures in the same run, N rounds each, median reported:
 #   openssl   openssl dgst -sha256 FILE                      (the yardstick)
 #   ours      bench/out/oci-attest --subject-path FILE --dry-run   (the CLI)
@@ -14,8 +16,10 @@
 #   pipeline  for each layer: tar xO -f FILE L | gzip -dc | openssl dgst -sha256
 #   1-pass    tar xO -f FILE L1..Ln | gzip -dc | openssl dgst -sha256
 # and checks that our predicate and go-witness's agree on tardigest, imageid,
-# diffids and manifestdigest (and that tardigest equals openssl's digest).
-# A disagreement is a hard failure (exit 1).
+# diffids and manifestdigest (and that tardigest equals openssl's digest);
+# on the multi-platform archive (which go-witness cannot read: no
+# manifest.json) that the dry run wrote one statement per platform, each
+# with openssl's tardigest. A disagreement is a hard failure (exit 1).
 #
 # Environment:
 #   N=5          rounds (the tools run round-robin, so drift hits all alike)
@@ -24,6 +28,7 @@
 #                tool reads from the page cache (default: CPU-bound, and it
 #                does not disturb the other users of a shared machine);
 #                cold: sync + drop the page cache before every run (root).
+#   KINDS="plain gzip multi"   which archives to measure.
 #   REGEN=1      regenerate the archives even if they exist.
 #   STRICT=1     exit 3 when a budget is missed.
 #   NICE=-10     run the measured commands at this nice level (negative needs
@@ -84,8 +89,10 @@ fi
 # of its working directory and the oci attestor takes the first tar it finds.
 PLAIN=$OUT/plain/archive.tar
 GZIP=$OUT/gzip/archive.tar
-make_archive() { # file compress
-	local file=$1 params="-size $SIZE -layers $LAYERS -compress $2" stamp
+MULTI=$OUT/multi/archive.tar
+KINDS=${KINDS:-plain gzip multi}
+make_archive() { # file compress [more mkarchive flags]
+	local file=$1 params="-size $SIZE -layers $LAYERS -compress $2${3:+ $3}" stamp
 	stamp=$OUT/$(basename "$(dirname "$file")").params
 	if [ -z "${REGEN:-}" ] && [ -f "$file" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$params" ]; then
 		log "reusing $file ($params)"
@@ -97,8 +104,9 @@ make_archive() { # file compress
 	"$OUT/mkarchive" $params -out "$file" >&2
 	echo "$params" >"$stamp"
 }
-make_archive "$PLAIN" none
-make_archive "$GZIP" gzip
+case " $KINDS " in *" plain "*) make_archive "$PLAIN" none ;; esac
+case " $KINDS " in *" gzip "*) make_archive "$GZIP" gzip ;; esac
+case " $KINDS " in *" multi "*) make_archive "$MULTI" none "-layout oci -platforms 2" ;; esac
 
 layers_of() { tar xOf "$1" manifest.json | jq -r '.[0].Layers[]'; }
 
@@ -151,13 +159,15 @@ run_once() {
 
 LABELS_plain="openssl ours scan witness"
 LABELS_gzip="openssl ours scan witness pipeline onepass"
-[ -n "$CLI" ] || { LABELS_plain=${LABELS_plain/ours /}; LABELS_gzip=${LABELS_gzip/ours /}; }
-rm -f "$OUT"/res/*.runs
+LABELS_multi="openssl ours scan"
+[ -n "$CLI" ] || { LABELS_plain=${LABELS_plain/ours /}; LABELS_gzip=${LABELS_gzip/ours /}; LABELS_multi=${LABELS_multi/ours /}; }
+rm -f "$OUT"/res/*.runs "$OUT"/res/*.statement.json
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 ROUND_LOADS=()
-for kind in plain gzip; do
+for kind in $KINDS; do
 	file=$PLAIN labels=$LABELS_plain
-	[ $kind = gzip ] && file=$GZIP labels=$LABELS_gzip
+	[ "$kind" = gzip ] && file=$GZIP labels=$LABELS_gzip
+	[ "$kind" = multi ] && file=$MULTI labels=$LABELS_multi
 	log "measuring $kind ($N rounds, cache $CACHE): $labels"
 	for ((i = 1; i <= N; i++)); do
 		if [ -n "${QUIET:-}" ]; then
@@ -168,7 +178,7 @@ for kind in plain gzip; do
 		fi
 		ROUND_LOADS+=("$(cut -d' ' -f1 /proc/loadavg)")
 		[ "$CACHE" = warm ] && cat "$file" >/dev/null
-		for label in $labels; do run_once $kind "$label" "$file"; done
+		for label in $labels; do run_once "$kind" "$label" "$file"; done
 	done
 done
 
@@ -201,8 +211,29 @@ check() { # kind
 	done
 	[ "$(jq -r '.diffids | length' <<<"$witness")" = "$LAYERS" ] || die "$kind: expected $LAYERS diffids"
 }
-check plain
-check gzip
+# The multi-platform archive: one statement per platform (statement-path
+# holds the first, the other is beside it), each with openssl's tardigest.
+check_multi() {
+	local ssl n=0 f
+	ssl=$(sed -n 's/.*= //p' "$OUT/res/multi-openssl.out")
+	if [ -z "$CLI" ] || [ "$STMT_FLAG" != 1 ]; then
+		log "multi: no CLI dry run to check"
+		return
+	fi
+	for f in "$OUT/res/ours-stmt-multi.json" "$OUT"/res/[0-9a-f]*.statement.json; do
+		[ -f "$f" ] || continue
+		[ "$(jq -r .predicate.tardigest.sha256 "$f")" = "$ssl" ] || die "multi: $f's tardigest != openssl dgst ($ssl)"
+		n=$((n + 1))
+	done
+	[ "$n" = 2 ] || die "multi: the dry run wrote $n statements, want one per platform (2)"
+	log "multi: 2 statements, one per platform, each with openssl's tardigest"
+}
+for kind in $KINDS; do
+	case $kind in
+	multi) check_multi ;;
+	*) check "$kind" ;;
+	esac
+done
 
 # --- report ------------------------------------------------------------------
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
@@ -217,7 +248,7 @@ report() { # kind file labels
 	local kind=$1 file=$2 labels=$3 base
 	base=$(summ "$kind" openssl | cut -d' ' -f1)
 	printf '\n### %s: `%s`, %s bytes (%s layers%s)\n\n' "$kind" "${file#"$ROOT"/}" "$(stat -c %s "$file" 2>/dev/null || wc -c <"$file")" "$LAYERS" \
-		"$([ "$kind" = gzip ] && echo ", gzip, $SIZE uncompressed")"
+		"$([ "$kind" = gzip ] && echo ", gzip, $SIZE uncompressed")$([ "$kind" = multi ] && echo ", OCI layout: an index of 2 platform images")"
 	printf '| tool | median wall (s) | min–max (s) | × openssl | median CPU user+sys (s) | peak RSS (MiB) | command |\n'
 	printf '|---|---:|---:|---:|---:|---:|---|\n'
 	for label in $labels; do
@@ -230,23 +261,37 @@ report() { # kind file labels
 budget() {
 	local who=ours
 	[ -n "$CLI" ] || who=scan
-	local pm pr gm gr ssl pipe one
-	read -r pm _ _ pr _ <<<"$(summ plain $who)"
-	read -r gm _ _ gr _ <<<"$(summ gzip $who)"
-	ssl=$(summ plain openssl | cut -d' ' -f1)
-	pipe=$(summ gzip pipeline | cut -d' ' -f1)
-	one=$(summ gzip onepass | cut -d' ' -f1)
+	local pm pr gm gr ssl pipe one mm mr mssl
 	printf '\n### Budgets (ARCHITECTURE.md, "Limits and budgets"), checked on `%s`\n\n' "$who"
 	line() { # ok text
 		if [ "$1" = 1 ]; then printf -- '- met: %s\n' "$2"; else printf -- '- **MISSED**: %s\n' "$2"; MISSES+=("$2"); fi
 	}
-	line "$(awk -v a="$pm" -v b="$ssl" 'BEGIN {print (a <= 1.25 * b)}')" \
-		"uncompressed wall ${pm} s ≤ 1.25 × openssl ${ssl} s = $(awk -v b="$ssl" 'BEGIN {printf "%.2f", 1.25 * b}') s"
-	line "$((pr <= 65536))" "peak RSS on the uncompressed archive $((pr / 1024)) MiB ≤ 64 MiB"
-	line "$((gr <= 65536))" "peak RSS on the gzip archive $((gr / 1024)) MiB ≤ 64 MiB"
-	line "$(awk -v a="$gm" -v b="$pipe" 'BEGIN {print (a <= b)}')" \
-		"gzip wall ${gm} s ≤ per-layer pipeline ${pipe} s"
-	printf -- '- (for reference) gzip wall %s s vs one-pass pipeline %s s\n' "$gm" "$one"
+	case " $KINDS " in *" plain "*)
+		read -r pm _ _ pr _ <<<"$(summ plain $who)"
+		ssl=$(summ plain openssl | cut -d' ' -f1)
+		line "$(awk -v a="$pm" -v b="$ssl" 'BEGIN {print (a <= 1.25 * b)}')" \
+			"uncompressed wall ${pm} s ≤ 1.25 × openssl ${ssl} s = $(awk -v b="$ssl" 'BEGIN {printf "%.2f", 1.25 * b}') s"
+		line "$((pr <= 65536))" "peak RSS on the uncompressed archive $((pr / 1024)) MiB ≤ 64 MiB"
+		;;
+	esac
+	case " $KINDS " in *" gzip "*)
+		read -r gm _ _ gr _ <<<"$(summ gzip $who)"
+		pipe=$(summ gzip pipeline | cut -d' ' -f1)
+		one=$(summ gzip onepass | cut -d' ' -f1)
+		line "$((gr <= 65536))" "peak RSS on the gzip archive $((gr / 1024)) MiB ≤ 64 MiB"
+		line "$(awk -v a="$gm" -v b="$pipe" 'BEGIN {print (a <= b)}')" \
+			"gzip wall ${gm} s ≤ per-layer pipeline ${pipe} s"
+		printf -- '- (for reference) gzip wall %s s vs one-pass pipeline %s s\n' "$gm" "$one"
+		;;
+	esac
+	case " $KINDS " in *" multi "*)
+		read -r mm _ _ mr _ <<<"$(summ multi $who)"
+		mssl=$(summ multi openssl | cut -d' ' -f1)
+		line "$(awk -v a="$mm" -v b="$mssl" 'BEGIN {print (a <= 1.25 * b)}')" \
+			"multi-platform (2 platforms, uncompressed) wall ${mm} s ≤ 1.25 × openssl ${mssl} s = $(awk -v b="$mssl" 'BEGIN {printf "%.2f", 1.25 * b}') s"
+		line "$((mr <= 65536))" "peak RSS on the multi-platform archive $((mr / 1024)) MiB ≤ 64 MiB"
+		;;
+	esac
 }
 {
 	printf '## Results: %s, N=%s, page cache %s\n\n' "$(date -u +'%Y-%m-%d %H:%M UTC')" "$N" "$CACHE"
@@ -260,8 +305,13 @@ budget() {
 	printf -- '- 1-minute load at the start of each round: %s\n' "${ROUND_LOADS[*]}"
 	printf -- '- measured commands ran at nice %s\n' "${NICE:-0 (default)}"
 	[ -n "$CLI" ] || printf -- '- the CLI dry run did not work at this commit: `scan` (oci.Scan + predicate) stands in for it\n'
-	report plain "$PLAIN" "$LABELS_plain"
-	report gzip "$GZIP" "$LABELS_gzip"
+	for kind in $KINDS; do
+		case $kind in
+		plain) report plain "$PLAIN" "$LABELS_plain" ;;
+		gzip) report gzip "$GZIP" "$LABELS_gzip" ;;
+		multi) report multi "$MULTI" "$LABELS_multi" ;;
+		esac
+	done
 	budget
 } >"$OUT/results.md"
 cat "$OUT/results.md"

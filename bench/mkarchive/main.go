@@ -36,6 +36,15 @@
 //	go run ./bench/mkarchive -size 1GiB -layers 1 -file-size 1GiB -compress gzip -level 9 -zeros -out zeros.tar
 //	go run ./bench/mkarchive -size 64KiB -layers 1 -junk-zstd-entries 30 -junk-zstd-frames 257 -out frames.tar
 //	go run ./bench/mkarchive -size 64KiB -layers 1 -tags 600000 -out tags.tar
+//
+// With -layout oci the archive is an OCI image layout as buildx --output
+// type=oci writes one: every blob under blobs/sha256/<hex> (layers, then
+// configs and manifests), index.json naming one image index
+// (io.containerd.image.name and a bare-tag ref.name) that lists one image
+// per platform (-platforms: linux/amd64, linux/arm64, linux/arm/v7, …); the
+// -layers layers and -size bytes are shared out among the platforms.
+//
+//	go run ./bench/mkarchive -layout oci -platforms 2 -size 1GiB -layers 8 -out bench/out/multi/archive.tar
 package main
 
 import (
@@ -90,6 +99,9 @@ type options struct {
 	zstdFrames  int
 	zstdEntries int
 	junkEntries int
+	// An OCI layout of a multi-platform index.
+	layout string
+	plats  int
 }
 
 func parseFlags(args []string) (options, error) {
@@ -110,6 +122,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.zstdFrames, "junk-zstd-frames", 0, "add unreferenced entries junk<i>.zst of this many zstd frames of 1 MiB of zeros each")
 	fs.IntVar(&o.zstdEntries, "junk-zstd-entries", 1, "how many junk<i>.zst entries -junk-zstd-frames adds")
 	fs.IntVar(&o.junkEntries, "junk-entries", 0, "add this many unreferenced empty files junk/<i>")
+	fs.StringVar(&o.layout, "layout", "docker", "docker (legacy docker save) or oci (an OCI image layout holding a multi-platform image index)")
+	fs.IntVar(&o.plats, "platforms", 1, "with -layout oci: how many platform images the index holds (the layers are shared out among them)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -137,6 +151,14 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("invalid -level %d: use 1 to 9", o.level)
 	case o.tags < 1 || o.images < 1 || o.zstdEntries < 1 || o.zstdFrames < 0 || o.junkEntries < 0 || o.tagPad < 0:
 		return o, errors.New("invalid -tags, -images, -junk-zstd-entries, -junk-zstd-frames, -junk-entries or -tag-pad: the first four must be positive, the others not negative")
+	case o.layout != "docker" && o.layout != "oci":
+		return o, fmt.Errorf("invalid -layout %q: use docker or oci", o.layout)
+	case o.plats < 1 || o.plats > len(platformList):
+		return o, fmt.Errorf("invalid -platforms %d: 1 to %d", o.plats, len(platformList))
+	case o.plats > 1 && o.layout != "oci":
+		return o, errors.New("-platforms needs -layout oci (a docker save archive holds one platform)")
+	case o.layers%o.plats != 0:
+		return o, fmt.Errorf("invalid -layers %d: not a multiple of -platforms %d", o.layers, o.plats)
 	}
 	return o, nil
 }
@@ -178,7 +200,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("creating archive: %w", err)
 	}
 	w := &archiveWriter{f: f, bw: bufio.NewWriterSize(f, 1<<20)}
-	sum, err := writeArchive(ctx, w, o)
+	write := writeArchive
+	if o.layout == "oci" {
+		write = writeOCI
+	}
+	sum, err := write(ctx, w, o)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing %s: %w", o.out, cerr)
 	}
@@ -253,7 +279,7 @@ func writeArchive(ctx context.Context, w *archiveWriter, o options) (summary, er
 			return sum, err
 		}
 		path := id + "/layer.tar"
-		diffID, n, err := w.layer(path, plan(size, o.fileSize), rng, o)
+		diffID, _, n, err := w.layer(func(string) string { return path }, plan(size, o.fileSize), rng, o)
 		if err != nil {
 			return sum, fmt.Errorf("writing layer %d: %w", i, err)
 		}
@@ -348,6 +374,8 @@ type archiveWriter struct {
 	f   *os.File
 	bw  *bufio.Writer
 	off int64
+	// lastSize is the stored size of the last layer written.
+	lastSize int64
 }
 
 func (w *archiveWriter) Write(p []byte) (int, error) {
@@ -404,27 +432,30 @@ func (w *archiveWriter) file(name string, data []byte) error {
 }
 
 // layer writes one layer entry: a tar stream of files with the given sizes,
-// gzip'ed when gz is set. It returns the diffID (hex) and the uncompressed
-// size.
-func (w *archiveWriter) layer(name string, files []int64, rng *source, o options) (string, int64, error) {
+// gzip'ed (at o.level) when o.compress is gzip, named name(hex digest of the
+// stored bytes) (the header is patched once they are written). It returns
+// the diffID and the stored digest (hex) and the uncompressed size.
+func (w *archiveWriter) layer(name func(stored string) string, files []int64, rng *source, o options) (string, string, int64, error) {
 	gz := o.compress == "gzip"
 	if err := w.bw.Flush(); err != nil {
-		return "", 0, err
+		return "", "", 0, err
 	}
 	at := w.off
 	if _, err := w.Write(make([]byte, 512)); err != nil { // placeholder header
-		return "", 0, err
+		return "", "", 0, err
 	}
 	start := w.off
 
 	diff := sha256.New()
 	counted := &countingWriter{w: diff}
+	stored := diff
 	var sink io.Writer = w
 	var zw *gzip.Writer
 	if gz {
+		stored = sha256.New()
 		var err error
-		if zw, err = gzip.NewWriterLevel(w, o.level); err != nil {
-			return "", 0, err
+		if zw, err = gzip.NewWriterLevel(io.MultiWriter(w, stored), o.level); err != nil {
+			return "", "", 0, err
 		}
 		sink = zw
 	}
@@ -435,35 +466,37 @@ func (w *archiveWriter) layer(name string, files []int64, rng *source, o options
 			Mode: 0o644, ModTime: created, Format: tar.FormatUSTAR,
 		})
 		if err != nil {
-			return "", 0, err
+			return "", "", 0, err
 		}
 		if err := fill(tw, n, rng, gz, o.zeros); err != nil {
-			return "", 0, err
+			return "", "", 0, err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return "", 0, err
+		return "", "", 0, err
 	}
 	if zw != nil {
 		if err := zw.Close(); err != nil {
-			return "", 0, err
+			return "", "", 0, err
 		}
 	}
 	size := w.off - start
+	w.lastSize = size
 	if err := w.pad(); err != nil {
-		return "", 0, err
+		return "", "", 0, err
 	}
 	if err := w.bw.Flush(); err != nil {
-		return "", 0, err
+		return "", "", 0, err
 	}
-	h, err := header(name, tar.TypeReg, size, 0o644)
+	storedHex := hex.EncodeToString(stored.Sum(nil))
+	h, err := header(name(storedHex), tar.TypeReg, size, 0o644)
 	if err != nil {
-		return "", 0, err
+		return "", "", 0, err
 	}
 	if _, err := w.f.WriteAt(h, at); err != nil {
-		return "", 0, fmt.Errorf("patching header of %s: %w", name, err)
+		return "", "", 0, fmt.Errorf("patching header of %s: %w", name(storedHex), err)
 	}
-	return hex.EncodeToString(diff.Sum(nil)), counted.n, nil
+	return hex.EncodeToString(diff.Sum(nil)), storedHex, counted.n, nil
 }
 
 // writeJunk writes the unreferenced entries of a crafted archive: junk<i>.zst
@@ -583,4 +616,122 @@ func fill(w io.Writer, n int64, rng *source, text, zeros bool) error {
 		n -= int64(want)
 	}
 	return nil
+}
+
+// platformList is what -platforms picks from, in order.
+var platformList = []struct{ os, arch, variant string }{
+	{"linux", "amd64", ""}, {"linux", "arm64", ""}, {"linux", "arm", "v7"}, {"linux", "s390x", ""},
+	{"linux", "ppc64le", ""}, {"linux", "riscv64", ""}, {"linux", "386", ""}, {"linux", "arm", "v6"},
+}
+
+// descriptor is an OCI content descriptor.
+type descriptor struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Platform    *platform         `json:"platform,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+type platform struct {
+	Architecture string `json:"architecture"`
+	OS           string `json:"os"`
+	Variant      string `json:"variant,omitempty"`
+}
+
+// blob writes data as blobs/sha256/<hex> and returns its descriptor.
+func (w *archiveWriter) blob(mediaType string, data []byte) (descriptor, error) {
+	h := sha256.Sum256(data)
+	d := descriptor{MediaType: mediaType, Digest: "sha256:" + hex.EncodeToString(h[:]), Size: int64(len(data))}
+	return d, w.file("blobs/sha256/"+hex.EncodeToString(h[:]), data)
+}
+
+// writeOCI writes an OCI image layout whose index.json names one image
+// index of o.plats platform images.
+func writeOCI(ctx context.Context, w *archiveWriter, o options) (summary, error) {
+	ch := rand.NewChaCha8(seedBytes(o.seed))
+	rng := &source{ch: ch, r: rand.New(ch)}
+	var sum summary
+	layerType := "application/vnd.oci.image.layer.v1.tar"
+	if o.compress == "gzip" {
+		layerType += "+gzip"
+	}
+	for _, d := range []string{"blobs/", "blobs/sha256/"} {
+		if err := w.dir(d); err != nil {
+			return sum, err
+		}
+	}
+	per := o.size / int64(o.layers)
+	perPlatform := o.layers / o.plats
+	var children []descriptor
+	for p := range o.plats {
+		pl := platformList[p]
+		cfg := config{Architecture: pl.arch, OS: pl.os, Created: created.Format(time.RFC3339), RootFS: rootFS{Type: "layers"}}
+		var layers []descriptor
+		for j := range perPlatform {
+			if err := ctx.Err(); err != nil {
+				return sum, err
+			}
+			i := p*perPlatform + j
+			size := per
+			if i == o.layers-1 {
+				size = o.size - per*int64(o.layers-1)
+			}
+			diffID, storedHex, n, err := w.layer(func(h string) string { return "blobs/sha256/" + h }, plan(size, o.fileSize), rng, o)
+			if err != nil {
+				return sum, fmt.Errorf("writing layer %d: %w", i, err)
+			}
+			layers = append(layers, descriptor{MediaType: layerType, Digest: "sha256:" + storedHex, Size: w.lastSize})
+			sum.layerBytes += n
+			cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, "sha256:"+diffID)
+			cfg.History = append(cfg.History, historyItem{Created: cfg.Created, CreatedBy: fmt.Sprintf("mkarchive %s/%s layer %d", pl.os, pl.arch, j)})
+		}
+		cfgJSON, err := json.Marshal(cfg)
+		if err != nil {
+			return sum, fmt.Errorf("encoding config: %w", err)
+		}
+		cd, err := w.blob("application/vnd.oci.image.config.v1+json", cfgJSON)
+		if err != nil {
+			return sum, err
+		}
+		if p == 0 {
+			sum.imageID = strings.TrimPrefix(cd.Digest, "sha256:")
+		}
+		m, err := json.Marshal(map[string]any{
+			"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+			"config": cd, "layers": layers,
+		})
+		if err != nil {
+			return sum, err
+		}
+		md, err := w.blob("application/vnd.oci.image.manifest.v1+json", m)
+		if err != nil {
+			return sum, err
+		}
+		md.Platform = &platform{Architecture: pl.arch, OS: pl.os, Variant: pl.variant}
+		children = append(children, md)
+	}
+	idx, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children})
+	if err != nil {
+		return sum, err
+	}
+	id, err := w.blob("application/vnd.oci.image.index.v1+json", idx)
+	if err != nil {
+		return sum, err
+	}
+	id.Annotations = map[string]string{
+		"io.containerd.image.name":          o.tag,
+		"org.opencontainers.image.ref.name": o.tag[strings.LastIndex(o.tag, ":")+1:],
+	}
+	top, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []descriptor{id}})
+	if err != nil {
+		return sum, err
+	}
+	if err := w.file("index.json", top); err != nil {
+		return sum, err
+	}
+	if err := w.file("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		return sum, err
+	}
+	return sum, w.close()
 }

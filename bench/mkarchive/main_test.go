@@ -11,12 +11,15 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/oci-attest/oci-attest/internal/oci"
 )
 
 // TestArchiveIsConsistent reads the archive back with archive/tar and checks
@@ -198,5 +201,65 @@ func readTarBytes(t *testing.T, b []byte) map[string][]byte {
 			t.Fatalf("reading %s: %v", h.Name, err)
 		}
 		entries[h.Name] = data
+	}
+}
+
+// TestOCIMultiPlatform: -layout oci writes an OCI image layout of a
+// multi-platform index that the archive reader accepts whole (digests,
+// sizes, diffIDs, the archive rules), one image per platform with its share
+// of the layers, and that skopeo reads as an index.
+func TestOCIMultiPlatform(t *testing.T) {
+	t.Parallel()
+	for _, compress := range []string{"none", "gzip"} {
+		t.Run(compress, func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "multi.tar")
+			args := []string{"-layout", "oci", "-platforms", "2", "-size", "3MiB", "-layers", "4", "-compress", compress, "-file-size", "300KiB", "-out", out}
+			if err := run(context.Background(), args, io.Discard); err != nil {
+				t.Fatalf("run(%q) = %v", args, err)
+			}
+			a, err := oci.Scan(context.Background(), out, oci.ScanOptions{})
+			if err != nil {
+				t.Fatalf("oci.Scan() = %v", err)
+			}
+			if len(a.Images) != 2 {
+				t.Fatalf("%d images, want 2", len(a.Images))
+			}
+			for i, want := range []string{"linux/amd64", "linux/arm64"} {
+				img := a.Images[i]
+				if img.Platform.String() != want || img.ImageIndex == nil || len(img.DiffIDs) != 2 || img.RepoTags[0] != "bench.local/archive:latest" {
+					t.Errorf("image %d: platform %s, index %v, %d layers, tags %v; want %s under the index with 2 layers", i, img.Platform, img.ImageIndex != nil, len(img.DiffIDs), img.RepoTags, want)
+				}
+			}
+			skopeo, err := exec.LookPath("skopeo")
+			if err != nil {
+				t.Skip("skopeo is not installed")
+			}
+			raw, err := exec.Command(skopeo, "inspect", "--raw", "oci-archive:"+out).Output()
+			var idx struct {
+				Manifests []struct {
+					Digest string `json:"digest"`
+				} `json:"manifests"`
+			}
+			if err != nil || json.Unmarshal(raw, &idx) != nil || len(idx.Manifests) != 2 || idx.Manifests[1].Digest != a.Images[1].ManifestDigest.String() {
+				t.Errorf("skopeo inspect --raw = %s, %v; want the index of both platforms", raw, err)
+			}
+		})
+	}
+}
+
+func TestOCIBadFlags(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-out", "x", "-platforms", "2"}, "needs -layout oci"},
+		{[]string{"-out", "x", "-layout", "oci", "-platforms", "3", "-layers", "8"}, "not a multiple"},
+		{[]string{"-out", "x", "-layout", "zip"}, "invalid -layout"},
+	} {
+		if err := run(context.Background(), tt.args, io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("run(%q) = %v, want %q", tt.args, err, tt.want)
+		}
 	}
 }

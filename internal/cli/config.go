@@ -8,6 +8,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 )
@@ -18,6 +19,7 @@ type Config struct {
 	SubjectPath           string
 	SubjectName           string
 	SubjectDigest         digest.Digest
+	Platforms             string
 	PushToRegistry        bool
 	PushImage             bool
 	ReferrersMode         string
@@ -44,9 +46,13 @@ type Config struct {
 	paths pathMap
 
 	// Derived by Validate:
-	// subject is subject-name parsed (with subject-digest as its digest);
-	// zero without subject-name.
-	subject ref.Reference
+	// archives are subject-path's files, globs expanded, in order.
+	archives []string
+	// subjects are subject-name's names parsed (with subject-digest as the
+	// digest of the one name); empty without subject-name.
+	subjects []ref.Reference
+	// platforms are the selected platforms; empty: every platform.
+	platforms []oci.Platform
 	// mode is referrers-mode parsed.
 	mode registry.Mode
 	// ghMode is github-attestations parsed; ghEnv is what the GitHub stage
@@ -81,9 +87,20 @@ func readActionsConfig(getenv func(string) string) (*Config, error) {
 		{host: vals["runner-temp"], container: getenv("RUNNER_TEMP")},
 		{host: vals["workspace"], container: getenv("GITHUB_WORKSPACE")},
 	}
-	for _, p := range []*string{&c.SubjectPath, &c.BundlePath, &c.StatementPath, &c.TrustedRoot, &c.SigningKey} {
+	for _, p := range []*string{&c.BundlePath, &c.StatementPath, &c.TrustedRoot, &c.SigningKey} {
 		*p = c.paths.toContainer(*p)
 	}
+	// subject-path is a list: each path or pattern is translated.
+	var ps []string
+	for _, item := range splitList(c.SubjectPath) {
+		neg := strings.HasPrefix(item, "!")
+		item = c.paths.toContainer(strings.TrimPrefix(item, "!"))
+		if neg {
+			item = "!" + item
+		}
+		ps = append(ps, item)
+	}
+	c.SubjectPath = strings.Join(ps, "\n")
 	return c, nil
 }
 
@@ -164,6 +181,7 @@ func configFrom(v map[string]string) (*Config, error) {
 	c := &Config{
 		SubjectPath:   v["subject-path"],
 		SubjectName:   v["subject-name"],
+		Platforms:     v["platforms"],
 		ReferrersMode: v["referrers-mode"],
 		Sigstore:      v["sigstore"],
 		FulcioURL:     v["fulcio-url"],

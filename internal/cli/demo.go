@@ -128,10 +128,11 @@ func demoOne(ctx context.Context, step int, title, host, archive, keyPath string
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	r, err := attestFlow(ctx, c, getenv, log, io.Discard, deps{})
+	rs, err := attestFlow(ctx, c, getenv, log, io.Discard, deps{})
 	if err != nil {
 		return fmt.Errorf("demo against %s: %w\n%s", host, err, buf.String())
 	}
+	r := rs[0]
 	say("   read the archive once: image ID %s, %d layer(s), tags %v", r.image.ImageID, len(r.image.DiffIDs), r.image.RepoTags)
 	say("   pushed the image and bound it: %s@%s", r.subject.Repository.Name(), r.subject.Descriptor.Digest)
 	say("   in-toto statement (%s) with %d subjects → signed into a Sigstore bundle: %s",

@@ -90,9 +90,11 @@ func (c *Config) validateGitHub() error {
 // for the image (ARCHITECTURE.md, "GitHub's attestation store"). With
 // github-attestations: auto it runs in GitHub Actions for keyless bundles
 // of the public-good and GitHub instances only, and a failure is a warning;
-// with true any failure fails the run; with false it does nothing.
-func (p *pipeline) storeOnGitHub(ctx context.Context) error {
-	mode, env, s := p.c.ghMode, p.c.ghEnv, p.res.signed
+// with true any failure fails the run; with false it does nothing. Every
+// attested image's bundle is stored (each platform of an index has its
+// own); the outputs name the first image's.
+func (p *pipeline) storeOnGitHub(ctx context.Context, u *attestResult) error {
+	mode, env, s := p.c.ghMode, p.c.ghEnv, u.signed
 	if mode == githubFalse {
 		return nil
 	}
@@ -139,11 +141,17 @@ func (p *pipeline) storeOnGitHub(ctx context.Context) error {
 		return fail(githubAdvice(err, repo))
 	}
 	url := github.AttestationURL(env.ServerURL, repo, id)
-	p.res.github = &githubResult{id: id, url: url, owner: repo.Owner}
-	p.log.Infof("stored the attestation in GitHub's attestations API: %s", url)
-	p.log.SetOutput("attestation-id", strconv.FormatInt(id, 10))
-	p.log.SetOutput("attestation-url", url)
-	p.storageRecord(ctx, client, repo)
+	u.github = &githubResult{id: id, url: url, owner: repo.Owner}
+	p.log.Infof("stored the attestation of %s in GitHub's attestations API: %s", u.image.ImageID, url)
+	if u.n == 0 {
+		p.log.SetOutput("attestation-id", strconv.FormatInt(id, 10))
+		p.log.SetOutput("attestation-url", url)
+	}
+	// One storage record per registry subject: the first image of its
+	// binding posts it (the platforms of an index share one).
+	if u.bind == nil || len(u.bind.units) == 0 || u.bind.units[0].n == u.n {
+		p.storageRecord(ctx, client, repo, u)
+	}
 	return nil
 }
 
@@ -170,13 +178,13 @@ func githubAdvice(err error, repo github.Repository) error {
 // organisation's linked artifacts, as actions/attest does after a push:
 // organisations' repositories only (the owner's type comes from the event
 // payload); a failure is a warning, never a failed run.
-func (p *pipeline) storageRecord(ctx context.Context, client *github.Client, repo github.Repository) {
-	g, s := p.res.github, p.res.subject
+func (p *pipeline) storageRecord(ctx context.Context, client *github.Client, repo github.Repository, u *attestResult) {
+	g, s := u.github, u.subject
 	note := func(why string) {
 		g.recordNote = why
 		p.log.Infof("storage record: not posted: %s", why)
 	}
-	if p.res.attached == nil {
+	if u.attached == nil {
 		note("nothing was pushed to a registry (push-to-registry: false)")
 		return
 	}
@@ -197,10 +205,14 @@ func (p *pipeline) storageRecord(ctx context.Context, client *github.Client, rep
 		note("the event payload (GITHUB_EVENT_PATH) does not say whether " + repo.Owner + " is an organisation")
 		return
 	}
+	version := ""
+	if u.bind != nil {
+		version = u.bind.target.Tag
+	}
 	rec := github.StorageRecord{
 		Name:    s.Repository.Name(),
 		Digest:  s.Descriptor.Digest.String(),
-		Version: p.target.Tag,
+		Version: version,
 		// The registry's origin, always https as actions/attest sends it
 		// (plain-HTTP loopback registries exist only in tests).
 		RegistryURL: "https://" + s.Repository.Registry,

@@ -114,7 +114,11 @@ func (r *ghRun) run(d deps) *ghRun {
 		err = c.Validate()
 	}
 	if err == nil {
-		r.res, err = attestFlow(context.Background(), c, r.env.get, log, io.Discard, d)
+		var units []*attestResult
+		units, err = attestFlow(context.Background(), c, r.env.get, log, io.Discard, d)
+		if len(units) > 0 {
+			r.res = units[0]
+		}
 	}
 	if err != nil {
 		log.Errorf("%v", err)
@@ -209,6 +213,44 @@ func TestGitHubAttestations(t *testing.T) {
 			t.Errorf("the API saw %d requests, want 2", n)
 		}
 		r.noSecretInLog(api.Token)
+	})
+
+	t.Run("true stores every platform's bundle and posts one storage record", func(t *testing.T) {
+		t.Parallel()
+		api := testenv.StartGitHubAPI(t, org)
+		r := newGHRun(t, s, api, ownerEvent("Organization"), env{
+			"INPUT_GITHUB-ATTESTATIONS": "true",
+			"INPUT_SUBJECT-PATH":        filepath.Join(testdataDir, "archives", "oci-multiplatform.tar"),
+		}).run(deps{})
+		if r.err != nil {
+			t.Fatalf("run: %v\n%s", r.err, r.log.String())
+		}
+		var all []struct {
+			Platform   string `json:"platform"`
+			BundlePath string `json:"bundle-path"`
+		}
+		if err := json.Unmarshal([]byte(r.outs["attestations"]), &all); err != nil || len(all) != 2 {
+			t.Fatalf("attestations output = %q (%v), want two platforms", r.outs["attestations"], err)
+		}
+		atts := api.Attestations()
+		if len(atts) != 2 {
+			t.Fatalf("the API stored %d attestation(s), want one per platform", len(atts))
+		}
+		for i, a := range all {
+			b, err := os.ReadFile(a.BundlePath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(atts[i].Bundle, b) {
+				t.Errorf("stored attestation %d is not %s's bundle (%s)", i, a.Platform, a.BundlePath)
+			}
+		}
+		if id := strconv.FormatInt(atts[0].ID, 10); r.outs["attestation-id"] != id {
+			t.Errorf("attestation-id = %q, want the first platform's %s", r.outs["attestation-id"], id)
+		}
+		if recs := api.StorageRecords(); len(recs) != 1 || recs[0].Fields["digest"] != r.outs["subject-digest"] {
+			t.Errorf("storage records = %+v, want one for the index %s", recs, r.outs["subject-digest"])
+		}
 	})
 
 	t.Run("true skips the storage record of a user's repository", func(t *testing.T) {
@@ -362,7 +404,7 @@ func TestGitHubAttestations(t *testing.T) {
 	// auto uploads keyless bundles of the public-good and GitHub instances,
 	// which cannot be had here: the stage runs on a finished run's result
 	// whose (custom-signed) bundle is labelled as the GitHub instance's.
-	asGitHubInstance := func(t *testing.T, api *testenv.GitHubAPI, event string) (*pipeline, *bytes.Buffer) {
+	asGitHubInstance := func(t *testing.T, api *testenv.GitHubAPI, event string) (*pipeline, *attestResult, *bytes.Buffer) {
 		t.Helper()
 		r := newGHRun(t, s, api, event, env{"INPUT_GITHUB-ATTESTATIONS": "false"}).run(deps{})
 		if r.err != nil {
@@ -381,23 +423,23 @@ func TestGitHubAttestations(t *testing.T) {
 		signed := *res.signed
 		signed.Instance = sign.InstanceGitHub
 		res.signed = &signed
-		p := &pipeline{c: c, getenv: r.env.get, log: newLogger(true, &buf, r.env.get), res: res, target: c.subject}
+		p := &pipeline{c: c, getenv: r.env.get, log: newLogger(true, &buf, r.env.get)}
 		p.log.Mask(c.GitHubToken)
-		return p, &buf
+		return p, &res, &buf
 	}
 
 	t.Run("auto stores a GitHub-instance bundle", func(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
-		p, log := asGitHubInstance(t, api, ownerEvent("Organization"))
-		if err := p.storeOnGitHub(context.Background()); err != nil {
+		p, u, log := asGitHubInstance(t, api, ownerEvent("Organization"))
+		if err := p.storeOnGitHub(context.Background(), u); err != nil {
 			t.Fatal(err)
 		}
-		if len(api.Attestations()) != 1 || len(api.StorageRecords()) != 1 || p.res.github == nil {
+		if len(api.Attestations()) != 1 || len(api.StorageRecords()) != 1 || u.github == nil {
 			t.Fatalf("stored %d attestation(s), %d record(s); want one each\n%s", len(api.Attestations()), len(api.StorageRecords()), log)
 		}
-		got := summary(&p.res, nil)
-		image := p.res.subject.Repository.Name() + "@" + p.res.subject.Descriptor.Digest.String()
+		got := summary(u, nil)
+		image := u.subject.Repository.Name() + "@" + u.subject.Descriptor.Digest.String()
 		for _, want := range []string{
 			"gh attestation verify oci://" + image + " --owner oci-attest \\\n  --predicate-type " + attest.PredicateType,
 			"gh attestation verify oci://" + image + " --owner oci-attest --bundle-from-oci \\\n  --predicate-type " + attest.PredicateType,
@@ -412,14 +454,14 @@ func TestGitHubAttestations(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
 		api.Fail(testenv.GitHubAPIFault{Endpoint: "attestations", Kind: testenv.APIForbidden, Times: -1})
-		p, log := asGitHubInstance(t, api, ownerEvent("Organization"))
-		if err := p.storeOnGitHub(context.Background()); err != nil {
+		p, u, log := asGitHubInstance(t, api, ownerEvent("Organization"))
+		if err := p.storeOnGitHub(context.Background(), u); err != nil {
 			t.Fatalf("storeOnGitHub() = %v, want a warning only", err)
 		}
 		if !strings.Contains(log.String(), "::warning::could not store the attestation") || !strings.Contains(log.String(), "permissions: attestations: write") {
 			t.Errorf("log lacks a warning naming attestations: write:\n%s", log)
 		}
-		if p.res.github != nil || len(api.RequestsTo("storage-record")) != 0 {
+		if u.github != nil || len(api.RequestsTo("storage-record")) != 0 {
 			t.Error("a result or a storage record after a refused upload")
 		}
 	})
@@ -429,9 +471,9 @@ func TestGitHubAttestations(t *testing.T) {
 		for _, kind := range []testenv.GitHubAPIFaultKind{testenv.APIUnprocessable, testenv.APIServerError} {
 			api := testenv.StartGitHubAPI(t, org)
 			api.Fail(testenv.GitHubAPIFault{Endpoint: "attestations", Kind: kind, Times: -1})
-			p, log := asGitHubInstance(t, api, ownerEvent("Organization"))
+			p, u, log := asGitHubInstance(t, api, ownerEvent("Organization"))
 			p.d.github.retry = fastRetry{}
-			if err := p.storeOnGitHub(context.Background()); err != nil || !strings.Contains(log.String(), "::warning::could not store the attestation") {
+			if err := p.storeOnGitHub(context.Background(), u); err != nil || !strings.Contains(log.String(), "::warning::could not store the attestation") {
 				t.Errorf("fault %d: storeOnGitHub() = %v, want a warning:\n%s", kind, err, log)
 			}
 		}
@@ -440,9 +482,9 @@ func TestGitHubAttestations(t *testing.T) {
 	t.Run("auto outside GitHub Actions", func(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
-		p, log := asGitHubInstance(t, api, ownerEvent("Organization"))
+		p, u, log := asGitHubInstance(t, api, ownerEvent("Organization"))
 		p.c.ghEnv.Actions = false
-		if err := p.storeOnGitHub(context.Background()); err != nil || len(api.Requests()) != 0 || !strings.Contains(log.String(), "not running in GitHub Actions") {
+		if err := p.storeOnGitHub(context.Background(), u); err != nil || len(api.Requests()) != 0 || !strings.Contains(log.String(), "not running in GitHub Actions") {
 			t.Errorf("storeOnGitHub() = %v with %d request(s), want none and a line saying why:\n%s", err, len(api.Requests()), log)
 		}
 	})

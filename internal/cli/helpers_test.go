@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
@@ -51,4 +52,49 @@ func gzipped(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// imageTagged is a one-layer test image tagged tag ("" untagged) whose
+// content is content.
+func imageTagged(tag, content string) ocitest.Image {
+	img := ocitest.Image{Layers: []ocitest.Layer{{Files: []ocitest.File{{Name: "etc/" + content, Content: content + "\n"}}}}}
+	if tag != "" {
+		img.RepoTags = []string{tag}
+	}
+	return img
+}
+
+// docker25 is a docker save (≥25) archive of images.
+func docker25(t *testing.T, images ...ocitest.Image) []byte {
+	t.Helper()
+	b, err := ocitest.Build(ocitest.Docker25, images...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeArchiveFile(t *testing.T, p string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// untaggedArchive is an archive of two untagged images: none to attest
+// without subject-name.
+func untaggedArchive(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "untagged.tar")
+	writeArchiveFile(t, p, docker25(t, imageTagged("", "a"), imageTagged("", "b")))
+	return p
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -25,11 +25,13 @@ type input struct {
 // inputs lists every input in the order action.yml declares them.
 var inputs = []input{
 	{name: "subject-path", required: true,
-		usage: "Path of the image archive to attest: docker save, podman/buildah/skopeo docker-archive, crane tarball or OCI-layout archive (oci-archive, buildx type=oci)."},
+		usage: "Path of the image archive to attest: docker save, podman/buildah/skopeo docker-archive, crane tarball or OCI-layout archive (oci-archive, buildx type=oci). Several archives: one path or glob per line or comma-separated, as actions/attest reads it (*, ?, [...], ** for any directories, !pattern excludes); each archive is read once. Every platform of a multi-platform archive is attested."},
 	{name: "subject-name",
-		usage: "Registry repository of the image, with :tag or @digest (e.g. ghcr.io/org/app:1.2.3). Read as docker reads it: a name without registry is on Docker Hub (myorg/app is index.docker.io/myorg/app), and the registry and repository are lowercased (a repository name from github.repository may have capitals). Default: the attested image's first RepoTag."},
+		usage: "Registry repository of the image, with :tag or @digest (e.g. ghcr.io/org/app:1.2.3). Read as docker reads it: a name without registry is on Docker Hub (myorg/app is index.docker.io/myorg/app), and the registry and repository are lowercased (a repository name from github.repository may have capitals). Several images: one name per line, each naming an image of the archives by its tag or digest and attested in its own repository (with a single image in the archives, every name is attested for it). Default: the attested image's first RepoTag; with several images, every image whose RepoTag names a registry repository (the others are skipped)."},
 	{name: "subject-digest",
-		usage: "Digest (sha256:…) of the pushed image or image index to attach to. Default: resolve subject-name's tag in the registry."},
+		usage: "Digest (sha256:…) of the pushed image or image index to attach to (one image or index: not with several subject-name lines). Default: resolve subject-name's tag in the registry."},
+	{name: "platforms",
+		usage: "Platforms of a multi-platform archive to attest, comma- or newline-separated (e.g. linux/amd64,linux/arm64; linux/arm64 also matches linux/arm64/v8). Default: every platform."},
 	{name: "push-to-registry", def: "true", bool: true,
 		usage: "Push the signed bundle to the registry as an OCI 1.1 referrer of the image. Default: true. With false the bundle is only written to bundle-path."},
 	{name: "push-image", def: "false", bool: true,
@@ -49,8 +51,8 @@ var inputs = []input{
 	{name: "output", def: "text", cliOnly: true,
 		usage: "What the CLI prints on stdout when done (the action's outputs): text (name=value lines) or json. Default: text."},
 	{name: "bundle-path",
-		usage: "Where to write the Sigstore bundle; in the action, under the workspace or runner.temp (the only directories its container shares with the job). Default: $RUNNER_TEMP/oci-attest/<image-id>.sigstore.json (a temporary directory outside Actions)."},
-	{name: "statement-path", usage: "Also write the unsigned in-toto statement to this path (in the action, under the workspace or runner.temp). Default: not written."},
+		usage: "Where to write the Sigstore bundle; in the action, under the workspace or runner.temp (the only directories its container shares with the job). With several images, the first image's; the others are written beside it as <image-id>.sigstore.json (the attestations output lists them all). Default: $RUNNER_TEMP/oci-attest/<image-id>.sigstore.json (a temporary directory outside Actions)."},
+	{name: "statement-path", usage: "Also write the unsigned in-toto statement to this path (in the action, under the workspace or runner.temp). With several images, the first image's; the others are written beside it as <image-id>.statement.json. Default: not written."},
 	{name: "dry-run", def: "false", bool: true,
 		usage: "Attest only: print the statement, no signing, no registry access. Default: false."},
 	{name: "github-attestations", def: "auto",
@@ -77,4 +79,5 @@ var outputs = []struct{ name, description string }{
 	{"referrers-tag", "The sha256-<digest> fallback tag that was updated; empty when the referrers API was used."},
 	{"attestation-id", "ID of the attestation stored in the repository's attestations on GitHub (github-attestations); empty when none was stored."},
 	{"attestation-url", "Web page of that attestation: https://github.com/OWNER/REPO/attestations/ID on github.com, the server's equivalent on GitHub Enterprise; empty when none was stored."},
+	{"attestations", "JSON array, one object per attested image (every platform, every image, every archive): subject-path, subject-name, platform, image-id, subject-digest (the index or image the statement names first), image-digest (the platform's own manifest), bundle-path, attestation-digest and referrers-tag (of the referrer on subject-digest). The single-value outputs above describe the first of them."},
 }

@@ -24,7 +24,10 @@ import (
 // registered with Mask is replaced by *** even where the runner's own
 // masking does not apply (the CLI, the job summary file).
 type logger struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// wmu serialises writes to w: archives are read side by side, and
+	// their progress lines must not interleave.
+	wmu     sync.Mutex
 	gha     *githubactions.Action // nil outside Actions
 	getenv  func(string) string
 	w       io.Writer
@@ -51,7 +54,10 @@ func newLogger(actions bool, w io.Writer, getenv func(string) string) *logger {
 type redactWriter struct{ l *logger }
 
 func (r redactWriter) Write(p []byte) (int, error) {
-	if _, err := io.WriteString(r.l.w, r.l.redact(string(p))); err != nil {
+	s := r.l.redact(string(p))
+	r.l.wmu.Lock()
+	defer r.l.wmu.Unlock()
+	if _, err := io.WriteString(r.l.w, s); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -69,7 +75,9 @@ func (l *logger) Mask(secret string) {
 	l.mu.Unlock()
 	if l.gha != nil {
 		// Written directly: the redactor would mask the mask command itself.
+		l.wmu.Lock()
 		fmt.Fprintf(l.w, "::add-mask::%s\n", secret)
+		l.wmu.Unlock()
 	}
 }
 

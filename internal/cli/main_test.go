@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"os"
@@ -156,45 +157,67 @@ func TestDryRunGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("dry run error = %v\n%s", err, stderr)
 			}
-			got, err := os.ReadFile(stPath)
-			if err != nil {
-				t.Fatal(err)
+			// stdout is the statements, indented for people: one per image
+			// attested (every platform, every tagged image); statement-path
+			// holds the first, the others are beside it by image ID.
+			dec := json.NewDecoder(strings.NewReader(stdout))
+			var printed []any
+			for dec.More() {
+				var a any
+				if err := dec.Decode(&a); err != nil {
+					t.Fatalf("stdout is not the statements: %v\n%s", err, stdout)
+				}
+				printed = append(printed, a)
 			}
-			_, p, err := attest.ParseStatement(got)
-			if err != nil || p == nil {
-				t.Fatalf("ParseStatement(statement-path) = %v, %v", p, err)
+			goldens, _ := filepath.Glob(filepath.Join(testdataDir, "golden", name+".*statement.json"))
+			if !*update && len(printed) != len(goldens) {
+				t.Fatalf("dry run printed %d statements, want %d (the golden files %v)", len(printed), len(goldens), goldens)
 			}
-			// stdout is the same statement, indented for people.
-			var a, b any
-			if err := json.Unmarshal([]byte(stdout), &a); err != nil {
-				t.Fatalf("stdout is not the statement: %v\n%s", err, stdout)
-			}
-			_ = json.Unmarshal(got, &b)
-			if diff := cmp.Diff(b, a); diff != "" {
-				t.Errorf("stdout and statement-path differ:\n%s", diff)
-			}
-			raw, _ := os.ReadFile(archive)
-			sum := sha256.Sum256(raw)
-			if p.TarDigest["sha256"] != hex.EncodeToString(sum[:]) {
-				t.Errorf("tardigest = %s, want sha256 of the file %x", p.TarDigest["sha256"], sum)
-			}
-			msum := sha256.Sum256(p.ManifestRaw)
-			if p.ManifestDigest["sha256"] != hex.EncodeToString(msum[:]) {
-				t.Errorf("manifestdigest = %s, want sha256 of manifestraw %x", p.ManifestDigest["sha256"], msum)
-			}
-			golden := filepath.Join(testdataDir, "golden", name+".statement.json")
-			if *update {
-				_ = os.MkdirAll(filepath.Dir(golden), 0o755)
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
+			for i, a := range printed {
+				file := stPath
+				if i > 0 {
+					id := a.(map[string]any)["predicate"].(map[string]any)["imageid"].(map[string]any)["sha256"].(string)
+					file = filepath.Join(filepath.Dir(stPath), id+".statement.json")
+				}
+				got, err := os.ReadFile(file)
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("reading golden file (go test -run TestDryRunGolden -update .): %v", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("statement differs from %s (-want +got):\n%s", golden, diff)
+				_, p, err := attest.ParseStatement(got)
+				if err != nil || p == nil {
+					t.Fatalf("ParseStatement(%s) = %v, %v", file, p, err)
+				}
+				var b any
+				_ = json.Unmarshal(got, &b)
+				if diff := cmp.Diff(b, a); diff != "" {
+					t.Errorf("stdout and %s differ:\n%s", file, diff)
+				}
+				raw, _ := os.ReadFile(archive)
+				sum := sha256.Sum256(raw)
+				if p.TarDigest["sha256"] != hex.EncodeToString(sum[:]) {
+					t.Errorf("tardigest = %s, want sha256 of the file %x", p.TarDigest["sha256"], sum)
+				}
+				msum := sha256.Sum256(p.ManifestRaw)
+				if p.ManifestDigest["sha256"] != hex.EncodeToString(msum[:]) {
+					t.Errorf("manifestdigest = %s, want sha256 of manifestraw %x", p.ManifestDigest["sha256"], msum)
+				}
+				golden := filepath.Join(testdataDir, "golden", name+".statement.json")
+				if i > 0 {
+					golden = filepath.Join(testdataDir, "golden", fmt.Sprintf("%s.%d.statement.json", name, i+1))
+				}
+				if *update {
+					_ = os.MkdirAll(filepath.Dir(golden), 0o755)
+					if err := os.WriteFile(golden, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("reading golden file (go test -run TestDryRunGolden -update .): %v", err)
+				}
+				if diff := cmp.Diff(string(want), string(got)); diff != "" {
+					t.Errorf("statement differs from %s (-want +got):\n%s", golden, diff)
+				}
 			}
 		})
 	}
@@ -261,9 +284,16 @@ func TestKeySignedLocally(t *testing.T) {
 	}
 	stdout, _, err = runCLI(t, env{}, "--subject-path", filepath.Join(testdataDir, "archives", "podman.tar"),
 		"--signing-key", "ephemeral", "--push-to-registry=false", "--bundle-path", bundle, "--output", "json")
-	var outs map[string]string
-	if err != nil || json.Unmarshal([]byte(stdout), &outs) != nil || outs["bundle-path"] != bundle {
-		t.Errorf("--output json: stdout = %q, err = %v; want a JSON object of the outputs", stdout, err)
+	var outs struct {
+		BundlePath   string `json:"bundle-path"`
+		Attestations []struct {
+			BundlePath string `json:"bundle-path"`
+			ImageID    string `json:"image-id"`
+		} `json:"attestations"`
+	}
+	if err != nil || json.Unmarshal([]byte(stdout), &outs) != nil || outs.BundlePath != bundle ||
+		len(outs.Attestations) != 1 || outs.Attestations[0].BundlePath != bundle || !strings.HasPrefix(outs.Attestations[0].ImageID, "sha256:") {
+		t.Errorf("--output json: stdout = %q, err = %v; want a JSON object of the outputs, attestations an array of one", stdout, err)
 	}
 }
 
@@ -274,6 +304,9 @@ func TestProgressLines(t *testing.T) {
 	var out bytes.Buffer
 	log := newLogger(false, &out, env{}.get)
 	c := &Config{SubjectPath: filepath.Join(testdataDir, "archives", "multi-image.tar"), DryRun: true}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	_, err := attestFlow(context.Background(), c, env{}.get, log, io.Discard, deps{progressThreshold: -1, progressInterval: time.Nanosecond})
 	if err != nil {
 		t.Fatalf("attestFlow() error = %v", err)
@@ -620,11 +653,14 @@ func TestLayerProgressLines(t *testing.T) {
 	var out bytes.Buffer
 	log := newLogger(false, &out, env{}.get)
 	c := &Config{SubjectPath: path, DryRun: true}
-	r, err := attestFlow(context.Background(), c, env{}.get, log, io.Discard, deps{progressInterval: time.Nanosecond})
-	if err != nil {
-		t.Fatalf("attestFlow() error = %v", err)
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
 	}
-	if got := r.image.DiffIDs[0].String(); got != diffID {
+	units, err := attestFlow(context.Background(), c, env{}.get, log, io.Discard, deps{progressInterval: time.Nanosecond})
+	if err != nil || len(units) != 1 {
+		t.Fatalf("attestFlow() = %d unit(s), error %v; want one", len(units), err)
+	}
+	if got := units[0].image.DiffIDs[0].String(); got != diffID {
 		t.Errorf("diffID %s, want %s", got, diffID)
 	}
 	if !regexp.MustCompile(`decompressing layer l/layer.tar: [0-9.]+ [KMG]?i?B of [0-9.]+ KiB read, [0-9.]+ [KMG]?i?B decompressed`).MatchString(out.String()) {

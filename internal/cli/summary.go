@@ -30,6 +30,9 @@ func summary(r *attestResult, paths pathMap) string {
 	}
 	row("Archive", fmt.Sprintf("%s (%s, %s)", code(paths.toHost(r.archive.Path)), md(string(r.archive.Format)), humanBytes(r.archive.Size)))
 	row("Image tags", tags)
+	if pl := r.image.Platform.String(); pl != "" {
+		row("Platform", md(pl))
+	}
 	row("Image ID", code(r.image.ImageID.String()))
 	row("Layers", fmt.Sprint(len(r.image.DiffIDs)))
 	row("Tar digest", code(r.archive.TarDigest.String()))
@@ -40,6 +43,9 @@ func summary(r *attestResult, paths pathMap) string {
 		row("Registry image", code(image))
 		if r.subject.Image.Digest != r.subject.Descriptor.Digest {
 			row("Matched platform image", code(r.subject.Image.Digest.String()))
+		}
+		if a := r.attachedImage; a != nil {
+			row("Platform referrer", code(a.Artifact.Digest.String()))
 		}
 	}
 	if s := r.signed; s != nil {
@@ -165,4 +171,115 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// summaryAll renders the job summary of a run: summary's for one image;
+// for several, one sentence, one row per image (platform included), what
+// was skipped, the signer, and the verify commands of each registry
+// subject.
+func summaryAll(units []*attestResult, skipped []skippedImage, paths pathMap) string {
+	if len(units) == 1 && len(skipped) == 0 {
+		return summary(units[0], paths)
+	}
+	var b strings.Builder
+	b.WriteString("## oci-attest\n\n")
+	attached := 0
+	for _, u := range units {
+		if u.attached != nil {
+			attached++
+		}
+	}
+	fmt.Fprintf(&b, "**Attested %d images** from %s", len(units), archivesOf(units, paths))
+	switch {
+	case attached == len(units):
+		b.WriteString(", each attached to its registry image")
+	case attached > 0:
+		fmt.Fprintf(&b, ", %d of them attached to their registry images", attached)
+	default:
+		b.WriteString(", not pushed to a registry (bundle files only)")
+	}
+	if sg := units[0].signed; sg != nil {
+		if sg.Identity != "" {
+			fmt.Fprintf(&b, "; signed keylessly by %s", code(sg.Identity))
+		} else {
+			fmt.Fprintf(&b, "; signed with keys (not keyless)")
+		}
+		b.WriteString("; every bundle was verified before it was published.")
+	}
+	b.WriteString("\n\n| Image | Platform | Image ID | Registry subject | Referrer | Bundle |\n|---|---|---|---|---|---|\n")
+	for _, u := range units {
+		name := "(untagged)"
+		if len(u.image.RepoTags) > 0 {
+			name = code(u.image.RepoTags[0])
+		}
+		subject, referrer := "—", "—"
+		if s := u.subject; s != nil {
+			subject = code(s.Repository.Name() + "@" + short(s.Descriptor.Digest.String()))
+			if s.Image.Digest != s.Descriptor.Digest {
+				subject += ", platform " + code(short(s.Image.Digest.String()))
+			}
+		}
+		if a := u.attached; a != nil {
+			referrer = code(short(a.Artifact.Digest.String()))
+			if a.ReferrersTag != "" {
+				referrer += " (fallback tag)"
+			} else {
+				referrer += " (referrers API)"
+			}
+		}
+		bundle := "—"
+		if u.bundle != "" {
+			bundle = code(paths.toHost(u.bundle))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", name, md(orNone(u.image.Platform.String())), code(short(u.image.ImageID.String())), subject, referrer, bundle)
+	}
+	if len(skipped) > 0 {
+		b.WriteString("\n**Not attested:**\n\n")
+		for _, s := range skipped {
+			fmt.Fprintf(&b, "- %s of %s: %s\n", md(describePlatform(s.image)), code(paths.toHost(s.archive.Path)), md(s.why))
+		}
+	}
+	b.WriteString("\n| | |\n|---|---|\n")
+	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
+	row("Predicate type", code(attest.PredicateType))
+	if s := units[0].signed; s != nil {
+		if s.Identity != "" {
+			row("Signer", fmt.Sprintf("%s (issuer %s, Sigstore %s)", code(s.Identity), code(s.Issuer), md(s.Instance)))
+		} else {
+			row("Signer", "a key per image (not keyless); each public key is beside its bundle")
+		}
+	}
+	// The verify commands read the referrers: one per registry subject.
+	seen := map[string]bool{}
+	var cmds strings.Builder
+	for _, u := range units {
+		if u.subject == nil || u.attached == nil || u.signed == nil {
+			continue
+		}
+		image := u.subject.Repository.Name() + "@" + u.subject.Descriptor.Digest.String()
+		if seen[image] {
+			continue
+		}
+		seen[image] = true
+		cmds.WriteString(verifyCommands(image, u.signed, paths.toHost(u.publicKey)))
+	}
+	if cmds.Len() > 0 {
+		b.WriteString("\n### Verify\n\n```sh\n")
+		b.WriteString(cmds.String())
+		b.WriteString("```\n")
+	}
+	return b.String()
+}
+
+// archivesOf names the archives of a run's images, each once.
+func archivesOf(units []*attestResult, paths pathMap) string {
+	var names []string
+	seen := map[string]bool{}
+	for _, u := range units {
+		if !seen[u.archive.Path] {
+			seen[u.archive.Path] = true
+			names = append(names, code(paths.toHost(u.archive.Path)))
+		}
+	}
+	return strings.Join(names, ", ")
 }

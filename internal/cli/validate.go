@@ -4,9 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 
+	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/sign"
@@ -32,29 +35,89 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// validateArchive checks subject-path: a regular file the program can see.
+// validateArchive checks subject-path: a list of archives and globs, each
+// path a regular file the program can see, each glob matching at least one
+// (ARCHITECTURE.md, "Multi-platform and multi-image"); and platforms.
 func (c *Config) validateArchive() error {
-	if c.SubjectPath == "" {
+	items := splitList(c.SubjectPath)
+	if len(items) == 0 {
 		return badInput("subject-path", "required: the path of the image archive (e.g. the file docker save -o wrote)")
 	}
-	fi, err := os.Stat(c.SubjectPath)
-	switch {
-	case errors.Is(err, os.ErrNotExist) && !c.paths.shared(c.SubjectPath):
-		return badInput("subject-path", "%q does not exist in the action's container, which sees only the workspace and runner.temp of the job: save the archive there (docker save IMAGE -o \"$RUNNER_TEMP/image.tar\", subject-path: ${{ runner.temp }}/image.tar)", c.paths.toHost(c.SubjectPath))
-	case errors.Is(err, os.ErrNotExist):
-		return badInput("subject-path", "%q does not exist: save the image first (docker save IMAGE -o %s)", c.SubjectPath, c.SubjectPath)
-	case err != nil:
-		return badInput("subject-path", "%v", err)
-	case fi.IsDir():
-		return badInput("subject-path", "%q is a directory: give the image archive file (for an OCI layout directory, tar it: tar -cf image.tar -C DIR .)", c.SubjectPath)
-	case !fi.Mode().IsRegular():
-		return badInput("subject-path", "%q is not a regular file", c.SubjectPath)
+	c.archives = nil
+	seen := map[string]bool{}
+	var excluded []string
+	for _, item := range items {
+		if strings.HasPrefix(item, "!") {
+			excluded = append(excluded, strings.TrimPrefix(item, "!"))
+			continue
+		}
+		if isGlob(item) {
+			files, err := expandGlob(item)
+			if err != nil {
+				return badInput("subject-path", "%q is not a valid pattern: %v", c.paths.toHost(item), err)
+			}
+			if len(files) == 0 {
+				return badInput("subject-path", "%q matches no file: save the archives first, or fix the pattern", c.paths.toHost(item))
+			}
+			for _, f := range files {
+				if !seen[f] {
+					seen[f] = true
+					c.archives = append(c.archives, f)
+				}
+			}
+			continue
+		}
+		if err := c.checkArchiveFile(item); err != nil {
+			return err
+		}
+		if !seen[item] {
+			seen[item] = true
+			c.archives = append(c.archives, item)
+		}
+	}
+	if len(excluded) > 0 {
+		c.archives = slices.DeleteFunc(c.archives, func(f string) bool {
+			return slices.ContainsFunc(excluded, func(pat string) bool {
+				ok, _ := filepath.Match(pat, f)
+				return ok || matchDoublestar(filepath.ToSlash(pat), filepath.ToSlash(f))
+			})
+		})
+		if len(c.archives) == 0 {
+			return badInput("subject-path", "its exclusions (!…) leave no archive")
+		}
+	}
+	c.platforms = nil
+	for _, item := range splitList(c.Platforms) {
+		p, err := oci.ParsePlatform(item)
+		if err != nil {
+			return badInput("platforms", "%v", err)
+		}
+		c.platforms = append(c.platforms, p)
 	}
 	return nil
 }
 
-// validateSubject parses subject-name and subject-digest with the one
-// reference parser every later stage uses, into c.subject.
+// checkArchiveFile checks one subject-path: a regular file the program can
+// see.
+func (c *Config) checkArchiveFile(p string) error {
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !c.paths.shared(p):
+		return badInput("subject-path", "%q does not exist in the action's container, which sees only the workspace and runner.temp of the job: save the archive there (docker save IMAGE -o \"$RUNNER_TEMP/image.tar\", subject-path: ${{ runner.temp }}/image.tar)", c.paths.toHost(p))
+	case errors.Is(err, os.ErrNotExist):
+		return badInput("subject-path", "%q does not exist: save the image first (docker save IMAGE -o %s)", p, p)
+	case err != nil:
+		return badInput("subject-path", "%v", err)
+	case fi.IsDir():
+		return badInput("subject-path", "%q is a directory: give the image archive file (for an OCI layout directory, tar it: tar -cf image.tar -C DIR .)", p)
+	case !fi.Mode().IsRegular():
+		return badInput("subject-path", "%q is not a regular file", p)
+	}
+	return nil
+}
+
+// validateSubject parses subject-name's names and subject-digest with the
+// one reference parser every later stage uses, into c.subjects.
 func (c *Config) validateSubject() error {
 	if c.SubjectDigest != "" {
 		if err := c.SubjectDigest.Validate(); err != nil || c.SubjectDigest.Algorithm() != digest.SHA256 {
@@ -64,27 +127,30 @@ func (c *Config) validateSubject() error {
 	if c.PushImage && c.SubjectDigest != "" {
 		return badInput("push-image", "and subject-digest exclude each other: push-image attests the digest it pushes; give subject-digest only for an image another step pushed")
 	}
-	c.subject = ref.Reference{}
-	if c.SubjectName == "" {
-		return nil
+	c.subjects = nil
+	names := splitLines(c.SubjectName)
+	if len(names) > 1 && c.SubjectDigest != "" {
+		return badInput("subject-digest", "names one image or index, but subject-name names %d: give each image's digest in its name (%s@sha256:…) instead", len(names), names[0])
 	}
-	r, err := ref.Parse(c.SubjectName)
-	if err != nil {
-		return badInput("subject-name", "%v: use [registry/]repository[:tag], e.g. ghcr.io/org/app:1.0 (a name without registry is on Docker Hub)", err)
+	for _, name := range names {
+		r, err := ref.Parse(name)
+		if err != nil {
+			return badInput("subject-name", "%v: use [registry/]repository[:tag], e.g. ghcr.io/org/app:1.0 (a name without registry is on Docker Hub)", err)
+		}
+		switch {
+		case r.Digest != "" && c.SubjectDigest != "" && r.Digest != c.SubjectDigest:
+			return badInput("subject-digest", "%s differs from the digest in subject-name %s: give one of them", c.SubjectDigest, name)
+		case c.SubjectDigest != "":
+			r.Digest = c.SubjectDigest
+		}
+		if c.PushImage && (r.Tag == "" || r.Digest != "") {
+			return badInput("subject-name", "%q: push-image pushes to a tag: name it without digest, as %s:<tag>", name, r.Repo())
+		}
+		if r.Tag == "" && r.Digest == "" && !c.DryRun {
+			return badInput("subject-name", "%q names no tag and no digest, so there is nothing to resolve in the registry: add :<tag>, or give subject-digest", name)
+		}
+		c.subjects = append(c.subjects, r)
 	}
-	switch {
-	case r.Digest != "" && c.SubjectDigest != "" && r.Digest != c.SubjectDigest:
-		return badInput("subject-digest", "%s differs from the digest in subject-name %s: give one of them", c.SubjectDigest, c.SubjectName)
-	case c.SubjectDigest != "":
-		r.Digest = c.SubjectDigest
-	}
-	if c.PushImage && (r.Tag == "" || r.Digest != "") {
-		return badInput("subject-name", "%q: push-image pushes to a tag: name it without digest, as %s:<tag>", c.SubjectName, r.Repo())
-	}
-	if r.Tag == "" && r.Digest == "" && !c.DryRun {
-		return badInput("subject-name", "%q names no tag and no digest, so there is nothing to resolve in the registry: add :<tag>, or give subject-digest", c.SubjectName)
-	}
-	c.subject = r
 	return nil
 }
 

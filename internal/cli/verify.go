@@ -38,6 +38,7 @@ type verifyFlags struct {
 	trustedRoot              string
 	sigstore                 string
 	subjectPath              string
+	platform                 string
 	bundles                  []string
 	output                   string
 	allowInsecure            bool
@@ -66,6 +67,7 @@ var verifyFlag = map[string]string{
 	"Issuer":         "--certificate-oidc-issuer",
 	"IssuerRegexp":   "--certificate-oidc-issuer-regexp",
 	"PublicKey":      "--key",
+	"Platform":       "--platform",
 }
 
 // verifyOptions turns the flags into verify.Options, checked before any
@@ -79,6 +81,7 @@ func verifyOptions(f *verifyFlags) (verify.Options, error) {
 		Repository:  f.repository,
 		Workflow:    f.workflow,
 		SubjectPath: f.subjectPath,
+		Platform:    f.platform,
 	}
 	if f.key != "" {
 		pub, err := readPublicKey(f.key)
@@ -179,6 +182,8 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 		return &exitCodeError{code: exitVerifyNoneVerified, err: verr}
 	case errors.Is(verr, verify.ErrArchiveDiffers):
 		return &exitCodeError{code: exitVerifyArchive, err: verr}
+	case errors.Is(verr, verify.ErrNoPlatform):
+		return fmt.Errorf("%w: %w", errUsage, verr)
 	}
 	return verr
 }
@@ -239,7 +244,8 @@ func parseVerifyFlags(args []string, stderr io.Writer) (ref.Reference, *verifyFl
 	fs.StringVar(&f.key, "key", "", "a PEM public key: verify key-signed bundles with it (instead of a certificate identity)")
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "a trusted_root.json to verify keyless bundles against (default: the --sigstore instance's root from TUF)")
 	fs.StringVar(&f.sigstore, "sigstore", "", "the Sigstore instance whose trusted root to use: public-good (default) or github; custom with --trusted-root")
-	fs.StringVar(&f.subjectPath, "subject-path", "", "a local image archive to compare, field by field, with the verified attestation")
+	fs.StringVar(&f.subjectPath, "subject-path", "", "a local image archive to compare, field by field, with the verified attestation (of a multi-platform image: each platform with its image in the archive)")
+	fs.StringVar(&f.platform, "platform", "", "for an image index: require only this platform's attestation (os/arch[/variant], e.g. linux/arm64); default: every platform's")
 	fs.Func("bundle", "a Sigstore bundle file (or a directory of them; repeatable) to verify against --subject-path with no registry, instead of IMAGE", func(v string) error {
 		f.bundles = append(f.bundles, v)
 		return nil
@@ -331,6 +337,27 @@ func writeReport(w io.Writer, r *verify.Report) error {
 	}
 	if r.Repository != "" {
 		pf("referrers\t%s: %d oci attestation(s), %d other referrer(s) ignored\n", r.ReferrersSource, len(r.Attestations), len(r.Ignored))
+		checked := fmt.Sprintf("%d Sigstore bundle referrer(s)", r.Checked)
+		if r.Unchecked > 0 {
+			checked += fmt.Sprintf(", %d more NOT checked (at most %d are)", r.Unchecked, r.Checked)
+		}
+		pf("checked\t%s\n", checked)
+	}
+	for _, p := range r.Platforms {
+		status := "VERIFIED"
+		switch {
+		case p.Attestations == 0:
+			status = "NONE FOUND"
+		case p.Verified == 0:
+			status = "NONE VERIFIED"
+		case p.ArchiveMatches != nil && !*p.ArchiveMatches:
+			status = "ARCHIVE DIFFERS"
+		}
+		name := p.Platform
+		if name == "" {
+			name = "(no platform)"
+		}
+		pf("platform %s\t%s %s: %d of %d attestation(s) verified\n", name, p.Digest, status, p.Verified, p.Attestations)
 	}
 	for i, a := range r.Attestations {
 		status := "VERIFIED"
@@ -344,6 +371,9 @@ func writeReport(w io.Writer, r *verify.Report) error {
 		pf("\nattestation %d\t%s %s\n", i+1, id, status)
 		if a.Digest != "" {
 			pf("  found\t%s\n", a.Source)
+		}
+		if a.Platform != "" || a.PlatformDigest != "" {
+			pf("  platform\t%s (%s)\n", a.Platform, a.PlatformDigest)
 		}
 		if a.Created != "" {
 			pf("  created\t%s\n", a.Created)

@@ -119,8 +119,9 @@ func TestVerifyCommand(t *testing.T) {
 				})
 			}
 
-			// A multi-platform OCI archive: the image pushed and attested is
-			// one of several; the archive comparison picks it by image ID.
+			// A multi-platform OCI archive: every platform is attested; verify
+			// on the tag checks each, comparing each with its image in the
+			// archive (picked by image ID).
 			t.Run("multi-platform archive", func(t *testing.T) {
 				t.Parallel()
 				multi := filepath.Join(testdataDir, "archives", "oci-multiplatform.tar")
@@ -135,13 +136,35 @@ func TestVerifyCommand(t *testing.T) {
 				}
 				var rep struct {
 					Verified       int   `json:"verified"`
+					Checked        int   `json:"checked"`
 					ArchiveMatches *bool `json:"archiveMatches"`
+					Platforms      []struct {
+						Platform       string `json:"platform"`
+						Verified       int    `json:"verified"`
+						ArchiveMatches *bool  `json:"archiveMatches"`
+					} `json:"platforms"`
 				}
 				if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 					t.Fatal(err)
 				}
-				if rep.Verified != 1 || rep.ArchiveMatches == nil || !*rep.ArchiveMatches {
-					t.Errorf("verify %s = %s, want one verified attestation matching the archive", idx, stdout)
+				// Each platform's bundle is a referrer of the index and of its
+				// platform manifest: 4 referrers, all verified.
+				if rep.Verified != 4 || rep.Checked != 4 || rep.ArchiveMatches == nil || !*rep.ArchiveMatches || len(rep.Platforms) != 2 {
+					t.Fatalf("verify %s = %s, want 4 verified attestations of 2 platforms matching the archive", idx, stdout)
+				}
+				for i, want := range []string{"linux/amd64", "linux/arm64"} {
+					if p := rep.Platforms[i]; p.Platform != want || p.Verified != 2 || p.ArchiveMatches == nil || !*p.ArchiveMatches {
+						t.Errorf("platform %d = %+v, want %s with 2 verified attestations matching the archive", i, p, want)
+					}
+				}
+				// The index's two referrers and arm64's own are checked.
+				stdout, _, err = runCLI(t, env{}, "verify", idx, "--key", pub, "--platform", "linux/arm64")
+				words := strings.Join(strings.Fields(stdout), " ")
+				if err != nil || !strings.Contains(words, "platform linux/arm64") || strings.Contains(words, "platform linux/amd64") || !strings.Contains(words, "checked 3 Sigstore bundle referrer(s)") {
+					t.Errorf("verify --platform linux/arm64 = %v:\n%s", err, stdout)
+				}
+				if _, _, err := runCLI(t, env{}, "verify", idx, "--key", pub, "--platform", "linux/s390x"); ExitCode(err) != 2 {
+					t.Errorf("verify --platform linux/s390x = %v (exit %d), want exit 2", err, ExitCode(err))
 				}
 			})
 
@@ -272,7 +295,7 @@ func TestEphemeralKeyVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatalf("attest: %v\n%s", err, stderr)
 	}
-	var outs map[string]string
+	var outs map[string]any // attestations is an array
 	if err := json.Unmarshal([]byte(stdout), &outs); err != nil {
 		t.Fatal(err)
 	}
@@ -285,11 +308,11 @@ func TestEphemeralKeyVerifies(t *testing.T) {
 	}
 	tarDigest := sha256.Sum256(raw)
 	cmd := exec.Command(testenv.Tool(t, "cosign"), "verify-blob-attestation", "--bundle", bundle,
-		"--key", outs["public-key-path"], "--type", "https://aflock.ai/attestations/oci/v0.1",
+		"--key", bundle+".pub", "--type", "https://aflock.ai/attestations/oci/v0.1",
 		"--digest", hex.EncodeToString(tarDigest[:]), "--digestAlg", "sha256", "--insecure-ignore-tlog")
 	cmd.Env = append(os.Environ(), "TUF_ROOT="+t.TempDir(), "SIGSTORE_NO_CACHE=true")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("cosign verify-blob-attestation --key %s = %v\n%s", outs["public-key-path"], err, out)
+		t.Fatalf("cosign verify-blob-attestation --key %s = %v\n%s", bundle+".pub", err, out)
 	}
 	// Another key is told apart by its hint.
 	_, other := verifyKeyPair(t)

@@ -196,7 +196,7 @@ func (t *table) checkIndexAgrees(a *Archive, opts ScanOptions) error {
 		if fm == nil {
 			return fail(t.path, "manifest.json", "%w: manifest.json entry %d (config %s, %d layers) is no image that index.json leads to: docker and skopeo docker-archive: load it, containerd and podman (index.json) do not; %s", ErrAmbiguous, i, img.ImageID, len(img.Layers), resave)
 		}
-		img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = fm.desc.Digest, fm.raw, fm.mediaType
+		img.from(fm)
 		t.useBlob(fm.desc.Digest, fm.entry)
 		for _, tag := range img.RepoTags {
 			tagsOf[img.key()] = append(tagsOf[img.key()], tag)

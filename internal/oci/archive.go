@@ -60,7 +60,10 @@
 // A gzip- or zstd-compressed archive as a whole is refused with the command
 // that decompresses it.
 //
-// Select picks the image to attest among several; Archive.OpenBlob reads an
+// Select picks the image to attest among several, and Find is Select
+// without its fallback; every Image knows its Platform and the ImageIndex it
+// came from, for multi-platform archives (ARCHITECTURE.md, "Multi-platform
+// and multi-image"). Archive.OpenBlob reads an
 // image's config, layers and stored manifest again, from the offsets the
 // scan recorded, checked against the digests it computed (push-image
 // pushes exactly what was attested).
@@ -160,6 +163,15 @@ type Image struct {
 	ManifestRaw    []byte
 	// ManifestMediaType is the media type of ManifestRaw, when present.
 	ManifestMediaType string
+	// Platform is the image's platform: the platform of the image index
+	// descriptor that lists it, else its config's os, architecture and
+	// variant; zero when neither names one.
+	Platform Platform
+	// ImageIndex is the image index index.json names and the image was
+	// reached through (a multi-platform image; ARCHITECTURE.md "Multi-platform and
+	// multi-image"); nil when index.json names the image's manifest itself
+	// or there is no index.json.
+	ImageIndex *Index
 }
 
 // Layer is one layer of an image as stored in the archive.

@@ -3,6 +3,7 @@ package oci
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -33,6 +34,20 @@ func (t *table) interpret(opts ScanOptions) (*Archive, error) {
 	a.blobs = make(map[digest.Digest]blobAt, len(t.blobs))
 	for d, e := range t.blobs {
 		a.blobs[d] = blobAt{name: e.name, offset: e.offset, size: e.size}
+	}
+	// Every other blob of an OCI layout (blobs/sha256/<hex>, which
+	// checkNames held to its name) can be read again too: the nested
+	// indexes and attestation manifests an image index leads to, which
+	// push-image pushes with the index.
+	for _, e := range t.ordered {
+		if !e.regular() || !strings.HasPrefix(e.name, "blobs/sha256/") {
+			continue
+		}
+		if d, ok := digestFromName(e.name); ok && d == e.digest() {
+			if _, have := a.blobs[d]; !have {
+				a.blobs[d] = blobAt{name: e.name, offset: e.offset, size: e.size}
+			}
+		}
 	}
 	return a, nil
 }
@@ -83,9 +98,13 @@ func (t *table) docker(me *entry, opts ScanOptions) (*Archive, error) {
 	return a, nil
 }
 
-// imageConfig is the part of an image config the scanner checks.
+// imageConfig is the part of an image config the scanner checks, and its
+// platform.
 type imageConfig struct {
-	RootFS *struct {
+	OS           string `json:"os"`
+	Architecture string `json:"architecture"`
+	Variant      string `json:"variant"`
+	RootFS       *struct {
 		Type    string          `json:"type"`
 		DiffIDs []digest.Digest `json:"diff_ids"`
 	} `json:"rootfs"`
@@ -121,6 +140,7 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 		ConfigPath: me.Config,
 		ImageID:    ce.digest(),
 		ConfigRaw:  craw,
+		Platform:   Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant},
 	}
 	t.useBlob(img.ImageID, ce)
 	for j, lp := range me.Layers {

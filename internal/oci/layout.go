@@ -39,6 +39,20 @@ type foundManifest struct {
 	raw       []byte
 	mediaType string
 	manifest  ocispec.Manifest
+	// index is top's image index when top is one (nil when top is the
+	// manifest itself).
+	index *Index
+}
+
+// from sets what index.json says about the image: its stored manifest, the
+// index it was reached through, and the platform the index's descriptor of
+// it names (else the config's stays).
+func (img *Image) from(fm *foundManifest) {
+	img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = fm.desc.Digest, fm.raw, fm.mediaType
+	img.ImageIndex = fm.index
+	if p := PlatformOf(fm.desc); p.OS != "" && p.Architecture != "" {
+		img.Platform = p
+	}
 }
 
 // indexOrManifest is the union of the fields the walk reads.
@@ -140,6 +154,8 @@ type walker struct {
 	under map[digest.Digest][]*foundManifest
 	// empty are the top descriptors under which no image was found.
 	empty []ocispec.Descriptor
+	// indexes are the image indexes index.json names, by digest.
+	indexes map[digest.Digest]*Index
 }
 
 func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error {
@@ -178,6 +194,12 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 	}
 	switch {
 	case mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList || (mt == "" && m.Manifests != nil):
+		if depth == 0 {
+			if w.indexes == nil {
+				w.indexes = map[digest.Digest]*Index{}
+			}
+			w.indexes[d.Digest] = &Index{Digest: d.Digest, Raw: raw, MediaType: mt}
+		}
 		// Each image manifest once under d, however many ways it is reached
 		// (an index may list a child many times, at every level).
 		have := map[*foundManifest]bool{}
@@ -206,6 +228,7 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		fm := &foundManifest{
 			top: top, desc: d, path: e.name, entry: e, raw: raw, mediaType: mt,
 			manifest: ocispec.Manifest{Config: *m.Config, Layers: m.Layers},
+			index:    w.indexes[top.Digest],
 		}
 		w.found = append(w.found, fm)
 		w.under[d.Digest] = []*foundManifest{fm}
@@ -256,7 +279,7 @@ func (t *table) layout(ie *entry, opts ScanOptions) (*Archive, error) {
 			return nil, err
 		}
 		img.Index = i
-		img.ManifestDigest, img.ManifestRaw, img.ManifestMediaType = im.desc.Digest, im.raw, im.mediaType
+		img.from(im)
 		t.useBlob(im.desc.Digest, im.entry)
 		a.Manifest = append(a.Manifest, me)
 		a.Images = append(a.Images, *img)

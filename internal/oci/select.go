@@ -25,11 +25,27 @@ func (a *Archive) Select(want ref.Reference) (*Image, string, error) {
 	if want.IsZero() {
 		return first("the first image; no image name given")
 	}
+	if img, why, ok := a.Find(want); ok {
+		return img, why, nil
+	}
+	if len(a.Images) == 1 {
+		return first(fmt.Sprintf("the only image; no tag in the archive matches %q", want))
+	}
+	return first(fmt.Sprintf("the first image; no tag in the archive matches %q", want))
+}
+
+// Find is Select without its fallback: the first image that want names —
+// by its manifest digest, image ID or image index digest, else by tag
+// (Select's precedence) — and why; false when none does.
+func (a *Archive) Find(want ref.Reference) (*Image, string, bool) {
+	if want.IsZero() {
+		return nil, "", false
+	}
 	if want.Digest != "" {
 		for i := range a.Images {
 			img := &a.Images[i]
-			if img.ManifestDigest == want.Digest || img.ImageID == want.Digest {
-				return img, fmt.Sprintf("image %d of %d (%s): its digest matches %q", i+1, len(a.Images), describe(img), want), nil
+			if img.ManifestDigest == want.Digest || img.ImageID == want.Digest || (img.ImageIndex != nil && img.ImageIndex.Digest == want.Digest) {
+				return img, fmt.Sprintf("image %d of %d (%s): its digest matches %q", i+1, len(a.Images), describe(img), want), true
 			}
 		}
 	}
@@ -55,15 +71,12 @@ func (a *Archive) Select(want ref.Reference) (*Image, string, error) {
 		for i := range a.Images {
 			for _, tag := range a.Images[i].RepoTags {
 				if match(tag) {
-					return &a.Images[i], fmt.Sprintf("image %d of %d (%s): its tag %q matches %q", i+1, len(a.Images), describe(&a.Images[i]), tag, want), nil
+					return &a.Images[i], fmt.Sprintf("image %d of %d (%s): its tag %q matches %q", i+1, len(a.Images), describe(&a.Images[i]), tag, want), true
 				}
 			}
 		}
 	}
-	if len(a.Images) == 1 {
-		return first(fmt.Sprintf("the only image; no tag in the archive matches %q", want))
-	}
-	return first(fmt.Sprintf("the first image; no tag in the archive matches %q", want))
+	return nil, "", false
 }
 
 // describe names an image for the log.

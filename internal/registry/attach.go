@@ -74,12 +74,43 @@ type AttachResult struct {
 	Reason string
 	// Requests is the number of HTTP requests Attach sent (retries included).
 	Requests int
+	// Reuploads is how often the blobs were uploaded again because the
+	// registry answered the referrer PUT that it did not know one.
+	Reuploads int
 }
 
 // Attach pushes bundle as an OCI 1.1 referrer of s (ARCHITECTURE.md, "Registry: resolve, bind, push"): the empty
 // config, the bundle layer and the artifact manifest; then, by opts.Mode and
 // what the registry answered, the referrers fallback tag.
 func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts AttachOptions) (*AttachResult, error) {
+	p, err := c.pushReferrer(ctx, s, bundle, opts)
+	if p == nil {
+		return nil, err
+	}
+	if err == nil {
+		err = p.writeTag()
+	}
+	p.res.Requests = int(p.n.Load())
+	return p.res, err
+}
+
+// pushedReferrer is a referrer manifest pushReferrer pushed; writeTag adds
+// it to the fallback tag when needTag.
+type pushedReferrer struct {
+	ctx     context.Context // with the request counter and the push scope
+	n       *atomic.Int64
+	rp      repo
+	s       *Subject
+	art     *artifact
+	opts    AttachOptions
+	res     *AttachResult
+	needTag bool
+}
+
+// pushReferrer is Attach up to the fallback tag: the blobs, the referrer
+// manifest, and whether the tag is needed. A nil result comes with an
+// error about the arguments.
+func (c *Client) pushReferrer(ctx context.Context, s *Subject, bundle []byte, opts AttachOptions) (*pushedReferrer, error) {
 	mode, err := ParseMode(string(opts.Mode))
 	if err != nil {
 		return nil, fmt.Errorf("attaching bundle: referrers mode %w", err)
@@ -95,28 +126,29 @@ func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts Att
 	if err != nil {
 		return nil, err
 	}
-	var n atomic.Int64
-	ctx = withCounter(ctx, &n)
+	p := &pushedReferrer{n: new(atomic.Int64), s: s, art: art, opts: opts}
+	ctx = withCounter(ctx, p.n)
 	ctx, rp := c.repository(ctx, s.Repository, auth.ActionPull, auth.ActionPush)
+	p.ctx, p.rp = ctx, rp
 	res := &AttachResult{Artifact: art.desc}
-	defer func() { res.Requests = int(n.Load()) }()
+	p.res = res
 
 	if err := rp.pushBlob(ctx, emptyConfig, emptyJSON); err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
+		return p, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
 	if err := rp.pushBlob(ctx, art.layer, bundle); err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
+		return p, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
-	hdr, err := rp.putManifest(ctx, art.desc.Digest.String(), ocispec.MediaTypeImageManifest, art.raw, nil)
+	hdr, again, err := rp.putReferrer(ctx, art, bundle)
+	res.Reuploads = again
 	if err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
+		return p, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
 	subjectHeader := hdr.Get("OCI-Subject") == s.Descriptor.Digest.String()
 
-	needTag := false
 	switch mode {
 	case ModeTag:
-		needTag = true
+		p.needTag = true
 		res.Reason = "mode tag: writing the fallback tag"
 	case ModeAPI, ModeAuto:
 		switch {
@@ -127,7 +159,7 @@ func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts Att
 		default:
 			ok, why, err := rp.referrersAPI(ctx, s.Descriptor)
 			if err != nil {
-				return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
+				return p, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 			}
 			res.API = ok
 			res.Reason = why
@@ -138,20 +170,27 @@ func (c *Client) Attach(ctx context.Context, s *Subject, bundle []byte, opts Att
 			}
 			break
 		}
-		needTag = !res.API
-		if needTag {
+		p.needTag = !res.API
+		if p.needTag {
 			res.Reason += ": writing the fallback tag"
 		}
 	}
-	if !needTag {
-		return res, nil
+	return p, nil
+}
+
+// writeTag adds the pushed referrer to its subject's fallback tag, when
+// it needs one.
+func (p *pushedReferrer) writeTag() error {
+	if !p.needTag {
+		return nil
 	}
+	s, rp, res := p.s, p.rp, p.res
 	tag := fallbackTag(s.Descriptor.Digest.String())
-	if _, err := rp.updateFallback(ctx, tag, art.desc, opts.Settle, opts.verifyReads); err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
+	if _, err := rp.updateFallback(p.ctx, tag, p.art.desc, p.opts.Settle, p.opts.verifyReads); err != nil {
+		return fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
 	res.ReferrersTag = tag
-	return res, nil
+	return nil
 }
 
 // referrersAPI probes GET /v2/<name>/referrers/<digest>: supported when it

@@ -34,12 +34,15 @@
 //
 // # Subject and binding
 //
-// Resolve fetches what the tag or digest names, as the registry serves it
-// (media type from Content-Type, digest computed from the bytes and checked
-// against a requested digest). An image manifest must have the attested
-// image ID as its config digest; for an index, each image child is fetched
-// until one matches. Otherwise ErrBinding names both digests, and nothing is
-// pushed.
+// ResolveIndex (and Resolve, its one-image case) fetches what the tag or
+// digest names, as the registry serves it (media type from Content-Type,
+// digest computed from the bytes and checked against a requested digest).
+// An image manifest must have the attested image ID as its config digest;
+// for an index, its image children are fetched and every attested platform
+// needs one with its image ID, while every image child must be one the
+// archive's index lists (buildx attestation manifests, artifacts and nested
+// indexes are not platforms). Otherwise ErrBinding names the digests or the
+// platform, and nothing is pushed.
 //
 // PushImage pushes exactly the bytes the scan attested: config and layers
 // come from oci.Archive.OpenBlob (read again at the offsets the scan
@@ -51,6 +54,9 @@
 // rootfs.diff.tar; an OCI manifest when a layer is zstd). The config bytes
 // are never rewritten, so the image ID — what binding checks — is the
 // archive's.
+// PushIndex pushes an archive's whole image index the same way (every
+// manifest it lists, their blobs, then the index's bytes), or refuses an
+// index the archive holds only part of (ErrIncomplete).
 //
 // # The referrer and referrers detection
 //
@@ -59,7 +65,12 @@
 // testdata/artifact.golden.json) by digest with its own PUT, so oras-go's
 // built-in fallback indexing — which has no cross-process protection — never
 // runs. Blobs go up as a monolithic POST ?digest= where the registry accepts
-// one (one request), else POST then PUT.
+// one (one request), else POST then PUT. A manifest PUT answered
+// BLOB_UNKNOWN or MANIFEST_BLOB_UNKNOWN (a registry that has not committed a
+// blob another job is uploading at the same moment) uploads the blobs the
+// answer names again and is retried, four PUTs at most. AttachAll attaches
+// one bundle to several subjects at once: an index and its platform
+// manifest.
 //
 // The registry supports referrers when the manifest PUT answers OCI-Subject
 // equal to the subject digest and GET /v2/<name>/referrers/<digest> answers

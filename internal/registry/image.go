@@ -8,14 +8,12 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/ref"
@@ -70,17 +68,11 @@ func (c *Client) PushImage(ctx context.Context, archivePath string, a *oci.Archi
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
 
-	opts := []name.Option{name.WeakValidation}
-	if c.allowInsecure {
-		opts = append(opts, name.Insecure)
-	}
-	target, err := name.ParseReference(to.Host()+"/"+to.Repository+":"+to.Tag, opts...)
+	target, ropts, err := c.remoteTarget(ctx, to)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
-	ctx = auth.AppendRepositoryScope(ctx, to.Oras(), auth.ActionPull, auth.ActionPush)
-	rt := roundTripperFunc(func(req *http.Request) (*http.Response, error) { return c.auth.Do(req) })
-	if err := remote.Write(target, v1img, remote.WithContext(ctx), remote.WithTransport(rt), remote.WithUserAgent("oci-attest")); err != nil {
+	if err := remote.Write(target, v1img, ropts...); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return ocispec.Descriptor{MediaType: string(core.mediaType), Digest: digest.FromBytes(core.manifest), Size: int64(len(core.manifest))}, nil

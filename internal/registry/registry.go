@@ -109,18 +109,22 @@ func statusError(what string, resp *http.Response) error {
 	msg := resp.Status
 	var e struct {
 		Errors []struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
+			Code    string          `json:"code"`
+			Message string          `json:"message"`
+			Detail  json.RawMessage `json:"detail"`
 		} `json:"errors"`
 	}
+	se := &statusErr{code: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
 	if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
 		parts := make([]string, 0, len(e.Errors))
 		for _, x := range e.Errors {
 			parts = append(parts, strings.TrimSpace(x.Code+" "+x.Message))
+			se.codes = append(se.codes, errorCode{code: x.Code, detail: x.Detail})
 		}
 		msg += ": " + strings.Join(parts, "; ")
 	}
-	var err error = &statusErr{msg: fmt.Sprintf("%s: registry answered %s", what, msg), code: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+	se.msg = fmt.Sprintf("%s: registry answered %s", what, msg)
+	var err error = se
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		err = fmt.Errorf("%w: %w", err, ErrUnauthorized)
@@ -135,6 +139,15 @@ type statusErr struct {
 	msg        string
 	code       int
 	retryAfter string
+	// codes are the distribution-spec error codes of the answer's body.
+	codes []errorCode
+}
+
+// errorCode is one error of a registry's answer: its code and its detail
+// as sent (for MANIFEST_BLOB_UNKNOWN, distribution sends the digest).
+type errorCode struct {
+	code   string
+	detail json.RawMessage
 }
 
 func (e *statusErr) Error() string { return e.msg }

@@ -39,6 +39,10 @@ const (
 	// its state at arrival) and holds the answer back for Delay: a slow
 	// response, or a response delayed on the network.
 	FaultSlow
+	// FaultSwallow reads the request and answers 201 Created without
+	// forwarding it: an upload the registry acknowledged but does not know
+	// (yet), as when concurrent uploads of one blob race in the registry.
+	FaultSwallow
 )
 
 // Fault is one injection rule: requests whose method equals Method (any when
@@ -124,6 +128,9 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}`, http.StatusServiceUnavailable)
 		case Fault412:
 			http.Error(w, `{"errors":[{"code":"PRECONDITION_FAILED","message":"injected"}]}`, http.StatusPreconditionFailed)
+		case FaultSwallow:
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusCreated)
 		case FaultReset:
 			resetMidRequest(w, r)
 		}
@@ -222,6 +229,8 @@ func (k FaultKind) String() string {
 		return "subject-header"
 	case FaultSlow:
 		return "slow"
+	case FaultSwallow:
+		return "swallow"
 	}
 	return "kind" + strconv.Itoa(int(k))
 }

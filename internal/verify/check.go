@@ -37,7 +37,7 @@ type checker struct {
 // attestation (verified or with the reason it was rejected), or a non-empty
 // reason to ignore the referrer when its statement is of another predicate
 // type.
-func (c checker) check(ctx context.Context, d ocispec.Descriptor, source string) (Attestation, string) {
+func (c checker) check(ctx context.Context, d ocispec.Descriptor, source string, named *[]string) (Attestation, string) {
 	a := Attestation{Digest: d.Digest.String(), Source: source, Created: d.Annotations[ocispec.AnnotationCreated]}
 	raw, err := c.reg.bundle(ctx, c.repository, d, c.subject)
 	if err != nil {
@@ -48,7 +48,7 @@ func (c checker) check(ctx context.Context, d ocispec.Descriptor, source string)
 	annotated := d.Annotations[registry.AnnotationPredicateType]
 	why := checkBundle(ctx, raw, &a, bundleCheck{
 		opts: c.opts, pol: c.pol, local: c.local, image: c.image,
-		subject: c.subject.Digest.String(), annotatedType: annotated,
+		subject: c.subject.Digest.String(), annotatedType: annotated, named: named,
 	})
 	return a, why
 }
@@ -66,6 +66,8 @@ type bundleCheck struct {
 	// annotatedType is the predicate type the referrer's annotation claims;
 	// "" when there is none (a bundle file, an unannotated referrer).
 	annotatedType string
+	// named, when set, receives the digests the verified statement names.
+	named *[]string
 }
 
 // checkBundle verifies one bundle into a: the signature against the trusted
@@ -132,10 +134,17 @@ func checkBundle(ctx context.Context, raw []byte, a *Attestation, c bundleCheck)
 	}
 	a.Timestamps = timestamps(res.VerifiedTimestamps)
 
-	_, p, err := attest.ParseStatement(env.GetPayload())
+	st, p, err := attest.ParseStatement(env.GetPayload())
 	if err != nil {
 		a.Error = err.Error()
 		return ""
+	}
+	if c.named != nil {
+		for _, s := range st.GetSubject() {
+			if d := s.GetDigest()["sha256"]; d != "" {
+				*c.named = append(*c.named, "sha256:"+d)
+			}
+		}
 	}
 	if p == nil {
 		a.Error = fmt.Sprintf("the statement's predicate is not %s", predicateType)

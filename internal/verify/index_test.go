@@ -85,12 +85,26 @@ func TestVerifyIndex(t *testing.T) {
 			f.subject = s
 			f.attach(t, bundle, predicateType)
 
+			// Every platform's attestation is required: arm64 has none.
 			rep, err := Verify(ctx, testenv.Ref(t, ref), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: f.archive})
-			if err != nil {
-				t.Fatalf("Verify(%s) = %v", ref, err)
+			if !errors.Is(err, ErrNoneFound) || !strings.Contains(err.Error(), "platform linux/arm64") || strings.Contains(err.Error(), "platform linux/amd64") {
+				t.Fatalf("Verify(%s) = %v, want ErrNoneFound for linux/arm64 only", ref, err)
 			}
-			if rep.Digest != s.Descriptor.Digest.String() || rep.Verified != 1 || !*rep.ArchiveMatches {
-				t.Errorf("Verify(%s) = %+v, want the index digest %s, verified, archive matching", ref, rep, s.Descriptor.Digest)
+			if len(rep.Platforms) != 2 || rep.Platforms[0].Platform != "linux/arm64" || rep.Platforms[0].Verified != 0 ||
+				rep.Platforms[1].Platform != "linux/amd64" || rep.Platforms[1].Verified != 1 || rep.Platforms[1].Digest != s.Image.Digest.String() {
+				t.Errorf("Verify(%s) platforms = %+v, want arm64 without and amd64 (%s) with a verified attestation", ref, rep.Platforms, s.Image.Digest)
+			}
+			// The one platform that was attested.
+			rep, err = Verify(ctx, testenv.Ref(t, ref), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, SubjectPath: f.archive, Platform: "linux/amd64"})
+			if err != nil {
+				t.Fatalf("Verify(%s, linux/amd64) = %v", ref, err)
+			}
+			if rep.Digest != s.Descriptor.Digest.String() || rep.Verified != 1 || !*rep.ArchiveMatches || len(rep.Platforms) != 1 ||
+				rep.Attestations[0].Platform != "linux/amd64" || rep.Attestations[0].PlatformDigest != s.Image.Digest.String() || rep.Attestations[0].Subject != s.Descriptor.Digest.String() {
+				t.Errorf("Verify(%s, linux/amd64) = %+v, want the index digest %s, verified, archive matching", ref, rep, s.Descriptor.Digest)
+			}
+			if _, err := Verify(ctx, testenv.Ref(t, ref), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}, Platform: "linux/s390x"}); !errors.Is(err, ErrNoPlatform) || !strings.Contains(err.Error(), "linux/arm64, linux/amd64") {
+				t.Errorf("Verify(%s, linux/s390x) = %v, want ErrNoPlatform listing the platforms", ref, err)
 			}
 			// The referrer hangs off the index: the platform digest alone has none.
 			child := s.Repository.Name() + "@" + s.Image.Digest.String()

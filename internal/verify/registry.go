@@ -15,9 +15,9 @@ import (
 
 // source is what Verify reads from a registry.
 type source interface {
-	// resolve returns the descriptor image's digest or tag names, without
-	// binding it to anything.
-	resolve(ctx context.Context, image ref.Reference) (ocispec.Descriptor, error)
+	// resolve returns the manifest image's digest or tag names and its
+	// descriptor, without binding it to anything.
+	resolve(ctx context.Context, image ref.Reference) ([]byte, ocispec.Descriptor, error)
 	// referrers lists the referrers of subject and says where they were
 	// found ("api" or "tag:sha256-…").
 	referrers(ctx context.Context, repository ref.Reference, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error)
@@ -30,16 +30,16 @@ type clientSource struct{ c *registry.Client }
 
 var _ source = clientSource{}
 
-func (r clientSource) resolve(ctx context.Context, image ref.Reference) (ocispec.Descriptor, error) {
+func (r clientSource) resolve(ctx context.Context, image ref.Reference) ([]byte, ocispec.Descriptor, error) {
 	at := image.Oras().Reference
 	if at == "" {
-		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", image, registry.ErrNoReference)
+		return nil, ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", image, registry.ErrNoReference)
 	}
-	_, desc, err := r.c.FetchManifest(ctx, image.Repo(), at)
+	raw, desc, err := r.c.FetchManifest(ctx, image.Repo(), at)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", image, err)
+		return nil, ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", image, err)
 	}
-	return desc, nil
+	return raw, desc, nil
 }
 
 func (r clientSource) referrers(ctx context.Context, repository ref.Reference, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error) {

@@ -38,6 +38,15 @@ type Report struct {
 	Ignored []Ignored `json:"ignored"`
 	// Verified is the number of attestations that verified.
 	Verified int `json:"verified"`
+	// Checked is how many Sigstore bundle referrers were fetched and
+	// checked (of the image and, for an index, of its platforms), at most
+	// 1024; Unchecked how many more there were, not checked.
+	Checked   int `json:"checked"`
+	Unchecked int `json:"unchecked,omitempty"`
+	// Platforms, for an index, is the outcome per platform (every
+	// platform's attestation must verify, or the one --platform names);
+	// empty for an image manifest.
+	Platforms []PlatformReport `json:"platforms,omitempty"`
 	// SubjectPath is the local archive compared with the attestations
 	// (Options.SubjectPath); empty when none was given.
 	SubjectPath string `json:"subjectPath,omitempty"`
@@ -56,6 +65,14 @@ type Attestation struct {
 	Source string `json:"source"`
 	// Created is the artifact's org.opencontainers.image.created annotation.
 	Created string `json:"created,omitempty"`
+	// Subject is the digest whose referrer it is (the index, or a platform
+	// manifest); empty for a bundle file.
+	Subject string `json:"subject,omitempty"`
+	// Platform and PlatformDigest are the platform of the index it attests
+	// and its manifest digest: the platform manifest it was found on, or the
+	// one its verified statement names; empty for an image manifest.
+	Platform       string `json:"platform,omitempty"`
+	PlatformDigest string `json:"platformDigest,omitempty"`
 	// Verified is true when the bundle verified against the trusted material
 	// and the policy and the statement names the image digest.
 	Verified bool `json:"verified"`
@@ -165,6 +182,15 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "no oci attestation found for %s@%s", r.Repository, r.Digest)
 	default:
 		fmt.Fprintf(&b, "%d of %d attestation(s) verified for %s@%s", r.Verified, len(r.Attestations), r.Repository, r.Digest)
+	}
+	if len(r.Platforms) > 0 {
+		ok := 0
+		for _, p := range r.Platforms {
+			if p.Verified > 0 {
+				ok++
+			}
+		}
+		fmt.Fprintf(&b, "; %d of %d platform(s) verified", ok, len(r.Platforms))
 	}
 	if r.ArchiveMatches != nil {
 		if *r.ArchiveMatches {

@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,6 +70,7 @@ func TestVerifyKeySigned(t *testing.T) {
 					}},
 					Ignored:        []Ignored{},
 					Verified:       1,
+					Checked:        1,
 					SubjectPath:    f.archive,
 					ArchiveMatches: &yes,
 				}
@@ -347,34 +349,54 @@ func TestVerifyFallbackEntryForAnotherImage(t *testing.T) {
 	}
 }
 
-// TestVerifyCandidateLimit: only the newest maxCandidates bundle referrers
-// are fetched; the rest are reported as not checked.
+// TestVerifyCandidateLimit: every bundle referrer is checked, whatever
+// its unsigned created annotation says, up to maxCandidates: a thousand
+// newer forged referrers do not crowd out the real one; beyond the limit,
+// referrers are reported as not checked.
 func TestVerifyCandidateLimit(t *testing.T) {
 	t.Parallel()
-	reg := testenv.InProcessRegistries(t)[0]
+	reg := testenv.StartGGCR(t) // the fallback tag lists referrers in the order they were added
 	ctx := context.Background()
 	f := newFixture(t, reg, "verify/many")
 	bundle, pub := keySigned(t, f.statement(t))
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var oldest digest.Digest
-	for i := range maxCandidates + 1 {
-		// Distinct bundles (distinct digests) with increasing created times.
+	real := f.attach(t, bundle, predicateType)
+	later := time.Now().Add(time.Hour)
+	entries := []string{}
+	raw, _, err := f.client.FetchManifest(ctx, f.subject.Repository, "sha256-"+f.subject.Descriptor.Digest.Encoded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.Manifests) != 1 {
+		t.Fatalf("fallback index = %s, %v", raw, err)
+	}
+	first, _ := json.Marshal(idx.Manifests[0])
+	entries = append(entries, string(first))
+	for i := range maxCandidates {
+		// Distinct forged bundles (an unknown field: they never verify),
+		// all claiming to be newer than the real one.
 		b := bytes.Replace(bundle, []byte(`{`), []byte(fmt.Sprintf(`{"n%d":0,`, i)), 1)
-		at := start.Add(time.Duration(i) * time.Minute)
-		res, err := f.client.Attach(ctx, f.subject, b, registry.AttachOptions{PredicateType: predicateType, Now: func() time.Time { return at }})
+		res, err := f.client.Attach(ctx, f.subject, b, registry.AttachOptions{Mode: registry.ModeAPI, PredicateType: predicateType, Now: func() time.Time { return later }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i == 0 {
-			oldest = res.Artifact.Digest
-		}
+		e, _ := json.Marshal(res.Artifact)
+		entries = append(entries, string(e))
 	}
+	testenv.PutManifest(t, reg.Host, "verify/many", "sha256-"+f.subject.Descriptor.Digest.Encoded(), ocispec.MediaTypeImageIndex,
+		[]byte(`{"schemaVersion":2,"mediaType":"`+ocispec.MediaTypeImageIndex+`","manifests":[`+strings.Join(entries, ",")+`]}`))
 	rep, err := Verify(ctx, testenv.Ref(t, f.image()), Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
-	if err == nil || rep == nil {
-		t.Fatalf("Verify() = %v, want an error: the bundles carry an unknown field", err)
+	if err != nil {
+		t.Fatalf("Verify() = %v, want the real attestation verified among the forged ones", err)
 	}
-	if len(rep.Attestations) != maxCandidates || len(rep.Ignored) != 1 || rep.Ignored[0].Digest != oldest.String() {
-		t.Errorf("Verify() checked %d, ignored %+v; want %d checked and the oldest (%s) not checked", len(rep.Attestations), rep.Ignored, maxCandidates, oldest)
+	if rep.Verified != 1 || rep.Attestations[0].Digest != real.String() || !rep.Attestations[0].Verified {
+		t.Errorf("Verify() verified %d, first %+v; want the real %s", rep.Verified, rep.Attestations[0], real)
+	}
+	if rep.Checked != maxCandidates || rep.Unchecked != 1 || len(rep.Attestations) != maxCandidates {
+		t.Errorf("Verify() checked %d, unchecked %d, %d attestations; want %d, 1, %d", rep.Checked, rep.Unchecked, len(rep.Attestations), maxCandidates, maxCandidates)
+	}
+	if n := len(rep.Ignored); n != 1 || !strings.Contains(rep.Ignored[0].Reason, "not checked") {
+		t.Errorf("Verify() ignored %+v, want the last one not checked", rep.Ignored)
 	}
 }
 
