@@ -73,7 +73,7 @@ func (c *Client) PushImage(ctx context.Context, archivePath string, a *oci.Archi
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
 	if err := remote.Write(target, v1img, ropts...); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
+		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, redactedError{err})
 	}
 	return ocispec.Descriptor{MediaType: string(core.mediaType), Digest: digest.FromBytes(core.manifest), Size: int64(len(core.manifest))}, nil
 }

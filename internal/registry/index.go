@@ -146,6 +146,10 @@ func (c *Client) ResolveIndex(ctx context.Context, r ref.Reference, imgs []*oci.
 	return out, nil
 }
 
+// maxIndexImages bounds the image children of a registry index that binding
+// fetches (one request each). Real multi-platform images list a handful.
+const maxIndexImages = 256
+
 // indexChild is an image child of a registry index.
 type indexChild struct {
 	desc     ocispec.Descriptor // as the registry serves it
@@ -168,6 +172,17 @@ func indexImages(ctx context.Context, rp repo, raw []byte) ([]indexChild, error)
 	if err := json.Unmarshal(raw, &idx); err != nil {
 		return nil, fmt.Errorf("parsing index: %w", err)
 	}
+	// Each image child is one request: a hostile index of 20,000 children
+	// would hold the run for as many round trips. Counted before any.
+	images := 0
+	for _, m := range idx.Manifests {
+		if m.MediaType == ocispec.MediaTypeImageManifest || m.MediaType == oci.MediaTypeDockerManifest {
+			images++
+		}
+	}
+	if images > maxIndexImages {
+		return nil, fmt.Errorf("the index lists %d image manifests, more than the %d a binding fetches (README \"Limits\")", images, maxIndexImages)
+	}
 	var out []indexChild
 	for _, m := range idx.Manifests {
 		if m.MediaType != ocispec.MediaTypeImageManifest && m.MediaType != oci.MediaTypeDockerManifest {
@@ -175,6 +190,9 @@ func indexImages(ctx context.Context, rp repo, raw []byte) ([]indexChild, error)
 		}
 		if !imageArtifactType(m.ArtifactType) || oci.IsAttestationManifest(m) {
 			continue // an artifact (SBOM, signature) or a buildx attestation listed in the index
+		}
+		if err := m.Digest.Validate(); err != nil {
+			return nil, fmt.Errorf("the index lists an image with an invalid digest %q: %w", m.Digest, err)
 		}
 		child, err := rp.getManifest(ctx, m.Digest.String())
 		if err != nil {
@@ -269,7 +287,7 @@ func (c *Client) PushIndex(ctx context.Context, archivePath string, a *oci.Archi
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
 	if err := remote.WriteIndex(target, ti, opts...); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
+		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, redactedError{err})
 	}
 	return ocispec.Descriptor{MediaType: mt, Digest: idx.Digest, Size: int64(len(idx.Raw))}, nil
 }

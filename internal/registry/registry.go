@@ -10,10 +10,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
@@ -92,6 +94,17 @@ func (r repo) do(ctx context.Context, method, u string, body []byte, hdr http.He
 	return resp, nil
 }
 
+// urlQuery matches the query of a URL inside a message.
+var urlQuery = regexp.MustCompile(`(https?://[^\s"'?]+)\?[^\s"']*`)
+
+// redactedError shows err with the query strings of the URLs in its message
+// dropped: go-containerregistry's upload errors quote the upload location,
+// whose query carries the session's state token (distribution's _state).
+type redactedError struct{ err error }
+
+func (e redactedError) Error() string { return urlQuery.ReplaceAllString(e.err.Error(), "$1?…") }
+func (e redactedError) Unwrap() error { return e.err }
+
 // redact drops the query of a URL (upload locations carry state tokens).
 func redact(u string) string {
 	p, err := url.Parse(u)
@@ -163,6 +176,9 @@ type fetched struct {
 // computed from the bytes (and checked when reference is a digest); its
 // media type comes from Content-Type, else the JSON mediaType field.
 func (r repo) getManifest(ctx context.Context, reference string) (*fetched, error) {
+	if err := checkReference(reference); err != nil {
+		return nil, fmt.Errorf("fetching manifest %s: %w", r.name(), err)
+	}
 	what := fmt.Sprintf("fetching manifest %s:%s", r.name(), reference)
 	if strings.Contains(reference, ":") {
 		what = fmt.Sprintf("fetching manifest %s@%s", r.name(), reference)
@@ -198,14 +214,36 @@ func (r repo) getManifest(ctx context.Context, reference string) (*fetched, erro
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return nil, fmt.Errorf("%s: not JSON: %w", what, err)
 	}
-	if probe.MediaType != "" && (mt == "" || mt == "application/json" || mt == "text/plain") {
+	switch {
+	case probe.MediaType != "" && (mt == "" || mt == "application/json" || mt == "text/plain"):
 		mt = probe.MediaType
+	case probe.MediaType != "" && probe.MediaType != mt:
+		// Which of the two a client believes decides how it reads the
+		// bytes: refuse the ambiguity rather than bind through it.
+		return nil, fmt.Errorf("%s: the registry served Content-Type %q but the manifest says mediaType %q", what, mt, probe.MediaType)
 	}
 	return &fetched{
 		Raw:  raw,
 		Desc: ocispec.Descriptor{MediaType: mt, Digest: d, Size: int64(len(raw))},
 		ETag: resp.Header.Get("ETag"),
 	}, nil
+}
+
+// checkReference refuses a manifest reference that is neither a tag nor a
+// digest: it becomes a URL path (a "digest" from a fallback index such as
+// "../../x/manifests/y" would name another resource, fetched unchecked).
+func checkReference(reference string) error {
+	if strings.Contains(reference, ":") {
+		if _, err := digest.Parse(reference); err != nil {
+			return fmt.Errorf("%q is not a digest: %w", reference, err)
+		}
+		return nil
+	}
+	t := registry.Reference{Registry: "localhost", Repository: "x", Reference: reference}
+	if err := t.ValidateReferenceAsTag(); err != nil {
+		return fmt.Errorf("%q is not a tag", reference)
+	}
+	return nil
 }
 
 // putManifest PUTs raw under reference with hdr added; it returns the

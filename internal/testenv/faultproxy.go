@@ -43,6 +43,11 @@ const (
 	// forwarding it: an upload the registry acknowledged but does not know
 	// (yet), as when concurrent uploads of one blob race in the registry.
 	FaultSwallow
+	// FaultRewrite forwards the request and hands the registry's answer
+	// (its header, which may be changed in place, and its body) to Rewrite,
+	// whose body is sent instead: a registry, or something in front of it,
+	// that serves what it should not.
+	FaultRewrite
 )
 
 // Fault is one injection rule: requests whose method equals Method (any when
@@ -55,6 +60,8 @@ type Fault struct {
 	Times      int
 	RetryAfter string        // Fault429's Retry-After value; "1" when empty
 	Delay      time.Duration // FaultSlow's delay
+	// Rewrite is FaultRewrite's change to the answer.
+	Rewrite func(h http.Header, body []byte) []byte
 }
 
 // FaultEvent records one request the proxy saw.
@@ -133,6 +140,17 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 			w.WriteHeader(http.StatusCreated)
 		case FaultReset:
 			resetMidRequest(w, r)
+		case FaultRewrite:
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			h := rec.Header().Clone()
+			body := f.Rewrite(h, rec.Body.Bytes())
+			for k, v := range h {
+				w.Header()[k] = v
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(body)
 		}
 	}))
 	t.Cleanup(ts.Close)
@@ -231,6 +249,8 @@ func (k FaultKind) String() string {
 		return "slow"
 	case FaultSwallow:
 		return "swallow"
+	case FaultRewrite:
+		return "rewrite"
 	}
 	return "kind" + strconv.Itoa(int(k))
 }

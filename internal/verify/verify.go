@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
@@ -168,7 +169,19 @@ func verifyWith(ctx context.Context, reg source, image ref.Reference, opts Optio
 			rep.Platforms[i-1].ReferrersSource = source
 		}
 		c := checker{reg: reg, repository: repository, subject: s, opts: opts, pol: pol, local: local, image: image}
+		seen := map[digest.Digest]bool{}
 		for _, d := range refs {
+			// A listing is remote data: an entry whose digest is no digest
+			// would become a URL path; one listed twice is one referrer.
+			if err := d.Digest.Validate(); err != nil {
+				rep.Ignored = append(rep.Ignored, Ignored{Digest: string(d.Digest), ArtifactType: d.ArtifactType, Reason: fmt.Sprintf("not a valid digest: %v", err)})
+				continue
+			}
+			if seen[d.Digest] {
+				rep.Ignored = append(rep.Ignored, Ignored{Digest: d.Digest.String(), ArtifactType: d.ArtifactType, Reason: "listed again (the same referrer is checked once)"})
+				continue
+			}
+			seen[d.Digest] = true
 			if why := foreign(d); why != "" {
 				rep.Ignored = append(rep.Ignored, Ignored{Digest: d.Digest.String(), ArtifactType: d.ArtifactType, Reason: why})
 				continue

@@ -427,3 +427,53 @@ func TestVerifyRegistryFailureIsNotRejection(t *testing.T) {
 		t.Errorf("Verify(registry recovered) = %v, want verified", err)
 	}
 }
+
+// TestVerifyHostileFallbackIndex: a fallback index (anyone who can push may
+// write it) whose entries name no digest, or name one referrer twice, is no
+// reason to fail: bad entries are skipped with a reason, a repeated one is
+// checked and counted once.
+func TestVerifyHostileFallbackIndex(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartGGCR(t)
+	f := newFixture(t, reg, "verify/hostile")
+	bundle, pub := keySigned(t, f.statement(t))
+	art := f.attach(t, bundle, predicateType)
+	tag := "sha256-" + f.subject.Descriptor.Digest.Encoded()
+	raw, _, err := f.client.FetchManifest(context.Background(), f.subject.Repository, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx struct {
+		SchemaVersion int               `json:"schemaVersion"`
+		MediaType     string            `json:"mediaType"`
+		Manifests     []json.RawMessage `json:"manifests"`
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.Manifests) != 1 {
+		t.Fatalf("fallback index %s: %v", raw, err)
+	}
+	bad := json.RawMessage(`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../other/manifests/evil","size":10,"artifactType":"application/vnd.dev.sigstore.bundle.v0.3+json"}`)
+	idx.Manifests = append(idx.Manifests, idx.Manifests[0], bad)
+	forged, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The registry refuses such an index: a proxy in front of it serves it.
+	proxy := testenv.StartFaultProxy(t, reg.URL)
+	proxy.Add(testenv.Fault{Method: http.MethodGet, Path: regexp.MustCompile(`/manifests/` + tag + `$`), Kind: testenv.FaultRewrite, Times: -1,
+		Rewrite: func(http.Header, []byte) []byte { return forged }})
+	image := testenv.Ref(t, proxy.Host+"/"+f.subject.Repository.Repository+"@"+f.subject.Descriptor.Digest.String())
+	rep, err := Verify(context.Background(), image, Options{Client: f.client, Policy: sign.Policy{PublicKey: pub}})
+	if err != nil {
+		t.Fatalf("Verify() = %v, want the one real attestation verified", err)
+	}
+	if rep.Verified != 1 || len(rep.Attestations) != 1 || rep.Attestations[0].Digest != art.String() {
+		t.Errorf("Verify() = %d of %d verified (%+v), want %s once", rep.Verified, len(rep.Attestations), rep.Attestations, art)
+	}
+	var reasons []string
+	for _, ig := range rep.Ignored {
+		reasons = append(reasons, ig.Reason)
+	}
+	if joined := strings.Join(reasons, "|"); !strings.Contains(joined, "not a valid digest") || !strings.Contains(joined, "listed again") {
+		t.Errorf("ignored reasons = %q, want the bad digest and the repeat named", reasons)
+	}
+}

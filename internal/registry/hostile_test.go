@@ -1,0 +1,118 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/testenv"
+)
+
+// TestContentTypeDisagreesWithMediaType: a registry that serves an image
+// manifest as an image index (or the other way round) is refused, not bound
+// through whichever of the two a client happens to believe.
+func TestContentTypeDisagreesWithMediaType(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartGGCR(t)
+	proxy := testenv.StartFaultProxy(t, reg.URL)
+	img := pushRandomImage(t, reg.Host+"/ct/app:v1")
+	proxy.Add(testenv.Fault{Method: http.MethodGet, Path: regexp.MustCompile(`/manifests/v1$`), Kind: testenv.FaultRewrite, Times: -1,
+		Rewrite: func(h http.Header, body []byte) []byte {
+			h.Set("Content-Type", ocispec.MediaTypeImageIndex)
+			return body
+		}})
+	c := newTestClient(t, Options{})
+	_, err := c.Resolve(context.Background(), testenv.Ref(t, proxy.Host+"/ct/app:v1"), imageID(t, img))
+	if err == nil || !strings.Contains(err.Error(), "Content-Type") || !strings.Contains(err.Error(), "mediaType") {
+		t.Fatalf("Resolve(Content-Type index, body a manifest) = %v, want the disagreement refused", err)
+	}
+}
+
+// TestIndexChildrenBounded: an index listing more image manifests than a
+// binding fetches is refused before any child is fetched.
+func TestIndexChildrenBounded(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartGGCR(t)
+	proxy := testenv.StartFaultProxy(t, reg.URL)
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex}
+	idx.SchemaVersion = 2
+	for i := range maxIndexImages + 1 {
+		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString(fmt.Sprint(i)), Size: 100})
+	}
+	raw, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registries refuse an index whose children they lack: a real index is
+	// pushed, and the proxy serves the big one in its place.
+	pushRandomIndex(t, reg.Host+"/big/app:v1", 1)
+	proxy.Add(testenv.Fault{Method: http.MethodGet, Path: regexp.MustCompile(`/manifests/v1$`), Kind: testenv.FaultRewrite, Times: -1,
+		Rewrite: func(http.Header, []byte) []byte { return raw }})
+	c := newTestClient(t, Options{})
+	_, err = c.Resolve(context.Background(), testenv.Ref(t, proxy.Host+"/big/app:v1"), digest.FromString("config"))
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than the %d", maxIndexImages)) {
+		t.Fatalf("Resolve(index of %d images) = %v, want it refused naming the bound", maxIndexImages+1, err)
+	}
+	for _, e := range proxy.Events() {
+		if strings.Contains(e.Path, "/manifests/sha256:") {
+			t.Fatalf("a child was fetched (%s %s) before the bound refused the index", e.Method, e.Path)
+		}
+	}
+}
+
+// TestManifestReferenceIsNoPath: a "digest" from remote data that is no
+// digest (a fallback index entry "sha256:../../x") never becomes a URL path.
+func TestManifestReferenceIsNoPath(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartGGCR(t)
+	proxy := testenv.StartFaultProxy(t, reg.URL)
+	c := newTestClient(t, Options{})
+	for _, bad := range []string{"sha256:../../other/manifests/v1", "../v1", "v1/../../x", "a b"} {
+		if _, _, err := c.FetchManifest(context.Background(), testenv.Ref(t, proxy.Host+"/p/app"), bad); err == nil {
+			t.Errorf("FetchManifest(%q) = nil error, want it refused", bad)
+		}
+	}
+	if n := len(proxy.Events()); n != 0 {
+		t.Errorf("the registry saw %d request(s) for references that are no tag or digest", n)
+	}
+}
+
+// TestPushErrorHidesUploadState: a push that fails quotes no upload
+// location's query (distribution's _state token).
+func TestPushErrorHidesUploadState(t *testing.T) {
+	t.Parallel()
+	dist := testenv.StartDistribution(t)
+	proxy := testenv.StartFaultProxy(t, dist.URL)
+	// The upload PUT (distribution's location carries ?_state=) is reset:
+	// go-containerregistry's error quotes the URL it was sending to.
+	proxy.Add(testenv.Fault{Method: http.MethodPut, Path: regexp.MustCompile(`/blobs/uploads/`), Kind: testenv.FaultReset, Times: -1})
+	path := filepath.Join("..", "..", "testdata", "archives", "docker25.tar")
+	a, err := oci.Scan(context.Background(), path, oci.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestClient(t, Options{})
+	_, err = c.PushImage(context.Background(), path, a, &a.Images[0], testenv.Ref(t, proxy.Host+"/state/app:v1"))
+	if err == nil {
+		t.Fatal("PushImage() through resets = nil error")
+	}
+	if strings.Contains(err.Error(), "_state=") {
+		t.Errorf("PushImage() error quotes the upload state: %v", err)
+	}
+	// The test means something only if the unredacted error did quote it.
+	var re redactedError
+	if !errors.As(err, &re) || !bytes.Contains([]byte(re.err.Error()), []byte("_state=")) {
+		t.Fatalf("PushImage() error %v: want a redacted error whose cause quotes the upload URL", err)
+	}
+}
