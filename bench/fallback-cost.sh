@@ -24,6 +24,7 @@ cd "$root"
 go test -c -o "$tmp/after.test" ./internal/cli/
 trees="after"
 if [ -n "${BASE:-}" ]; then
+	echo "BASE $BASE is $(git rev-parse --short "$BASE"); this tree is $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' with uncommitted changes')"
 	mkdir "$tmp/base"
 	git archive "$BASE" | tar -x -C "$tmp/base"
 	cp internal/cli/runcost_test.go "$tmp/base/internal/cli/"
