@@ -13,6 +13,8 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // Fallback protocol parameters (ARCHITECTURE.md, "The fallback tag").
@@ -252,7 +254,7 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 			}
 			// Sent once, and it must land within settle/2 of its read: a
 			// retry of a failed write starts again from a fresh read.
-			pctx, cancel := context.WithDeadline(withoutRetry(ctx), readAt.Add(settle/2))
+			pctx, cancel := context.WithDeadline(retry.Once(ctx), readAt.Add(settle/2))
 			_, err = r.putManifest(pctx, tag, ocispec.MediaTypeImageIndex, raw, hdr)
 			cancel()
 			if err != nil {
