@@ -63,6 +63,8 @@ var inputs = []input{
 		usage: "Token for ghcr.io when the Docker config has no credentials for it (docker/login-action writes them there), and for GitHub's attestations API (github-attestations). Default: the workflow's GITHUB_TOKEN."},
 	{name: "allow-insecure-registry", def: "false", bool: true,
 		usage: "Allow plain HTTP to a registry that is not on loopback. Default: false (loopback registries always may use HTTP)."},
+	{name: "request-timeout", def: "60s",
+		usage: "How long one request to a registry, a Sigstore service (Fulcio, Rekor, timestamp authority, TUF) or GitHub may go without progress before it is abandoned: until its answer starts, and between two reads while a body moves (a slow upload that keeps moving is never cut off). Abandoned and failed requests are retried with backoff, at most 5 times and for at most 3 timeouts (at least 30s) in all. A Go duration (30s, 2m) or seconds. Default: 60s."},
 	{name: "show-summary", def: "true", bool: true,
 		usage: "Write a job summary with the digests, the log entry and verify commands. Default: true."},
 	{name: "runner-temp", actionDef: "${{ runner.temp }}", actionOnly: true,

@@ -54,6 +54,8 @@ func TestValidateNamesTheInput(t *testing.T) {
 		{"subject-path does not exist", []string{"--subject-path", filepath.Join(dir, "nope.tar")}, "subject-path"},
 		{"subject-path is a directory", []string{"--subject-path", dir}, "subject-path"},
 		{"bad boolean", []string{"--subject-path", archive, "--dry-run=yes"}, "dry-run"},
+		{"bad request-timeout", []string{"--subject-path", archive, "--request-timeout", "soon"}, "request-timeout"},
+		{"request-timeout of zero", []string{"--subject-path", archive, "--request-timeout", "0s"}, "request-timeout"},
 		{"bad referrers-mode", []string{"--subject-path", archive, "--referrers-mode", "both"}, "referrers-mode"},
 		{"fallback-settle without a unit", []string{"--subject-path", archive, "--fallback-settle", "3"}, "fallback-settle"},
 		{"fallback-settle too short", []string{"--subject-path", archive, "--fallback-settle", "10ms"}, "fallback-settle"},
@@ -127,6 +129,7 @@ func TestActionsInputs(t *testing.T) {
 		Sigstore:       "auto",
 		ShowSummary:    true,
 		Actions:        true,
+		RequestTimeout: time.Minute,
 
 		GitHubAttestations: "auto",
 	}

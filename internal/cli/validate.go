@@ -233,6 +233,7 @@ func (c *Config) signOptions(getenv func(string) string) sign.Options {
 		TrustedRootPath: c.TrustedRoot,
 		SigningKey:      c.SigningKey,
 		IdentityToken:   c.IdentityToken,
+		RequestTimeout:  c.RequestTimeout,
 		Getenv:          getenv,
 	}
 }

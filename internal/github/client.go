@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"oras.land/oras-go/v2/registry/remote/retry"
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // DefaultAPIURL is the API of github.com.
@@ -46,10 +46,15 @@ type Options struct {
 	// CheckRedirect is replaced by one that drops the token on a redirect to
 	// another origin. Nil: http.DefaultTransport.
 	HTTPClient *http.Client
-	// Retry decides which requests are sent again. Nil: 5 retries with
-	// jittered exponential backoff from 200 ms (see the package doc).
+	// Retry decides which requests are sent again. Nil: retry.Policy, the
+	// product's one policy (5 retries, jittered exponential backoff from
+	// 200 ms, Retry-After and x-ratelimit-reset honoured up to 60 s).
 	Retry Policy
-	// Timeout bounds one call, retries included. Zero: 2 minutes.
+	// RequestTimeout is how long one request may go without progress (the
+	// request-timeout input). Zero: retry.DefaultTimeout.
+	RequestTimeout time.Duration
+	// Timeout bounds one call, retries included. Zero: the retry policy's
+	// total budget, at least 2 minutes.
 	Timeout time.Duration
 }
 
@@ -75,9 +80,14 @@ func New(opts Options) (*Client, error) {
 	if opts.HTTPClient != nil && opts.HTTPClient.Transport != nil {
 		rt = opts.HTTPClient.Transport
 	}
-	var policy Policy = defaultPolicy{}
+	tr := &retry.Transport{
+		Base:      schemeGuard{base: rt},
+		Policy:    retry.Policy{Timeout: opts.RequestTimeout},
+		Service:   "GitHub API",
+		Permanent: func(err error) bool { return errors.Is(err, ErrInsecure) },
+	}
 	if opts.Retry != nil {
-		policy = opts.Retry
+		tr.Decide = opts.Retry.Retry
 	}
 	c := &Client{
 		base:    base,
@@ -85,7 +95,7 @@ func New(opts Options) (*Client, error) {
 		ua:      opts.UserAgent,
 		timeout: opts.Timeout,
 		hc: &http.Client{
-			Transport:     &retry.Transport{Base: schemeGuard{base: rt}, Policy: func() retry.Policy { return policy }},
+			Transport:     tr,
 			CheckRedirect: checkRedirect,
 		},
 	}
@@ -93,7 +103,7 @@ func New(opts Options) (*Client, error) {
 		c.ua = "oci-attest"
 	}
 	if c.timeout <= 0 {
-		c.timeout = defaultTimeout
+		c.timeout = max(defaultTimeout, tr.Policy.Total())
 	}
 	return c, nil
 }

@@ -7,9 +7,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
-// TestPolicy holds the retry decisions the stand-in cannot show: GitHub's
+// TestPolicy holds the retry decisions of the shared policy (internal/retry) the stand-in cannot show: GitHub's
 // rate-limited 403s (secondary limits with Retry-After, the primary limit
 // with x-ratelimit-reset) against a plain 403.
 func TestPolicy(t *testing.T) {
@@ -39,10 +41,9 @@ func TestPolicy(t *testing.T) {
 		{"501 is final", 0, resp(501), nil, 0, -1},
 		{"422 is final", 0, resp(422), nil, 0, -1},
 		{"a reset", 2, nil, syscall.ECONNRESET, 640 * time.Millisecond, 960 * time.Millisecond},
-		{"refused plain HTTP is final", 0, nil, ErrInsecure, 0, -1},
-		{"the last attempt", retryMax, resp(500), nil, 0, -1},
+		{"the last attempt", retry.DefaultRetries, resp(500), nil, 0, -1},
 	} {
-		d, err := defaultPolicy{}.Retry(tc.attempt, tc.resp, tc.err)
+		d, err := retry.Policy{}.Retry(tc.attempt, tc.resp, tc.err)
 		switch {
 		case err != nil:
 			t.Errorf("%s: Retry() error = %v", tc.name, err)

@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
-	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // ghcrHost is the registry GitHubToken is used for.
@@ -37,6 +39,10 @@ type Options struct {
 	// redirects and the plain-HTTP guard are layered on top. Nil:
 	// http.DefaultTransport.
 	HTTPClient *http.Client
+	// RequestTimeout is how long one request may go without progress before
+	// it is abandoned (and retried within retry.Policy's bounds): the
+	// request-timeout input. Zero: retry.DefaultTimeout.
+	RequestTimeout time.Duration
 	// UserAgent is sent with every request. Empty: "oci-attest".
 	UserAgent string
 }
@@ -88,9 +94,11 @@ func New(opts Options) (*Client, error) {
 	}
 	wire := counting{base: schemeGuard{base: base, allowInsecure: opts.AllowInsecure}}
 	hc := &http.Client{
-		Transport: foreignChallenge{base: retrying{
-			retry: &retry.Transport{Base: wire, Policy: func() retry.Policy { return retryPolicy{} }},
-			once:  wire,
+		Transport: foreignChallenge{base: &retry.Transport{
+			Base:      wire,
+			Policy:    retry.Policy{Timeout: opts.RequestTimeout},
+			Service:   "registry",
+			Permanent: permanent,
 		}},
 		CheckRedirect: checkRedirect(redirect),
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/oci-attest/oci-attest/internal/ref"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +19,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/ref"
+	"github.com/oci-attest/oci-attest/internal/retry"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -235,11 +237,10 @@ func TestRetryPolicy(t *testing.T) {
 		{"reset", 0, nil, &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}, 150 * time.Millisecond, 250 * time.Millisecond},
 		{"eof", 0, nil, io.ErrUnexpectedEOF, 150 * time.Millisecond, 250 * time.Millisecond},
 		{"canceled", 0, nil, context.Canceled, 0, -1},
-		{"insecure", 0, nil, ErrInsecure, 0, -1},
-		{"exhausted", retryMax, resp(503, ""), nil, 0, -1},
+		{"exhausted", retry.DefaultRetries, resp(503, ""), nil, 0, -1},
 	}
 	for _, tc := range cases {
-		d, err := retryPolicy{}.Retry(tc.attempt, tc.resp, tc.err)
+		d, err := retry.Policy{}.Retry(tc.attempt, tc.resp, tc.err)
 		if err != nil {
 			t.Errorf("%s: Retry() error = %v", tc.name, err)
 		}
@@ -251,6 +252,13 @@ func TestRetryPolicy(t *testing.T) {
 		}
 		if d < tc.min || d > tc.max {
 			t.Errorf("%s: Retry() = %v, want %v..%v", tc.name, d, tc.min, tc.max)
+		}
+	}
+	// The registry's own sentinels are never retried, by the transport or
+	// by the fallback tag's rounds.
+	for _, err := range []error{ErrInsecure, fmt.Errorf("x: %w", oci.ErrDigestMismatch)} {
+		if ok, _ := transient(err); ok || !permanent(err) {
+			t.Errorf("%v: transient = %v, permanent = %v; want never retried", err, ok, permanent(err))
 		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // Fallback protocol parameters (ARCHITECTURE.md, "The fallback tag").
@@ -293,7 +295,7 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 				if ifMatch != "" {
 					hdr.Set("If-Match", ifMatch)
 				}
-				pctx, cancel := context.WithDeadline(withoutRetry(ctx), readAt.Add(settle/2))
+				pctx, cancel := context.WithDeadline(retry.Once(ctx), readAt.Add(settle/2))
 				defer cancel()
 				_, err := r.putManifest(pctx, tag, ocispec.MediaTypeImageIndex, raw, hdr)
 				return err

@@ -1,25 +1,14 @@
 package registry
 
 import (
-	"net"
-	"net/netip"
 	"strings"
+
+	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
 // isLoopback reports whether host ("name" or "name:port") is localhost or a
-// loopback address (127.0.0.0/8, ::1).
-func isLoopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(h)
-	return err == nil && a.IsLoopback()
-}
+// loopback address (ref.IsLoopback).
+func isLoopback(host string) bool { return ref.IsLoopback(host) }
 
 // fallbackTag is the referrers tag schema name for a subject digest:
 // "<alg>-<hex>" (distribution-spec "Referrers Tag Schema").

@@ -82,6 +82,11 @@ type Options struct {
 	// timeout.
 	HTTPClient *http.Client
 
+	// RequestTimeout is how long one request to a Sigstore service, a TUF
+	// repository or the token endpoint may go without progress (the
+	// request-timeout input). Zero: retry.DefaultTimeout.
+	RequestTimeout time.Duration
+
 	// Now is the clock used to select services from a signing config. nil
 	// means time.Now.
 	Now func() time.Time

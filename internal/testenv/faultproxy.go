@@ -48,6 +48,9 @@ const (
 	// whose body is sent instead: a registry, or something in front of it,
 	// that serves what it should not.
 	FaultRewrite
+	// FaultHang reads the request and never answers (until the client gives
+	// up or the test ends): a remote that accepts the connection and hangs.
+	FaultHang
 )
 
 // Fault is one injection rule: requests whose method equals Method (any when
@@ -93,6 +96,7 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 		t.Fatalf("parsing proxy target %q: %v", target, err)
 	}
 	p := &FaultProxy{}
+	hung := make(chan struct{}) // closed at cleanup: hanging handlers return
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ErrorLog = nil
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -144,6 +148,12 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 			serveIfMatch(w, r, rp, u)
 		case FaultHold:
 			serveHold(w, r, rp, f.Delay)
+		case FaultHang:
+			_, _ = io.Copy(io.Discard, r.Body)
+			select {
+			case <-r.Context().Done():
+			case <-hung:
+			}
 		case FaultRewrite:
 			rec := httptest.NewRecorder()
 			rp.ServeHTTP(rec, r)
@@ -158,6 +168,7 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 		}
 	}))
 	t.Cleanup(ts.Close)
+	t.Cleanup(func() { close(hung) }) // runs before ts.Close, which waits for handlers
 	p.Host = ts.Listener.Addr().String()
 	return p
 }
@@ -259,6 +270,8 @@ func (k FaultKind) String() string {
 		return "if-match"
 	case FaultHold:
 		return "hold"
+	case FaultHang:
+		return "hang"
 	}
 	return "kind" + strconv.Itoa(int(k))
 }
