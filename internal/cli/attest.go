@@ -593,6 +593,7 @@ func (p *pipeline) attach(ctx context.Context, u *attestResult) error {
 	res, err := p.client.AttachAll(ctx, refs, registry.AttachOptions{
 		Mode:          p.c.mode,
 		PredicateType: attest.PredicateType,
+		Settle:        p.c.settle,
 	})
 	failed := map[int]bool{}
 	for j, ar := range res {
@@ -609,6 +610,13 @@ func (p *pipeline) attach(ctx context.Context, u *attestResult) error {
 			}
 			mine = append(mine, ar)
 			p.log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, bu.subject.Repository.Name(), refs[j].Subject.Descriptor.Digest, ar.Reason)
+			if ar.ReferrersTag != "" {
+				how := "the registry ignores If-Match: two verification reads"
+				if ar.TagIfMatch {
+					how = "the registry honours If-Match: conditional write, one verification read"
+				}
+				p.log.Infof("fallback tag %s written and verified in %d round(s) (%s)", ar.ReferrersTag, ar.TagRounds, how)
+			}
 			if ar.Reuploads > 0 {
 				p.log.Infof("the registry did not know a blob of the referrer while other uploads of it were under way: uploaded it again %d time(s)", ar.Reuploads)
 			}

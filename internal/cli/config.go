@@ -25,6 +25,7 @@ type Config struct {
 	PushToRegistry        bool
 	PushImage             bool
 	ReferrersMode         string
+	FallbackSettle        string
 	Sigstore              string
 	FulcioURL             string
 	RekorURL              string
@@ -60,6 +61,9 @@ type Config struct {
 	platforms []oci.Platform
 	// mode is referrers-mode parsed.
 	mode registry.Mode
+	// settle is fallback-settle parsed (zero: the registry package's
+	// default).
+	settle time.Duration
 	// ghMode is github-attestations parsed; ghEnv is what the GitHub stage
 	// reads from the environment (github.go).
 	ghMode string
@@ -184,21 +188,22 @@ func parseBool(name, v string) (bool, error) {
 
 func configFrom(v map[string]string) (*Config, error) {
 	c := &Config{
-		SubjectPath:   v["subject-path"],
-		SubjectName:   v["subject-name"],
-		Platforms:     v["platforms"],
-		ReferrersMode: v["referrers-mode"],
-		Sigstore:      v["sigstore"],
-		FulcioURL:     v["fulcio-url"],
-		RekorURL:      v["rekor-url"],
-		TSAURL:        v["tsa-url"],
-		TrustedRoot:   v["trusted-root"],
-		SigningKey:    v["signing-key"],
-		IdentityToken: v["identity-token"],
-		BundlePath:    v["bundle-path"],
-		StatementPath: v["statement-path"],
-		GitHubToken:   v["github-token"],
-		Output:        v["output"],
+		SubjectPath:    v["subject-path"],
+		SubjectName:    v["subject-name"],
+		Platforms:      v["platforms"],
+		ReferrersMode:  v["referrers-mode"],
+		FallbackSettle: v["fallback-settle"],
+		Sigstore:       v["sigstore"],
+		FulcioURL:      v["fulcio-url"],
+		RekorURL:       v["rekor-url"],
+		TSAURL:         v["tsa-url"],
+		TrustedRoot:    v["trusted-root"],
+		SigningKey:     v["signing-key"],
+		IdentityToken:  v["identity-token"],
+		BundlePath:     v["bundle-path"],
+		StatementPath:  v["statement-path"],
+		GitHubToken:    v["github-token"],
+		Output:         v["output"],
 
 		GitHubAttestations: v["github-attestations"],
 	}

@@ -38,6 +38,8 @@ var inputs = []input{
 		usage: "Push the archive's image to subject-name first, then attest the pushed digest (for workflows that docker save but never push); excludes subject-digest. Default: false."},
 	{name: "referrers-mode", def: "auto",
 		usage: "How the referrer is made discoverable: auto (use the referrers API when the registry has it, else also maintain the sha256-<digest> fallback tag), api (never write the tag) or tag (always write it). Default: auto."},
+	{name: "fallback-settle", def: "3s",
+		usage: "Settle of the sha256-<digest> fallback tag, on registries without the referrers API (a duration: 3s, 1500ms, 10s; 200ms to 10m): every tag write must land within half of it after the read it merged, and each of the two verification reads waits half of it (plus up to a tenth of that) after the answer before it; where the registry honours If-Match, one read. It trades time for tolerance: a run spends about the settle on the tag, and a registry write slower than half of it is abandoned and retried, while a write a registry commits after the client gave up is only caught if it lands within the verification. Raise it for registries whose writes can take longer; every job writing the same image's tag must use the same value. Default: 3s."},
 	{name: "sigstore", def: "auto",
 		usage: "Sigstore instance: auto (public repository: public-good, otherwise github), public-good, github or custom (fulcio-url, rekor-url, tsa-url, trusted-root). Ignored with signing-key. Default: auto."},
 	{name: "fulcio-url", usage: "Fulcio URL of a custom Sigstore instance (sigstore: custom). Default: none."},
