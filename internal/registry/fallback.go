@@ -263,7 +263,7 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 	for attempt := 0; attempt < fallbackAttempts; attempt++ {
 		st.rounds++
 		if attempt > 0 {
-			if err := sleep(ctx, max(wait, roundBackoff(attempt, settle))); err != nil {
+			if err := retry.Sleep(ctx, max(wait, roundBackoff(attempt, settle))); err != nil {
 				return st, fmt.Errorf("updating fallback tag %s:%s: %w (last: %w)", r.name(), tag, err, last)
 			}
 		}
@@ -367,7 +367,7 @@ func verifyWait(settle time.Duration) time.Duration {
 func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, known *seenEntries, settle time.Duration, reads int) (bool, error) {
 	var first digest.Digest
 	for i := 0; i < reads; i++ {
-		if err := sleep(ctx, verifyWait(settle)); err != nil {
+		if err := retry.Sleep(ctx, verifyWait(settle)); err != nil {
 			return false, err
 		}
 		idx, f, err := r.readFallback(ctx, tag)
@@ -395,16 +395,4 @@ func roundBackoff(attempt int, settle time.Duration) time.Duration {
 		d = settle
 	}
 	return time.Duration(rand.Int64N(int64(d)) + 1) //nolint:gosec // jitter
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

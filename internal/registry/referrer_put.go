@@ -12,6 +12,8 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // referrerPutAttempts bounds the referrer manifest PUTs of one Attach when
@@ -55,7 +57,7 @@ func (r repo) putReferrer(ctx context.Context, art *artifact, bundle []byte) (ht
 			return nil, attempt - 1, fmt.Errorf("%w (the registry still does not know %s after %d uploads)", err, strings.Join(names, " and "), attempt)
 		}
 		d := 100 * time.Millisecond << (attempt - 1)
-		if err := sleep(ctx, d/2+time.Duration(rand.Int64N(int64(d/2)+1))); err != nil { //nolint:gosec // jitter
+		if err := retry.Sleep(ctx, d/2+time.Duration(rand.Int64N(int64(d/2)+1))); err != nil { //nolint:gosec // jitter
 			return nil, attempt - 1, err
 		}
 		for _, i := range again {

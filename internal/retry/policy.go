@@ -134,7 +134,7 @@ func (p Policy) Retry(attempt int, resp *http.Response, err error) (time.Duratio
 func Status(code int, retryAfter string) (bool, time.Duration) {
 	switch {
 	case code == http.StatusTooManyRequests, code == http.StatusServiceUnavailable:
-		d, _ := RetryAfter(retryAfter, time.Now())
+		d, _ := parseRetryAfter(retryAfter, time.Now())
 		return d <= RetryAfterCap, d
 	case code == http.StatusRequestTimeout, code >= 500 && code != http.StatusNotImplemented:
 		return true, 0
@@ -159,7 +159,7 @@ func RateLimited(resp *http.Response) bool {
 // x-ratelimit-reset (Unix seconds) when x-ratelimit-remaining is 0.
 func wait(h http.Header, now time.Time) (time.Duration, bool) {
 	if v := h.Get("Retry-After"); v != "" {
-		return RetryAfter(v, now)
+		return parseRetryAfter(v, now)
 	}
 	if h.Get("X-Ratelimit-Remaining") == "0" {
 		if s, err := strconv.ParseInt(h.Get("X-Ratelimit-Reset"), 10, 64); err == nil {
@@ -169,8 +169,8 @@ func wait(h http.Header, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// RetryAfter parses a Retry-After value: delay-seconds or an HTTP-date.
-func RetryAfter(v string, now time.Time) (time.Duration, bool) {
+// parseRetryAfter parses a Retry-After value: delay-seconds or an HTTP-date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}

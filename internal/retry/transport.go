@@ -285,7 +285,7 @@ func (b *body) Read(p []byte) (int, error) {
 		b.w.kick()
 	}
 	switch {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		b.w.stop()
 	case err != nil && errors.Is(context.Cause(b.ctx), errDeadline):
 		err = b.t.fail(b.req, b.attempts, b.start, nil, fmt.Errorf("%w: reading the answer: %w", ErrTimeout, err))
