@@ -22,6 +22,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
+	"github.com/oci-attest/oci-attest/internal/retry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
 
@@ -302,11 +303,12 @@ func (p *pipeline) resolveSubject(ctx context.Context, u *attestResult) error {
 		client, err := registry.New(registry.Options{
 			// In a docker action, a DOCKER_CONFIG the job set under
 			// runner.temp may still name the host's path.
-			DockerConfig:  c.paths.toContainer(p.getenv("DOCKER_CONFIG")),
-			GitHubToken:   c.GitHubToken,
-			AllowInsecure: c.AllowInsecureRegistry,
-			Getenv:        p.getenv,
-			UserAgent:     "oci-attest/" + version,
+			DockerConfig:   c.paths.toContainer(p.getenv("DOCKER_CONFIG")),
+			GitHubToken:    c.GitHubToken,
+			AllowInsecure:  c.AllowInsecureRegistry,
+			RequestTimeout: c.RequestTimeout,
+			Getenv:         p.getenv,
+			UserAgent:      "oci-attest/" + version,
 		})
 		if err != nil {
 			return err
@@ -386,7 +388,7 @@ func (p *pipeline) registryError(b *binding, prefix string, err error) error {
 	case errors.Is(err, registry.ErrForeignTag):
 		err = fmt.Errorf("%w (it is never overwritten: delete or move it, or use referrers-mode: api)", err)
 	}
-	if b.defaulted {
+	if b.defaulted && !errors.Is(err, retry.ErrTimeout) { // a registry that does not answer is not a naming problem
 		err = fmt.Errorf("%w (subject-name defaulted to the archive's tag %s: set subject-name to the image's registry repository)", err, b.defaultTag)
 	}
 	if prefix != "" {
@@ -591,6 +593,7 @@ func (p *pipeline) attach(ctx context.Context, u *attestResult) error {
 	res, err := p.client.AttachAll(ctx, refs, registry.AttachOptions{
 		Mode:          p.c.mode,
 		PredicateType: attest.PredicateType,
+		Settle:        p.c.settle,
 	})
 	failed := map[int]bool{}
 	for j, ar := range res {
@@ -607,6 +610,13 @@ func (p *pipeline) attach(ctx context.Context, u *attestResult) error {
 			}
 			mine = append(mine, ar)
 			p.log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, bu.subject.Repository.Name(), refs[j].Subject.Descriptor.Digest, ar.Reason)
+			if ar.ReferrersTag != "" {
+				how := "the registry ignores If-Match: two verification reads"
+				if ar.TagIfMatch {
+					how = "the registry honours If-Match: conditional write, one verification read"
+				}
+				p.log.Infof("fallback tag %s written and verified in %d round(s) (%s)", ar.ReferrersTag, ar.TagRounds, how)
+			}
 			if ar.Reuploads > 0 {
 				p.log.Infof("the registry did not know a blob of the referrer while other uploads of it were under way: uploaded it again %d time(s)", ar.Reuploads)
 			}

@@ -3,7 +3,9 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	"github.com/sethvargo/go-githubactions"
@@ -23,6 +25,7 @@ type Config struct {
 	PushToRegistry        bool
 	PushImage             bool
 	ReferrersMode         string
+	FallbackSettle        string
 	Sigstore              string
 	FulcioURL             string
 	RekorURL              string
@@ -35,8 +38,11 @@ type Config struct {
 	DryRun                bool
 	GitHubToken           string
 	AllowInsecureRegistry bool
-	ShowSummary           bool
-	GitHubAttestations    string
+	// RequestTimeout is request-timeout parsed: every remote request's
+	// progress deadline (internal/retry).
+	RequestTimeout     time.Duration
+	ShowSummary        bool
+	GitHubAttestations string
 	// Output is the CLI's stdout format for the outputs: text or json.
 	Output string
 
@@ -55,6 +61,9 @@ type Config struct {
 	platforms []oci.Platform
 	// mode is referrers-mode parsed.
 	mode registry.Mode
+	// settle is fallback-settle parsed (zero: the registry package's
+	// default).
+	settle time.Duration
 	// ghMode is github-attestations parsed; ghEnv is what the GitHub stage
 	// reads from the environment (github.go).
 	ghMode string
@@ -179,21 +188,22 @@ func parseBool(name, v string) (bool, error) {
 
 func configFrom(v map[string]string) (*Config, error) {
 	c := &Config{
-		SubjectPath:   v["subject-path"],
-		SubjectName:   v["subject-name"],
-		Platforms:     v["platforms"],
-		ReferrersMode: v["referrers-mode"],
-		Sigstore:      v["sigstore"],
-		FulcioURL:     v["fulcio-url"],
-		RekorURL:      v["rekor-url"],
-		TSAURL:        v["tsa-url"],
-		TrustedRoot:   v["trusted-root"],
-		SigningKey:    v["signing-key"],
-		IdentityToken: v["identity-token"],
-		BundlePath:    v["bundle-path"],
-		StatementPath: v["statement-path"],
-		GitHubToken:   v["github-token"],
-		Output:        v["output"],
+		SubjectPath:    v["subject-path"],
+		SubjectName:    v["subject-name"],
+		Platforms:      v["platforms"],
+		ReferrersMode:  v["referrers-mode"],
+		FallbackSettle: v["fallback-settle"],
+		Sigstore:       v["sigstore"],
+		FulcioURL:      v["fulcio-url"],
+		RekorURL:       v["rekor-url"],
+		TSAURL:         v["tsa-url"],
+		TrustedRoot:    v["trusted-root"],
+		SigningKey:     v["signing-key"],
+		IdentityToken:  v["identity-token"],
+		BundlePath:     v["bundle-path"],
+		StatementPath:  v["statement-path"],
+		GitHubToken:    v["github-token"],
+		Output:         v["output"],
 
 		GitHubAttestations: v["github-attestations"],
 	}
@@ -215,5 +225,32 @@ func configFrom(v map[string]string) (*Config, error) {
 	if d := v["subject-digest"]; d != "" {
 		c.SubjectDigest = digest.Digest(d)
 	}
+	if c.RequestTimeout, err = parseTimeout("request-timeout", v["request-timeout"]); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// maxTimeout bounds duration inputs: beyond an hour a "timeout" only hides a
+// hang from the job's own limit.
+const maxTimeout = time.Hour
+
+// parseTimeout reads a duration input: a Go duration (30s, 1m30s) or a
+// number of seconds. Empty: zero (the default applies).
+func parseTimeout(name, v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		n, nerr := strconv.ParseUint(v, 10, 32)
+		if nerr != nil {
+			return 0, badInput(name, "%q is not a duration: use a number of seconds or a Go duration such as 30s or 2m", v)
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d <= 0 || d > maxTimeout {
+		return 0, badInput(name, "%q is out of range: use a duration above 0 and at most %v", v, maxTimeout)
+	}
+	return d, nil
 }

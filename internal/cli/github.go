@@ -127,11 +127,12 @@ func (p *pipeline) storeOnGitHub(ctx context.Context, u *attestResult) error {
 		return fail(fmt.Errorf("GITHUB_REPOSITORY: %w", err))
 	}
 	client, err := github.New(github.Options{
-		APIURL:    env.APIURL,
-		Token:     p.c.GitHubToken,
-		UserAgent: "oci-attest/" + version,
-		Retry:     p.d.github.retry,
-		Timeout:   p.d.github.timeout,
+		APIURL:         env.APIURL,
+		Token:          p.c.GitHubToken,
+		UserAgent:      "oci-attest/" + version,
+		Retry:          p.d.github.retry,
+		RequestTimeout: p.c.RequestTimeout,
+		Timeout:        p.d.github.timeout,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("GITHUB_API_URL: %w", err))

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 
@@ -161,6 +162,9 @@ func (c *Config) validateRegistry() error {
 		return badInput("referrers-mode", "%v", err)
 	}
 	c.mode = m
+	if c.settle, err = parseSettle(c.FallbackSettle); err != nil {
+		return err
+	}
 	if c.PushImage && !c.PushToRegistry {
 		return badInput("push-image", "needs push-to-registry: true (push-image pushes the image so that the attestation can be attached to it)")
 	}
@@ -229,6 +233,30 @@ func (c *Config) signOptions(getenv func(string) string) sign.Options {
 		TrustedRootPath: c.TrustedRoot,
 		SigningKey:      c.SigningKey,
 		IdentityToken:   c.IdentityToken,
+		RequestTimeout:  c.RequestTimeout,
 		Getenv:          getenv,
 	}
+}
+
+// Bounds of fallback-settle: below the minimum a tag write on loopback can
+// already miss its deadline of half the settle; above the maximum a run
+// waits for minutes.
+const (
+	minSettle = 200 * time.Millisecond
+	maxSettle = 10 * time.Minute
+)
+
+// parseSettle parses fallback-settle ("" is the default).
+func parseSettle(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, badInput("fallback-settle", "%q is not a duration: use a number with a unit, such as 3s or 1500ms", v)
+	}
+	if d < minSettle || d > maxSettle {
+		return 0, badInput("fallback-settle", "%v is outside %v to %v (tag writes must land within half of it; the verification waits as long)", d, minSettle, maxSettle)
+	}
+	return d, nil
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
@@ -42,6 +43,7 @@ type verifyFlags struct {
 	bundles                  []string
 	output                   string
 	allowInsecure            bool
+	requestTimeout           time.Duration
 }
 
 // runVerify is `oci-attest verify IMAGE [flags]`: exit 0 when at least one
@@ -131,6 +133,7 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 		tm, from, err := sign.TrustedMaterialFrom(ctx, sign.TrustOptions{
 			Instance: instance, TrustedRootPath: f.trustedRoot,
 			TUFCachePath: tufCache(getenv), ServerURL: getenv("GITHUB_SERVER_URL"),
+			RequestTimeout: f.requestTimeout,
 		})
 		if err != nil {
 			var oe *sign.OptionError
@@ -154,7 +157,7 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 		// Where the archive arrives: no registry, nothing contacted.
 		rep, verr = verify.Bundles(ctx, f.bundles, opts)
 	} else {
-		client, err := registry.New(registry.Options{Getenv: getenv, GitHubToken: getenv("GITHUB_TOKEN"), AllowInsecure: f.allowInsecure})
+		client, err := registry.New(registry.Options{Getenv: getenv, GitHubToken: getenv("GITHUB_TOKEN"), AllowInsecure: f.allowInsecure, RequestTimeout: f.requestTimeout})
 		if err != nil {
 			return err
 		}
@@ -252,6 +255,11 @@ func parseVerifyFlags(args []string, stderr io.Writer) (ref.Reference, *verifyFl
 	})
 	fs.StringVar(&f.output, "output", "text", "the report: text (default, a block per attestation) or json")
 	fs.BoolVar(&f.allowInsecure, "allow-insecure-registry", false, "allow plain HTTP to a registry that is not on loopback")
+	fs.Func("request-timeout", "how long one registry or TUF request may go without progress before it is abandoned and retried (a duration such as 30s, or seconds; default 60s)", func(v string) error {
+		d, err := parseTimeout("request-timeout", v)
+		f.requestTimeout = d
+		return err
+	})
 
 	var image string
 	rest := args

@@ -49,9 +49,10 @@ type AttachOptions struct {
 	PredicateType string
 	// Now gives org.opencontainers.image.created. Nil: time.Now.
 	Now func() time.Time
-	// Settle is the settle delay before each verification read of the
-	// fallback tag (see updateFallback); writes must land within Settle/2
-	// of the read they merge. Zero: 3 s.
+	// Settle bounds the fallback-tag protocol (see updateFallback): every
+	// write must land within D = Settle/2 of the read it merged, and each
+	// verification read waits D (plus up to D/10 of jitter) after the answer
+	// before it. Writers of one tag must use the same Settle. Zero: 3 s.
 	Settle time.Duration
 
 	// verifyReads overrides the number of verification reads (tests'
@@ -77,6 +78,12 @@ type AttachResult struct {
 	// Reuploads is how often the blobs were uploaded again because the
 	// registry answered the referrer PUT that it did not know one.
 	Reuploads int
+	// TagRounds is the number of read–merge–write–verify rounds the
+	// fallback tag took (0 when it was not written).
+	TagRounds int
+	// TagIfMatch reports that the registry answered the If-Match probe with
+	// 412: its conditional writes work, and one verification read sufficed.
+	TagIfMatch bool
 }
 
 // Attach pushes bundle as an OCI 1.1 referrer of s (ARCHITECTURE.md, "Registry: resolve, bind, push"): the empty
@@ -186,7 +193,9 @@ func (p *pushedReferrer) writeTag() error {
 	}
 	s, rp, res := p.s, p.rp, p.res
 	tag := fallbackTag(s.Descriptor.Digest.String())
-	if _, err := rp.updateFallback(p.ctx, tag, p.art.desc, p.opts.Settle, p.opts.verifyReads); err != nil {
+	st, err := rp.updateFallback(p.ctx, tag, p.art.desc, p.opts.Settle, p.opts.verifyReads)
+	res.TagRounds, res.TagIfMatch = st.rounds, st.ifMatch
+	if err != nil {
 		return fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
 	res.ReferrersTag = tag

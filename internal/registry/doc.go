@@ -84,10 +84,11 @@
 // # The fallback tag
 //
 // See updateFallback for the protocol (GET with ETag, merge keeping every
-// entry byte for byte, PUT with If-Match, verify after a randomized settle,
-// bounded jittered retries, ErrForeignTag for a tag that is not an OCI index,
-// superseded indexes left alone) and why it keeps every writer's entry on
-// registries without If-Match. A failed Attach never writes an index with
+// entry byte for byte, PUT with an If-Match probe that cannot match and then
+// the real ETag, two verification reads D = settle/2 apart — one where the
+// probe showed If-Match honoured —, bounded jittered retries, ErrForeignTag
+// for a tag that is not an OCI index, superseded indexes left alone) and why
+// it keeps every writer's entry on registries without If-Match. A failed Attach never writes an index with
 // fewer entries than it read: writes are merges, and a failing write is
 // retried from a fresh read, never replayed by the transport.
 //

@@ -19,13 +19,14 @@ import (
 
 // Fallback protocol parameters (ARCHITECTURE.md, "The fallback tag").
 const (
-	// defaultSettle is the default settle delay before each verification
-	// read of the fallback tag.
+	// defaultSettle is the default settle: writes must land within
+	// D = settle/2 of their read, and each verification read waits D (plus
+	// jitter) after the answer before it.
 	defaultSettle = 3 * time.Second
 	// fallbackAttempts bounds the read–merge–write–verify rounds.
 	fallbackAttempts = 10
-	// defaultVerifyReads is how many verification reads, a settle delay
-	// apart, must see the same index with our entry.
+	// defaultVerifyReads is how many verification reads, each D after the
+	// answer before it, must see the same index with our entry.
 	defaultVerifyReads = 2
 )
 
@@ -170,96 +171,156 @@ func (r repo) readFallback(ctx context.Context, tag string) (*fallbackIndex, *fe
 	return idx, f, nil
 }
 
+// ifMatchProbe is the If-Match of an update's first conditional write: no
+// registry's ETag is this string (they are quoted digests), so a registry
+// that honours If-Match answers 412 and one that ignores it commits the
+// write.
+const ifMatchProbe = `"oci-attest-if-match-probe"`
+
+// fallbackStats says how an update of the fallback tag went.
+type fallbackStats struct {
+	// rounds is the number of read–merge–write–verify rounds.
+	rounds int
+	// ifMatch reports that the registry answered the If-Match probe with
+	// 412: it honours conditional writes.
+	ifMatch bool
+}
+
 // updateFallback adds entry to the fallback index of subject without losing
-// any other writer's entry (ARCHITECTURE.md, "The fallback tag", where the argument
-// below is written out):
+// any other writer's entry (ARCHITECTURE.md, "The fallback tag", where the
+// argument below is written out in full, with its limits):
 //
 //  1. GET the tag, keeping its ETag; 404 → empty index; not an OCI index →
 //     ErrForeignTag (never overwritten).
 //  2. Merge: keep every entry byte for byte, add ours once, and put back
 //     any entry an earlier read of this update showed (see seenEntries).
-//  3. PUT with If-Match when a strong ETag was served; 412 → back to 1. The PUT
-//     must land within settle/2 of the read it is based on (its context
-//     deadline, counted from when the read was sent); a slower round is
-//     abandoned and re-read.
-//  4. Verify: after a randomized settle delay (settle..1.5·settle), GET the
-//     tag twice, a settle delay apart; every read must show the
-//     same index digest, our entry and every entry read before. Otherwise back to 1 after a jittered
-//     backoff; after fallbackAttempts rounds, ErrFallbackLost.
+//  3. PUT. The first PUT of an update after a read that served a strong ETag
+//     carries If-Match: ifMatchProbe, which cannot match: 412 proves the
+//     registry honours If-Match, and the same index is PUT at once with the
+//     real ETag (412 to that → back to 1); a 201 means it ignores If-Match
+//     and the probe was an ordinary write merged from a fresh read. Later
+//     PUTs carry the real ETag. A weak ETag is never sent, nor is If-Match
+//     without an ETag (absent tag). Every PUT is sent once and must land
+//     within D = settle/2 of the read it merged (its context deadline,
+//     counted from when the read was sent); a slower round is abandoned and
+//     re-read.
+//  4. Verify. After a conditional PUT the registry honours: one read, D (plus
+//     up to D/10 of jitter) after the PUT's answer arrived. Otherwise two
+//     reads: the first D (+ jitter) after our PUT's answer arrived (or after
+//     the round's read, when nothing needed writing), the second D (+
+//     jitter) after the first one's answer arrived. Every read must show our
+//     entry and every entry read before, and the two reads the same index
+//     digest. Otherwise back to 1 after a jittered backoff; after
+//     fallbackAttempts rounds, ErrFallbackLost.
 //  5. Superseded indexes are left alone.
 //
-// Why it is lossless without If-Match: every writer's PUT lands at most D =
-// settle/2 after the read it merged. A writer returns only after seeing the
-// same index I (with its entry) at two reads v1 < v2 with v2-v1 ≥ settle > D.
-// A PUT landing after v2 was merged from a read after v2-D > v1, i.e. from I
-// (or from an index that derived from I and kept its entries, since every
-// writer keeps every entry it reads); a PUT based on a read before our own
-// write landed has already landed by v1 (v1 is ≥ settle after our write) and,
-// had it dropped us, v1 would not have seen us. The residual gap is an ABA
-// between two verification reads (I replaced and restored byte-identically
-// within one settle), which needs two writes between samples and still leaves
-// the later writers verifying; the package test runs 16+ processes against
-// one tag to measure it.
+// Why two reads D apart suffice without If-Match: every writer's PUT lands
+// at most D after the state it merged was read, and keeps every entry of
+// that state. Let v1, v2 be our two reads, answered from the states at σ1,
+// σ2, and showing the same index I. v2 is sent at least D after v1's answer
+// arrived, so σ2 − D ≥ σ1. A PUT landing after σ2 was merged from a state
+// read after σ2 − D ≥ σ1: a state the tag held between σ1 and σ2 (I, if it
+// did not change and change back unseen, the ABA between our samples) or a
+// later one, which by induction over the PUTs landing after σ2 keeps every
+// entry of I. So no PUT landing after our return drops an entry of I. The
+// first wait is not needed by that induction; it makes every PUT merged from
+// a state older than our own write (the writes racing ours, the ones that
+// can drop us without ever having seen us) land before σ1, so that they
+// cannot be the unseen change between v1 and v2.
 //
-// The bound D is the client's: a write it gave up on can still be committed
-// later by a slow registry, merged from an old index. Entries this update
-// read and such a write dropped are put back (seenEntries) as long as the
-// late write lands before our last verification read; one landing later
-// still can drop entries (If-Match, where the registry honours it, is the
-// only full guard).
+// Why one read suffices after an honoured conditional PUT: such a PUT is a
+// compare-and-swap, and so is every other writer's PUT after a read that
+// served a strong ETag: each keeps the whole state it replaces. The only
+// unconditional PUTs are those after a 404: the tag did not exist when they
+// read it, so they land within D of its creation, which was before our read.
+// Our read, D after our PUT's answer, comes after every one of them; from
+// then on only supersets follow. (A writer that is served a weak ETag by a
+// proxy in front of such a registry writes unconditionally at any time and
+// is outside this argument; it verifies its own entry with two reads.)
 //
-// It returns how many read–merge–write–verify rounds it took.
-func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Descriptor, settle time.Duration, reads int) (int, error) {
+// Durations are only ever measured on our own clock (from when our request
+// was sent or its answer arrived), so clock skew between us, other writers
+// and the registry does not enter. The bound D is the client's: a PUT the
+// client gave up on may still be committed later by a slow registry,
+// merged from an old index. Entries this update read and such a write
+// dropped are put back (seenEntries) as long as the late write lands before
+// our last verification read; one landing later still can drop entries
+// (If-Match, where the registry honours it, is the only full guard). Writers
+// of one tag must use the same settle: our waits cover other writers' PUTs
+// only as long as their D is not longer than ours.
+func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Descriptor, settle time.Duration, reads int) (fallbackStats, error) {
 	if settle <= 0 {
 		settle = defaultSettle
 	}
 	if reads <= 0 {
 		reads = defaultVerifyReads
 	}
-	rounds := 0
+	var st fallbackStats
+	probed := false // the If-Match probe has been sent
 	var seen seenEntries
 	var last error
 	var wait time.Duration // what the registry asked for (Retry-After)
 	for attempt := 0; attempt < fallbackAttempts; attempt++ {
-		rounds++
+		st.rounds++
 		if attempt > 0 {
 			if err := sleep(ctx, max(wait, roundBackoff(attempt, settle))); err != nil {
-				return rounds, fmt.Errorf("updating fallback tag %s:%s: %w (last: %w)", r.name(), tag, err, last)
+				return st, fmt.Errorf("updating fallback tag %s:%s: %w (last: %w)", r.name(), tag, err, last)
 			}
 		}
 		wait = 0
 		// The registry answered from its state at some moment after the
 		// read was sent: the write deadline counts from the send of the
-		// read's last attempt, not from the arrival of its answer.
+		// read's last attempt, not from the arrival of its answer. start
+		// carries the monotonic clock, so a step of the wall clock after
+		// the read does not move the deadline.
+		start := time.Now()
 		var sent atomic.Int64
-		sent.Store(time.Now().UnixNano())
+		sent.Store(start.UnixNano())
 		idx, cur, err := r.readFallback(withSentAt(ctx, &sent), tag)
 		if err != nil {
-			return rounds, err
+			return st, err
 		}
-		readAt := time.Unix(0, sent.Load())
+		readAt := start.Add(time.Duration(sent.Load() - start.UnixNano()))
 		seen.add(idx)
+		conditional := false // our PUT was a compare-and-swap the registry honours
 		if restore := seen.missingFrom(idx); !idx.has(entry.Digest) || len(restore) > 0 {
 			raw, err := idx.with(entry, restore...)
 			if err != nil {
-				return rounds, fmt.Errorf("merging fallback index %s:%s: %w", r.name(), tag, err)
-			}
-			hdr := http.Header{}
-			// A weak ETag (a proxy that compressed the answer weakens
-			// it) never matches under If-Match's strong comparison:
-			// sending it would fail every round, so the write relies on
-			// the timing protocol instead.
-			if cur != nil && cur.ETag != "" && !strings.HasPrefix(cur.ETag, "W/") {
-				hdr.Set("If-Match", cur.ETag)
+				return st, fmt.Errorf("merging fallback index %s:%s: %w", r.name(), tag, err)
 			}
 			// Sent once, and it must land within settle/2 of its read: a
 			// retry of a failed write starts again from a fresh read.
-			pctx, cancel := context.WithDeadline(retry.Once(ctx), readAt.Add(settle/2))
-			_, err = r.putManifest(pctx, tag, ocispec.MediaTypeImageIndex, raw, hdr)
-			cancel()
+			put := func(ifMatch string) error {
+				hdr := http.Header{}
+				if ifMatch != "" {
+					hdr.Set("If-Match", ifMatch)
+				}
+				pctx, cancel := context.WithDeadline(retry.Once(ctx), readAt.Add(settle/2))
+				defer cancel()
+				_, err := r.putManifest(pctx, tag, ocispec.MediaTypeImageIndex, raw, hdr)
+				return err
+			}
+			// A weak ETag (a proxy that compressed the answer weakens
+			// it) never matches under If-Match's strong comparison:
+			// sending it would fail every round, so the write relies on
+			// the timing protocol instead; so does one after a 404.
+			strong := cur != nil && cur.ETag != "" && !strings.HasPrefix(cur.ETag, "W/")
+			switch {
+			case !strong:
+				err = put("")
+			case !probed:
+				probed = true
+				err = put(ifMatchProbe)
+				if errors.Is(err, errPreconditionFailed) && ctx.Err() == nil {
+					st.ifMatch = true
+					err = put(cur.ETag)
+				}
+			default:
+				err = put(cur.ETag)
+			}
 			if err != nil {
 				if ctx.Err() != nil {
-					return rounds, fmt.Errorf("writing fallback tag %s:%s: %w", r.name(), tag, err)
+					return st, fmt.Errorf("writing fallback tag %s:%s: %w", r.name(), tag, err)
 				}
 				ok, ra := transient(err)
 				switch {
@@ -270,30 +331,43 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 				case ok:
 					last, wait = err, ra
 				default:
-					return rounds, err
+					return st, err
 				}
 				continue
 			}
+			conditional = strong && st.ifMatch
 		}
-		ok, err := r.verifyFallback(ctx, tag, entry.Digest, &seen, settle, reads)
+		n := reads
+		if conditional {
+			n = 1
+		}
+		ok, err := r.verifyFallback(ctx, tag, entry.Digest, &seen, settle, n)
 		if err != nil {
-			return rounds, err
+			return st, err
 		}
 		if ok {
-			return rounds, nil
+			return st, nil
 		}
 		last = fmt.Errorf("verifying fallback tag %s:%s: our entry %s and every entry read before were not stably present", r.name(), tag, entry.Digest)
 	}
-	return rounds, fmt.Errorf("%w: %s:%s after %d rounds: %w (the referrer manifest %s is pushed; rerun to retry the tag)", ErrFallbackLost, r.name(), tag, rounds, last, entry.Digest)
+	return st, fmt.Errorf("%w: %s:%s after %d rounds: %w (the referrer manifest %s is pushed; rerun to retry the tag)", ErrFallbackLost, r.name(), tag, st.rounds, last, entry.Digest)
 }
 
-// verifyFallback reads the tag reads times, a randomized settle delay
-// apart, and reports whether every read showed the same index holding d and
-// every entry seen so far.
+// verifyWait is the wait before a verification read: D = settle/2, counted
+// from the arrival of the answer before it, plus up to D/10 of jitter so
+// that writers that started together do not read in step.
+func verifyWait(settle time.Duration) time.Duration {
+	d := settle / 2
+	return d + time.Duration(rand.Int64N(int64(d/10)+1)) //nolint:gosec // jitter
+}
+
+// verifyFallback reads the tag reads times, each verifyWait after the
+// previous answer arrived, and reports whether every read showed the same
+// index holding d and every entry seen so far.
 func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, known *seenEntries, settle time.Duration, reads int) (bool, error) {
 	var first digest.Digest
 	for i := 0; i < reads; i++ {
-		if err := sleep(ctx, settle+time.Duration(rand.Int64N(int64(settle/2)+1))); err != nil { //nolint:gosec // jitter
+		if err := sleep(ctx, verifyWait(settle)); err != nil {
 			return false, err
 		}
 		idx, f, err := r.readFallback(ctx, tag)

@@ -129,9 +129,12 @@ func TestFaultsPersistent(t *testing.T) {
 	}
 }
 
-// TestFallbackIfMatch: against distribution (which serves an ETag) the tag
-// write carries If-Match with the ETag of the read it merged; a 412 sends
-// the writer back to a fresh read, and the entry lands.
+// TestFallbackIfMatch: against distribution (which serves an ETag and
+// ignores If-Match) the first tag write of an update carries the If-Match
+// probe, later ones the ETag of the read they merged. Here the proxy
+// answers 412 twice: to the probe (so the registry looks as if it honoured
+// If-Match) and to the write with the ETag that follows it, which sends the
+// writer back to a fresh read; the entry lands.
 func TestFallbackIfMatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs distribution")
@@ -146,7 +149,7 @@ func TestFallbackIfMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy.Add(testenv.Fault{Method: "PUT", Path: regexp.MustCompile(`/manifests/sha256-`), Kind: testenv.Fault412, Times: 1})
+	proxy.Add(testenv.Fault{Method: "PUT", Path: regexp.MustCompile(`/manifests/sha256-`), Kind: testenv.Fault412, Times: 2})
 	second, err := c.Attach(ctx, s, testBundle(2), AttachOptions{Mode: ModeTag, Settle: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("Attach() after a 412 = %v", err)
@@ -157,13 +160,19 @@ func TestFallbackIfMatch(t *testing.T) {
 			puts = append(puts, e)
 		}
 	}
-	if len(puts) != 3 || puts[1].Injected != testenv.Fault412 || puts[2].Injected != 0 {
-		t.Fatalf("tag writes %+v, want the seed write, a 412 and a retried write", puts)
+	if len(puts) != 4 || puts[1].Injected != testenv.Fault412 || puts[2].Injected != testenv.Fault412 || puts[3].Injected != 0 {
+		t.Fatalf("tag writes %+v, want the seed write, the probe (412), a write with the ETag (412) and a retried write", puts)
 	}
-	for _, e := range puts[1:] {
+	if puts[0].IfMatch != "" || puts[1].IfMatch != ifMatchProbe {
+		t.Errorf("tag writes sent If-Match %q and %q, want none (the tag was absent) and the probe", puts[0].IfMatch, puts[1].IfMatch)
+	}
+	for _, e := range puts[2:] {
 		if !strings.HasPrefix(e.IfMatch, `"sha256:`) {
 			t.Errorf("tag write sent If-Match %q, want the ETag distribution served", e.IfMatch)
 		}
+	}
+	if !second.TagIfMatch || second.TagRounds != 2 {
+		t.Errorf("second update: If-Match honoured %v in %d rounds, want true in 2", second.TagIfMatch, second.TagRounds)
 	}
 	got, raw := fallbackEntries(t, c, s)
 	if !got[first.Artifact.Digest] || !got[second.Artifact.Digest] || len(got) != 2 {
@@ -358,11 +367,14 @@ func TestFallbackLateWriteRestoresSeenEntries(t *testing.T) {
 		req.Header = r.Header.Clone()
 		if held {
 			// The registry commits the stuck write long after the
-			// client stopped waiting for it (at Settle/2): after the
-			// writer's next read, before its last verification read.
+			// client stopped waiting for it (at D = Settle/2): after the
+			// writer's next read and write (by D plus a backoff of at
+			// most 200 ms), before its last verification read (at least
+			// 3D after the stuck write was sent: the deadline, then two
+			// waits of D).
 			go func() {
 				defer close(late)
-				time.Sleep(settle * 3 / 2)
+				time.Sleep(settle)
 				if resp, err := http.DefaultTransport.RoundTrip(req); err == nil {
 					resp.Body.Close()
 				}

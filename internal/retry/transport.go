@@ -78,7 +78,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	where := fmt.Sprintf("%s %s (%s %s)", e.Service, host(e.URL), e.Method, e.URL)
+	// The method and URL are not repeated: net/http's url.Error around
+	// every client error already starts with them.
+	where := e.Service + " " + host(e.URL)
 	n := "1 attempt"
 	if e.Attempts != 1 {
 		n = fmt.Sprintf("%d attempts", e.Attempts)

@@ -125,8 +125,9 @@ func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc se
 			continue
 		}
 		if re, ok := retryError(err); ok {
-			// It names the service, URL, status and attempts already.
-			return nil, &serviceError{msg: at.what + ": " + re.Error(), err: err}
+			// It names the service, its host, the last status and the
+			// attempts; the request it failed is said once, before it.
+			return nil, &serviceError{msg: at.what + " (" + re.Method + " " + re.URL + "): " + re.Error(), err: err}
 		}
 		where := at.name
 		if at.url != "" {

@@ -73,8 +73,9 @@ func client(ctx context.Context, base *http.Client, p retry.Policy, service stri
 }
 
 // retryError is the *retry.Error in err's chain, if any: the failure of a
-// remote after the policy's attempts, which already names the service, the
-// URL, the last status or error and the attempts.
+// remote after the policy's attempts, which names the service and its host,
+// the last status or error and the attempts (its Method and URL, without
+// query, say which request).
 func retryError(err error) (*retry.Error, bool) {
 	var re *retry.Error
 	ok := errors.As(err, &re)

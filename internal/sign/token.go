@@ -83,10 +83,10 @@ func actionsToken(ctx context.Context, opts Options, reqURL, bearer string) (str
 	resp, err := client(ctx, opts.HTTPClient, opts.policy(), serviceToken).Do(req)
 	if err != nil {
 		if re, ok := retryError(err); ok {
-			// It names the endpoint (without the query), the last status
-			// or error and the attempts; it has no secret (the bearer is a
-			// header).
-			return "", fmt.Errorf("%w: %w", ErrTokenRequest, re)
+			// It names the endpoint's host, the last status or error and
+			// the attempts; re.URL has no query. No secret: the bearer is a
+			// header.
+			return "", fmt.Errorf("%w (%s %s): %w", ErrTokenRequest, re.Method, re.URL, re)
 		}
 		// url.Error carries the URL; it has no secret (the bearer is a header).
 		return "", fmt.Errorf("%w from %s: %w", ErrTokenRequest, u.Host, unwrapURLError(err))

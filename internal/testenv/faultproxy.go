@@ -62,7 +62,7 @@ type Fault struct {
 	Kind       FaultKind
 	Times      int
 	RetryAfter string        // Fault429's Retry-After value; "1" when empty
-	Delay      time.Duration // FaultSlow's delay
+	Delay      time.Duration // FaultSlow's and FaultHold's delay
 	// Rewrite is FaultRewrite's change to the answer.
 	Rewrite func(h http.Header, body []byte) []byte
 }
@@ -144,6 +144,10 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 			w.WriteHeader(http.StatusCreated)
 		case FaultReset:
 			resetMidRequest(w, r)
+		case FaultIfMatch:
+			serveIfMatch(w, r, rp, u)
+		case FaultHold:
+			serveHold(w, r, rp, f.Delay)
 		case FaultHang:
 			_, _ = io.Copy(io.Discard, r.Body)
 			select {
@@ -262,6 +266,10 @@ func (k FaultKind) String() string {
 		return "swallow"
 	case FaultRewrite:
 		return "rewrite"
+	case FaultIfMatch:
+		return "if-match"
+	case FaultHold:
+		return "hold"
 	case FaultHang:
 		return "hang"
 	}
