@@ -133,6 +133,7 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 		tm, from, err := sign.TrustedMaterialFrom(ctx, sign.TrustOptions{
 			Instance: instance, TrustedRootPath: f.trustedRoot,
 			TUFCachePath: tufCache(getenv), ServerURL: getenv("GITHUB_SERVER_URL"),
+			RequestTimeout: f.requestTimeout,
 		})
 		if err != nil {
 			var oe *sign.OptionError

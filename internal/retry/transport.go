@@ -51,10 +51,12 @@ type Transport struct {
 	// already refuses (a package's own sentinels). Nil: none.
 	Permanent func(error) bool
 	// FailOnStatus turns a retryable status still answered by the last
-	// attempt (5xx, 429, …) into an *Error instead of returning the answer:
-	// for client code that mishandles such answers (sigstore-go v1.3.0's
-	// Fulcio and timestamp clients close the body of the last 5xx and then
-	// read it, reporting "http: read on closed response body").
+	// attempt (5xx, 429, …), and any 5xx or 429 that is final at once (501,
+	// a Retry-After beyond RetryAfterCap), into an *Error instead of
+	// returning the answer: for client code that mishandles such answers
+	// (sigstore-go v1.3.0's Fulcio and timestamp clients close the body of
+	// every 5xx and 429 and then read it, reporting "http: read on closed
+	// response body").
 	FailOnStatus bool
 }
 
@@ -145,7 +147,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, t.fail(req, attempt+1, start, nil, err)
 			}
 			if t.FailOnStatus {
-				if again, _ := (Policy{Retries: 1}).Retry(0, resp, nil); again >= 0 {
+				if again, _ := (Policy{Retries: 1}).Retry(0, resp, nil); again >= 0 || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
 					drain(resp)
 					return nil, t.fail(req, attempt+1, start, resp, nil)
 				}

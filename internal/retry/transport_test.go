@@ -100,6 +100,18 @@ func TestServiceDownFailsWithinTheBound(t *testing.T) {
 	if e.URL != srv.URL+"/api/v2/signingCert" {
 		t.Errorf("Error.URL = %q, want it without the query", e.URL)
 	}
+	// A 5xx that is final at once (501) is an *Error too, after one attempt;
+	// a 4xx other than 429 is the answer.
+	srv501, n501 := script(t, 501)
+	if _, err := post(t, tr, srv501.URL); !errors.As(err, &e) || e.Status != 501 || e.Attempts != 1 || n501.Load() != 1 {
+		t.Errorf("501: err = %v after %d requests, want an *Error after 1", err, n501.Load())
+	}
+	srv404, _ := script(t, 404)
+	if resp, err := post(t, tr, srv404.URL); err != nil || resp.StatusCode != 404 {
+		t.Errorf("404: got %v, %v; want the answer", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	// Without FailOnStatus the last answer itself is returned.
 	resp, err := post(t, &Transport{Policy: Policy{Retries: 1}}, srv.URL)
 	if err != nil || resp.StatusCode != 503 {

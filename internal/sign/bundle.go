@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
@@ -13,29 +12,41 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
-// stage names the service sign.Bundle was talking to when it failed, so that
-// the error says which remote to look at.
+// stage names the step sign.Bundle was at when it failed, so that the error
+// says which remote to look at.
 type stage struct {
-	name, url string
+	name string // "getting a signing certificate from Fulcio"
+	what string // "getting a signing certificate", for errors that name the service themselves
+	url  string
 }
 
-// certProvider annotates Fulcio's errors and records the stage.
+// assembling is the stage outside any remote.
+var assembling = stage{name: "signing the statement", what: "signing the statement"}
+
+// certProvider annotates Fulcio's errors and records the stage. It keeps
+// the certificate: a second signature with the same key (after a Rekor v2
+// conflict) reuses it instead of asking Fulcio again.
 type certProvider struct {
 	inner sgsign.CertificateProvider
 	url   string
 	next  stage // the stage after the certificate
 	at    *stage
+	cert  []byte
 }
 
 var _ sgsign.CertificateProvider = (*certProvider)(nil)
 
 func (c *certProvider) GetCertificate(ctx context.Context, kp sgsign.Keypair, o *sgsign.CertificateProviderOptions) ([]byte, error) {
-	*c.at = stage{"getting a signing certificate from Fulcio", c.url}
+	if c.cert != nil {
+		*c.at = c.next
+		return c.cert, nil
+	}
+	*c.at = stage{"getting a signing certificate from Fulcio", "getting a signing certificate", c.url}
 	cert, err := c.inner.GetCertificate(ctx, kp, o)
 	if err != nil {
 		return nil, err
 	}
-	*c.at = c.next
+	*c.at, c.cert = c.next, cert
 	return cert, nil
 }
 
@@ -49,39 +60,74 @@ type tlog struct {
 var _ sgsign.Transparency = (*tlog)(nil)
 
 func (t *tlog) GetTransparencyLogEntry(ctx context.Context, pem []byte, b *protobundle.Bundle) error {
-	*t.at = stage{"adding the signature to the transparency log Rekor", t.url}
-	return t.inner.GetTransparencyLogEntry(ctx, pem, b)
+	*t.at = stage{"adding the signature to the transparency log Rekor", "adding the signature to the transparency log", t.url}
+	if err := t.inner.GetTransparencyLogEntry(ctx, pem, b); err != nil {
+		return err
+	}
+	*t.at = assembling
+	return nil
 }
 
+// signings bounds how often bundleWith signs one statement: a Rekor v2
+// conflict (errLogConflict) costs one more signature.
+const signings = 2
+
 // bundleWith signs the statement as DSSE and collects the certificate (when
-// fulcio is non-nil), timestamps and log entries of svc. It does not verify.
-func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc services, fulcio sgsign.CertificateProvider, token string, transport http.RoundTripper) (*protobundle.Bundle, error) {
-	at := &stage{"signing the statement", ""}
-	after := stage{"signing the statement", ""}
+// fulcio is non-nil), timestamps and log entries of svc, every request under
+// the retry policy of rem. It does not verify.
+//
+// Retried requests are safe (ARCHITECTURE.md, "Retries and deadlines"): a
+// repeated certificate request only certifies the same ephemeral key again,
+// a repeated timestamp request only yields another timestamp over the same
+// signature, and a repeated Rekor v1 POST answers 409 with the existing
+// entry's location, which sigstore-go fetches. A repeated Rekor v2 POST
+// whose first attempt landed answers 409 with no entry to put in the bundle
+// (sigstore-go v1.3.0 does not handle it, see its getRekorV2TLE): the
+// statement is then signed once more, which makes a different signature
+// (ECDSA signatures are randomized) and so a different entry; the first
+// entry stays in the log, a true record of a signature nobody will see.
+func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc services, fulcio sgsign.CertificateProvider, token string, rem remotes) (*protobundle.Bundle, error) {
+	at := &stage{}
+	// sigstore-go takes timestamp authorities as a concrete type, so they
+	// cannot be annotated one by one: the stage after the certificate names
+	// the first (a *retry.Error names the one that failed).
+	first := assembling
 	if len(svc.TSA) > 0 {
-		after = stage{"getting an RFC 3161 timestamp from the timestamp authority", svc.TSA[0]}
+		first = stage{"getting an RFC 3161 timestamp from the timestamp authority", "getting an RFC 3161 timestamp", svc.TSA[0]}
 	}
 	opts := sgsign.BundleOptions{Context: ctx}
 	if fulcio != nil {
-		opts.CertificateProvider = &certProvider{inner: fulcio, url: svc.Fulcio, next: after, at: at}
+		opts.CertificateProvider = &certProvider{inner: fulcio, url: svc.Fulcio, next: first, at: at}
 		opts.CertificateProviderOptions = &sgsign.CertificateProviderOptions{IDToken: token}
-	} else {
-		*at = after
 	}
 	for _, u := range svc.TSA {
-		opts.TimestampAuthorities = append(opts.TimestampAuthorities, sgsign.NewTimestampAuthority(&sgsign.TimestampAuthorityOptions{URL: u, Retries: 1, Transport: transport}))
+		opts.TimestampAuthorities = append(opts.TimestampAuthorities, rem.tsa(u))
 	}
 	for _, r := range svc.Rekor {
-		opts.TransparencyLogs = append(opts.TransparencyLogs, &tlog{
-			inner: sgsign.NewRekor(&sgsign.RekorOptions{BaseURL: r.URL, Version: r.Version, Retries: 1}),
-			url:   r.URL,
-			at:    at,
-		})
+		log, err := rem.rekor(r)
+		if err != nil {
+			return nil, err
+		}
+		opts.TransparencyLogs = append(opts.TransparencyLogs, &tlog{inner: log, url: r.URL, at: at})
 	}
-	pb, err := sgsign.Bundle(&sgsign.DSSEData{Data: statement, PayloadType: PayloadType}, kp, opts)
-	if err != nil {
-		if ctx.Err() != nil {
+	for n := 1; ; n++ {
+		*at = first
+		if fulcio != nil {
+			*at = assembling // the signature comes first, then the certificate
+		}
+		pb, err := sgsign.Bundle(&sgsign.DSSEData{Data: statement, PayloadType: PayloadType}, kp, opts)
+		switch {
+		case err == nil:
+			return pb, nil
+		case ctx.Err() != nil:
 			return nil, fmt.Errorf("%s: %w", at.name, ctx.Err())
+		case errors.Is(err, errLogConflict) && n < signings:
+			continue
+		}
+		if re, ok := retryError(err); ok {
+			// It names the service, its host, the last status and the
+			// attempts; the request it failed is said once, before it.
+			return nil, &serviceError{msg: at.what + " (" + re.Method + " " + re.URL + "): " + re.Error(), err: err}
 		}
 		where := at.name
 		if at.url != "" {
@@ -89,7 +135,6 @@ func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc se
 		}
 		return nil, &serviceError{msg: where + ": " + err.Error(), err: err}
 	}
-	return pb, nil
 }
 
 // finish verifies a fresh bundle (fail closed) and describes it.
@@ -168,7 +213,7 @@ func signWithKey(ctx context.Context, statement []byte, opts Options) (*Result, 
 		}
 		instance = InstanceCustom
 	}
-	pb, err := bundleWith(ctx, statement, kp, svc, nil, "", opts.transport())
+	pb, err := bundleWith(ctx, statement, kp, svc, nil, "", opts.remotes(ctx))
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -73,7 +74,7 @@ func Check(opts Options) error {
 			return err
 		}
 		if instance == InstanceGitHub && opts.TrustedRootPath == "" {
-			if _, err := tufOptions(opts.trust(InstanceGitHub)); err != nil {
+			if _, err := tufOptions(context.Background(), opts.trust(InstanceGitHub)); err != nil {
 				return err
 			}
 		}

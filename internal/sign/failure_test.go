@@ -162,7 +162,7 @@ func TestSignSourcesAndFailures(t *testing.T) {
 			// token service cannot be made to produce.
 			bad := httptest.NewServer(tc.handler)
 			defer bad.Close()
-			opts := customOptions(s)
+			opts := sign.WithRetries(customOptions(s), 1) // the 500 is retried once
 			opts.Getenv = s.ActionsEnv(map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": bad.URL + "/token?api-version=2.0"})
 			res, err := sign.Sign(ctx, st, opts)
 			check(t, res, err, sign.ErrTokenRequest, tc.words...)
@@ -170,7 +170,7 @@ func TestSignSourcesAndFailures(t *testing.T) {
 	}
 
 	t.Run("token endpoint unreachable", func(t *testing.T) {
-		opts := customOptions(s)
+		opts := sign.WithRetries(customOptions(s), 1)
 		opts.Getenv = s.ActionsEnv(map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": "http://" + testenv.Addr(testenv.FreePort(t)) + "/token?x=1"})
 		res, err := sign.Sign(ctx, st, opts)
 		check(t, res, err, sign.ErrTokenRequest, "connection refused")
@@ -240,19 +240,19 @@ func TestSignSourcesAndFailures(t *testing.T) {
 
 	t.Run("Rekor down", func(t *testing.T) {
 		s.StopRekor(t)
-		res, err := sign.Sign(ctx, st, customOptions(s))
+		res, err := sign.Sign(ctx, st, sign.WithRetries(customOptions(s), 1))
 		check(t, res, err, sign.ErrService, "Rekor", s.RekorURL)
 	})
 
 	t.Run("TSA down", func(t *testing.T) {
 		s.StopTSA(t)
-		res, err := sign.Sign(ctx, st, customOptions(s))
+		res, err := sign.Sign(ctx, st, sign.WithRetries(customOptions(s), 1))
 		check(t, res, err, sign.ErrService, "timestamp authority", s.TSAURL)
 	})
 
 	t.Run("Fulcio down", func(t *testing.T) {
 		s.StopFulcio(t)
-		res, err := sign.Sign(ctx, st, customOptions(s))
+		res, err := sign.Sign(ctx, st, sign.WithRetries(customOptions(s), 1))
 		check(t, res, err, sign.ErrService, "Fulcio", s.FulcioURL, "connection refused")
 	})
 }

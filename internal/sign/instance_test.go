@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -188,14 +189,14 @@ func TestSigningConfigServices(t *testing.T) {
 
 func TestTUFOptions(t *testing.T) {
 	t.Parallel()
-	pg, err := tufOptions(TrustOptions{TUFCachePath: "/cache"})
+	pg, err := tufOptions(context.Background(), TrustOptions{TUFCachePath: "/cache"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pg.RepositoryBaseURL != "https://tuf-repo-cdn.sigstore.dev" || pg.CachePath != "/cache" || string(pg.Root) == string(githubTUFRoot) {
 		t.Errorf("public-good TUF options = %s %s, want Sigstore's repository and root", pg.RepositoryBaseURL, pg.CachePath)
 	}
-	gh, err := tufOptions(TrustOptions{Instance: InstanceGitHub, ServerURL: "https://github.com"})
+	gh, err := tufOptions(context.Background(), TrustOptions{Instance: InstanceGitHub, ServerURL: "https://github.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestTUFOptions(t *testing.T) {
 		t.Errorf("github TUF options = %s, want %s and the embedded GitHub root", gh.RepositoryBaseURL, githubTUFMirror)
 	}
 	var oe *OptionError
-	if _, err := tufOptions(TrustOptions{Instance: InstanceGitHub, ServerURL: "https://octo.ghe.com"}); !errors.Is(err, ErrOptions) || !errors.As(err, &oe) || oe.Field != "TrustedRootPath" {
+	if _, err := tufOptions(context.Background(), TrustOptions{Instance: InstanceGitHub, ServerURL: "https://octo.ghe.com"}); !errors.Is(err, ErrOptions) || !errors.As(err, &oe) || oe.Field != "TrustedRootPath" {
 		t.Errorf("github TUF options for a GHE.com host = %v, want ErrOptions asking for TrustedRootPath", err)
 	}
 	if _, err := TrustedMaterial(t.Context(), TrustOptions{Instance: InstanceCustom}); !errors.Is(err, ErrOptions) || !errors.As(err, &oe) || oe.Field != "TrustedRootPath" {

@@ -3,6 +3,8 @@ package sign
 import (
 	"net/http"
 	"time"
+
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // Instance names accepted in Options.Instance (ARCHITECTURE.md, "Signing and trust").
@@ -77,15 +79,20 @@ type Options struct {
 	// token) before it is used. nil does nothing.
 	Mask func(secret string)
 
-	// HTTPClient is used for the token request and TUF (its Transport also
-	// for Fulcio and the timestamp authority). nil means a client with a 30s
-	// timeout.
+	// HTTPClient is used for the token request and TUF, its Transport also
+	// for Fulcio, Rekor and the timestamp authority; every request still
+	// goes through the retry policy (ARCHITECTURE.md, "Retries and
+	// deadlines"), above this Transport. nil: http.DefaultTransport.
 	HTTPClient *http.Client
 
 	// RequestTimeout is how long one request to a Sigstore service, a TUF
 	// repository or the token endpoint may go without progress (the
 	// request-timeout input). Zero: retry.DefaultTimeout.
 	RequestTimeout time.Duration
+
+	// retries is the retry policy's Retries (0: the default; tests set it
+	// through export_test.go so that a service that stays down fails fast).
+	retries int
 
 	// Now is the clock used to select services from a signing config. nil
 	// means time.Now.
@@ -127,12 +134,8 @@ func (o Options) mask(s string) {
 	}
 }
 
-func (o Options) httpClient() *http.Client {
-	if o.HTTPClient != nil {
-		return o.HTTPClient
-	}
-	return &http.Client{Timeout: 30 * time.Second}
-}
+// policy is the retry policy of every request of a signing run.
+func (o Options) policy() retry.Policy { return policy(o.RequestTimeout, o.retries) }
 
 func (o Options) now() time.Time {
 	if o.Now != nil {

@@ -58,8 +58,8 @@ func Sign(ctx context.Context, statement []byte, opts Options) (*Result, error) 
 	if err != nil {
 		return nil, fmt.Errorf("generating an ephemeral key: %w", err)
 	}
-	fulcio := sgsign.NewFulcio(&sgsign.FulcioOptions{BaseURL: svc.Fulcio, Retries: 1, Transport: opts.transport()})
-	pb, err := bundleWith(ctx, statement, kp, svc, fulcio, token, opts.transport())
+	rem := opts.remotes(ctx)
+	pb, err := bundleWith(ctx, statement, kp, svc, rem.fulcio(svc.Fulcio), token, rem)
 	if err != nil {
 		return nil, err
 	}

@@ -77,8 +77,17 @@ func actionsToken(ctx context.Context, opts Options, reqURL, bearer string) (str
 	}
 	req.Header.Set("Authorization", "Bearer "+bearer)
 	req.Header.Set("Accept", "application/json; api-version=2.0")
-	resp, err := opts.httpClient().Do(req)
+	// The retry policy's transport retries 5xx, 429, resets and timeouts
+	// (a GET: repeating it only mints another token) and fails with a
+	// *retry.Error naming the endpoint, the last status and the attempts.
+	resp, err := client(ctx, opts.HTTPClient, opts.policy(), serviceToken).Do(req)
 	if err != nil {
+		if re, ok := retryError(err); ok {
+			// It names the endpoint's host, the last status or error and
+			// the attempts; re.URL has no query. No secret: the bearer is a
+			// header.
+			return "", fmt.Errorf("%w (%s %s): %w", ErrTokenRequest, re.Method, re.URL, re)
+		}
 		// url.Error carries the URL; it has no secret (the bearer is a header).
 		return "", fmt.Errorf("%w from %s: %w", ErrTokenRequest, u.Host, unwrapURLError(err))
 	}

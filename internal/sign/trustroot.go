@@ -41,8 +41,15 @@ type TrustOptions struct {
 	// ServerURL is the GitHub server whose instance "github" means (default
 	// https://github.com).
 	ServerURL string
-	// HTTPClient fetches TUF metadata. Nil: a client with a 30 s timeout.
+	// HTTPClient fetches TUF metadata, through the retry policy above its
+	// Transport. Nil: http.DefaultTransport.
 	HTTPClient *http.Client
+	// RequestTimeout is how long one request to the TUF repository may go
+	// without progress (the request-timeout input). Zero:
+	// retry.DefaultTimeout.
+	RequestTimeout time.Duration
+
+	retries int // as Options.retries
 }
 
 // trust is the TrustOptions of a signing run with the resolved instance.
@@ -53,6 +60,8 @@ func (o Options) trust(instance string) TrustOptions {
 		TUFCachePath:    o.TUFCachePath,
 		ServerURL:       o.getenv("GITHUB_SERVER_URL"),
 		HTTPClient:      o.HTTPClient,
+		RequestTimeout:  o.RequestTimeout,
+		retries:         o.retries,
 	}
 }
 
@@ -63,11 +72,12 @@ func (o TrustOptions) instance() string {
 	return o.Instance
 }
 
-func (o TrustOptions) httpClient() *http.Client {
-	if o.HTTPClient != nil {
-		return o.HTTPClient
-	}
-	return &http.Client{Timeout: 30 * time.Second}
+// httpClient is the TUF repository's client: go-tuf v2.4.2's DefaultFetcher
+// tries once (its backoff is set to one try) and builds requests without a
+// context, so the retries and the deadlines are the transport's and the run's
+// context is bound to its requests.
+func (o TrustOptions) httpClient(ctx context.Context) *http.Client {
+	return client(ctx, o.HTTPClient, policy(o.RequestTimeout, o.retries), serviceTUF)
 }
 
 // TrustedMaterial returns the trusted root a bundle of the instance is
@@ -98,14 +108,14 @@ func TrustedMaterialFrom(ctx context.Context, opts TrustOptions) (root.TrustedMa
 	}
 	tm, err := TrustedMaterial(ctx, opts)
 	if err == nil {
-		o, _ := tufOptions(opts)
+		o, _ := tufOptions(ctx, opts)
 		return tm, "TUF repository " + o.RepositoryBaseURL, nil
 	}
 	var oe *OptionError
 	if errors.As(err, &oe) {
 		return nil, "", err
 	}
-	o, oerr := tufOptions(opts)
+	o, oerr := tufOptions(ctx, opts)
 	if oerr != nil {
 		return nil, "", err
 	}
@@ -152,14 +162,14 @@ func instanceRoot(ctx context.Context, opts TrustOptions, signingConfigPath stri
 }
 
 // tufOptions are the TUF client options for an instance.
-func tufOptions(opts TrustOptions) (*tuf.Options, error) {
+func tufOptions(ctx context.Context, opts TrustOptions) (*tuf.Options, error) {
 	o := tuf.DefaultOptions()
 	if opts.TUFCachePath != "" {
 		o.CachePath = opts.TUFCachePath
 	}
 	o.CacheValidity = 1 // day, as the GitHub CLI does
 	f := fetcher.NewDefaultFetcher()
-	f.SetHTTPClient(opts.httpClient())
+	f.SetHTTPClient(opts.httpClient(ctx))
 	o.Fetcher = f
 	switch opts.instance() {
 	case InstancePublicGood:
@@ -180,7 +190,7 @@ func tufOptions(opts TrustOptions) (*tuf.Options, error) {
 }
 
 func tufRoot(ctx context.Context, opts TrustOptions, wantSigningConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
-	o, err := tufOptions(opts)
+	o, err := tufOptions(ctx, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,141 @@
+package sign
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/oci-attest/oci-attest/internal/retry"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+)
+
+// Names of the remotes in errors (retry.Error.Service).
+const (
+	serviceFulcio = "Fulcio"
+	serviceRekor  = "Rekor"
+	serviceTSA    = "timestamp authority"
+	serviceTUF    = "TUF repository"
+	serviceToken  = "GitHub Actions ID token endpoint"
+)
+
+// policy is the retry policy of every request sign sends (ARCHITECTURE.md,
+// "Retries and deadlines"): the product's, with request-timeout as the
+// deadline of one attempt. retries is Policy.Retries (0: the default);
+// only tests change it (export_test.go).
+func policy(timeout time.Duration, retries int) retry.Policy {
+	return retry.Policy{Timeout: timeout, Retries: retries}
+}
+
+// libraryTimeout is the whole-request timeout handed to client libraries
+// that insist on one (sigstore-go v1.3.0 defaults Fulcio, TSA and Rekor v1
+// to 30 s, go-openapi to 30 s): a backstop above everything the policy
+// allows, so that the policy's deadlines and its error decide, never the
+// library's "Client.Timeout exceeded" in the middle of a retry.
+func libraryTimeout(p retry.Policy) time.Duration { return p.Total() + time.Minute }
+
+// retrying returns base (nil: http.DefaultTransport) under the policy:
+// retried, with a deadline on every attempt, failing with a *retry.Error
+// naming service when a retryable status outlasts the retries
+// (FailOnStatus: sigstore-go v1.3.0's Fulcio and TSA clients mishandle a
+// final 5xx, and a named error with attempts is better than a library's
+// "unexpected response" for every other client too). Requests built without
+// a context (sigstore-go's Fulcio and TSA clients and go-tuf's fetcher use
+// http.NewRequest) are bound to ctx, so that cancelling the run stops them
+// and their waits between attempts.
+func retrying(ctx context.Context, base http.RoundTripper, p retry.Policy, service string) http.RoundTripper {
+	return &bound{ctx: ctx, next: &retry.Transport{Base: base, Policy: p, Service: service, FailOnStatus: true}}
+}
+
+// bound gives requests whose context can never be cancelled the context of
+// the run.
+type bound struct {
+	ctx  context.Context
+	next http.RoundTripper
+}
+
+func (b *bound) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Context().Done() == nil && b.ctx != nil {
+		req = req.WithContext(b.ctx)
+	}
+	return b.next.RoundTrip(req)
+}
+
+// client is an http.Client for one remote: base's settings (Options.HTTPClient),
+// its transport under the policy.
+func client(ctx context.Context, base *http.Client, p retry.Policy, service string) *http.Client {
+	c := &http.Client{}
+	if base != nil {
+		*c = *base
+	}
+	c.Transport = retrying(ctx, c.Transport, p, service)
+	return c
+}
+
+// retryError is the *retry.Error in err's chain, if any: the failure of a
+// remote after the policy's attempts, which names the service and its host,
+// the last status or error and the attempts (its Method and URL, without
+// query, say which request).
+func retryError(err error) (*retry.Error, bool) {
+	var re *retry.Error
+	ok := errors.As(err, &re)
+	return re, ok
+}
+
+// remotes is how one run reaches the Sigstore services: base transport,
+// policy, the run's context.
+type remotes struct {
+	ctx  context.Context
+	base http.RoundTripper
+	p    retry.Policy
+}
+
+func (o Options) remotes(ctx context.Context) remotes {
+	return remotes{ctx: ctx, base: o.transport(), p: o.policy()}
+}
+
+func (r remotes) transport(service string) http.RoundTripper {
+	return retrying(r.ctx, r.base, r.p, service)
+}
+
+// fulcio is sigstore-go's Fulcio client with its own retries off: in v1.3.0
+// its loop closes the body of a last 5xx or 429 and then reads it ("http:
+// read on closed response body"), and sleeps 1 s even with Retries 0. The
+// transport retries instead, and turns a status that outlasts the retries
+// into a *retry.Error before the client sees it.
+func (r remotes) fulcio(base string) sgsign.CertificateProvider {
+	return sgsign.NewFulcio(&sgsign.FulcioOptions{
+		BaseURL: base, Retries: 0, Timeout: libraryTimeout(r.p), Transport: r.transport(serviceFulcio),
+	})
+}
+
+// tsa is sigstore-go's timestamp client with its own retries off: the same
+// loop as Fulcio's, with the same fault, in v1.3.0.
+func (r remotes) tsa(u string) *sgsign.TimestampAuthority {
+	return sgsign.NewTimestampAuthority(&sgsign.TimestampAuthorityOptions{
+		URL: u, Retries: 0, Timeout: libraryTimeout(r.p), Transport: r.transport(serviceTSA),
+	})
+}
+
+// rekor is sigstore-go's Rekor with clients of ours over the transport
+// (rekor.go): sigstore-go v1.3.0 would build a Rekor v2 client that never
+// retries and ignores any transport, and a Rekor v1 client with
+// go-retryablehttp's retries.
+func (r remotes) rekor(s rekorService) (sgsign.Transparency, error) {
+	c := &http.Client{Transport: r.transport(serviceRekor), Timeout: libraryTimeout(r.p)}
+	o := &sgsign.RekorOptions{BaseURL: s.URL, Version: s.Version, Retries: 0, Timeout: libraryTimeout(r.p)}
+	if s.Version == 2 {
+		v2, err := newRekorV2(s.URL, c)
+		if err != nil {
+			return nil, err
+		}
+		o.ClientV2 = v2
+	} else {
+		v1, err := newRekorV1(s.URL, c)
+		if err != nil {
+			return nil, err
+		}
+		o.Client = v1
+	}
+	return sgsign.NewRekor(o), nil
+}

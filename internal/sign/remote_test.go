@@ -1,0 +1,124 @@
+package sign
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/oci-attest/oci-attest/internal/retry"
+	"github.com/sigstore/rekor/pkg/generated/client/entries"
+	"github.com/sigstore/rekor/pkg/generated/models"
+)
+
+// flaky is a server that answers 503 to the first fails requests, then
+// calls ok; it records the request bodies.
+type flaky struct {
+	mu     sync.Mutex
+	fails  int // negative: forever
+	bodies []string
+	ok     http.HandlerFunc
+}
+
+func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	f.bodies = append(f.bodies, string(b))
+	fail := f.fails != 0
+	if f.fails > 0 {
+		f.fails--
+	}
+	f.mu.Unlock()
+	if fail {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
+	f.ok(w, r)
+}
+
+func (f *flaky) requests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.bodies...)
+}
+
+// TestTUFFetcherRetries: the TUF fetcher (go-tuf's DefaultFetcher, one try
+// of its own) goes through the retry policy: two 503s, then the file; a
+// repository that stays down is a *retry.Error naming the TUF repository.
+func TestTUFFetcherRetries(t *testing.T) {
+	t.Parallel()
+	f := &flaky{fails: 2, ok: func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"signed":{}}`)) }}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	o, err := tufOptions(context.Background(), TrustOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := o.Fetcher.DownloadFile(srv.URL+"/2.root.json", 1<<20, 0)
+	if err != nil || string(b) != `{"signed":{}}` || len(f.requests()) != 3 {
+		t.Fatalf("DownloadFile() = %q, %v after %d requests; want the file after 3", b, err, len(f.requests()))
+	}
+
+	down := &flaky{fails: -1}
+	srv2 := httptest.NewServer(down)
+	defer srv2.Close()
+	o, err = tufOptions(context.Background(), TrustOptions{retries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = o.Fetcher.DownloadFile(srv2.URL+"/2.root.json", 1<<20, 0)
+	var re *retry.Error
+	if !errors.As(err, &re) || re.Service != serviceTUF || re.Status != http.StatusServiceUnavailable || re.Attempts != 3 {
+		t.Errorf("DownloadFile(down) = %v, want a *retry.Error of the TUF repository, 503, 3 attempts", err)
+	}
+}
+
+// TestRekorV1Retries: the Rekor v1 client (rekor's generated client without
+// go-retryablehttp) goes through the retry policy and replays the POST's
+// body; a log that stays down is a *retry.Error naming Rekor.
+func TestRekorV1Retries(t *testing.T) {
+	t.Parallel()
+	created := func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("ETag", "abc")
+		w.Header().Set("Location", "/api/v1/log/entries/abc")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"abc":{"body":"e30=","integratedTime":1,"logID":"00","logIndex":7}}`))
+	}
+	version := "0.0.1"
+	entry := &models.Hashedrekord{APIVersion: &version, Spec: map[string]any{"x": 1}}
+	send := func(f *flaky) (*entries.CreateLogEntryCreated, error) {
+		srv := httptest.NewServer(f)
+		t.Cleanup(srv.Close)
+		rem := remotes{ctx: context.Background(), p: policy(0, 2)}
+		c, err := newRekorV1(srv.URL, &http.Client{Transport: rem.transport(serviceRekor)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		params := entries.NewCreateLogEntryParamsWithContext(context.Background())
+		params.SetProposedEntry(entry)
+		return c.CreateLogEntry(params)
+	}
+
+	f := &flaky{fails: 2, ok: created}
+	resp, err := send(f)
+	if err != nil {
+		t.Fatalf("CreateLogEntry() = %v", err)
+	}
+	if got := resp.Payload["abc"].LogIndex; got == nil || *got != 7 {
+		t.Errorf("CreateLogEntry() = %+v, want log index 7", resp.Payload)
+	}
+	bodies := f.requests()
+	if len(bodies) != 3 || bodies[0] == "" || bodies[1] != bodies[0] || bodies[2] != bodies[0] {
+		t.Errorf("Rekor got bodies %q, want the same entry three times", bodies)
+	}
+
+	_, err = send(&flaky{fails: -1})
+	var re *retry.Error
+	if !errors.As(err, &re) || re.Service != serviceRekor || re.Status != http.StatusServiceUnavailable || re.Attempts != 3 {
+		t.Errorf("CreateLogEntry(down) = %v, want a *retry.Error of Rekor, 503, 3 attempts", err)
+	}
+}
