@@ -88,14 +88,14 @@ func (r *rekorV2) Add(ctx context.Context, entry any) (*protorekor.TransparencyL
 		return nil, fmt.Errorf("reading Rekor's answer: %w", unwrapURLError(err))
 	}
 	if len(body) > maxLogAnswer {
-		return nil, fmt.Errorf("Rekor's answer is larger than %d bytes", maxLogAnswer)
+		return nil, fmt.Errorf("the answer of Rekor is larger than %d bytes", maxLogAnswer)
 	}
 	switch resp.StatusCode {
 	case http.StatusCreated:
 	case http.StatusConflict:
 		return nil, fmt.Errorf("%w (Rekor answered HTTP 409 %s)", errLogConflict, logMessage(body))
 	default:
-		return nil, fmt.Errorf("Rekor answered HTTP %d %s: %s", resp.StatusCode, http.StatusText(resp.StatusCode), logMessage(body))
+		return nil, fmt.Errorf("the Rekor log answered HTTP %d %s: %s", resp.StatusCode, http.StatusText(resp.StatusCode), logMessage(body))
 	}
 	tle := &protorekor.TransparencyLogEntry{}
 	if err := protojson.Unmarshal(body, tle); err != nil {

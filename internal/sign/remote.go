@@ -16,7 +16,7 @@ const (
 	serviceRekor  = "Rekor"
 	serviceTSA    = "timestamp authority"
 	serviceTUF    = "TUF repository"
-	serviceToken  = "GitHub Actions ID token endpoint"
+	serviceToken  = "GitHub Actions ID token endpoint" //nolint:gosec // a service name, not a credential
 )
 
 // policy is the retry policy of every request sign sends (ARCHITECTURE.md,
