@@ -235,9 +235,15 @@ func configFrom(v map[string]string) (*Config, error) {
 // hang from the job's own limit.
 const maxTimeout = time.Hour
 
-// parseTimeout reads a duration input: a Go duration (30s, 1m30s) or a
-// number of seconds. Empty: zero (the default applies).
+// parseTimeout reads request-timeout.
 func parseTimeout(name, v string) (time.Duration, error) {
+	return parseDuration(name, v, time.Nanosecond, maxTimeout, "")
+}
+
+// parseDuration reads a duration input: a Go duration (30s, 1m30s, 1500ms)
+// or a number of seconds, within [lo, hi] (why says what the bounds are
+// for). Empty: zero (the default applies).
+func parseDuration(name, v string, lo, hi time.Duration, why string) (time.Duration, error) {
 	if v == "" {
 		return 0, nil
 	}
@@ -245,12 +251,18 @@ func parseTimeout(name, v string) (time.Duration, error) {
 	if err != nil {
 		n, nerr := strconv.ParseUint(v, 10, 32)
 		if nerr != nil {
-			return 0, badInput(name, "%q is not a duration: use a number of seconds or a Go duration such as 30s or 2m", v)
+			return 0, badInput(name, "%q is not a duration: use a number of seconds or a Go duration such as 30s, 2m or 1500ms", v)
 		}
 		d = time.Duration(n) * time.Second
 	}
-	if d <= 0 || d > maxTimeout {
-		return 0, badInput(name, "%q is out of range: use a duration above 0 and at most %v", v, maxTimeout)
+	if d < lo || d > hi {
+		if why != "" {
+			why = " (" + why + ")"
+		}
+		if lo <= time.Nanosecond {
+			return 0, badInput(name, "%q is out of range: use a duration above 0 and at most %v%s", v, hi, why)
+		}
+		return 0, badInput(name, "%q is outside %v to %v%s", v, lo, hi, why)
 	}
 	return d, nil
 }

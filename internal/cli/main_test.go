@@ -57,7 +57,7 @@ func TestValidateNamesTheInput(t *testing.T) {
 		{"bad request-timeout", []string{"--subject-path", archive, "--request-timeout", "soon"}, "request-timeout"},
 		{"request-timeout of zero", []string{"--subject-path", archive, "--request-timeout", "0s"}, "request-timeout"},
 		{"bad referrers-mode", []string{"--subject-path", archive, "--referrers-mode", "both"}, "referrers-mode"},
-		{"fallback-settle without a unit", []string{"--subject-path", archive, "--fallback-settle", "3"}, "fallback-settle"},
+		{"fallback-settle not a duration", []string{"--subject-path", archive, "--fallback-settle", "3 seconds"}, "fallback-settle"},
 		{"fallback-settle too short", []string{"--subject-path", archive, "--fallback-settle", "10ms"}, "fallback-settle"},
 		{"fallback-settle negative", []string{"--subject-path", archive, "--fallback-settle", "-3s"}, "fallback-settle"},
 		{"bad sigstore", []string{"--subject-path", archive, "--sigstore", "staging"}, "sigstore"},

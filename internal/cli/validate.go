@@ -248,15 +248,5 @@ const (
 
 // parseSettle parses fallback-settle ("" is the default).
 func parseSettle(v string) (time.Duration, error) {
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, badInput("fallback-settle", "%q is not a duration: use a number with a unit, such as 3s or 1500ms", v)
-	}
-	if d < minSettle || d > maxSettle {
-		return 0, badInput("fallback-settle", "%v is outside %v to %v (tag writes must land within half of it; the verification waits as long)", d, minSettle, maxSettle)
-	}
-	return d, nil
+	return parseDuration("fallback-settle", v, minSettle, maxSettle, "tag writes must land within half of it; the verification waits as long")
 }

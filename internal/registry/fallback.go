@@ -283,6 +283,7 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 		readAt := start.Add(time.Duration(sent.Load() - start.UnixNano()))
 		seen.add(idx)
 		conditional := false // our PUT was a compare-and-swap the registry honours
+		refused := false     // this round's probe was refused (412) just before our write
 		if restore := seen.missingFrom(idx); !idx.has(entry.Digest) || len(restore) > 0 {
 			raw, err := idx.with(entry, restore...)
 			if err != nil {
@@ -312,7 +313,7 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 				probed = true
 				err = put(ifMatchProbe)
 				if errors.Is(err, errPreconditionFailed) && ctx.Err() == nil {
-					st.ifMatch = true
+					st.ifMatch, refused = true, true
 					err = put(cur.ETag)
 				}
 			default:
@@ -335,7 +336,11 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 				}
 				continue
 			}
-			conditional = strong && st.ifMatch
+			// Only a write right after a refused probe counts as a
+			// compare-and-swap: one 412 shows that something checked the
+			// header then, not that every later write is checked (a proxy,
+			// a fleet mid-upgrade). Later rounds verify in full.
+			conditional = strong && refused
 		}
 		n := reads
 		if conditional {

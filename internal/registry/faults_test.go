@@ -174,6 +174,18 @@ func TestFallbackIfMatch(t *testing.T) {
 	if !second.TagIfMatch || second.TagRounds != 2 {
 		t.Errorf("second update: If-Match honoured %v in %d rounds, want true in 2", second.TagIfMatch, second.TagRounds)
 	}
+	// Round 2's write came after no refused probe (distribution ignores
+	// If-Match; the 412s were the proxy's): it is not taken for a
+	// compare-and-swap and is verified with both reads.
+	reads := 0
+	for _, e := range proxy.Events() {
+		if e.At.After(puts[3].At) && e.Method == "GET" && strings.Contains(e.Path, "/manifests/sha256-") {
+			reads++
+		}
+	}
+	if reads != defaultVerifyReads {
+		t.Errorf("%d verification reads after the last write, want %d", reads, defaultVerifyReads)
+	}
 	got, raw := fallbackEntries(t, c, s)
 	if !got[first.Artifact.Digest] || !got[second.Artifact.Digest] || len(got) != 2 {
 		t.Errorf("fallback index %s, want both entries", raw)

@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/retry"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
@@ -114,5 +115,42 @@ func TestPushErrorHidesUploadState(t *testing.T) {
 	var re redactedError
 	if !errors.As(err, &re) || !bytes.Contains([]byte(re.err.Error()), []byte("_state=")) {
 		t.Fatalf("PushImage() error %v: want a redacted error whose cause quotes the upload URL", err)
+	}
+}
+
+// TestPushRetriesOnce: go-containerregistry's own retry loop does not run on
+// top of ours — a manifest PUT answered 503 forever is sent 1 + the
+// policy's retries times (it was 18 with both loops), and a 429 asking for
+// more than retry.RetryAfterCap is final.
+func TestPushRetriesOnce(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join("..", "..", "testdata", "archives", "docker25.tar")
+	a, err := oci.Scan(context.Background(), path, oci.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		fault testenv.Fault
+		want  int
+	}{
+		{"503 forever", testenv.Fault{Kind: testenv.Fault503}, 1 + retry.DefaultRetries},
+		{"429 for an hour", testenv.Fault{Kind: testenv.Fault429, RetryAfter: "3600"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := testenv.StartGGCR(t)
+			proxy := testenv.StartFaultProxy(t, reg.URL)
+			f := tc.fault
+			f.Method, f.Path, f.Times = http.MethodPut, regexp.MustCompile(`/manifests/`), -1
+			proxy.Add(f)
+			c := newTestClient(t, Options{})
+			if _, err := c.PushImage(context.Background(), path, a, &a.Images[0], testenv.Ref(t, proxy.Host+"/retries/app:v1")); err == nil {
+				t.Fatal("PushImage() = nil error")
+			}
+			if n := proxy.Injected(f.Kind); n != tc.want {
+				t.Errorf("the manifest PUT was sent %d times, want %d", n, tc.want)
+			}
+		})
 	}
 }

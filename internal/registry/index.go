@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/ref"
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // Multi-platform images (ARCHITECTURE.md, "Multi-platform and
@@ -306,7 +308,26 @@ func (c *Client) remoteTarget(ctx context.Context, to ref.Reference) (name.Refer
 	}
 	ctx = auth.AppendRepositoryScope(ctx, to.Oras(), auth.ActionPull, auth.ActionPush)
 	rt := roundTripperFunc(func(req *http.Request) (*http.Response, error) { return c.auth.Do(req) })
-	return target, []remote.Option{remote.WithContext(ctx), remote.WithTransport(rt), remote.WithUserAgent("oci-attest")}, nil
+	return target, []remote.Option{
+		remote.WithContext(ctx), remote.WithTransport(rt), remote.WithUserAgent("oci-attest"),
+		// go-containerregistry v0.22.1 retries on top of our transport
+		// (408/429/5xx, three tries) unless told not to: statuses are our
+		// transport's to retry, and so is every error it already retried
+		// (*retry.Error). What it may still retry is a connection error of a
+		// request our transport sent once because its body cannot be
+		// replayed — a layer streamed from the archive, which its upload
+		// loop opens again.
+		remote.WithRetryStatusCodes(),
+		remote.WithRetryPredicate(ggcrRetryable),
+	}, nil
+}
+
+// ggcrRetryable is go-containerregistry's retry predicate: only errors no
+// one retried yet (see remoteTarget).
+func ggcrRetryable(err error) bool {
+	var done *retry.Error
+	var status *transport.Error
+	return err != nil && !errors.As(err, &done) && !errors.As(err, &status) && retry.Retryable(err) && !permanent(err)
 }
 
 // tarBlobs reads an OCI layout's blobs (blobs/<alg>/<hex>) in place from

@@ -28,8 +28,8 @@ func policy(timeout time.Duration, retries int) retry.Policy {
 }
 
 // libraryTimeout is the whole-request timeout handed to client libraries
-// that insist on one (sigstore-go v1.3.0 defaults Fulcio, TSA and Rekor v1
-// to 30 s, go-openapi to 30 s): a backstop above everything the policy
+// that insist on one and send the run's context (sigstore-go v1.3.0's Rekor
+// v1 and go-openapi default to 30 s): a backstop above everything the policy
 // allows, so that the policy's deadlines and its error decide, never the
 // library's "Client.Timeout exceeded" in the middle of a retry.
 func libraryTimeout(p retry.Policy) time.Duration { return p.Total() + time.Minute }
@@ -102,18 +102,21 @@ func (r remotes) transport(service string) http.RoundTripper {
 // its loop closes the body of a last 5xx or 429 and then reads it ("http:
 // read on closed response body"), and sleeps 1 s even with Retries 0. The
 // transport retries instead, and turns a status that outlasts the retries
-// into a *retry.Error before the client sees it.
+// into a *retry.Error before the client sees it. Timeout -1: no
+// http.Client.Timeout, whose deadline context (net/http derives it from
+// the context-less request's Background) would hide the request from bound,
+// so that cancelling the run would not stop it; the policy bounds it.
 func (r remotes) fulcio(base string) sgsign.CertificateProvider {
 	return sgsign.NewFulcio(&sgsign.FulcioOptions{
-		BaseURL: base, Retries: 0, Timeout: libraryTimeout(r.p), Transport: r.transport(serviceFulcio),
+		BaseURL: base, Retries: 0, Timeout: -1, Transport: r.transport(serviceFulcio),
 	})
 }
 
 // tsa is sigstore-go's timestamp client with its own retries off: the same
-// loop as Fulcio's, with the same fault, in v1.3.0.
+// loop as Fulcio's, with the same fault, in v1.3.0; Timeout -1 as there.
 func (r remotes) tsa(u string) *sgsign.TimestampAuthority {
 	return sgsign.NewTimestampAuthority(&sgsign.TimestampAuthorityOptions{
-		URL: u, Retries: 0, Timeout: libraryTimeout(r.p), Transport: r.transport(serviceTSA),
+		URL: u, Retries: 0, Timeout: -1, Transport: r.transport(serviceTSA),
 	})
 }
 

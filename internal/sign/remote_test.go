@@ -2,16 +2,19 @@ package sign
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oci-attest/oci-attest/internal/retry"
 	"github.com/sigstore/rekor/pkg/generated/client/entries"
 	"github.com/sigstore/rekor/pkg/generated/models"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 )
 
 // flaky is a server that answers 503 to the first fails requests, then
@@ -120,5 +123,44 @@ func TestRekorV1Retries(t *testing.T) {
 	var re *retry.Error
 	if !errors.As(err, &re) || re.Service != serviceRekor || re.Status != http.StatusServiceUnavailable || re.Attempts != 3 {
 		t.Errorf("CreateLogEntry(down) = %v, want a *retry.Error of Rekor, 503, 3 attempts", err)
+	}
+}
+
+// TestCancelStopsFulcioAndTSA: cancelling the run stops sigstore-go's
+// Fulcio and timestamp requests (built without a context) and the waits
+// between their retries, instead of running out the policy.
+func TestCancelStopsFulcioAndTSA(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(&flaky{fails: -1})
+	t.Cleanup(srv.Close)
+	claims := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"someone","iss":"https://issuer.example","email":"a@example.com","email_verified":true}`))
+	token := "e30." + claims + ".sig"
+	kp, err := sgsign.NewEphemeralKeypair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func(ctx context.Context, r remotes) error{
+		"Fulcio": func(ctx context.Context, r remotes) error {
+			_, err := r.fulcio(srv.URL).GetCertificate(ctx, kp, &sgsign.CertificateProviderOptions{IDToken: token})
+			return err
+		},
+		"timestamp authority": func(ctx context.Context, r remotes) error {
+			_, err := r.tsa(srv.URL+"/api/v1/timestamp").GetTimestamp(ctx, []byte("signature"))
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err := call(ctx, Options{}.remotes(ctx))
+			if el := time.Since(start); err == nil || el > 2*time.Second {
+				t.Fatalf("returned %v after %v; want an error soon after the cancel at 300ms", err, el)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				t.Errorf("error %v does not say the run was cancelled", err)
+			}
+		})
 	}
 }
