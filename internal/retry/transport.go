@@ -161,7 +161,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			drain(resp)
 		}
 		if err := Sleep(req.Context(), wait); err != nil {
-			return nil, err
+			return nil, t.fail(req, attempt+1, start, nil, err) // cancelled between attempts: still say where
 		}
 	}
 }

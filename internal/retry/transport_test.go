@@ -231,3 +231,21 @@ func TestPolicy(t *testing.T) {
 		t.Errorf("retry after the last attempt: %v", d)
 	}
 }
+
+// TestCancelBetweenAttempts: a request cancelled while it waits for its
+// next attempt ends at once, and the error still names the remote.
+func TestCancelBetweenAttempts(t *testing.T) {
+	srv, _ := script(t, 429) // Retry-After: 1
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	start := time.Now()
+	_, err := (&http.Client{Transport: &Transport{Service: "Rekor"}}).Do(req)
+	if el := time.Since(start); el > 900*time.Millisecond {
+		t.Fatalf("returned after %v, want at the cancel (200ms), not after the 1s wait", el)
+	}
+	var e *Error
+	if !errors.As(err, &e) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "Rekor") {
+		t.Fatalf("err = %v, want a *retry.Error naming Rekor that is the deadline", err)
+	}
+}
