@@ -612,8 +612,11 @@ func (p *pipeline) attach(ctx context.Context, u *attestResult) error {
 			p.log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, bu.subject.Repository.Name(), refs[j].Subject.Descriptor.Digest, ar.Reason)
 			if ar.ReferrersTag != "" {
 				how := "the registry ignores If-Match: two verification reads"
-				if ar.TagIfMatch {
+				switch {
+				case ar.TagIfMatch && ar.TagReads == 1:
 					how = "the registry honours If-Match: conditional write, one verification read"
+				case ar.TagIfMatch:
+					how = "the registry honours If-Match; the last round's write came after no refused probe: two verification reads"
 				}
 				p.log.Infof("fallback tag %s written and verified in %d round(s) (%s)", ar.ReferrersTag, ar.TagRounds, how)
 			}

@@ -82,8 +82,11 @@ type AttachResult struct {
 	// fallback tag took (0 when it was not written).
 	TagRounds int
 	// TagIfMatch reports that the registry answered the If-Match probe with
-	// 412: its conditional writes work, and one verification read sufficed.
+	// 412: its conditional writes work.
 	TagIfMatch bool
+	// TagReads is the number of verification reads of the tag's last round:
+	// one after a conditional write right after a refused probe, else two.
+	TagReads int
 }
 
 // Attach pushes bundle as an OCI 1.1 referrer of s (ARCHITECTURE.md, "Registry: resolve, bind, push"): the empty
@@ -194,7 +197,7 @@ func (p *pushedReferrer) writeTag() error {
 	s, rp, res := p.s, p.rp, p.res
 	tag := fallbackTag(s.Descriptor.Digest.String())
 	st, err := rp.updateFallback(p.ctx, tag, p.art.desc, p.opts.Settle, p.opts.verifyReads)
-	res.TagRounds, res.TagIfMatch = st.rounds, st.ifMatch
+	res.TagRounds, res.TagIfMatch, res.TagReads = st.rounds, st.ifMatch, st.reads
 	if err != nil {
 		return fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}

@@ -184,6 +184,8 @@ type fallbackStats struct {
 	// ifMatch reports that the registry answered the If-Match probe with
 	// 412: it honours conditional writes.
 	ifMatch bool
+	// reads is the number of verification reads of the last round.
+	reads int
 }
 
 // updateFallback adds entry to the fallback index of subject without losing
@@ -204,7 +206,7 @@ type fallbackStats struct {
 //     within D = settle/2 of the read it merged (its context deadline,
 //     counted from when the read was sent); a slower round is abandoned and
 //     re-read.
-//  4. Verify. After a conditional PUT the registry honours: one read, D (plus
+//  4. Verify. After a conditional PUT right after a refused probe: one read, D (plus
 //     up to D/10 of jitter) after the PUT's answer arrived. Otherwise two
 //     reads: the first D (+ jitter) after our PUT's answer arrived (or after
 //     the round's read, when nothing needed writing), the second D (+
@@ -282,8 +284,12 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 		}
 		readAt := start.Add(time.Duration(sent.Load() - start.UnixNano()))
 		seen.add(idx)
-		conditional := false // our PUT was a compare-and-swap the registry honours
-		refused := false     // this round's probe was refused (412) just before our write
+		// cas: this round's probe was refused (412) just before our PUT with
+		// the real ETag, which therefore was a compare-and-swap. Only such
+		// a PUT counts as one: a 412 shows that something checked the header
+		// then, not that every later write is checked (a proxy, a fleet
+		// mid-upgrade). Later rounds verify in full.
+		cas := false
 		if restore := seen.missingFrom(idx); !idx.has(entry.Digest) || len(restore) > 0 {
 			raw, err := idx.with(entry, restore...)
 			if err != nil {
@@ -313,7 +319,7 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 				probed = true
 				err = put(ifMatchProbe)
 				if errors.Is(err, errPreconditionFailed) && ctx.Err() == nil {
-					st.ifMatch, refused = true, true
+					st.ifMatch, cas = true, true
 					err = put(cur.ETag)
 				}
 			default:
@@ -336,17 +342,12 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 				}
 				continue
 			}
-			// Only a write right after a refused probe counts as a
-			// compare-and-swap: one 412 shows that something checked the
-			// header then, not that every later write is checked (a proxy,
-			// a fleet mid-upgrade). Later rounds verify in full.
-			conditional = strong && refused
 		}
-		n := reads
-		if conditional {
-			n = 1
+		st.reads = reads
+		if cas {
+			st.reads = 1
 		}
-		ok, err := r.verifyFallback(ctx, tag, entry.Digest, &seen, settle, n)
+		ok, err := r.verifyFallback(ctx, tag, entry.Digest, &seen, settle, st.reads)
 		if err != nil {
 			return st, err
 		}

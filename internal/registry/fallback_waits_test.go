@@ -197,8 +197,8 @@ func TestFallbackIfMatchHonoured(t *testing.T) {
 	if gap := ev[3].At.Sub(ev[2].At); gap < settle/2 {
 		t.Errorf("the verification read came %v after the conditional write, want ≥ D = %v", gap, settle/2)
 	}
-	if !second.TagIfMatch || second.TagRounds != 1 {
-		t.Errorf("second update: If-Match honoured %v in %d rounds, want true in 1", second.TagIfMatch, second.TagRounds)
+	if !second.TagIfMatch || second.TagRounds != 1 || second.TagReads != 1 {
+		t.Errorf("second update: If-Match honoured %v in %d rounds with %d verification reads, want true in 1 with 1", second.TagIfMatch, second.TagRounds, second.TagReads)
 	}
 	if second.Requests > 9 {
 		t.Errorf("Attach() made %d requests, budget 9", second.Requests)

@@ -171,8 +171,8 @@ func TestFallbackIfMatch(t *testing.T) {
 			t.Errorf("tag write sent If-Match %q, want the ETag distribution served", e.IfMatch)
 		}
 	}
-	if !second.TagIfMatch || second.TagRounds != 2 {
-		t.Errorf("second update: If-Match honoured %v in %d rounds, want true in 2", second.TagIfMatch, second.TagRounds)
+	if !second.TagIfMatch || second.TagRounds != 2 || second.TagReads != defaultVerifyReads {
+		t.Errorf("second update: If-Match honoured %v in %d rounds with %d verification reads, want true in 2 with %d", second.TagIfMatch, second.TagRounds, second.TagReads, defaultVerifyReads)
 	}
 	// Round 2's write came after no refused probe (distribution ignores
 	// If-Match; the 412s were the proxy's): it is not taken for a
