@@ -107,24 +107,14 @@ func (p Policy) Retry(attempt int, resp *http.Response, err error) (time.Duratio
 		}
 		return Backoff(attempt), nil
 	}
-	code := resp.StatusCode
+	again, d, named := verdict(resp.StatusCode, resp.Header, true, time.Now())
 	switch {
-	case code == http.StatusTooManyRequests, code == http.StatusServiceUnavailable,
-		code == http.StatusForbidden && RateLimited(resp):
-		d, ok := wait(resp.Header, time.Now())
-		switch {
-		case !ok && code == http.StatusForbidden:
-			return -1, nil // a rate limit that names no time: retrying early only extends it
-		case !ok:
-			return Backoff(attempt), nil
-		case d > RetryAfterCap:
-			return -1, nil
-		}
+	case !again:
+		return -1, nil
+	case named:
 		return d, nil
-	case code == http.StatusRequestTimeout, code >= 500 && code != http.StatusNotImplemented:
-		return Backoff(attempt), nil
 	}
-	return -1, nil
+	return Backoff(attempt), nil
 }
 
 // Status reports whether an answer with this status (and Retry-After value)
@@ -132,14 +122,35 @@ func (p Policy) Retry(attempt int, resp *http.Response, err error) (time.Duratio
 // rules of Retry for callers that retry at their own level (the fallback
 // tag's write, which is sent once and retried from a fresh read).
 func Status(code int, retryAfter string) (bool, time.Duration) {
-	switch {
-	case code == http.StatusTooManyRequests, code == http.StatusServiceUnavailable:
-		d, _ := parseRetryAfter(retryAfter, time.Now())
-		return d <= RetryAfterCap, d
-	case code == http.StatusRequestTimeout, code >= 500 && code != http.StatusNotImplemented:
-		return true, 0
+	h := http.Header{}
+	if retryAfter != "" {
+		h.Set("Retry-After", retryAfter)
 	}
-	return false, 0
+	again, d, _ := verdict(code, h, false, time.Now())
+	return again, d
+}
+
+// verdict holds the status rules of Retry and Status: whether an answer is
+// worth another attempt, and the wait it named (named false: it named none,
+// so the caller backs off). 408, 429, 503 and 5xx except 501 are retried;
+// with rateLimits also GitHub's rate-limited 403s (Status's callers have no
+// such answers). A named wait beyond RetryAfterCap is final.
+func verdict(code int, h http.Header, rateLimits bool, now time.Time) (again bool, d time.Duration, named bool) {
+	switch {
+	case code == http.StatusTooManyRequests, code == http.StatusServiceUnavailable,
+		rateLimits && code == http.StatusForbidden && RateLimited(&http.Response{StatusCode: code, Header: h}):
+		d, named := wait(h, now)
+		switch {
+		case !named:
+			return code != http.StatusForbidden, 0, false // a rate limit that names no time: retrying early only extends it
+		case d > RetryAfterCap:
+			return false, d, true
+		}
+		return true, d, true
+	case code == http.StatusRequestTimeout, code >= 500 && code != http.StatusNotImplemented:
+		return true, 0, false
+	}
+	return false, 0, false
 }
 
 // RateLimited reports whether an answer is one of GitHub's rate limits: 429,

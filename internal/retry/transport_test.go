@@ -249,3 +249,29 @@ func TestCancelBetweenAttempts(t *testing.T) {
 		t.Fatalf("err = %v, want a *retry.Error naming Rekor that is the deadline", err)
 	}
 }
+
+// TestStatus: the status rules for callers that retry at their own level
+// are Retry's, without GitHub's rate-limited 403s.
+func TestStatus(t *testing.T) {
+	for _, tc := range []struct {
+		code       int
+		retryAfter string
+		again      bool
+		wait       time.Duration
+	}{
+		{429, "", true, 0},
+		{429, "2", true, 2 * time.Second},
+		{503, "soon", true, 0},
+		{429, "3600", false, time.Hour},
+		{500, "", true, 0},
+		{501, "", false, 0},
+		{408, "", true, 0},
+		{403, "5", false, 0},
+		{412, "", false, 0},
+	} {
+		again, wait := Status(tc.code, tc.retryAfter)
+		if again != tc.again || wait != tc.wait {
+			t.Errorf("Status(%d, %q) = %v, %v; want %v, %v", tc.code, tc.retryAfter, again, wait, tc.again, tc.wait)
+		}
+	}
+}
