@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
@@ -119,7 +120,7 @@ func ParseAPIURL(raw string) (*url.URL, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%w: %q (want https://HOST[/PATH])", ErrAPIURL, raw)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Host) {
+	if u.Scheme == "http" && !ref.IsLoopback(u.Host) {
 		return nil, fmt.Errorf("%w: refusing %s", ErrInsecure, raw)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")

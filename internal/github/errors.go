@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // Sentinel errors. Check them with errors.Is.
@@ -99,7 +101,7 @@ const maxErrorBody = 16 << 10
 // apiError reads an unexpected answer into an *APIError.
 func apiError(op string, resp *http.Response) *APIError {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	e := &APIError{Op: op, StatusCode: resp.StatusCode, RateLimited: rateLimited(resp)}
+	e := &APIError{Op: op, StatusCode: resp.StatusCode, RateLimited: retry.RateLimited(resp)}
 	var m struct {
 		Message          string `json:"message"`
 		DocumentationURL string `json:"documentation_url"`

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/oci-attest/oci-attest/internal/ref"
-	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // Policy decides whether a request is sent again, and after how long (a
@@ -16,20 +15,13 @@ type Policy interface {
 	Retry(attempt int, resp *http.Response, err error) (time.Duration, error)
 }
 
-// rateLimited reports whether an answer is one of GitHub's rate limits.
-func rateLimited(resp *http.Response) bool { return retry.RateLimited(resp) }
-
-// isLoopback reports whether host (with or without port) is a loopback name
-// or address.
-func isLoopback(host string) bool { return ref.IsLoopback(host) }
-
 // schemeGuard refuses plain-HTTP requests to hosts that are not loopback. It
 // sits below redirects, so a redirect cannot downgrade the API to plain HTTP.
 type schemeGuard struct{ base http.RoundTripper }
 
 // RoundTrip implements http.RoundTripper.
 func (g schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != "https" && !isLoopback(req.URL.Host) {
+	if req.URL.Scheme != "https" && !ref.IsLoopback(req.URL.Host) {
 		if req.Body != nil {
 			req.Body.Close()
 		}

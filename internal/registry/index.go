@@ -327,7 +327,8 @@ func (c *Client) remoteTarget(ctx context.Context, to ref.Reference) (name.Refer
 func ggcrRetryable(err error) bool {
 	var done *retry.Error
 	var status *transport.Error
-	return err != nil && !errors.As(err, &done) && !errors.As(err, &status) && retry.Retryable(err) && !permanent(err)
+	again, _ := transient(err)
+	return again && !errors.As(err, &done) && !errors.As(err, &status)
 }
 
 // tarBlobs reads an OCI layout's blobs (blobs/<alg>/<hex>) in place from

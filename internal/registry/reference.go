@@ -1,14 +1,6 @@
 package registry
 
-import (
-	"strings"
-
-	"github.com/oci-attest/oci-attest/internal/ref"
-)
-
-// isLoopback reports whether host ("name" or "name:port") is localhost or a
-// loopback address (ref.IsLoopback).
-func isLoopback(host string) bool { return ref.IsLoopback(host) }
+import "strings"
 
 // fallbackTag is the referrers tag schema name for a subject digest:
 // "<alg>-<hex>" (distribution-spec "Referrers Tag Schema").

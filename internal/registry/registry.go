@@ -53,7 +53,7 @@ func (r repo) name() string { return r.ref.Name() }
 // scheme is http for loopback registries and, when allowed, for any
 // registry; https otherwise.
 func (r repo) scheme() string {
-	if isLoopback(r.ref.Host()) || r.c.allowInsecure {
+	if ref.IsLoopback(r.ref.Host()) || r.c.allowInsecure {
 		return "http"
 	}
 	return "https"

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
@@ -30,7 +31,7 @@ type schemeGuard struct {
 
 // RoundTrip implements http.RoundTripper.
 func (g schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !g.allowInsecure && !isLoopback(req.URL.Host) {
+	if req.URL.Scheme == "http" && !g.allowInsecure && !ref.IsLoopback(req.URL.Host) {
 		if req.Body != nil {
 			req.Body.Close()
 		}
