@@ -3,6 +3,7 @@ package sign
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -28,8 +29,8 @@ func policy(timeout time.Duration, retries int) retry.Policy {
 }
 
 // libraryTimeout is the whole-request timeout handed to client libraries
-// that insist on one and send the run's context (sigstore-go v1.3.0's Rekor
-// v1 and go-openapi default to 30 s): a backstop above everything the policy
+// that insist on one (sigstore-go v1.3.0 defaults Fulcio, TSA and Rekor v1
+// to 30 s, go-openapi to 30 s): a backstop above everything the policy
 // allows, so that the policy's deadlines and its error decide, never the
 // library's "Client.Timeout exceeded" in the middle of a retry.
 func libraryTimeout(p retry.Policy) time.Duration { return p.Total() + time.Minute }
@@ -39,26 +40,50 @@ func libraryTimeout(p retry.Policy) time.Duration { return p.Total() + time.Minu
 // naming service when a retryable status outlasts the retries
 // (FailOnStatus: sigstore-go v1.3.0's Fulcio and TSA clients mishandle a
 // final 5xx, and a named error with attempts is better than a library's
-// "unexpected response" for every other client too). Requests built without
-// a context (sigstore-go's Fulcio and TSA clients and go-tuf's fetcher use
-// http.NewRequest) are bound to ctx, so that cancelling the run stops them
-// and their waits between attempts.
+// "unexpected response" for every other client too). Every request is
+// bound to ctx (sigstore-go's Fulcio and TSA clients and go-tuf's fetcher
+// build theirs with http.NewRequest, and a Client.Timeout gives them only a
+// deadline from Background), so that cancelling the run stops them and
+// their waits between attempts.
 func retrying(ctx context.Context, base http.RoundTripper, p retry.Policy, service string) http.RoundTripper {
 	return &bound{ctx: ctx, next: &retry.Transport{Base: base, Policy: p, Service: service, FailOnStatus: true}}
 }
 
-// bound gives requests whose context can never be cancelled the context of
-// the run.
+// bound makes every request end when the run's context does, whatever
+// context the client library gave it: none (http.NewRequest), or only the
+// deadline net/http derives from Background for a Client.Timeout.
 type bound struct {
 	ctx  context.Context
 	next http.RoundTripper
 }
 
 func (b *bound) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Context().Done() == nil && b.ctx != nil {
-		req = req.WithContext(b.ctx)
+	if b.ctx == nil || b.ctx.Done() == nil {
+		return b.next.RoundTrip(req)
 	}
-	return b.next.RoundTrip(req)
+	ctx, cancel := context.WithCancelCause(req.Context())
+	stop := context.AfterFunc(b.ctx, func() { cancel(context.Cause(b.ctx)) })
+	release := func() { stop(); cancel(nil) }
+	resp, err := b.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		release()
+		return nil, err
+	}
+	resp.Body = &releasing{ReadCloser: resp.Body, release: release}
+	return resp, nil
+}
+
+// releasing is an answer's body that releases its request's run binding
+// when closed.
+type releasing struct {
+	io.ReadCloser
+	release func()
+}
+
+func (r *releasing) Close() error {
+	err := r.ReadCloser.Close()
+	r.release()
+	return err
 }
 
 // client is an http.Client for one remote: base's settings (Options.HTTPClient),
@@ -102,21 +127,18 @@ func (r remotes) transport(service string) http.RoundTripper {
 // its loop closes the body of a last 5xx or 429 and then reads it ("http:
 // read on closed response body"), and sleeps 1 s even with Retries 0. The
 // transport retries instead, and turns a status that outlasts the retries
-// into a *retry.Error before the client sees it. Timeout -1: no
-// http.Client.Timeout, whose deadline context (net/http derives it from
-// the context-less request's Background) would hide the request from bound,
-// so that cancelling the run would not stop it; the policy bounds it.
+// into a *retry.Error before the client sees it.
 func (r remotes) fulcio(base string) sgsign.CertificateProvider {
 	return sgsign.NewFulcio(&sgsign.FulcioOptions{
-		BaseURL: base, Retries: 0, Timeout: -1, Transport: r.transport(serviceFulcio),
+		BaseURL: base, Retries: 0, Timeout: libraryTimeout(r.p), Transport: r.transport(serviceFulcio),
 	})
 }
 
 // tsa is sigstore-go's timestamp client with its own retries off: the same
-// loop as Fulcio's, with the same fault, in v1.3.0; Timeout -1 as there.
+// loop as Fulcio's, with the same fault, in v1.3.0.
 func (r remotes) tsa(u string) *sgsign.TimestampAuthority {
 	return sgsign.NewTimestampAuthority(&sgsign.TimestampAuthorityOptions{
-		URL: u, Retries: 0, Timeout: -1, Transport: r.transport(serviceTSA),
+		URL: u, Retries: 0, Timeout: libraryTimeout(r.p), Transport: r.transport(serviceTSA),
 	})
 }
 
