@@ -225,7 +225,7 @@ func configFrom(v map[string]string) (*Config, error) {
 	if d := v["subject-digest"]; d != "" {
 		c.SubjectDigest = digest.Digest(d)
 	}
-	if c.RequestTimeout, err = parseTimeout("request-timeout", v["request-timeout"]); err != nil {
+	if c.RequestTimeout, err = parseTimeout(v["request-timeout"]); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -236,8 +236,8 @@ func configFrom(v map[string]string) (*Config, error) {
 const maxTimeout = time.Hour
 
 // parseTimeout reads request-timeout.
-func parseTimeout(name, v string) (time.Duration, error) {
-	return parseDuration(name, v, time.Nanosecond, maxTimeout, "")
+func parseTimeout(v string) (time.Duration, error) {
+	return parseDuration("request-timeout", v, time.Nanosecond, maxTimeout, "")
 }
 
 // parseDuration reads a duration input: a Go duration (30s, 1m30s, 1500ms)

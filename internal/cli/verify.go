@@ -256,7 +256,7 @@ func parseVerifyFlags(args []string, stderr io.Writer) (ref.Reference, *verifyFl
 	fs.StringVar(&f.output, "output", "text", "the report: text (default, a block per attestation) or json")
 	fs.BoolVar(&f.allowInsecure, "allow-insecure-registry", false, "allow plain HTTP to a registry that is not on loopback")
 	fs.Func("request-timeout", "how long one registry or TUF request may go without progress before it is abandoned and retried (a duration such as 30s, or seconds; default 60s)", func(v string) error {
-		d, err := parseTimeout("request-timeout", v)
+		d, err := parseTimeout(v)
 		f.requestTimeout = d
 		return err
 	})
