@@ -147,7 +147,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, t.fail(req, attempt+1, start, nil, err)
 			}
 			if t.FailOnStatus {
-				if again, _ := (Policy{Retries: 1}).Retry(0, resp, nil); again >= 0 || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+				// Every answer of the retryable kind fails here, a final one
+				// too (501, a Retry-After beyond the cap).
+				if again, _, _ := verdict(resp.StatusCode, resp.Header, true, time.Now()); again || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
 					drain(resp)
 					return nil, t.fail(req, attempt+1, start, resp, nil)
 				}
