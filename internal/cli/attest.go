@@ -611,12 +611,14 @@ func (p *pipeline) attach(ctx context.Context, u *attestResult) error {
 			mine = append(mine, ar)
 			p.log.Infof("attached %s to %s@%s: %s", ar.Artifact.Digest, bu.subject.Repository.Name(), refs[j].Subject.Descriptor.Digest, ar.Reason)
 			if ar.ReferrersTag != "" {
-				how := "the registry ignores If-Match: two verification reads"
+				how := "If-Match not tested (a new tag, or no strong ETag): two verification reads"
 				switch {
 				case ar.TagIfMatch && ar.TagReads == 1:
 					how = "the registry honours If-Match: conditional write, one verification read"
 				case ar.TagIfMatch:
 					how = "the registry honours If-Match; the last round's write came after no refused probe: two verification reads"
+				case ar.TagIfMatchIgnored:
+					how = "the registry ignores If-Match: two verification reads"
 				}
 				p.log.Infof("fallback tag %s written and verified in %d round(s) (%s)", ar.ReferrersTag, ar.TagRounds, how)
 			}

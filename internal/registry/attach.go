@@ -84,6 +84,10 @@ type AttachResult struct {
 	// TagIfMatch reports that the registry answered the If-Match probe with
 	// 412: its conditional writes work.
 	TagIfMatch bool
+	// TagIfMatchIgnored reports that the registry accepted the If-Match
+	// probe: it ignores conditional writes. With neither this nor TagIfMatch
+	// set, no probe was answered (a new tag, a weak or absent ETag).
+	TagIfMatchIgnored bool
 	// TagReads is the number of verification reads of the tag's last round:
 	// one after a conditional write right after a refused probe, else two.
 	TagReads int
@@ -197,7 +201,7 @@ func (p *pushedReferrer) writeTag() error {
 	s, rp, res := p.s, p.rp, p.res
 	tag := fallbackTag(s.Descriptor.Digest.String())
 	st, err := rp.updateFallback(p.ctx, tag, p.art.desc, p.opts.Settle, p.opts.verifyReads)
-	res.TagRounds, res.TagIfMatch, res.TagReads = st.rounds, st.ifMatch, st.reads
+	res.TagRounds, res.TagIfMatch, res.TagIfMatchIgnored, res.TagReads = st.rounds, st.ifMatch, st.ignored, st.reads
 	if err != nil {
 		return fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}

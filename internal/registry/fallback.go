@@ -184,6 +184,11 @@ type fallbackStats struct {
 	// ifMatch reports that the registry answered the If-Match probe with
 	// 412: it honours conditional writes.
 	ifMatch bool
+	// ignored reports that the registry accepted the If-Match probe (201):
+	// it ignores conditional writes. Neither this nor ifMatch is set when no
+	// probe was answered: the tag was new, its ETag weak or absent, or the
+	// probe failed otherwise.
+	ignored bool
 	// reads is the number of verification reads of the last round.
 	reads int
 }
@@ -318,7 +323,10 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 			case !probed:
 				probed = true
 				err = put(ifMatchProbe)
-				if errors.Is(err, errPreconditionFailed) && ctx.Err() == nil {
+				switch {
+				case err == nil:
+					st.ignored = true
+				case errors.Is(err, errPreconditionFailed) && ctx.Err() == nil:
 					st.ifMatch, cas = true, true
 					err = put(cur.ETag)
 				}

@@ -186,9 +186,21 @@ func TestFallbackIfMatch(t *testing.T) {
 	if reads != defaultVerifyReads {
 		t.Errorf("%d verification reads after the last write, want %d", reads, defaultVerifyReads)
 	}
+	if first.TagIfMatch || first.TagIfMatchIgnored || second.TagIfMatchIgnored {
+		t.Errorf("If-Match ignored: first update (a new tag, no probe) %v, second (probe refused) %v; want false, false", first.TagIfMatchIgnored, second.TagIfMatchIgnored)
+	}
+	// Without the proxy's 412s, distribution's own answer to the probe
+	// shows that it ignores If-Match.
+	third, err := c.Attach(ctx, s, testBundle(3), AttachOptions{Mode: ModeTag, Settle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.TagIfMatch || !third.TagIfMatchIgnored || third.TagReads != defaultVerifyReads {
+		t.Errorf("third update: If-Match honoured %v, ignored %v, %d verification reads; want false, true, %d", third.TagIfMatch, third.TagIfMatchIgnored, third.TagReads, defaultVerifyReads)
+	}
 	got, raw := fallbackEntries(t, c, s)
-	if !got[first.Artifact.Digest] || !got[second.Artifact.Digest] || len(got) != 2 {
-		t.Errorf("fallback index %s, want both entries", raw)
+	if !got[first.Artifact.Digest] || !got[second.Artifact.Digest] || !got[third.Artifact.Digest] || len(got) != 3 {
+		t.Errorf("fallback index %s, want all three entries", raw)
 	}
 }
 
