@@ -178,7 +178,10 @@ func (c *Config) validateSigning() error {
 	if c.DryRun {
 		return nil
 	}
-	err := sign.Check(c.signOptions(nil))
+	// The environment the run will sign in (GITHUB_SERVER_URL picks
+	// GitHub's services, GITHUB_EVENT_PATH resolves auto), so that Check
+	// refuses here what Sign would refuse after hashing and pushing.
+	err := sign.Check(c.signOptions(c.ghEnv.getenv))
 	var oe *sign.OptionError
 	if errors.As(err, &oe) {
 		return badInput(signInput[oe.Field], "%s", oe.Msg)
