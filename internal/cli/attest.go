@@ -257,7 +257,9 @@ func (p *pipeline) dryRun() error {
 		if err := json.Indent(&out, u.statement, "", "  "); err != nil {
 			return err
 		}
-		fmt.Fprintf(p.stdout, "%s\n", out.Bytes())
+		// Names and tags come from the archive: jsonSafe escapes what the
+		// encoder leaves raw (stdout is the Actions log).
+		fmt.Fprintf(p.stdout, "%s\n", jsonSafe(out.Bytes()))
 	}
 	if len(p.units) > 1 {
 		p.log.Infof("dry run: the %d statements above would be signed; nothing was signed or pushed", len(p.units))

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
+	"reflect"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -81,7 +83,13 @@ func cleanArgs(args []any) []any {
 		case fmt.Stringer:
 			out[i] = clean(v.String())
 		default:
-			out[i] = a
+			// A named string type without a String method (oci.Format)
+			// is a string all the same.
+			if rv := reflect.ValueOf(a); rv.Kind() == reflect.String {
+				out[i] = clean(rv.String())
+			} else {
+				out[i] = a
+			}
 		}
 	}
 	return out
@@ -101,4 +109,35 @@ func md(s string) string {
 		"|", "&#124;", "`", "&#96;", "<", "&lt;", ">", "&gt;", "*", "&#42;",
 		"_", "&#95;", "[", "&#91;", "]", "&#93;", "\\", "&#92;",
 	).Replace(clean(s))
+}
+
+// jsonSafe rewrites JSON text, as encoding/json or protojson write it, so
+// that it shows nothing clean would escape while it still decodes to the
+// same value: every such rune inside a string (DEL, C1, the line
+// separators, the bidirectional formatting characters, which the encoders
+// leave as they are) becomes a \uXXXX escape. Raw \n, \t and \r are kept:
+// the encoders escape them inside strings, so where they appear they are
+// the indentation. Invalid UTF-8 (which the encoders never write) becomes
+// \ufffd. Used for JSON that reaches a log, an output or stdout whole,
+// where clean's Go escapes would make it invalid JSON.
+func jsonSafe(b []byte) []byte {
+	if !needsClean(string(b)) {
+		return b
+	}
+	var out bytes.Buffer
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		switch {
+		case r == '\n' || r == '\t' || r == '\r':
+			out.WriteByte(b[i])
+		case r == utf8.RuneError && n == 1:
+			out.WriteString(`\ufffd`)
+		case unsafeRune(r): // all of them in the Basic Multilingual Plane
+			fmt.Fprintf(&out, `\u%04x`, r)
+		default:
+			out.Write(b[i : i+n])
+		}
+		i += n
+	}
+	return out.Bytes()
 }

@@ -75,8 +75,12 @@ func (l *logger) Mask(secret string) {
 	l.mu.Unlock()
 	if l.gha != nil {
 		// Written directly: the redactor would mask the mask command itself.
+		// The command escapes the secret as @actions/core does (%, \r, \n
+		// as %25, %0D, %0A; the runner decodes them): a secret from a
+		// service with a line break in it cannot start a command of its own.
+		cmd := githubactions.Command{Name: "add-mask", Message: secret}
 		l.wmu.Lock()
-		fmt.Fprintf(l.w, "::add-mask::%s\n", secret)
+		fmt.Fprintf(l.w, "%s\n", cmd.String())
 		l.wmu.Unlock()
 	}
 }

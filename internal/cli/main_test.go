@@ -509,6 +509,93 @@ func TestLogDefusesWorkflowCommands(t *testing.T) {
 	}
 }
 
+// TestMaskEscapesTheSecret: a secret with a line break in it (a token
+// service's odd answer) is registered with the runner escaped as
+// @actions/core escapes it, so it cannot start a workflow command of its
+// own, and our own lines never carry it.
+func TestMaskEscapesTheSecret(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	log := newLogger(true, &out, env{}.get)
+	const secret = "tok%en\r\n::error::forged\nrest"
+	log.Mask(secret)
+	log.Infof("token is %s", secret)
+	if want := "::add-mask::tok%25en%0D%0A::error::forged%0Arest\n"; !strings.HasPrefix(out.String(), want) {
+		t.Errorf("log starts %q, want %q", out.String(), want)
+	}
+	for _, line := range strings.FieldsFunc(out.String(), func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if strings.HasPrefix(line, "::error::") {
+			t.Errorf("log line %q is a workflow command", line)
+		}
+	}
+	if strings.Contains(out.String(), "rest") && !strings.Contains(out.String(), "%0Arest") {
+		t.Errorf("log = %q, the secret appears outside the mask command", out.String())
+	}
+}
+
+// TestJSONSafe: JSON that reaches an output or stdout whole keeps decoding
+// to the same value while no rune clean would escape shows raw; the
+// indentation's line breaks stay.
+func TestJSONSafe(t *testing.T) {
+	t.Parallel()
+	in := map[string]string{"platform": "linux/\x7f\u0085arm\u2028\u202e64", "tag": "app:v1"}
+	for _, indent := range []bool{false, true} {
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if indent {
+			var buf bytes.Buffer
+			if err := json.Indent(&buf, b, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			b = buf.Bytes()
+		}
+		got := jsonSafe(b)
+		var back map[string]string
+		if err := json.Unmarshal(got, &back); err != nil || back["platform"] != in["platform"] || back["tag"] != in["tag"] {
+			t.Errorf("jsonSafe(%q) = %q decodes to %q (%v), want %q", b, got, back, err, in)
+		}
+		if strings.Contains(clean(string(got)), `\x`) || (!indent && clean(string(got)) != string(got)) {
+			t.Errorf("jsonSafe(%q) = %q still holds runes clean escapes", b, got)
+		}
+		if indent && !bytes.Contains(got, []byte("{\n  ")) {
+			t.Errorf("jsonSafe(%q) = %q lost the indentation", b, got)
+		}
+	}
+	if b := []byte(`{"a":"plain"}`); string(jsonSafe(b)) != string(b) {
+		t.Errorf("jsonSafe changed plain JSON: %q", jsonSafe(b))
+	}
+}
+
+// TestCleanArgsNamedString: a named string type without a String method
+// is cleaned like a string.
+func TestCleanArgsNamedString(t *testing.T) {
+	t.Parallel()
+	type format string
+	if got := fmt.Sprintf("%s", cleanArgs([]any{format("a\nb")})...); got != `a\nb` {
+		t.Errorf("cleanArgs(format) printed %q, want %q", got, `a\nb`)
+	}
+}
+
+// TestValidateReadsTheGitHubEnvironment: the signing check sees the
+// environment the run signs in. sigstore: github on a GitHub Enterprise
+// host has no known TUF repository: exit 2 before anything is hashed or
+// pushed, not a failure after the push.
+func TestValidateReadsTheGitHubEnvironment(t *testing.T) {
+	t.Parallel()
+	archive := filepath.Join(testdataDir, "archives", "docker25.tar")
+	_, _, err := runCLI(t, env{"GITHUB_SERVER_URL": "https://acme.ghe.com"}, "--subject-path", archive, "--sigstore", "github",
+		"--subject-name", "127.0.0.1:1/never/contacted:v1", "--push-image")
+	if err == nil || ExitCode(err) != 2 || !strings.Contains(err.Error(), "input ") {
+		t.Fatalf("run on a GHE.com host with sigstore github = %v (exit %d), want exit 2 naming an input", err, ExitCode(err))
+	}
+	if strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("error %q mentions the registry: the check came after contacting it", err)
+	}
+	t.Logf("error: %v", err)
+}
+
 // TestActionsWithoutRunnerFiles: GITHUB_ACTIONS=true without GITHUB_OUTPUT
 // or GITHUB_STEP_SUMMARY (a local container run, other CI systems) is no
 // panic: the run succeeds, warns once and prints the outputs in the log.

@@ -53,7 +53,9 @@ func (p *pipeline) setAttestations() {
 	if err != nil {
 		return // plain strings: cannot fail
 	}
-	p.log.SetOutput("attestations", string(b))
+	// jsonSafe, not SetOutput's clean: the output stays valid JSON when a
+	// platform or a tag from the archive carries a rune clean escapes.
+	p.log.SetOutput("attestations", string(jsonSafe(b)))
 }
 
 // printOutputs writes the action's outputs for CLI users: name=value lines,

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -168,9 +169,14 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 		rep.TrustedRoot = trustedFrom
 		var werr error
 		if f.output == "json" {
-			enc := json.NewEncoder(stdout)
+			// The report carries the registry's and the bundle's strings:
+			// jsonSafe escapes what the encoder leaves raw.
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
 			enc.SetIndent("", "  ")
-			werr = enc.Encode(rep)
+			if werr = enc.Encode(rep); werr == nil {
+				_, werr = stdout.Write(jsonSafe(buf.Bytes()))
+			}
 		} else {
 			werr = writeReport(stdout, rep)
 		}

@@ -153,6 +153,9 @@ func TestSignSourcesAndFailures(t *testing.T) {
 		{"token endpoint without value", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write([]byte(`{"count":1}`))
 		}, []string{`no token in "value"`}},
+		{"token endpoint answers a value that is no JWT", func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte(`{"value":"eyJh.eyJi.c2ln\n::error::forged"}`))
+		}, []string{"is not a JWT"}},
 		{"token endpoint not JSON", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write([]byte(`<html>`))
 		}, []string{"not JSON"}},

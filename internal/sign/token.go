@@ -114,7 +114,33 @@ func actionsToken(ctx context.Context, opts Options, reqURL, bearer string) (str
 		return "", fmt.Errorf("%w from %s: the response has no token in \"value\"", ErrTokenRequest, u.Host)
 	}
 	opts.mask(v.Value)
+	if !jwtShaped(v.Value) {
+		// Not echoed: it is a secret, or the service's anything.
+		return "", fmt.Errorf("%w from %s: the token in \"value\" is not a JWT (three base64url parts separated by dots)", ErrTokenRequest, u.Host)
+	}
 	return v.Value, nil
+}
+
+// jwtShaped reports whether t has the shape of a compact JWS: three
+// non-empty base64url parts (padding tolerated) separated by dots. It keeps
+// a service's odd answer (line breaks, markup) from travelling on as a
+// token; Fulcio verifies the token itself.
+func jwtShaped(t string) bool {
+	parts := strings.Split(t, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" {
+			return false
+		}
+		for _, c := range []byte(p) {
+			if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '=') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func unwrapURLError(err error) error {
