@@ -64,7 +64,9 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	// Arguments are cleaned like the logger's: tags, reasons and artifact
+	// types come from the archive and the registries, embedded or not.
+	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", cleanArgs(a)...) }
 
 	say("oci-attest demo: the whole flow, offline, against two embedded registries.\n")
 	archiveBytes, err := demoArchive()

@@ -101,6 +101,12 @@ type cleanError struct{ err error }
 func (e cleanError) Error() string { return clean(e.err.Error()) }
 func (e cleanError) Unwrap() error { return e.err }
 
+// attr makes s safe inside a double-quoted HTML attribute of the job
+// summary: md, with & and " escaped first (md's own entities come after).
+func attr(s string) string {
+	return md(strings.NewReplacer("&", "&amp;", `"`, "&quot;").Replace(s))
+}
+
 // md makes s safe inside a markdown table cell or inline code span of the
 // job summary: cleaned, with the characters that end a cell or a span, or
 // start markup, escaped as HTML entities.

@@ -265,7 +265,7 @@ func githubSummary(g *githubResult, row func(k, v string)) {
 	}
 	// The URL is ours (server URL, repository, a numeric ID); escaped all
 	// the same, as everything in the summary.
-	row("GitHub attestation", fmt.Sprintf("<a href=\"%s\">%s</a>", md(g.url), md(g.url)))
+	row("GitHub attestation", fmt.Sprintf("<a href=\"%s\">%s</a>", attr(g.url), md(g.url)))
 	switch {
 	case len(g.records) > 0:
 		row("Storage record", md(joinIDs(g.records))+" (the image is in "+code(g.owner)+"'s linked artifacts)")

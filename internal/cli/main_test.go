@@ -761,3 +761,11 @@ func TestLayerProgressLines(t *testing.T) {
 		t.Errorf("log has no layer progress line:\n%.2000s", out.String())
 	}
 }
+
+// TestAttr: a URL in the summary's href cannot end the attribute.
+func TestAttr(t *testing.T) {
+	t.Parallel()
+	if got, want := attr(`https://x/a?b=1&c="d"<e>`), `https://x/a?b=1&amp;c=&quot;d&quot;&lt;e&gt;`; got != want {
+		t.Errorf("attr() = %q, want %q", got, want)
+	}
+}
