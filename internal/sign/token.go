@@ -135,7 +135,7 @@ func jwtShaped(t string) bool {
 			return false
 		}
 		for _, c := range []byte(p) {
-			if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '=') {
+			if !base64URLByte(c) {
 				return false
 			}
 		}
@@ -180,4 +180,13 @@ func parseClaims(token string) (tokenClaims, error) {
 		return c, &sentinelError{msg: "the OIDC identity token has no issuer (iss) claim", sentinel: ErrOptions}
 	}
 	return c, nil
+}
+
+// base64URLByte reports whether c is in the base64url alphabet or padding.
+func base64URLByte(c byte) bool {
+	switch {
+	case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		return true
+	}
+	return c == '-' || c == '_' || c == '='
 }
