@@ -68,6 +68,9 @@ type Config struct {
 	// reads from the environment (github.go).
 	ghMode string
 	ghEnv  githubEnv
+	// getenv is the environment the Config was read from: Validate checks
+	// the signing options in it, as Sign will see them.
+	getenv func(string) string
 }
 
 // readActionsConfig reads the inputs the runner passes as INPUT_<NAME>
@@ -91,7 +94,7 @@ func readActionsConfig(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	c.Actions = true
-	c.ghEnv = readGitHubEnv(getenv)
+	c.ghEnv, c.getenv = readGitHubEnv(getenv), getenv
 	c.paths = pathMap{
 		{host: vals["runner-temp"], container: getenv("RUNNER_TEMP")},
 		{host: vals["workspace"], container: getenv("GITHUB_WORKSPACE")},
@@ -157,7 +160,7 @@ func readFlagsConfig(args []string, getenv func(string) string, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
-	c.ghEnv = readGitHubEnv(getenv)
+	c.ghEnv, c.getenv = readGitHubEnv(getenv), getenv
 	return c, nil
 }
 

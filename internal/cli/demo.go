@@ -126,6 +126,7 @@ func demoOne(ctx context.Context, step int, title, host, archive, keyPath string
 		SigningKey:     keyPath,
 		BundlePath:     filepath.Join(dir, fmt.Sprintf("bundle-%d.sigstore.json", step)),
 		StatementPath:  filepath.Join(dir, fmt.Sprintf("statement-%d.json", step)),
+		getenv:         getenv,
 	}
 	if err := c.Validate(); err != nil {
 		return err

@@ -29,26 +29,6 @@ type githubEnv struct {
 	EventPath  string // GITHUB_EVENT_PATH
 }
 
-// getenv answers the variables githubEnv holds, "" for any other: the
-// environment as validation sees it.
-func (e githubEnv) getenv(k string) string {
-	switch k {
-	case "GITHUB_ACTIONS":
-		if e.Actions {
-			return "true"
-		}
-	case "GITHUB_API_URL":
-		return e.APIURL
-	case "GITHUB_SERVER_URL":
-		return e.ServerURL
-	case "GITHUB_REPOSITORY":
-		return e.Repository
-	case "GITHUB_EVENT_PATH":
-		return e.EventPath
-	}
-	return ""
-}
-
 func readGitHubEnv(getenv func(string) string) githubEnv {
 	return githubEnv{
 		Actions:    getenv("GITHUB_ACTIONS") == "true",

@@ -181,7 +181,7 @@ func (c *Config) validateSigning() error {
 	// The environment the run will sign in (GITHUB_SERVER_URL picks
 	// GitHub's services, GITHUB_EVENT_PATH resolves auto), so that Check
 	// refuses here what Sign would refuse after hashing and pushing.
-	err := sign.Check(c.signOptions(c.ghEnv.getenv))
+	err := sign.Check(c.signOptions(c.getenv))
 	var oe *sign.OptionError
 	if errors.As(err, &oe) {
 		return badInput(signInput[oe.Field], "%s", oe.Msg)

@@ -131,16 +131,17 @@ func jwtShaped(t string) bool {
 		return false
 	}
 	for _, p := range parts {
-		if p == "" {
+		if _, err := decodeSegment(p); p == "" || err != nil {
 			return false
-		}
-		for _, c := range []byte(p) {
-			if !base64URLByte(c) {
-				return false
-			}
 		}
 	}
 	return true
+}
+
+// decodeSegment decodes one part of a compact JWS: base64url, unpadded
+// (padding is tolerated).
+func decodeSegment(p string) ([]byte, error) {
+	return base64.RawURLEncoding.DecodeString(strings.TrimRight(p, "="))
 }
 
 func unwrapURLError(err error) error {
@@ -169,7 +170,7 @@ func parseClaims(token string) (tokenClaims, error) {
 	if len(parts) != 3 {
 		return c, &sentinelError{msg: "the OIDC identity token is not a JWT (want header.payload.signature)", sentinel: ErrOptions}
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	payload, err := decodeSegment(parts[1])
 	if err != nil {
 		return c, &sentinelError{msg: "the OIDC identity token's payload is not base64url", sentinel: ErrOptions}
 	}
@@ -180,13 +181,4 @@ func parseClaims(token string) (tokenClaims, error) {
 		return c, &sentinelError{msg: "the OIDC identity token has no issuer (iss) claim", sentinel: ErrOptions}
 	}
 	return c, nil
-}
-
-// base64URLByte reports whether c is in the base64url alphabet or padding.
-func base64URLByte(c byte) bool {
-	switch {
-	case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		return true
-	}
-	return c == '-' || c == '_' || c == '='
 }
