@@ -71,6 +71,11 @@ func (l *logger) Mask(secret string) {
 	}
 	l.mu.Lock()
 	l.secrets = append(l.secrets, secret)
+	if c := clean(secret); c != secret {
+		// Messages are cleaned before they are redacted: a secret with a
+		// control character in it reaches the redactor in its escaped form.
+		l.secrets = append(l.secrets, c)
+	}
 	sort.Slice(l.secrets, func(i, j int) bool { return len(l.secrets[i]) > len(l.secrets[j]) })
 	l.mu.Unlock()
 	if l.gha != nil {
