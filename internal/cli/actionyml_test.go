@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/oci-attest/oci-attest/internal/actions"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -45,8 +46,8 @@ func actionYAML(t *testing.T) []byte {
 		ins.Content = append(ins.Content, str(in.name), m)
 	}
 	outs := mapping()
-	for _, o := range outputs {
-		outs.Content = append(outs.Content, str(o.name), mapping(str("description"), str(o.description)))
+	for _, o := range actions.OutputList {
+		outs.Content = append(outs.Content, str(o.Name), mapping(str("description"), str(o.Description)))
 	}
 	doc := mapping(
 		str("name"), str("oci-attest"),

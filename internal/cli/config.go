@@ -11,6 +11,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/pipeline"
 	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 )
@@ -65,9 +66,9 @@ type Config struct {
 	// default).
 	settle time.Duration
 	// ghMode is github-attestations parsed; ghEnv is what the GitHub stage
-	// reads from the environment (github.go).
-	ghMode string
-	ghEnv  githubEnv
+	// reads from the environment.
+	ghMode pipeline.GitHubMode
+	ghEnv  pipeline.GitHubEnv
 	// getenv is the environment the Config was read from: Validate checks
 	// the signing options in it, as Sign will see them.
 	getenv func(string) string
@@ -94,7 +95,7 @@ func readActionsConfig(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	c.Actions = true
-	c.ghEnv, c.getenv = readGitHubEnv(getenv), getenv
+	c.ghEnv, c.getenv = pipeline.ReadGitHubEnv(getenv), getenv
 	c.paths = pathMap{
 		{host: vals["runner-temp"], container: getenv("RUNNER_TEMP")},
 		{host: vals["workspace"], container: getenv("GITHUB_WORKSPACE")},
@@ -160,7 +161,7 @@ func readFlagsConfig(args []string, getenv func(string) string, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
-	c.ghEnv, c.getenv = readGitHubEnv(getenv), getenv
+	c.ghEnv, c.getenv = pipeline.ReadGitHubEnv(getenv), getenv
 	return c, nil
 }
 

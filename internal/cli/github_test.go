@@ -20,8 +20,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/oci-attest/oci-attest/internal/actions"
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/github"
+	"github.com/oci-attest/oci-attest/internal/pipeline"
 	"github.com/oci-attest/oci-attest/internal/sign"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
@@ -34,7 +36,7 @@ type ghRun struct {
 	env   env
 	files struct{ output, summary string }
 	log   bytes.Buffer
-	res   *attestResult
+	res   *pipeline.UnitResult
 	err   error
 	outs  map[string]string
 }
@@ -105,25 +107,25 @@ func newGHRun(t *testing.T, s ghSetup, api *testenv.GitHubAPI, event string, wit
 	return r
 }
 
-// run runs the pipeline as Run does in Actions, with the seams d.
-func (r *ghRun) run(d deps) *ghRun {
+// run runs the pipeline as Run does in Actions, with the seams s.
+func (r *ghRun) run(s seams) *ghRun {
 	r.t.Helper()
-	log := newLogger(true, &r.log, r.env.get)
+	log := actions.New(true, &r.log, r.env.get)
 	c, err := readActionsConfig(r.env.get)
 	if err == nil {
 		err = c.Validate()
 	}
 	if err == nil {
-		var units []*attestResult
-		units, err = attestFlow(context.Background(), c, r.env.get, log, io.Discard, d)
-		if len(units) > 0 {
-			r.res = units[0]
+		var res *pipeline.Result
+		res, err = attestRun(context.Background(), c, log, io.Discard, s)
+		if res != nil && len(res.Units) > 0 {
+			r.res = res.Units[0]
 		}
 	}
 	if err != nil {
 		log.Errorf("%v", err)
 	}
-	r.err, r.outs = err, readOutputs(r.t, r.files.output)
+	r.err, r.outs = err, testenv.ReadOutputs(r.t, r.files.output)
 	return r
 }
 
@@ -176,7 +178,7 @@ func TestGitHubAttestations(t *testing.T) {
 	t.Run("true stores the bundle-path bytes and posts the storage record", func(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
-		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(deps{})
+		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(seams{})
 		if r.err != nil {
 			t.Fatalf("run: %v\n%s", r.err, r.log.String())
 		}
@@ -200,7 +202,7 @@ func TestGitHubAttestations(t *testing.T) {
 		if len(recs) != 1 {
 			t.Fatalf("storage records = %+v, want one", recs)
 		}
-		sub := r.res.subject
+		sub := r.res.Subject
 		want := map[string]string{"name": sub.Repository.Name(), "digest": r.outs["subject-digest"], "version": "v1", "registry_url": "https://" + s.host}
 		if diff := cmp.Diff(want, recs[0].Fields); diff != "" || recs[0].Org != "oci-attest" {
 			t.Errorf("storage record for %s (-want +got):\n%s", recs[0].Org, diff)
@@ -221,7 +223,7 @@ func TestGitHubAttestations(t *testing.T) {
 		r := newGHRun(t, s, api, ownerEvent("Organization"), env{
 			"INPUT_GITHUB-ATTESTATIONS": "true",
 			"INPUT_SUBJECT-PATH":        filepath.Join(testdataDir, "archives", "oci-multiplatform.tar"),
-		}).run(deps{})
+		}).run(seams{})
 		if r.err != nil {
 			t.Fatalf("run: %v\n%s", r.err, r.log.String())
 		}
@@ -256,7 +258,7 @@ func TestGitHubAttestations(t *testing.T) {
 	t.Run("true skips the storage record of a user's repository", func(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, testenv.GitHubAPIOptions{})
-		r := newGHRun(t, s, api, ownerEvent("User"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(deps{})
+		r := newGHRun(t, s, api, ownerEvent("User"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(seams{})
 		if r.err != nil || len(api.Attestations()) != 1 {
 			t.Fatalf("run: %v, stored %d\n%s", r.err, len(api.Attestations()), r.log.String())
 		}
@@ -273,7 +275,7 @@ func TestGitHubAttestations(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
 		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true",
-			"INPUT_PUSH-TO-REGISTRY": "false", "INPUT_PUSH-IMAGE": "false", "INPUT_SUBJECT-NAME": "-"}).run(deps{})
+			"INPUT_PUSH-TO-REGISTRY": "false", "INPUT_PUSH-IMAGE": "false", "INPUT_SUBJECT-NAME": "-"}).run(seams{})
 		if r.err != nil || len(api.Attestations()) != 1 || len(api.RequestsTo("storage-record")) != 0 {
 			t.Fatalf("run: %v, stored %d, storage-record requests %d; want stored, no record\n%s", r.err, len(api.Attestations()), len(api.RequestsTo("storage-record")), r.log.String())
 		}
@@ -282,7 +284,7 @@ func TestGitHubAttestations(t *testing.T) {
 	t.Run("auto skips a custom-instance bundle without calling the API", func(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
-		r := newGHRun(t, s, api, ownerEvent("Organization"), nil).run(deps{})
+		r := newGHRun(t, s, api, ownerEvent("Organization"), nil).run(seams{})
 		if r.err != nil {
 			t.Fatalf("run: %v\n%s", r.err, r.log.String())
 		}
@@ -302,8 +304,8 @@ func TestGitHubAttestations(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
 		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_SIGNING-KEY": "ephemeral", "INPUT_SIGSTORE": "auto",
-			"INPUT_FULCIO-URL": "-", "INPUT_TSA-URL": "-", "INPUT_TRUSTED-ROOT": "-"}).run(deps{})
-		if r.err != nil || len(api.Requests()) != 0 || !strings.Contains(r.log.String(), "the bundle is key-signed (signing-key)") {
+			"INPUT_FULCIO-URL": "-", "INPUT_TSA-URL": "-", "INPUT_TRUSTED-ROOT": "-"}).run(seams{})
+		if r.err != nil || len(api.Requests()) != 0 || !strings.Contains(r.log.String(), "the bundle is key-signed") {
 			t.Errorf("run: %v; the API saw %d request(s); want none and a line saying why\n%s", r.err, len(api.Requests()), r.log.String())
 		}
 	})
@@ -311,7 +313,7 @@ func TestGitHubAttestations(t *testing.T) {
 	t.Run("false never calls the API", func(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
-		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "false"}).run(deps{})
+		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "false"}).run(seams{})
 		if r.err != nil || len(api.Requests()) != 0 || strings.Contains(r.log.String(), "github-attestations") {
 			t.Errorf("run: %v; the API saw %d request(s); want none, silently\n%s", r.err, len(api.Requests()), r.log.String())
 		}
@@ -321,7 +323,7 @@ func TestGitHubAttestations(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
 		api.Fail(testenv.GitHubAPIFault{Endpoint: "attestations", Kind: testenv.APIForbidden, Times: -1})
-		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(deps{})
+		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(seams{})
 		if r.err == nil || ExitCode(r.err) != 1 {
 			t.Fatalf("run error = %v (exit %d), want a failure (exit 1)", r.err, ExitCode(r.err))
 		}
@@ -342,7 +344,7 @@ func TestGitHubAttestations(t *testing.T) {
 	t.Run("true with a bundle of another repository fails with the API's message", func(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
-		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true", "GITHUB_REPOSITORY": "oci-attest/other"}).run(deps{})
+		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true", "GITHUB_REPOSITORY": "oci-attest/other"}).run(seams{})
 		if r.err == nil || !errors.Is(r.err, github.ErrInvalid) || !strings.Contains(r.err.Error(), `the certificate's source repository is "https://github.com/oci-attest/demo", not https://github.com/oci-attest/other`) {
 			t.Errorf("run error = %v, want the stand-in's 422 about the source repository", r.err)
 		}
@@ -353,7 +355,7 @@ func TestGitHubAttestations(t *testing.T) {
 		api := testenv.StartGitHubAPI(t, org)
 		api.Fail(testenv.GitHubAPIFault{Endpoint: "attestations", Kind: testenv.APIRateLimited, Times: 1, RetryAfter: "1"})
 		api.Fail(testenv.GitHubAPIFault{Endpoint: "attestations", Kind: testenv.APIReset, Times: 1})
-		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(deps{})
+		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(seams{})
 		if r.err != nil || len(api.Attestations()) != 1 || len(api.RequestsTo("attestations")) != 3 {
 			t.Errorf("run: %v; stored %d after %d upload request(s); want stored on the third\n%s", r.err, len(api.Attestations()), len(api.RequestsTo("attestations")), r.log.String())
 		}
@@ -363,7 +365,7 @@ func TestGitHubAttestations(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
 		api.Fail(testenv.GitHubAPIFault{Endpoint: "attestations", Kind: testenv.APIServerError, Times: -1})
-		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(deps{github: githubDeps{retry: fastRetry{}}})
+		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(seams{githubRetry: fastRetry{}})
 		if r.err == nil || !strings.Contains(r.err.Error(), "500 Internal Server Error") || len(api.RequestsTo("attestations")) != 3 {
 			t.Errorf("run error = %v after %d request(s), want the 500 after 3", r.err, len(api.RequestsTo("attestations")))
 		}
@@ -373,7 +375,7 @@ func TestGitHubAttestations(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
 		api.Fail(testenv.GitHubAPIFault{Endpoint: "attestations", Kind: testenv.APIStall, Times: -1})
-		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(deps{github: githubDeps{timeout: 500 * time.Millisecond}})
+		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(seams{githubTimeout: 500 * time.Millisecond})
 		if r.err == nil || !strings.Contains(r.err.Error(), "did not answer within 500ms") || !strings.Contains(r.err.Error(), "GITHUB_API_URL") {
 			t.Errorf("run error = %v, want the timeout and what to check", r.err)
 		}
@@ -383,7 +385,7 @@ func TestGitHubAttestations(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
 		api.Fail(testenv.GitHubAPIFault{Endpoint: "storage-record", Kind: testenv.APIForbidden, Times: -1})
-		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(deps{})
+		r := newGHRun(t, s, api, ownerEvent("Organization"), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(seams{})
 		if r.err != nil || len(api.Attestations()) != 1 || r.outs["attestation-id"] == "" {
 			t.Fatalf("run: %v; stored %d; want the attestation stored and the run to pass\n%s", r.err, len(api.Attestations()), r.log.String())
 		}
@@ -395,97 +397,9 @@ func TestGitHubAttestations(t *testing.T) {
 	t.Run("without a payload that names the owner's kind, no storage record", func(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, org)
-		r := newGHRun(t, s, api, ownerEvent(""), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(deps{})
+		r := newGHRun(t, s, api, ownerEvent(""), env{"INPUT_GITHUB-ATTESTATIONS": "true"}).run(seams{})
 		if r.err != nil || len(api.RequestsTo("storage-record")) != 0 || !strings.Contains(r.log.String(), "does not say whether oci-attest is an organisation") {
 			t.Errorf("run: %v; %d storage-record request(s); want none and a line saying why\n%s", r.err, len(api.RequestsTo("storage-record")), r.log.String())
-		}
-	})
-
-	// auto uploads keyless bundles of the public-good and GitHub instances,
-	// which cannot be had here: the stage runs on a finished run's result
-	// whose (custom-signed) bundle is labelled as the GitHub instance's.
-	asGitHubInstance := func(t *testing.T, api *testenv.GitHubAPI, event string) (*pipeline, *attestResult, *bytes.Buffer) {
-		t.Helper()
-		r := newGHRun(t, s, api, event, env{"INPUT_GITHUB-ATTESTATIONS": "false"}).run(deps{})
-		if r.err != nil {
-			t.Fatalf("run: %v\n%s", r.err, r.log.String())
-		}
-		c, err := readActionsConfig(r.env.get)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.GitHubAttestations = "auto"
-		if err := c.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		res := *r.res
-		signed := *res.signed
-		signed.Instance = sign.InstanceGitHub
-		res.signed = &signed
-		p := &pipeline{c: c, getenv: r.env.get, log: newLogger(true, &buf, r.env.get)}
-		p.log.Mask(c.GitHubToken)
-		return p, &res, &buf
-	}
-
-	t.Run("auto stores a GitHub-instance bundle", func(t *testing.T) {
-		t.Parallel()
-		api := testenv.StartGitHubAPI(t, org)
-		p, u, log := asGitHubInstance(t, api, ownerEvent("Organization"))
-		if err := p.storeOnGitHub(context.Background(), u); err != nil {
-			t.Fatal(err)
-		}
-		if len(api.Attestations()) != 1 || len(api.StorageRecords()) != 1 || u.github == nil {
-			t.Fatalf("stored %d attestation(s), %d record(s); want one each\n%s", len(api.Attestations()), len(api.StorageRecords()), log)
-		}
-		got := summary(u, nil)
-		image := u.subject.Repository.Name() + "@" + u.subject.Descriptor.Digest.String()
-		for _, want := range []string{
-			"gh attestation verify oci://" + image + " --owner oci-attest \\\n  --predicate-type " + attest.PredicateType,
-			"gh attestation verify oci://" + image + " --owner oci-attest --bundle-from-oci \\\n  --predicate-type " + attest.PredicateType,
-		} {
-			if !strings.Contains(got, want) {
-				t.Errorf("summary lacks %q:\n%s", want, got)
-			}
-		}
-	})
-
-	t.Run("auto with a 403 warns naming attestations: write", func(t *testing.T) {
-		t.Parallel()
-		api := testenv.StartGitHubAPI(t, org)
-		api.Fail(testenv.GitHubAPIFault{Endpoint: "attestations", Kind: testenv.APIForbidden, Times: -1})
-		p, u, log := asGitHubInstance(t, api, ownerEvent("Organization"))
-		if err := p.storeOnGitHub(context.Background(), u); err != nil {
-			t.Fatalf("storeOnGitHub() = %v, want a warning only", err)
-		}
-		if !strings.Contains(log.String(), "::warning::could not store the attestation") || !strings.Contains(log.String(), "permissions: attestations: write") {
-			t.Errorf("log lacks a warning naming attestations: write:\n%s", log)
-		}
-		if u.github != nil || len(api.RequestsTo("storage-record")) != 0 {
-			t.Error("a result or a storage record after a refused upload")
-		}
-	})
-
-	t.Run("auto with a 422 or 500 warns", func(t *testing.T) {
-		t.Parallel()
-		for _, kind := range []testenv.GitHubAPIFaultKind{testenv.APIUnprocessable, testenv.APIServerError} {
-			api := testenv.StartGitHubAPI(t, org)
-			api.Fail(testenv.GitHubAPIFault{Endpoint: "attestations", Kind: kind, Times: -1})
-			p, u, log := asGitHubInstance(t, api, ownerEvent("Organization"))
-			p.d.github.retry = fastRetry{}
-			if err := p.storeOnGitHub(context.Background(), u); err != nil || !strings.Contains(log.String(), "::warning::could not store the attestation") {
-				t.Errorf("fault %d: storeOnGitHub() = %v, want a warning:\n%s", kind, err, log)
-			}
-		}
-	})
-
-	t.Run("auto outside GitHub Actions", func(t *testing.T) {
-		t.Parallel()
-		api := testenv.StartGitHubAPI(t, org)
-		p, u, log := asGitHubInstance(t, api, ownerEvent("Organization"))
-		p.c.ghEnv.Actions = false
-		if err := p.storeOnGitHub(context.Background(), u); err != nil || len(api.Requests()) != 0 || !strings.Contains(log.String(), "not running in GitHub Actions") {
-			t.Errorf("storeOnGitHub() = %v with %d request(s), want none and a line saying why:\n%s", err, len(api.Requests()), log)
 		}
 	})
 }

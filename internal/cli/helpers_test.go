@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,4 +98,16 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// env is an injected environment (no os.Setenv: every test runs in parallel).
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+func runCLI(t *testing.T, e env, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, s bytes.Buffer
+	err = Run(context.Background(), args, e.get, &o, &s)
+	return o.String(), s.String(), err
 }

@@ -72,16 +72,3 @@ var inputs = []input{
 	{name: "workspace", actionDef: "${{ github.workspace }}", actionOnly: true,
 		usage: "Leave as is: the host path of the workspace, so that absolute paths under github.workspace work in inputs and outputs."},
 }
-
-// outputs lists the action's outputs (action.yml holds them to this list).
-var outputs = []struct{ name, description string }{
-	{"bundle-path", "Path of the written Sigstore bundle."},
-	{"public-key-path", "Path of the signing key's public key (PEM), written beside the bundle as <bundle-path>.pub when signing-key is set; empty when keyless."},
-	{"image-id", "The attested image's ID (sha256 of its config)."},
-	{"subject-digest", "Digest of the registry image or index the attestation is attached to."},
-	{"attestation-digest", "Digest of the referrer manifest that carries the bundle."},
-	{"referrers-tag", "The sha256-<digest> fallback tag that was updated; empty when the referrers API was used."},
-	{"attestation-id", "ID of the attestation stored in the repository's attestations on GitHub (github-attestations); empty when none was stored."},
-	{"attestation-url", "Web page of that attestation: https://github.com/OWNER/REPO/attestations/ID on github.com, the server's equivalent on GitHub Enterprise; empty when none was stored."},
-	{"attestations", "JSON array, one object per attested image (every platform, every image, every archive): subject-path, subject-name, platform, image-id, subject-digest (the index or image the statement names first), image-digest (the platform's own manifest), bundle-path, attestation-digest and referrers-tag (of the referrer on subject-digest). The single-value outputs above describe the first of them."},
-}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oci-attest/oci-attest/internal/actions"
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
@@ -33,10 +34,10 @@ func skopeoArchive(t *testing.T, ref string) string {
 }
 
 // attestationsOf decodes the attestations output of `--output json`.
-func attestationsOf(t *testing.T, stdout string) []attestation {
+func attestationsOf(t *testing.T, stdout string) []actions.Attestation {
 	t.Helper()
 	var outs struct {
-		Attestations []attestation `json:"attestations"`
+		Attestations []actions.Attestation `json:"attestations"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &outs); err != nil {
 		t.Fatalf("--output json is not the outputs: %v\n%s", err, stdout)
@@ -411,13 +412,13 @@ func TestConcurrentRunChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Until(at))
-	rs, err := attestFlow(context.Background(), c, e.get, newLogger(false, &log, e.get), &log, deps{})
+	res, err := attestRun(context.Background(), c, actions.New(false, &log, e.get), &log, seams{})
 	if err != nil {
 		t.Fatalf("attest: %v\n%s", err, log.String())
 	}
-	for _, r := range rs {
-		os.Stdout.WriteString("ATTESTED " + r.attached.Artifact.Digest.String() + "\n")
-		fmt.Printf("REUPLOADS %d\n", r.attached.Reuploads+r.attachedImage.Reuploads)
+	for _, r := range res.Units {
+		os.Stdout.WriteString("ATTESTED " + r.Attached.Artifact.Digest.String() + "\n")
+		fmt.Printf("REUPLOADS %d\n", r.Attached.Reuploads+r.AttachedImage.Reuploads)
 	}
 }
 

@@ -3,4 +3,4 @@
 package cli
 
 // handBack does nothing where files have no Unix owner (see owner_unix.go).
-func (c *Config) handBack(...string) error { return nil }
+func (c *Config) handBack(string) error { return nil }

@@ -1,14 +1,12 @@
 // Package cli is oci-attest's command layer: it reads the action's inputs
 // (INPUT_* in GitHub Actions) or the CLI's flags of the same names into one
-// validated Config, runs the attest pipeline stage by stage (archive,
-// subject, statement, signature, bundle, referrer, GitHub, outputs), and holds the
-// verify and demo commands. It is the only package that knows input names:
-// the packages below it return typed errors and sentinels, which this layer
-// turns into advice that names the input to change (ARCHITECTURE.md,
-// "Packages").
-//
-// Only this package writes to the Actions log or the terminal, through the
-// one logger in log.go; only main exits.
+// validated Config, dispatches to the use cases — attest (internal/pipeline),
+// verify (internal/verify), demo (internal/demo) — and turns their errors
+// into advice that names the input to change, and into exit codes. It is the
+// only package that knows input and flag names: the packages below it return
+// typed errors and sentinels (ARCHITECTURE.md, "Packages"). It writes to the
+// Actions log or the terminal through internal/actions' logger; only main
+// exits.
 package cli
 
 import (
@@ -17,6 +15,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/oci-attest/oci-attest/internal/actions"
+	"github.com/oci-attest/oci-attest/internal/display"
 )
 
 // version is set at release build time
@@ -52,7 +53,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "demo":
 			err := runDemo(ctx, args[1:], getenv, stdout)
 			if err != nil && !errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintf(stderr, "oci-attest demo: %s\n", clean(err.Error()))
+				fmt.Fprintf(stderr, "oci-attest demo: %s\n", display.Clean(err.Error()))
 			}
 			return err
 		case "verify":
@@ -62,21 +63,21 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	if len(args) == 0 && getenv("GITHUB_ACTIONS") == "true" {
-		log := newLogger(true, stdout, getenv)
+		log := actions.New(true, stdout, getenv)
 		c, err := readActionsConfig(getenv)
 		if err == nil {
 			err = c.Validate()
 		}
 		if err == nil {
-			err = runAttest(ctx, c, getenv, log, stdout)
+			err = runAttest(ctx, c, log, stdout)
 		}
 		if err != nil {
 			log.Errorf("%v", err)
 		}
-		log.flush()
+		log.Flush()
 		return err
 	}
-	log := newLogger(false, stderr, getenv)
+	log := actions.New(false, stderr, getenv)
 	c, err := readFlagsConfig(args, getenv, stderr)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -88,7 +89,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Errorf("%v", err)
 		return err
 	}
-	if err := runAttest(ctx, c, getenv, log, stdout); err != nil {
+	if err := runAttest(ctx, c, log, stdout); err != nil {
 		log.Errorf("%v", err)
 		return err
 	}

@@ -44,7 +44,7 @@ func TestRunCost(t *testing.T) {
 				with["INPUT_FALLBACK-SETTLE"] = v
 			}
 			start := time.Now()
-			r := newGHRun(t, ghSetup{stack: s, host: p.Host}, api, ownerEvent("Organization"), with).run(deps{})
+			r := newGHRun(t, ghSetup{stack: s, host: p.Host}, api, ownerEvent("Organization"), with).run(seams{})
 			wall := time.Since(start)
 			if r.err != nil {
 				t.Fatalf("%s run %d: %v\n%s", reg.Name, round, r.err, r.log.String())

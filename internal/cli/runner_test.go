@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/oci-attest/oci-attest/internal/actions"
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/sign"
 	"github.com/oci-attest/oci-attest/internal/testenv"
@@ -141,10 +141,10 @@ func TestRunnerContract(t *testing.T) {
 			}
 			log := stdout.String() + stderr.String()
 
-			outs := readOutputs(t, outputFile)
-			for _, o := range outputs {
-				if _, ok := outs[o.name]; !ok {
-					t.Errorf("output %s not set; outputs = %v", o.name, outs)
+			outs := testenv.ReadOutputs(t, outputFile)
+			for _, o := range actions.OutputList {
+				if _, ok := outs[o.Name]; !ok {
+					t.Errorf("output %s not set; outputs = %v", o.Name, outs)
 				}
 			}
 			if !strings.HasPrefix(outs["bundle-path"], runnerTemp+"/oci-attest/") {
@@ -235,32 +235,4 @@ func TestRunnerContract(t *testing.T) {
 			}
 		})
 	}
-}
-
-// readOutputs parses GITHUB_OUTPUT's name<<delimiter blocks.
-func readOutputs(t *testing.T, path string) map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	outs := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		name, delim, ok := strings.Cut(line, "<<")
-		if !ok {
-			if k, v, ok := strings.Cut(line, "="); ok {
-				outs[k] = v
-			}
-			continue
-		}
-		var val []string
-		for sc.Scan() && sc.Text() != delim {
-			val = append(val, sc.Text())
-		}
-		outs[name] = strings.Join(val, "\n")
-	}
-	return outs
 }

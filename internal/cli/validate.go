@@ -189,16 +189,6 @@ func (c *Config) validateSigning() error {
 	return err
 }
 
-// signInput maps sign.Options fields to the inputs that set them.
-var signInput = map[string]string{
-	"Instance":        "sigstore",
-	"FulcioURL":       "fulcio-url",
-	"RekorURL":        "rekor-url",
-	"TSAURL":          "tsa-url",
-	"TrustedRootPath": "trusted-root",
-	"SigningKey":      "signing-key",
-}
-
 // validateOutputs checks bundle-path and statement-path: files the job's
 // other steps will see, in directories that exist.
 func (c *Config) validateOutputs() error {

@@ -20,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/oci-attest/oci-attest/internal/testenv"
-	"github.com/oci-attest/oci-attest/internal/verify"
 )
 
 // verifyKeyPair writes a P-256 key pair: the private key for --signing-key
@@ -322,34 +321,5 @@ func TestEphemeralKeyVerifies(t *testing.T) {
 	cmd.Env = append(os.Environ(), "TUF_ROOT="+t.TempDir(), "SIGSTORE_NO_CACHE=true")
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Errorf("cosign verify-blob-attestation with another key succeeded:\n%s", out)
-	}
-}
-
-// TestReportEscapesRemoteStrings: a referrer's annotations, a registry's
-// error and the archive's tags are shown, escaped, on their own line: none
-// can forge a line of the report.
-func TestReportEscapesRemoteStrings(t *testing.T) {
-	t.Parallel()
-	forged := "\nattestation 9  sha256:0000 VERIFIED\nresult  1 of 1 attestation(s) verified"
-	rep := &verify.Report{
-		Image: "r.example/app:v1", Repository: "r.example/app", Digest: "sha256:1111", ReferrersSource: "tag:sha256-1111" + forged,
-		Attestations: []verify.Attestation{{
-			Digest: "sha256:2222", Source: "api", Created: "2026-11-24T02:42:32Z" + forged, Error: "registry answered 500\r" + forged,
-			Signer:    &verify.Signer{KeyHint: "k\u2028" + forged},
-			Predicate: &verify.PredicateSummary{ImageID: "sha256:3333", Tags: []string{"app:1" + forged}},
-		}},
-		Ignored: []verify.Ignored{{Digest: "sha256:4444", Reason: "artifact type" + forged}},
-	}
-	var out strings.Builder
-	if err := writeReport(&out, rep); err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.FieldsFunc(out.String(), func(r rune) bool { return r == '\n' || r == '\r' || r == '\u2028' }) {
-		if strings.HasPrefix(strings.TrimSpace(line), "attestation 9") || strings.HasPrefix(strings.TrimSpace(line), "result  1 of 1") {
-			t.Errorf("report line %q is forged by remote data", line)
-		}
-	}
-	if !strings.Contains(out.String(), `\nattestation 9`) {
-		t.Errorf("report does not show the escaped data:\n%s", out.String())
 	}
 }

@@ -65,3 +65,33 @@ func Archives() []Archive {
 		{Name: "repeated-layer.tar", Layout: Docker25, Images: []Image{repeated}},
 	}
 }
+
+// DemoArchives are the archives the demo embeds (internal/demo/testdata,
+// written by `go run ./internal/oci/ocitest/gen`): image.tar is
+// testdata/archives/docker25.tar, and tampered.tar the same archive with one
+// file of its last layer changed (DemoTamperedFile) and rebuilt
+// consistently (new layer digest, diffID and config) — a well-formed archive
+// that loads, as a swap by an attacker would be.
+func DemoArchives() ([]Archive, error) {
+	for _, a := range Archives() {
+		if a.Name != "docker25.tar" {
+			continue
+		}
+		img := a.Images[0]
+		img.Layers = append([]Layer(nil), img.Layers...)
+		last := &img.Layers[len(img.Layers)-1]
+		last.Files = append([]File(nil), last.Files...)
+		if last.Files[0].Name != DemoTamperedFile {
+			return nil, fmt.Errorf("ocitest: the demo's last layer starts with %s, not %s", last.Files[0].Name, DemoTamperedFile)
+		}
+		last.Files[0].Content += "# one line an attacker added\n"
+		return []Archive{
+			{Name: "image.tar", Layout: a.Layout, Images: a.Images},
+			{Name: "tampered.tar", Layout: a.Layout, Images: []Image{img}},
+		}, nil
+	}
+	return nil, fmt.Errorf("ocitest: no docker25.tar")
+}
+
+// DemoTamperedFile is the file tampered.tar changes.
+const DemoTamperedFile = "etc/ocitest/localhost/oci-attest/demo:v1-1.txt"

@@ -1,4 +1,11 @@
-package cli
+// Package actions is oci-attest's I/O with GitHub Actions and the terminal:
+// the one logger that writes to the Actions log (workflow commands, groups,
+// annotations) or the terminal, masking secrets and defusing workflow
+// commands in data; the step outputs (GITHUB_OUTPUT, or name=value lines and
+// JSON for the CLI); and the job summary (GITHUB_STEP_SUMMARY), rendered
+// from the attest pipeline's Result. Every other package is silent
+// (ARCHITECTURE.md, "Packages").
+package actions
 
 import (
 	"crypto/rand"
@@ -12,18 +19,20 @@ import (
 	"sync"
 
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/oci-attest/oci-attest/internal/display"
 )
 
-// logger is the one place that writes to the Actions log or the terminal
+// Logger is the one place that writes to the Actions log or the terminal
 // (the packages below cli are silent). In Actions it speaks workflow
 // commands through go-githubactions; on a terminal it writes plain lines.
 //
-// Every message's arguments are cleaned (escape.go): data from an archive, a
+// Every message's arguments are cleaned (internal/display): data from an archive, a
 // registry or a service can never start a line, and so never issue a
 // workflow command. Every line passes through the redactor: a secret
 // registered with Mask is replaced by *** even where the runner's own
 // masking does not apply (the CLI, the job summary file).
-type logger struct {
+type Logger struct {
 	mu sync.Mutex
 	// wmu serialises writes to w: archives are read side by side, and
 	// their progress lines must not interleave.
@@ -35,15 +44,18 @@ type logger struct {
 	outputs map[string]string
 	order   []string
 	// fileErr is the first failure to write GITHUB_OUTPUT or
-	// GITHUB_STEP_SUMMARY; see flush.
+	// GITHUB_STEP_SUMMARY; see Flush.
 	fileErr error
 }
 
-func newLogger(actions bool, w io.Writer, getenv func(string) string) *logger {
+// New returns the logger of a run: in GitHub Actions (actions true) it speaks
+// workflow commands to w and writes the runner's files named by getenv's
+// GITHUB_OUTPUT and GITHUB_STEP_SUMMARY; elsewhere it writes plain lines.
+func New(actions bool, w io.Writer, getenv func(string) string) *Logger {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	l := &logger{w: w, getenv: getenv, outputs: map[string]string{}}
+	l := &Logger{w: w, getenv: getenv, outputs: map[string]string{}}
 	if actions {
 		l.gha = githubactions.New(githubactions.WithWriter(redactWriter{l}), githubactions.WithGetenv(getenv))
 	}
@@ -51,7 +63,7 @@ func newLogger(actions bool, w io.Writer, getenv func(string) string) *logger {
 }
 
 // redactWriter sends output through the redactor.
-type redactWriter struct{ l *logger }
+type redactWriter struct{ l *Logger }
 
 func (r redactWriter) Write(p []byte) (int, error) {
 	s := r.l.redact(string(p))
@@ -65,13 +77,13 @@ func (r redactWriter) Write(p []byte) (int, error) {
 
 // Mask registers a secret: the runner masks it from then on (::add-mask::)
 // and our own output never carries it.
-func (l *logger) Mask(secret string) {
+func (l *Logger) Mask(secret string) {
 	if len(secret) < 4 { // masking "a" would garble every line
 		return
 	}
 	l.mu.Lock()
 	l.secrets = append(l.secrets, secret)
-	if c := clean(secret); c != secret {
+	if c := display.Clean(secret); c != secret {
 		// Messages are cleaned before they are redacted: a secret with a
 		// control character in it reaches the redactor in its escaped form.
 		l.secrets = append(l.secrets, c)
@@ -90,7 +102,7 @@ func (l *logger) Mask(secret string) {
 	}
 }
 
-func (l *logger) redact(s string) string {
+func (l *Logger) redact(s string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, sec := range l.secrets {
@@ -103,8 +115,8 @@ func (l *logger) redact(s string) string {
 // runner would read as a workflow command (it starts, after leading blanks,
 // with "::" or "##[") is defused: data from the archive or a registry can
 // sit at the start of a line without any line break of its own.
-func (l *logger) Infof(format string, args ...any) {
-	msg := fmt.Sprintf(format, cleanArgs(args)...)
+func (l *Logger) Infof(format string, args ...any) {
+	msg := fmt.Sprintf(format, display.Args(args)...)
 	if l.gha != nil {
 		l.gha.Infof("%s", defuseCommands(msg))
 		return
@@ -127,8 +139,8 @@ func defuseCommands(s string) string {
 }
 
 // Warnf writes a warning (an annotation in Actions).
-func (l *logger) Warnf(format string, args ...any) {
-	msg := fmt.Sprintf(format, cleanArgs(args)...)
+func (l *Logger) Warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, display.Args(args)...)
 	if l.gha != nil {
 		l.gha.Warningf("%s", msg)
 		return
@@ -137,8 +149,8 @@ func (l *logger) Warnf(format string, args ...any) {
 }
 
 // Errorf writes an error (an annotation in Actions).
-func (l *logger) Errorf(format string, args ...any) {
-	msg := fmt.Sprintf(format, cleanArgs(args)...)
+func (l *Logger) Errorf(format string, args ...any) {
+	msg := fmt.Sprintf(format, display.Args(args)...)
 	if l.gha != nil {
 		l.gha.Errorf("%s", msg)
 		return
@@ -148,8 +160,8 @@ func (l *logger) Errorf(format string, args ...any) {
 
 // Group starts a collapsed group (Actions) or a titled section; the title
 // is cleaned.
-func (l *logger) Group(title string) {
-	title = clean(title)
+func (l *Logger) Group(title string) {
+	title = display.Clean(title)
 	if l.gha != nil {
 		l.gha.Group(defuseCommands(title))
 		return
@@ -158,7 +170,7 @@ func (l *logger) Group(title string) {
 }
 
 // EndGroup ends the group Group started.
-func (l *logger) EndGroup() {
+func (l *Logger) EndGroup() {
 	if l.gha != nil {
 		l.gha.EndGroup()
 	}
@@ -166,8 +178,8 @@ func (l *logger) EndGroup() {
 
 // SetOutput records a step output, its value cleaned, and in Actions writes
 // it to GITHUB_OUTPUT.
-func (l *logger) SetOutput(k, v string) {
-	v = clean(v)
+func (l *Logger) SetOutput(k, v string) {
+	v = display.Clean(v)
 	l.mu.Lock()
 	if _, ok := l.outputs[k]; !ok {
 		l.order = append(l.order, k)
@@ -184,7 +196,7 @@ func (l *logger) SetOutput(k, v string) {
 }
 
 // Outputs returns a copy of the outputs set so far.
-func (l *logger) Outputs() map[string]string {
+func (l *Logger) Outputs() map[string]string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	m := make(map[string]string, len(l.outputs))
@@ -196,7 +208,7 @@ func (l *logger) Outputs() map[string]string {
 
 // Summary appends markdown to the job summary (Actions only). Values in it
 // are cleaned by its builder (md); the whole is redacted.
-func (l *logger) Summary(markdown string) {
+func (l *Logger) Summary(markdown string) {
 	if l.gha != nil {
 		l.fileCommand("GITHUB_STEP_SUMMARY", l.redact(markdown))
 	}
@@ -217,8 +229,8 @@ func delimiter() string {
 // is unset or the file cannot be written (a local container run, other CI
 // systems that set GITHUB_ACTIONS) and uses one fixed delimiter, which a
 // value containing it could end early to forge another output. A failure is
-// recorded and reported once by flush; the run does not stop for it.
-func (l *logger) fileCommand(env, msg string) {
+// recorded and reported once by Flush; the run does not stop for it.
+func (l *Logger) fileCommand(env, msg string) {
 	path := l.getenv(env)
 	err := func() error {
 		if path == "" {
@@ -240,9 +252,9 @@ func (l *logger) fileCommand(env, msg string) {
 	}
 }
 
-// flush reports, after a run in Actions, a failure to write the runner's
+// Flush reports, after a run in Actions, a failure to write the runner's
 // files and prints the outputs in the log instead, so that nothing is lost.
-func (l *logger) flush() {
+func (l *Logger) Flush() {
 	l.mu.Lock()
 	err := l.fileErr
 	l.fileErr = nil

@@ -1,4 +1,9 @@
-package cli
+// Package display makes text from archives, registries and services safe to
+// show: on one line of a log, in a job summary's markdown, in a shell
+// command, in JSON that reaches a log or stdout whole. Everything that comes
+// from outside passes through it before it is shown (ARCHITECTURE.md,
+// "Packages"). It also formats sizes and digests for people.
+package display
 
 import (
 	"bytes"
@@ -9,7 +14,7 @@ import (
 	"unicode/utf8"
 )
 
-// clean makes s safe to show on one line of a log, a job summary, an
+// Clean makes s safe to show on one line of a log, a job summary, an
 // output or a report: every control character (C0, DEL, C1 — which includes
 // the \r the runner also breaks lines on), the Unicode line and paragraph
 // separators, the bidirectional formatting characters (which can make text
@@ -18,7 +23,7 @@ import (
 // a registry or a service passes through it before it is shown: the logger
 // cleans every argument of a message, the summary every value, the verify
 // report every remote string.
-func clean(s string) string {
+func Clean(s string) string {
 	if !needsClean(s) {
 		return s
 	}
@@ -63,30 +68,30 @@ func unsafeRune(r rune) bool {
 	return false
 }
 
-// cleanArgs returns args with every string, error and fmt.Stringer cleaned
+// Args returns args with every string, error and fmt.Stringer cleaned
 // (slices of strings element by element), so that a message's format — ours
 // — is the only source of line breaks.
-func cleanArgs(args []any) []any {
+func Args(args []any) []any {
 	out := make([]any, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
 		case string:
-			out[i] = clean(v)
+			out[i] = Clean(v)
 		case []string:
 			c := make([]string, len(v))
 			for j, s := range v {
-				c[j] = clean(s)
+				c[j] = Clean(s)
 			}
 			out[i] = c
 		case error:
 			out[i] = cleanError{v}
 		case fmt.Stringer:
-			out[i] = clean(v.String())
+			out[i] = Clean(v.String())
 		default:
 			// A named string type without a String method (oci.Format)
 			// is a string all the same.
 			if rv := reflect.ValueOf(a); rv.Kind() == reflect.String {
-				out[i] = clean(rv.String())
+				out[i] = Clean(rv.String())
 			} else {
 				out[i] = a
 			}
@@ -98,35 +103,35 @@ func cleanArgs(args []any) []any {
 // cleanError shows a cleaned error message and still unwraps to the error.
 type cleanError struct{ err error }
 
-func (e cleanError) Error() string { return clean(e.err.Error()) }
+func (e cleanError) Error() string { return Clean(e.err.Error()) }
 func (e cleanError) Unwrap() error { return e.err }
 
-// attr makes s safe inside a double-quoted HTML attribute of the job
-// summary: md, with & and " escaped first (md's own entities come after).
-func attr(s string) string {
-	return md(strings.NewReplacer("&", "&amp;", `"`, "&quot;").Replace(s))
+// Attr makes s safe inside a double-quoted HTML attribute of the job
+// summary: Markdown, with & and " escaped first (Markdown's own entities come after).
+func Attr(s string) string {
+	return Markdown(strings.NewReplacer("&", "&amp;", `"`, "&quot;").Replace(s))
 }
 
-// md makes s safe inside a markdown table cell or inline code span of the
+// Markdown makes s safe inside a markdown table cell or inline code span of the
 // job summary: cleaned, with the characters that end a cell or a span, or
 // start markup, escaped as HTML entities.
-func md(s string) string {
+func Markdown(s string) string {
 	return strings.NewReplacer(
 		"|", "&#124;", "`", "&#96;", "<", "&lt;", ">", "&gt;", "*", "&#42;",
 		"_", "&#95;", "[", "&#91;", "]", "&#93;", "\\", "&#92;",
-	).Replace(clean(s))
+	).Replace(Clean(s))
 }
 
-// jsonSafe rewrites JSON text, as encoding/json or protojson write it, so
-// that it shows nothing clean would escape while it still decodes to the
+// JSON rewrites JSON text, as encoding/json or protojson write it, so
+// that it shows nothing Clean would escape while it still decodes to the
 // same value: every such rune inside a string (DEL, C1, the line
 // separators, the bidirectional formatting characters, which the encoders
 // leave as they are) becomes a \uXXXX escape. Raw \n, \t and \r are kept:
 // the encoders escape them inside strings, so where they appear they are
 // the indentation. Invalid UTF-8 (which the encoders never write) becomes
 // \ufffd. Used for JSON that reaches a log, an output or stdout whole,
-// where clean's Go escapes would make it invalid JSON.
-func jsonSafe(b []byte) []byte {
+// where Clean's Go escapes would make it invalid JSON.
+func JSON(b []byte) []byte {
 	if !needsClean(string(b)) {
 		return b
 	}

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/oci-attest/oci-attest/internal/pipeline"
+	"github.com/oci-attest/oci-attest/internal/registry"
+	"github.com/oci-attest/oci-attest/internal/sign"
+)
+
+// pipelineInput maps the fields of pipeline.Input and pipeline.Options that
+// its errors name to the inputs that set them.
+var pipelineInput = map[string]string{
+	"Archives":      "subject-path",
+	"Names":         "subject-name",
+	"Platforms":     "platforms",
+	"SubjectDigest": "subject-digest",
+	"BundlePath":    "bundle-path",
+	"StatementPath": "statement-path",
+}
+
+// signInput maps sign.Options fields to the inputs that set them.
+var signInput = map[string]string{
+	"Instance":        "sigstore",
+	"FulcioURL":       "fulcio-url",
+	"RekorURL":        "rekor-url",
+	"TSAURL":          "tsa-url",
+	"TrustedRootPath": "trusted-root",
+	"SigningKey":      "signing-key",
+}
+
+// loginAdvice is what to do about a registry's 401/403.
+const loginAdvice = "log in to the registry (in the action: set DOCKER_CONFIG under runner.temp before docker/login-action, see the README's \"Logging in for the action\"), or for ghcr.io give the job packages: write so that github-token works"
+
+// advice turns an error of the pipeline (or of a package below it) into one
+// that names the input to change and says what to do: the packages below
+// cli speak in their own words (ARCHITECTURE.md, "Packages").
+func (c *Config) advice(err error) error {
+	var fe *pipeline.FieldError
+	var se *pipeline.StageError
+	var oe *sign.OptionError
+	switch {
+	case errors.As(err, &oe):
+		return badInput(signInput[oe.Field], "%s", oe.Msg)
+	case errors.As(err, &fe):
+		return c.fieldAdvice(fe.Field, fe.Usage, err)
+	case errors.As(err, &se):
+		return c.stageAdvice(se, err)
+	case errors.Is(err, sign.ErrNoToken) && !c.Actions:
+		return fmt.Errorf("%w: pass --identity-token or set SIGSTORE_ID_TOKEN (or sign with --signing-key, which is not keyless)", err)
+	}
+	return err
+}
+
+// fieldAdvice names the input behind a pipeline field: a usage error (exit
+// 2) when its value is wrong, else the failure prefixed with the input.
+func (c *Config) fieldAdvice(field string, usage bool, err error) error {
+	input := pipelineInput[field]
+	if !usage {
+		return fmt.Errorf("input %s: %w", input, err)
+	}
+	switch {
+	case errors.Is(err, pipeline.ErrNoRepository):
+		return badInput(input, "%v: set subject-name (e.g. ghcr.io/org/app:1.0)", err)
+	case errors.Is(err, pipeline.ErrUntagged) && c.SubjectDigest != "":
+		return badInput(input, "%v, and subject-digest names a digest in it: set subject-name (e.g. ghcr.io/org/app)", err)
+	case errors.Is(err, pipeline.ErrUntagged):
+		return badInput(input, "%v: set subject-name (e.g. ghcr.io/org/app:1.0), or push-to-registry: false", err)
+	case errors.Is(err, pipeline.ErrDigestForMany):
+		return badInput(input, "%v: give subject-name with each image's tag or digest instead", err)
+	}
+	return badInput(input, "%v", err)
+}
+
+// stageAdvice adds to a registry or GitHub failure what the user can do
+// about it, naming the inputs involved.
+func (c *Config) stageAdvice(se *pipeline.StageError, err error) error {
+	if se.Stage == pipeline.StageGitHub {
+		return fmt.Errorf("storing the attestation in GitHub (github-attestations: true): %w", err)
+	}
+	switch {
+	case errors.Is(err, registry.ErrNotFound) && !c.PushImage:
+		err = fmt.Errorf("%w (push the image first, or set push-image: true)", err)
+	case errors.Is(err, registry.ErrBinding):
+		err = fmt.Errorf("%w: push the archived image (push-image: true) or point subject-name/subject-digest at it; to attest fewer platforms of an index, set platforms", err)
+	case errors.Is(err, registry.ErrIncomplete):
+		err = fmt.Errorf("%w: push-image pushes a whole index; save every platform into the archive, or push the index with another tool and attest without push-image", err)
+	case errors.Is(err, registry.ErrUnauthorized):
+		err = fmt.Errorf("%w (%s)", err, loginAdvice)
+	case errors.Is(err, registry.ErrForeignTag):
+		err = fmt.Errorf("%w (it is never overwritten: delete or move it, or use referrers-mode: api)", err)
+	}
+	if se.DefaultTag != "" {
+		err = fmt.Errorf("%w (subject-name defaulted to the archive's tag %s: set subject-name to the image's registry repository)", err, se.DefaultTag)
+	}
+	if se.Stage == pipeline.StagePush {
+		return fmt.Errorf("input push-image: %w", err)
+	}
+	return err
+}
