@@ -189,7 +189,7 @@ func verifyExit(err error) error {
 	case errors.Is(err, verify.ErrArchiveDiffers):
 		return &exitCodeError{code: exitVerifyArchive, err: err}
 	case errors.Is(err, verify.ErrNoPlatform):
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return fmt.Errorf("%w: --platform: %w", errUsage, err)
 	}
 	return err
 }

@@ -27,7 +27,7 @@ type platform struct {
 func platforms(raw []byte, subject ocispec.Descriptor, want string) ([]platform, error) {
 	if subject.MediaType != ocispec.MediaTypeImageIndex && subject.MediaType != oci.MediaTypeDockerManifestList {
 		if want != "" {
-			return nil, fmt.Errorf("%w: --platform %s: %s is an image manifest, not an index", ErrNoPlatform, want, subject.Digest)
+			return nil, fmt.Errorf("%w: platform %s: %s is an image manifest, not an index", ErrNoPlatform, want, subject.Digest)
 		}
 		return nil, nil
 	}
@@ -65,7 +65,7 @@ func platforms(raw []byte, subject ocispec.Descriptor, want string) ([]platform,
 		out = append(out, platform{desc: ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}, platform: p})
 	}
 	if want != "" && len(out) == 0 {
-		return nil, fmt.Errorf("%w: --platform %s: index %s holds %s", ErrNoPlatform, want, subject.Digest, strings.Join(all, ", "))
+		return nil, fmt.Errorf("%w: platform %s: index %s holds %s", ErrNoPlatform, want, subject.Digest, strings.Join(all, ", "))
 	}
 	return out, nil
 }
