@@ -350,7 +350,7 @@ func (p *pipeline) pushImage(ctx context.Context, b *binding) error {
 	var err error
 	if b.index != nil {
 		var d ocispec.Descriptor
-		d, err = p.client.PushIndex(ctx, b.archive.Path, b.archive, b.index, b.target)
+		d, err = p.client.PushIndex(ctx, b.archive, b.index, b.target)
 		pushed = d.Digest
 		if err == nil {
 			p.log.Infof("pushed image index %s@%s byte for byte (%d attested platform(s) in it)", b.target, d.Digest, len(b.images))
@@ -362,7 +362,7 @@ func (p *pipeline) pushImage(ctx context.Context, b *binding) error {
 	}
 	if b.index == nil {
 		var d ocispec.Descriptor
-		d, err = p.client.PushImage(ctx, b.archive.Path, b.archive, b.images[0], b.target)
+		d, err = p.client.PushImage(ctx, b.archive, b.images[0], b.target)
 		pushed = d.Digest
 		if err == nil {
 			p.log.Infof("pushed %s@%s", b.target, d.Digest)
