@@ -59,40 +59,65 @@ func (c *Client) ResolveIndex(ctx context.Context, r ref.Reference, imgs []*oci.
 	if err != nil {
 		return nil, fmt.Errorf("resolving subject %s: %w", describeRef(rp, r.Tag, r.Digest), err)
 	}
-	subject := func(image ocispec.Descriptor) *Subject {
-		return &Subject{Repository: r.Repo(), Tag: r.Tag, Descriptor: top.Desc, Image: image}
-	}
+	b := &binding{rp: rp, r: r, top: top}
 	switch top.Desc.MediaType {
 	case ocispec.MediaTypeImageManifest, oci.MediaTypeDockerManifest:
-		cfg, err := configDigest(top.Raw)
-		if err != nil {
-			return nil, fmt.Errorf("resolving subject %s: %w", describeRef(rp, r.Tag, top.Desc.Digest), err)
-		}
-		if len(imgs) > 1 {
-			return nil, fmt.Errorf("%w: %s is image manifest %s, not an index, but %d platforms of the archive's index are attested (%s)",
-				ErrBinding, describeRef(rp, r.Tag, ""), top.Desc.Digest, len(imgs), platformList(imgs))
-		}
-		if cfg != imgs[0].ImageID {
-			return nil, fmt.Errorf("%w: %s is manifest %s with config %s, but the attested image ID is %s",
-				ErrBinding, describeRef(rp, r.Tag, ""), top.Desc.Digest, cfg, imgs[0].ImageID)
-		}
-		return []*Subject{subject(top.Desc)}, nil
+		return b.image(imgs)
 	case ocispec.MediaTypeImageIndex, oci.MediaTypeDockerManifestList:
-	default:
-		return nil, fmt.Errorf("resolving subject %s: unsupported manifest media type %q", describeRef(rp, r.Tag, top.Desc.Digest), top.Desc.MediaType)
+		return b.index(ctx, imgs)
 	}
-	children, err := indexImages(ctx, rp, top.Raw)
+	return nil, b.fail(fmt.Errorf("unsupported manifest media type %q", top.Desc.MediaType))
+}
+
+// binding is what a reference names in the registry (top), being bound to
+// attested images.
+type binding struct {
+	rp  repo
+	r   ref.Reference
+	top *fetched
+}
+
+// subject is the Subject of top, bound through its image manifest image.
+func (b *binding) subject(image ocispec.Descriptor) *Subject {
+	return &Subject{Repository: b.r.Repo(), Tag: b.r.Tag, Descriptor: b.top.Desc, Image: image}
+}
+
+// fail is err reading top (no mismatch: those wrap ErrBinding).
+func (b *binding) fail(err error) error {
+	return fmt.Errorf("resolving subject %s: %w", describeRef(b.rp, b.r.Tag, b.top.Desc.Digest), err)
+}
+
+// image binds top, an image manifest: to one image, its config's.
+func (b *binding) image(imgs []*oci.Image) ([]*Subject, error) {
+	cfg, err := configDigest(b.top.Raw)
 	if err != nil {
-		return nil, fmt.Errorf("resolving subject %s: %w", describeRef(rp, r.Tag, top.Desc.Digest), err)
+		return nil, b.fail(err)
 	}
-	at := fmt.Sprintf("index %s (%s)", top.Desc.Digest, describeRef(rp, r.Tag, ""))
+	if len(imgs) > 1 {
+		return nil, fmt.Errorf("%w: %s is image manifest %s, not an index, but %d platforms of the archive's index are attested (%s)",
+			ErrBinding, describeRef(b.rp, b.r.Tag, ""), b.top.Desc.Digest, len(imgs), platformList(imgs))
+	}
+	if cfg != imgs[0].ImageID {
+		return nil, fmt.Errorf("%w: %s is manifest %s with config %s, but the attested image ID is %s",
+			ErrBinding, describeRef(b.rp, b.r.Tag, ""), b.top.Desc.Digest, cfg, imgs[0].ImageID)
+	}
+	return []*Subject{b.subject(b.top.Desc)}, nil
+}
+
+// index binds top, an image index: each image to the image child with its
+// config, every image child to the archive's index.
+func (b *binding) index(ctx context.Context, imgs []*oci.Image) ([]*Subject, error) {
+	children, err := indexImages(ctx, b.rp, b.top.Raw)
+	if err != nil {
+		return nil, b.fail(err)
+	}
 	out := make([]*Subject, len(imgs))
 	matched := map[digest.Digest]bool{}
 	var missing []string
 	for i, img := range imgs {
 		for _, ch := range children {
 			if ch.config == img.ImageID {
-				out[i] = subject(ch.desc)
+				out[i] = b.subject(ch.desc)
 				matched[ch.desc.Digest] = true
 				break
 			}
@@ -114,22 +139,36 @@ func (c *Client) ResolveIndex(ctx context.Context, r ref.Reference, imgs []*oci.
 			have = []string{"(none)"}
 		}
 		return nil, fmt.Errorf("%w: %s has no image with the config of the attested %s; its images are %s",
-			ErrBinding, at, strings.Join(missing, ", "), strings.Join(have, ", "))
+			ErrBinding, b.at(), strings.Join(missing, ", "), strings.Join(have, ", "))
 	}
 	if ix := imgs[0].ImageIndex; ix != nil {
-		listed, err := listedChildren(ix.Raw)
-		if err != nil {
-			return nil, fmt.Errorf("resolving subject %s: the archive's index %s: %w", describeRef(rp, r.Tag, top.Desc.Digest), ix.Digest, err)
-		}
-		for _, ch := range children {
-			if matched[ch.desc.Digest] || listed.has(ch) {
-				continue
-			}
-			return nil, fmt.Errorf("%w: %s holds %s, which the archive's index %s does not list: the registry's index is another one; push the archive's (push-image) or point subject-name/subject-digest at it",
-				ErrBinding, at, ch, ix.Digest)
+		if err := b.checkListed(ix, children, matched); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// checkListed checks that the archive's index ix lists every image child
+// of top that no attested image matched.
+func (b *binding) checkListed(ix *oci.Index, children []indexChild, matched map[digest.Digest]bool) error {
+	listed, err := listedChildren(ix.Raw)
+	if err != nil {
+		return b.fail(fmt.Errorf("the archive's index %s: %w", ix.Digest, err))
+	}
+	for _, ch := range children {
+		if matched[ch.desc.Digest] || listed.has(ch) {
+			continue
+		}
+		return fmt.Errorf("%w: %s holds %s, which the archive's index %s does not list: the registry's index is another one",
+			ErrBinding, b.at(), ch, ix.Digest)
+	}
+	return nil
+}
+
+// at names top, an index, for binding errors.
+func (b *binding) at() string {
+	return fmt.Sprintf("index %s (%s)", b.top.Desc.Digest, describeRef(b.rp, b.r.Tag, ""))
 }
 
 // maxIndexImages bounds the image children of a registry index that binding
