@@ -63,10 +63,11 @@
 // Select picks the image to attest among several, and Find is Select
 // without its fallback; every Image knows its Platform and the ImageIndex it
 // came from, for multi-platform archives (ARCHITECTURE.md, "Multi-platform
-// and multi-image"). Archive.OpenBlob reads an
-// image's config, layers and stored manifest again, from the offsets the
-// scan recorded, checked against the digests it computed (push-image
-// pushes exactly what was attested).
+// and multi-image"); an Index records what it leads to that the archive
+// lacks (Index.Lacks). Archive.OpenBlob reads an image's config, layers and
+// stored manifest, and what an index leads to, again, from the offsets the
+// scan recorded, checked against the digests it computed (a push sends
+// exactly what was attested).
 //
 // The package is silent: it never logs. Progress is reported through
 // ScanOptions.Progress and ScanOptions.LayerProgress.

@@ -19,21 +19,20 @@ type blobAt struct {
 }
 
 // OpenBlob opens the bytes of blob d — the config, a layer as stored, or the
-// stored image manifest of one of the archive's images, or any other blob of
-// an OCI layout (blobs/sha256/<hex>: nested indexes, attestation manifests
-// and their layers) — reading the
-// archive file again at the offset the scan recorded. It returns the blob's
+// stored image manifest of one of the archive's images, or any blob an image
+// index of the archive leads to (nested indexes, attestation manifests and
+// their layers: what Index.Lacks does not list) — reading the archive file
+// again at the offset the scan recorded. It returns the blob's
 // size. The reader checks what it reads against d: when the bytes read
 // differ (the file changed since the scan), its last Read returns an error
 // wrapping ErrDigestMismatch instead of io.EOF, so a consumer that reads to
 // the end never takes other bytes for the blob. Close closes the file.
 //
-// A digest that is no config, layer or stored manifest of an image of the
-// archive is an error wrapping ErrMissingBlob.
+// Any other digest is an error wrapping ErrMissingBlob.
 func (a *Archive) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	b, ok := a.blobs[d]
 	if !ok {
-		return nil, 0, fmt.Errorf("reading image archive %q: %w: %s is no config, layer or image manifest of its images, nor a blob of its OCI layout", a.Path, ErrMissingBlob, d)
+		return nil, 0, fmt.Errorf("reading image archive %q: %w: %s is no config, layer or image manifest of its images, nor a blob its image indexes lead to", a.Path, ErrMissingBlob, d)
 	}
 	f, err := os.Open(a.Path)
 	if err != nil {

@@ -3,7 +3,6 @@ package oci
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -34,20 +33,6 @@ func (t *table) interpret(opts ScanOptions) (*Archive, error) {
 	a.blobs = make(map[digest.Digest]blobAt, len(t.blobs))
 	for d, e := range t.blobs {
 		a.blobs[d] = blobAt{name: e.name, offset: e.offset, size: e.size}
-	}
-	// Every other blob of an OCI layout (blobs/sha256/<hex>, which
-	// checkNames held to its name) can be read again too: the nested
-	// indexes and attestation manifests an image index leads to, which
-	// push-image pushes with the index.
-	for _, e := range t.ordered {
-		if !e.regular() || !strings.HasPrefix(e.name, "blobs/sha256/") {
-			continue
-		}
-		if d, ok := digestFromName(e.name); ok && d == e.digest() {
-			if _, have := a.blobs[d]; !have {
-				a.blobs[d] = blobAt{name: e.name, offset: e.offset, size: e.size}
-			}
-		}
 	}
 	return a, nil
 }

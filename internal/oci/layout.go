@@ -88,7 +88,7 @@ func (t *table) walkIndex(opts ScanOptions, partial bool) ([]*foundManifest, err
 	if err != nil {
 		return nil, fail(t.path, "index.json", "%w", err)
 	}
-	w := &walker{t: t, partial: partial, opts: opts, seen: map[digest.Digest]bool{}, under: map[digest.Digest][]*foundManifest{}}
+	w := &walker{t: t, partial: partial, opts: opts, seen: map[digest.Digest]bool{}, under: map[digest.Digest][]*foundManifest{}, lacks: lackWalk{t: t, opts: opts}}
 	for _, d := range idx.Manifests {
 		if err := w.visit(d, d, "index.json", 0); err != nil {
 			return nil, err
@@ -154,8 +154,10 @@ type walker struct {
 	under map[digest.Digest][]*foundManifest
 	// empty are the top descriptors under which no image was found.
 	empty []ocispec.Descriptor
-	// indexes are the image indexes index.json names, by digest.
+	// indexes are the image indexes index.json names, by digest; lacks
+	// finds what each leads to that the archive lacks.
 	indexes map[digest.Digest]*Index
+	lacks   lackWalk
 }
 
 func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error {
@@ -193,32 +195,12 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		mt = m.MediaType
 	}
 	switch {
-	case mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList || (mt == "" && m.Manifests != nil):
+	case isIndexType(mt) || (mt == "" && m.Manifests != nil):
 		if depth == 0 {
-			if w.indexes == nil {
-				w.indexes = map[digest.Digest]*Index{}
-			}
-			w.indexes[d.Digest] = &Index{Digest: d.Digest, Raw: raw, MediaType: mt}
+			w.topIndex(&Index{Digest: d.Digest, Raw: raw, MediaType: mt})
 		}
-		// Each image manifest once under d, however many ways it is reached
-		// (an index may list a child many times, at every level).
-		have := map[*foundManifest]bool{}
-		for _, c := range m.Manifests {
-			if err := w.visit(top, c, e.name, depth+1); err != nil {
-				return err
-			}
-			if skipDescriptor(c) {
-				continue
-			}
-			for _, fm := range w.under[c.Digest] {
-				if !have[fm] {
-					have[fm] = true
-					w.under[d.Digest] = append(w.under[d.Digest], fm)
-				}
-			}
-		}
-		return nil
-	case mt == ocispec.MediaTypeImageManifest || mt == MediaTypeDockerManifest || (mt == "" && m.Config != nil):
+		return w.visitChildren(top, d, e.name, m.Manifests, depth)
+	case isManifestType(mt) || (mt == "" && m.Config != nil):
 		if m.Config == nil {
 			return fail(w.t.path, e.name, "%w: image manifest has no config", ErrBadManifest)
 		}
@@ -235,6 +217,38 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		return nil
 	}
 	return nil // another kind of blob (e.g. a signature); not an image
+}
+
+// topIndex records idx, an image index index.json names, with what it
+// leads to that the archive lacks.
+func (w *walker) topIndex(idx *Index) {
+	if w.indexes == nil {
+		w.indexes = map[digest.Digest]*Index{}
+	}
+	w.lacks.lacking(idx)
+	w.indexes[idx.Digest] = idx
+}
+
+// visitChildren visits the children of index d (named from) and records
+// each image manifest found once under d, however many ways it is reached
+// (an index may list a child many times, at every level).
+func (w *walker) visitChildren(top, d ocispec.Descriptor, from string, children []ocispec.Descriptor, depth int) error {
+	have := map[*foundManifest]bool{}
+	for _, c := range children {
+		if err := w.visit(top, c, from, depth+1); err != nil {
+			return err
+		}
+		if skipDescriptor(c) {
+			continue
+		}
+		for _, fm := range w.under[c.Digest] {
+			if !have[fm] {
+				have[fm] = true
+				w.under[d.Digest] = append(w.under[d.Digest], fm)
+			}
+		}
+	}
+	return nil
 }
 
 // layout reads a pure OCI image-layout archive through its index.json.

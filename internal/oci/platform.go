@@ -81,6 +81,15 @@ type Index struct {
 	// MediaType is the media type of Raw (an OCI image index or a Docker
 	// manifest list).
 	MediaType string
+	// Lacks is what the index leads to that the archive does not hold —
+	// manifests, nested indexes and other blobs it lists (buildx
+	// attestation manifests and artifacts included), the configs and
+	// layers of those manifests — the first 8 in index order; LackCount
+	// counts them all, each as often as it is listed (up to 2^30). An index
+	// can be pushed as stored only when LackCount is 0 (docker save with
+	// the containerd store keeps only the local platform's content).
+	Lacks     []Lack
+	LackCount int
 }
 
 // IsAttestationManifest reports whether an image index descriptor is a

@@ -80,7 +80,7 @@ func (r *run) push(ctx context.Context, b *Binding, target ref.Reference) (diges
 	r.rep.Group("Pushing the image to " + target.String())
 	defer r.rep.EndGroup()
 	if b.Index != nil {
-		d, err := r.client.PushIndex(ctx, b.Archive.Path, b.Archive, b.Index, target)
+		d, err := r.client.PushIndex(ctx, b.Archive, b.Index, target)
 		switch {
 		case err == nil:
 			r.rep.Infof("pushed image index %s@%s byte for byte (%d attested platform(s) in it)", target, d.Digest, len(b.Images))
@@ -92,7 +92,7 @@ func (r *run) push(ctx context.Context, b *Binding, target ref.Reference) (diges
 		}
 	}
 	var d ocispec.Descriptor
-	d, err := r.client.PushImage(ctx, b.Archive.Path, b.Archive, b.Images[0], target)
+	d, err := r.client.PushImage(ctx, b.Archive, b.Images[0], target)
 	if err != nil {
 		return "", err
 	}

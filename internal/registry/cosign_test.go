@@ -48,7 +48,7 @@ func TestCosignVerifiesReferrer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			desc, err := c.PushImage(ctx, archive, a, img, target)
+			desc, err := c.PushImage(ctx, a, img, target)
 			if err != nil {
 				t.Fatalf("PushImage() = %v", err)
 			}

@@ -56,7 +56,9 @@
 // archive's.
 // PushIndex pushes an archive's whole image index the same way (every
 // manifest it lists, their blobs, then the index's bytes), or refuses an
-// index the archive holds only part of (ErrIncomplete).
+// index the archive holds only part of (ErrIncomplete, from what the scan
+// recorded: oci.Index.Lacks). One adapter (archive.go) shows the archive to
+// go-containerregistry's writer for both.
 //
 // # The referrer and referrers detection
 //

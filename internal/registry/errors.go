@@ -17,6 +17,12 @@ var (
 	// push to.
 	ErrNoTag = errors.New("the image reference names no tag")
 
+	// ErrIncomplete is returned by PushIndex when the archive lacks a
+	// manifest or blob the index leads to (oci.Index.Lacks; docker save with
+	// the containerd store keeps only the local platform's content): the
+	// index cannot be pushed as it is.
+	ErrIncomplete = errors.New("the archive does not hold everything the image index lists")
+
 	// ErrForeignTag is returned by Attach when the fallback tag
 	// sha256-<hex> holds something other than an OCI image index; it is
 	// never overwritten.

@@ -104,7 +104,7 @@ func TestPushErrorHidesUploadState(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newTestClient(t, Options{})
-	_, err = c.PushImage(context.Background(), path, a, &a.Images[0], testenv.Ref(t, proxy.Host+"/state/app:v1"))
+	_, err = c.PushImage(context.Background(), a, &a.Images[0], testenv.Ref(t, proxy.Host+"/state/app:v1"))
 	if err == nil {
 		t.Fatal("PushImage() through resets = nil error")
 	}
@@ -145,7 +145,7 @@ func TestPushRetriesOnce(t *testing.T) {
 			f.Method, f.Path, f.Times = http.MethodPut, regexp.MustCompile(`/manifests/`), -1
 			proxy.Add(f)
 			c := newTestClient(t, Options{})
-			if _, err := c.PushImage(context.Background(), path, a, &a.Images[0], testenv.Ref(t, proxy.Host+"/retries/app:v1")); err == nil {
+			if _, err := c.PushImage(context.Background(), a, &a.Images[0], testenv.Ref(t, proxy.Host+"/retries/app:v1")); err == nil {
 				t.Fatal("PushImage() = nil error")
 			}
 			if n := proxy.Injected(f.Kind); n != tc.want {

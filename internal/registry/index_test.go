@@ -3,19 +3,13 @@ package registry
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/validate"
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
-	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
@@ -105,120 +99,4 @@ func TestResolveIndex(t *testing.T) {
 	if ss, err := c.ResolveIndex(ctx, testenv.Ref(t, repository+":single"), want[:1]); err != nil || ss[0].Descriptor.Digest != manifestDigest(t, imgs[0]) || ss[0].ImageSubject() != ss[0] {
 		t.Errorf("ResolveIndex(image manifest, one platform) = %+v, %v", ss, err)
 	}
-}
-
-// TestPushIndex pushes the generated multi-platform archive (two platforms
-// and a buildx attestation manifest) as a whole index: the registry's index
-// digest is the archive's, every child reads back and validates, and it
-// binds every platform. An archive that lacks a platform's blobs is refused
-// before anything is pushed.
-func TestPushIndex(t *testing.T) {
-	t.Parallel()
-	archive := filepath.Join("..", "..", "testdata", "archives", "oci-multiplatform.tar")
-	regs := append(testenv.InProcessRegistries(t), testenv.StartDistribution(t))
-	for _, reg := range regs {
-		t.Run(reg.Name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			a, err := oci.Scan(ctx, archive, oci.ScanOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := newTestClient(t, Options{})
-			target := reg.Host + "/pushed/multi:v1"
-			desc, err := c.PushIndex(ctx, archive, a, a.Images[0].ImageIndex, testenv.Ref(t, target))
-			if err != nil {
-				t.Fatalf("PushIndex() = %v", err)
-			}
-			if desc.Digest != a.Images[0].ImageIndex.Digest {
-				t.Errorf("PushIndex() digest = %s, want the archive's index %s", desc.Digest, a.Images[0].ImageIndex.Digest)
-			}
-			r, err := name.ParseReference(target, name.Insecure)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ri, err := remote.Index(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			im, _ := ri.IndexManifest()
-			if len(im.Manifests) != 3 {
-				t.Errorf("pushed index lists %d manifests, want 3 (two platforms, one attestation)", len(im.Manifests))
-			}
-			for _, d := range im.Manifests {
-				child, err := ri.Image(d.Digest)
-				if err != nil {
-					t.Fatalf("reading back child %s: %v", d.Digest, err)
-				}
-				if d.Platform != nil && d.Platform.OS == "unknown" {
-					continue // the buildx attestation: an in-toto layer, no tar to validate
-				}
-				if err := validate.Image(child); err != nil {
-					t.Errorf("pushed platform %s does not validate: %v", d.Platform, err)
-				}
-			}
-			var imgs []*oci.Image
-			for i := range a.Images {
-				imgs = append(imgs, &a.Images[i])
-			}
-			ss, err := c.ResolveIndex(ctx, testenv.Ref(t, target), imgs)
-			if err != nil {
-				t.Fatalf("ResolveIndex(pushed) = %v", err)
-			}
-			for i, s := range ss {
-				if s.Image.Digest != a.Images[i].ManifestDigest {
-					t.Errorf("platform %s bound to %s, want its manifest %s", a.Images[i].Platform, s.Image.Digest, a.Images[i].ManifestDigest)
-				}
-			}
-		})
-	}
-
-	t.Run("incomplete", func(t *testing.T) {
-		t.Parallel()
-		ctx := context.Background()
-		amd := ocitest.Image{RepoTags: []string{"localhost/x/multi:v1"}, Layers: []ocitest.Layer{{Files: []ocitest.File{{Name: "a", Content: "amd64"}}}}}
-		arm := ocitest.Image{RepoTags: []string{"localhost/x/multi:v1"}, Architecture: "arm64", Layers: []ocitest.Layer{{Files: []ocitest.File{{Name: "a", Content: "arm64"}}}}}
-		es, err := ocitest.Entries(ocitest.OCIMultiPlatform, amd, arm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		full := filepath.Join(t.TempDir(), "full.tar")
-		if err := os.WriteFile(full, ocitest.Tar(es), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		fa, err := oci.Scan(ctx, full, oci.ScanOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Drop the arm64 manifest: as docker save with the containerd store
-		// leaves out platforms it does not have.
-		drop := "blobs/sha256/" + fa.Images[1].ManifestDigest.Encoded()
-		var kept []ocitest.Entry
-		for _, e := range es {
-			if e.Name != drop {
-				kept = append(kept, e)
-			}
-		}
-		p := filepath.Join(t.TempDir(), "partial.tar")
-		if err := os.WriteFile(p, ocitest.Tar(kept), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		a, err := oci.Scan(ctx, p, oci.ScanOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(a.Images) != 1 || a.Images[0].ImageIndex == nil {
-			t.Fatalf("partial archive: %d images, want 1 under the index", len(a.Images))
-		}
-		reg := testenv.StartGGCR(t)
-		c := newTestClient(t, Options{})
-		_, err = c.PushIndex(ctx, p, a, a.Images[0].ImageIndex, testenv.Ref(t, reg.Host+"/partial/multi:v1"))
-		if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), fa.Images[1].ManifestDigest.String()) || !strings.Contains(err.Error(), "linux/arm64") {
-			t.Errorf("PushIndex(partial) = %v, want ErrIncomplete naming the arm64 manifest", err)
-		}
-		r, _ := name.ParseReference(reg.Host+"/partial/multi:v1", name.Insecure)
-		if _, err := remote.Head(r); err == nil {
-			t.Error("a refused PushIndex left the tag")
-		}
-	})
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
@@ -46,7 +48,7 @@ func TestPushImage(t *testing.T) {
 					img := &a.Images[i]
 					repository := reg.Host + "/pushed/" + strings.TrimSuffix(filepath.Base(path), ".tar")
 					ref := repository + ":img" + string(rune('0'+i))
-					desc, err := c.PushImage(ctx, path, a, img, testenv.Ref(t, ref))
+					desc, err := c.PushImage(ctx, a, img, testenv.Ref(t, ref))
 					if err != nil {
 						t.Fatalf("PushImage(image %d) = %v", i, err)
 					}
@@ -126,13 +128,21 @@ func TestPushImageErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newTestClient(t, Options{})
-	if _, err := c.PushImage(ctx, path, a, &a.Images[0], testenv.Ref(t, reg.Host+"/x")); err == nil || !strings.Contains(err.Error(), "tag") {
+	if _, err := c.PushImage(ctx, a, &a.Images[0], testenv.Ref(t, reg.Host+"/x")); err == nil || !strings.Contains(err.Error(), "tag") {
 		t.Errorf("PushImage(no tag) = %v, want an error asking for a tag", err)
 	}
 	forged := a.Images[0]
 	forged.ImageID = digestOf("sha256:" + strings.Repeat("0", 64))
-	if _, err := c.PushImage(ctx, path, a, &forged, testenv.Ref(t, reg.Host+"/x:v1")); err == nil || !strings.Contains(err.Error(), "image ID") {
+	if _, err := c.PushImage(ctx, a, &forged, testenv.Ref(t, reg.Host+"/x:v1")); err == nil || !strings.Contains(err.Error(), "image ID") {
 		t.Errorf("PushImage(wrong image ID) = %v, want an error", err)
+	}
+	// The same image of another scan of the same file is not a's.
+	again, err := oci.Scan(ctx, path, oci.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PushImage(ctx, a, &again.Images[0], testenv.Ref(t, reg.Host+"/x:v1")); err == nil || !strings.Contains(err.Error(), "not one the archive's scan read") {
+		t.Errorf("PushImage(another scan's image) = %v, want an error", err)
 	}
 	r, _ := name.NewRepository(reg.Host+"/x", name.Insecure)
 	if tags, err := remote.List(r); err == nil && len(tags) != 0 {
@@ -192,7 +202,7 @@ func TestPushImageThroughDirectoryLink(t *testing.T) {
 	reg := testenv.StartGGCR(t)
 	c := newTestClient(t, Options{})
 	ref := reg.Host + "/dirlink:v1"
-	if _, err := c.PushImage(ctx, path, a, &a.Images[0], testenv.Ref(t, ref)); err != nil {
+	if _, err := c.PushImage(ctx, a, &a.Images[0], testenv.Ref(t, ref)); err != nil {
 		t.Fatalf("PushImage() = %v", err)
 	}
 	if _, err := c.Resolve(ctx, testenv.Ref(t, ref), a.Images[0].ImageID); err != nil {
@@ -233,11 +243,11 @@ func TestPushImageAsStored(t *testing.T) {
 		}
 		img := &a.Images[0]
 		ref := reg.Host + "/stored/" + strings.TrimSuffix(filepath.Base(tc.path), ".tar") + ":v1"
-		desc, err := c.PushImage(ctx, tc.path, a, img, testenv.Ref(t, ref))
+		desc, err := c.PushImage(ctx, a, img, testenv.Ref(t, ref))
 		if err != nil {
 			t.Fatalf("PushImage(%s) = %v", tc.path, err)
 		}
-		again, err := c.PushImage(ctx, tc.path, a, img, testenv.Ref(t, ref))
+		again, err := c.PushImage(ctx, a, img, testenv.Ref(t, ref))
 		if err != nil || again.Digest != desc.Digest {
 			t.Errorf("PushImage(%s) again = %v, %v; want the same manifest %s", tc.path, again.Digest, err, desc.Digest)
 		}
@@ -298,11 +308,155 @@ func TestPushImageArchiveChanged(t *testing.T) {
 	}
 	reg := testenv.StartGGCR(t)
 	c := newTestClient(t, Options{})
-	if _, err := c.PushImage(ctx, path, a, &a.Images[0], testenv.Ref(t, reg.Host+"/changed:v1")); err == nil || !strings.Contains(err.Error(), "changed") {
+	if _, err := c.PushImage(ctx, a, &a.Images[0], testenv.Ref(t, reg.Host+"/changed:v1")); err == nil || !strings.Contains(err.Error(), "changed") {
 		t.Fatalf("PushImage(changed archive) = %v, want an error saying the file changed", err)
 	}
 	r, _ := name.NewRepository(reg.Host+"/changed", name.Insecure)
 	if tags, err := remote.List(r); err == nil && len(tags) != 0 {
 		t.Errorf("the failed push left tags %v", tags)
+	}
+}
+
+// TestPushIndex pushes the generated multi-platform archive (two platforms
+// and a buildx attestation manifest) as a whole index: the registry's index
+// digest is the archive's, every child reads back and validates, and it
+// binds every platform. An archive that lacks a platform's blobs is refused
+// before anything is pushed.
+func TestPushIndex(t *testing.T) {
+	t.Parallel()
+	archive := filepath.Join("..", "..", "testdata", "archives", "oci-multiplatform.tar")
+	regs := append(testenv.InProcessRegistries(t), testenv.StartDistribution(t))
+	for _, reg := range regs {
+		t.Run(reg.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			a, err := oci.Scan(ctx, archive, oci.ScanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newTestClient(t, Options{})
+			target := reg.Host + "/pushed/multi:v1"
+			desc, err := c.PushIndex(ctx, a, a.Images[0].ImageIndex, testenv.Ref(t, target))
+			if err != nil {
+				t.Fatalf("PushIndex() = %v", err)
+			}
+			if desc.Digest != a.Images[0].ImageIndex.Digest {
+				t.Errorf("PushIndex() digest = %s, want the archive's index %s", desc.Digest, a.Images[0].ImageIndex.Digest)
+			}
+			r, err := name.ParseReference(target, name.Insecure)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ri, err := remote.Index(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			im, _ := ri.IndexManifest()
+			if len(im.Manifests) != 3 {
+				t.Errorf("pushed index lists %d manifests, want 3 (two platforms, one attestation)", len(im.Manifests))
+			}
+			for _, d := range im.Manifests {
+				child, err := ri.Image(d.Digest)
+				if err != nil {
+					t.Fatalf("reading back child %s: %v", d.Digest, err)
+				}
+				if d.Platform != nil && d.Platform.OS == "unknown" {
+					continue // the buildx attestation: an in-toto layer, no tar to validate
+				}
+				if err := validate.Image(child); err != nil {
+					t.Errorf("pushed platform %s does not validate: %v", d.Platform, err)
+				}
+			}
+			var imgs []*oci.Image
+			for i := range a.Images {
+				imgs = append(imgs, &a.Images[i])
+			}
+			ss, err := c.ResolveIndex(ctx, testenv.Ref(t, target), imgs)
+			if err != nil {
+				t.Fatalf("ResolveIndex(pushed) = %v", err)
+			}
+			for i, s := range ss {
+				if s.Image.Digest != a.Images[i].ManifestDigest {
+					t.Errorf("platform %s bound to %s, want its manifest %s", a.Images[i].Platform, s.Image.Digest, a.Images[i].ManifestDigest)
+				}
+			}
+		})
+	}
+
+	t.Run("incomplete", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		amd := ocitest.Image{RepoTags: []string{"localhost/x/multi:v1"}, Layers: []ocitest.Layer{{Files: []ocitest.File{{Name: "a", Content: "amd64"}}}}}
+		arm := ocitest.Image{RepoTags: []string{"localhost/x/multi:v1"}, Architecture: "arm64", Layers: []ocitest.Layer{{Files: []ocitest.File{{Name: "a", Content: "arm64"}}}}}
+		es, err := ocitest.Entries(ocitest.OCIMultiPlatform, amd, arm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := filepath.Join(t.TempDir(), "full.tar")
+		if err := os.WriteFile(full, ocitest.Tar(es), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fa, err := oci.Scan(ctx, full, oci.ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Drop the arm64 manifest: as docker save with the containerd store
+		// leaves out platforms it does not have.
+		drop := "blobs/sha256/" + fa.Images[1].ManifestDigest.Encoded()
+		var kept []ocitest.Entry
+		for _, e := range es {
+			if e.Name != drop {
+				kept = append(kept, e)
+			}
+		}
+		p := filepath.Join(t.TempDir(), "partial.tar")
+		if err := os.WriteFile(p, ocitest.Tar(kept), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a, err := oci.Scan(ctx, p, oci.ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a.Images) != 1 || a.Images[0].ImageIndex == nil {
+			t.Fatalf("partial archive: %d images, want 1 under the index", len(a.Images))
+		}
+		reg := testenv.StartGGCR(t)
+		c := newTestClient(t, Options{})
+		// The full archive's index has the same digest, but what it lacks
+		// is another archive's.
+		_, err = c.PushIndex(ctx, a, fa.Images[0].ImageIndex, testenv.Ref(t, reg.Host+"/partial/multi:v1"))
+		if err == nil || !strings.Contains(err.Error(), "not one the archive's scan read") {
+			t.Errorf("PushIndex(another archive's index) = %v, want an error", err)
+		}
+		_, err = c.PushIndex(ctx, a, a.Images[0].ImageIndex, testenv.Ref(t, reg.Host+"/partial/multi:v1"))
+		if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), fa.Images[1].ManifestDigest.String()) || !strings.Contains(err.Error(), "linux/arm64") {
+			t.Errorf("PushIndex(partial) = %v, want ErrIncomplete naming the arm64 manifest", err)
+		}
+		r, _ := name.ParseReference(reg.Host+"/partial/multi:v1", name.Insecure)
+		if _, err := remote.Head(r); err == nil {
+			t.Error("a refused PushIndex left the tag")
+		}
+	})
+}
+
+// TestLacking: an incomplete index's error names the first four things it
+// lacks and counts the others.
+func TestLacking(t *testing.T) {
+	t.Parallel()
+	idx := &oci.Index{LackCount: 7}
+	var want []string
+	for i := range 6 {
+		l := oci.Lack{Entry: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString(fmt.Sprint(i))}}
+		idx.Lacks = append(idx.Lacks, l)
+		if i < 4 {
+			want = append(want, l.String())
+		}
+	}
+	want = append(want, "and 3 more")
+	if got := lacking(idx); got != strings.Join(want, ", ") {
+		t.Errorf("lacking() = %q, want %q", got, strings.Join(want, ", "))
+	}
+	if got, want := lacking(&oci.Index{Lacks: idx.Lacks[:1], LackCount: 1}), idx.Lacks[0].String(); got != want {
+		t.Errorf("lacking(one) = %q, want %q", got, want)
 	}
 }
