@@ -136,109 +136,141 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 	if reads <= 0 {
 		reads = defaultVerifyReads
 	}
-	var st fallbackStats
-	probed := false // the If-Match probe has been sent
-	var seen seenEntries
+	u := &fallbackUpdate{r: r, tag: tag, entry: entry, settle: settle}
 	var last error
 	var wait time.Duration // what the registry asked for (Retry-After)
 	for attempt := 0; attempt < fallbackAttempts; attempt++ {
-		st.rounds++
+		u.st.rounds++
 		if attempt > 0 {
 			if err := retry.Sleep(ctx, max(wait, roundBackoff(attempt, settle))); err != nil {
-				return st, fmt.Errorf("updating fallback tag %s:%s: %w (last: %w)", r.name(), tag, err, last)
+				return u.st, fmt.Errorf("updating fallback tag %s:%s: %w (last: %w)", r.name(), tag, err, last)
 			}
 		}
 		wait = 0
-		// The registry answered from its state at some moment after the
-		// read was sent: the write deadline counts from the send of the
-		// read's last attempt, not from the arrival of its answer. start
-		// carries the monotonic clock, so a step of the wall clock after
-		// the read does not move the deadline.
-		start := time.Now()
-		var sent atomic.Int64
-		sent.Store(start.UnixNano())
-		idx, cur, err := r.readFallback(withSentAt(ctx, &sent), tag)
+		idx, cur, readAt, err := u.read(ctx) // 1. Read.
 		if err != nil {
-			return st, err
+			return u.st, err
 		}
-		readAt := start.Add(time.Duration(sent.Load() - start.UnixNano()))
-		seen.add(idx)
-		// cas: this round's probe was refused (412) just before our PUT with
-		// the real ETag, which therefore was a compare-and-swap. Only such
-		// a PUT counts as one: a 412 shows that something checked the header
-		// then, not that every later write is checked (a proxy, a fleet
-		// mid-upgrade). Later rounds verify in full.
 		cas := false
-		if restore := seen.missingFrom(idx); !idx.has(entry.Digest) || len(restore) > 0 {
-			raw, err := idx.with(entry, restore...)
+		if restore := u.seen.missingFrom(idx); !idx.has(entry.Digest) || len(restore) > 0 {
+			raw, err := idx.with(entry, restore...) // 2. Merge.
 			if err != nil {
-				return st, fmt.Errorf("merging fallback index %s:%s: %w", r.name(), tag, err)
+				return u.st, fmt.Errorf("merging fallback index %s:%s: %w", r.name(), tag, err)
 			}
-			// Sent once, and it must land within settle/2 of its read: a
-			// retry of a failed write starts again from a fresh read.
-			put := func(ifMatch string) error {
-				hdr := http.Header{}
-				if ifMatch != "" {
-					hdr.Set("If-Match", ifMatch)
-				}
-				pctx, cancel := context.WithDeadline(retry.Once(ctx), readAt.Add(settle/2))
-				defer cancel()
-				_, err := r.putManifest(pctx, tag, ocispec.MediaTypeImageIndex, raw, hdr)
-				return err
-			}
-			// A weak ETag (a proxy that compressed the answer weakens
-			// it) never matches under If-Match's strong comparison:
-			// sending it would fail every round, so the write relies on
-			// the timing protocol instead; so does one after a 404.
-			strong := cur != nil && cur.ETag != "" && !strings.HasPrefix(cur.ETag, "W/")
-			switch {
-			case !strong:
-				err = put("")
-			case !probed:
-				probed = true
-				err = put(ifMatchProbe)
-				switch {
-				case err == nil:
-					st.ignored = true
-				case errors.Is(err, errPreconditionFailed) && ctx.Err() == nil:
-					st.ifMatch, cas = true, true
-					err = put(cur.ETag)
-				}
-			default:
-				err = put(cur.ETag)
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return st, fmt.Errorf("writing fallback tag %s:%s: %w", r.name(), tag, err)
-				}
-				ok, ra := transient(err)
-				switch {
-				case errors.Is(err, errPreconditionFailed):
-					last = fmt.Errorf("writing fallback tag %s:%s: another writer changed it (412)", r.name(), tag)
-				case errors.Is(err, context.DeadlineExceeded):
-					last = fmt.Errorf("writing fallback tag %s:%s: the write took longer than %v after its read", r.name(), tag, settle/2)
-				case ok:
-					last, wait = err, ra
-				default:
-					return st, err
+			if cas, err = u.write(ctx, raw, cur, readAt); err != nil { // 3. Write.
+				if last, wait, err = u.writeFailed(ctx, err); err != nil {
+					return u.st, err
 				}
 				continue
 			}
 		}
-		st.reads = reads
+		// 4. Verify: one read after a compare-and-swap, else reads.
+		u.st.reads = reads
 		if cas {
-			st.reads = 1
+			u.st.reads = 1
 		}
-		ok, err := r.verifyFallback(ctx, tag, entry.Digest, &seen, settle, st.reads)
+		ok, err := r.verifyFallback(ctx, tag, entry.Digest, &u.seen, settle, u.st.reads)
 		if err != nil {
-			return st, err
+			return u.st, err
 		}
 		if ok {
-			return st, nil
+			return u.st, nil
 		}
 		last = fmt.Errorf("verifying fallback tag %s:%s: our entry %s and every entry read before were not stably present", r.name(), tag, entry.Digest)
 	}
-	return st, fmt.Errorf("%w: %s:%s after %d rounds: %w (the referrer manifest %s is pushed; rerun to retry the tag)", ErrFallbackLost, r.name(), tag, st.rounds, last, entry.Digest)
+	return u.st, fmt.Errorf("%w: %s:%s after %d rounds: %w (the referrer manifest %s is pushed; rerun to retry the tag)", ErrFallbackLost, r.name(), tag, u.st.rounds, last, entry.Digest)
+}
+
+// fallbackUpdate is what the rounds of one updateFallback share.
+type fallbackUpdate struct {
+	r      repo
+	tag    string
+	entry  ocispec.Descriptor
+	settle time.Duration
+	probed bool        // the If-Match probe has been sent
+	seen   seenEntries // every entry a read of this update showed
+	st     fallbackStats
+}
+
+// read is step 1: it GETs the tag and adds its entries to u.seen. The
+// registry answered from its state at some moment after the read was sent,
+// so the write deadline counts from readAt, the send of the read's last
+// attempt, not from the arrival of its answer (premise P1). readAt carries
+// the monotonic clock of a reading taken just before the read, so a step of
+// the wall clock after the read does not move the deadline.
+func (u *fallbackUpdate) read(ctx context.Context) (idx *fallbackIndex, cur *fetched, readAt time.Time, err error) {
+	start := time.Now()
+	var sent atomic.Int64
+	sent.Store(start.UnixNano())
+	idx, cur, err = u.r.readFallback(withSentAt(ctx, &sent), u.tag)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	u.seen.add(idx)
+	return idx, cur, start.Add(time.Duration(sent.Load() - start.UnixNano())), nil
+}
+
+// write is step 3: it PUTs raw, merged from the read that served cur and
+// was sent at readAt. The PUT is sent once and must land within settle/2 of
+// that read: a retry of a failed write starts again from a fresh read. The
+// update's first write after a strong ETag is the If-Match probe; cas
+// reports that the probe was refused (412) just before raw was PUT with the
+// real ETag, which therefore was a compare-and-swap. Only such a PUT counts
+// as one: a 412 shows that something checked the header then, not that
+// every later write is checked (a proxy, a fleet mid-upgrade), so later
+// rounds verify in full.
+func (u *fallbackUpdate) write(ctx context.Context, raw []byte, cur *fetched, readAt time.Time) (cas bool, err error) {
+	put := func(ifMatch string) error {
+		hdr := http.Header{}
+		if ifMatch != "" {
+			hdr.Set("If-Match", ifMatch)
+		}
+		pctx, cancel := context.WithDeadline(retry.Once(ctx), readAt.Add(u.settle/2))
+		defer cancel()
+		_, err := u.r.putManifest(pctx, u.tag, ocispec.MediaTypeImageIndex, raw, hdr)
+		return err
+	}
+	// A weak ETag (a proxy that compressed the answer weakens it) never
+	// matches under If-Match's strong comparison: sending it would fail
+	// every round, so the write relies on the timing protocol instead; so
+	// does one after a 404.
+	strong := cur != nil && cur.ETag != "" && !strings.HasPrefix(cur.ETag, "W/")
+	switch {
+	case !strong:
+		return false, put("")
+	case !u.probed:
+		u.probed = true
+		err := put(ifMatchProbe)
+		switch {
+		case err == nil:
+			u.st.ignored = true
+		case errors.Is(err, errPreconditionFailed) && ctx.Err() == nil:
+			u.st.ifMatch = true
+			return true, put(cur.ETag)
+		}
+		return false, err
+	}
+	return false, put(cur.ETag)
+}
+
+// writeFailed sorts out a failed write: another writer's change (412), a
+// write that missed its deadline and a transient failure start a new round,
+// with last saying why and wait what the registry asked for (Retry-After);
+// anything else, or the end of ctx, ends the update with fatal.
+func (u *fallbackUpdate) writeFailed(ctx context.Context, err error) (last error, wait time.Duration, fatal error) {
+	if ctx.Err() != nil {
+		return nil, 0, fmt.Errorf("writing fallback tag %s:%s: %w", u.r.name(), u.tag, err)
+	}
+	ok, ra := transient(err)
+	switch {
+	case errors.Is(err, errPreconditionFailed):
+		return fmt.Errorf("writing fallback tag %s:%s: another writer changed it (412)", u.r.name(), u.tag), 0, nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("writing fallback tag %s:%s: the write took longer than %v after its read", u.r.name(), u.tag, u.settle/2), 0, nil
+	case ok:
+		return err, ra, nil
+	}
+	return nil, 0, err
 }
 
 // verifyWait is the wait before a verification read: D = settle/2, counted
