@@ -3,6 +3,7 @@ package oci
 import (
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io"
 	"time"
 )
@@ -18,71 +19,15 @@ func (s *scanner) inflate(e *entry) error {
 		return nil
 	}
 	s.stats.inflated++
-	sr := io.NewSectionReader(s.file, e.offset, e.size)
-	h := sha256.New()
-	d := startDecompressor(&s.decs, e.compression, noLimit, s.free, &s.stats.decompressed)
-	tick := time.NewTicker(s.opts.interval())
-	defer tick.Stop()
-	var read int64
-	report := func() {
-		if p := s.opts.LayerProgress; p != nil {
-			p(e.name, read, e.size, d.out.Load())
-		}
-	}
-	var rerr error
-feed:
-	for read < e.size {
-		var b []byte
-	wait:
-		for {
-			select {
-			case b = <-s.free:
-				break wait
-			case <-tick.C:
-				report()
-			case <-s.ctx.Done():
-				rerr = s.ctx.Err()
-				break feed
-			}
-		}
-		b = b[:min(int64(len(b)), e.size-read)]
-		if _, err := io.ReadFull(sr, b); err != nil {
-			s.free <- b[:cap(b)]
-			rerr = err
-			break
-		}
-		h.Write(b)
-		read += int64(len(b))
-		s.stats.reread += int64(len(b))
-		for sent := false; !sent; {
-			select {
-			case d.in <- b:
-				sent = true
-			case <-tick.C:
-				report()
-			case <-s.ctx.Done():
-				s.free <- b[:cap(b)]
-				rerr = s.ctx.Err()
-				break feed
-			}
-		}
-	}
+	in := &inflation{s: s, e: e, h: sha256.New(), tick: time.NewTicker(s.opts.interval())}
+	in.d = startDecompressor(&s.decs, e.compression, noLimit, s.free, &s.stats.decompressed)
+	defer in.tick.Stop()
+	rerr := in.feed(io.NewSectionReader(s.file, e.offset, e.size))
 	if rerr != nil {
-		d.abort()
+		in.d.abort()
 	}
-	close(d.in)
-	var res decompressResult
-	for done, cancelled := false, s.ctx.Done(); !done; {
-		select {
-		case res = <-d.res:
-			done = true
-		case <-tick.C:
-			report()
-		case <-cancelled:
-			d.abort()
-			cancelled = nil
-		}
-	}
+	close(in.d.in)
+	res := in.result()
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("reading image archive %q: %w", s.path, err)
 	}
@@ -90,7 +35,7 @@ feed:
 		return fail(s.path, e.name, "%w: reading the entry again after the pass: %v; the file changed while it was read", ErrDigestMismatch, rerr)
 	}
 	var sum [sha256.Size]byte
-	if h.Sum(sum[:0]); sum != e.sum {
+	if in.h.Sum(sum[:0]); sum != e.sum {
 		return fail(s.path, e.name, "%w: read again after the pass, the entry hashes to %s, not %s: the file changed while it was read", ErrDigestMismatch, sha256Digest(sum), e.digest())
 	}
 	e.deferred = false
@@ -99,4 +44,93 @@ feed:
 		e.setDiff(res.diff)
 	}
 	return nil
+}
+
+// inflation is a deferred entry being decompressed after the pass, its
+// progress reported on every tick while it waits for a buffer, for the
+// decompressor, or for the result.
+type inflation struct {
+	s    *scanner
+	e    *entry
+	d    *decompressor
+	h    hash.Hash // of the stored bytes read again
+	tick *time.Ticker
+	read int64 // stored bytes read again so far
+}
+
+// report reports the inflation's progress to ScanOptions.LayerProgress.
+func (in *inflation) report() {
+	if p := in.s.opts.LayerProgress; p != nil {
+		p(in.e.name, in.read, in.e.size, in.d.out.Load())
+	}
+}
+
+// feed reads the entry's stored bytes again from sr, hashes them and hands
+// them to the decompressor, until they end, a read fails or the scan is
+// cancelled (the error).
+func (in *inflation) feed(sr io.Reader) error {
+	for in.read < in.e.size {
+		b, err := in.buffer()
+		if err != nil {
+			return err
+		}
+		b = b[:min(int64(len(b)), in.e.size-in.read)]
+		if _, err := io.ReadFull(sr, b); err != nil {
+			in.s.free <- b[:cap(b)]
+			return err
+		}
+		in.h.Write(b)
+		in.read += int64(len(b))
+		in.s.stats.reread += int64(len(b))
+		if err := in.send(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buffer waits for a free buffer; an error when the scan is cancelled.
+func (in *inflation) buffer() ([]byte, error) {
+	for {
+		select {
+		case b := <-in.s.free:
+			return b, nil
+		case <-in.tick.C:
+			in.report()
+		case <-in.s.ctx.Done():
+			return nil, in.s.ctx.Err()
+		}
+	}
+}
+
+// send hands b to the decompressor; when the scan is cancelled first, it
+// returns b to the pool and the error.
+func (in *inflation) send(b []byte) error {
+	for {
+		select {
+		case in.d.in <- b:
+			return nil
+		case <-in.tick.C:
+			in.report()
+		case <-in.s.ctx.Done():
+			in.s.free <- b[:cap(b)]
+			return in.s.ctx.Err()
+		}
+	}
+}
+
+// result waits for the decompressor's result once its input is closed; a
+// cancelled scan aborts it.
+func (in *inflation) result() decompressResult {
+	for cancelled := in.s.ctx.Done(); ; {
+		select {
+		case res := <-in.d.res:
+			return res
+		case <-in.tick.C:
+			in.report()
+		case <-cancelled:
+			in.d.abort()
+			cancelled = nil
+		}
+	}
 }
