@@ -189,18 +189,9 @@ func (t *table) checkIndexAgrees(a *Archive, opts ScanOptions) error {
 		}
 	}
 	// manifest.json → index.json.
-	tagsOf := map[string][]string{}
-	for i := range a.Images {
-		img := &a.Images[i]
-		fm := byKey[img.key()]
-		if fm == nil {
-			return fail(t.path, "manifest.json", "%w: manifest.json entry %d (config %s, %d layers) is no image that index.json leads to: docker and skopeo docker-archive: load it, containerd and podman (index.json) do not; %s", ErrAmbiguous, i, img.ImageID, len(img.Layers), resave)
-		}
-		img.from(fm)
-		t.useBlob(fm.desc.Digest, fm.entry)
-		for _, tag := range img.RepoTags {
-			tagsOf[img.key()] = append(tagsOf[img.key()], tag)
-		}
+	tagsOf, err := t.manifestJSONInIndex(a, byKey)
+	if err != nil {
+		return err
 	}
 	// index.json → manifest.json, names included.
 	inManifest := map[string]bool{}
@@ -212,22 +203,52 @@ func (t *table) checkIndexAgrees(a *Archive, opts ScanOptions) error {
 		if !inManifest[k] {
 			return fail(t.path, fm.path, "%w: index.json leads to image manifest %s (config %s), which manifest.json does not list: containerd and podman (index.json) load it, docker and skopeo docker-archive: do not; if the archive holds several platforms, save one (docker save --platform); %s", ErrAmbiguous, fm.desc.Digest, fm.manifest.Config.Digest, resave)
 		}
-		full, bare := t.indexNames(fm)
-		var mine []string
-		for _, tag := range tagsOf[k] {
-			mine = append(mine, tagKey(tag))
+		if err := t.checkNamesAgree(fm, tagsOf[k]); err != nil {
+			return err
 		}
-		slices.Sort(mine)
-		mine = slices.Compact(mine)
-		if len(full) > 0 || len(bare) == 0 {
-			if !slices.Equal(full, mine) {
-				return fail(t.path, fm.path, "%w: index.json names image manifest %s %s but manifest.json tags its image %s: containerd and docker name it differently; %s", ErrAmbiguous, fm.desc.Digest, quoteList(full), quoteList(tagsOf[k]), resave)
-			}
+	}
+	return nil
+}
+
+// manifestJSONInIndex checks that every image of manifest.json is one
+// index.json leads to (byKey) and fills it from index.json; it returns
+// the tags manifest.json gives each, by image key.
+func (t *table) manifestJSONInIndex(a *Archive, byKey map[string]*foundManifest) (map[string][]string, error) {
+	tagsOf := map[string][]string{}
+	for i := range a.Images {
+		img := &a.Images[i]
+		fm := byKey[img.key()]
+		if fm == nil {
+			return nil, fail(t.path, "manifest.json", "%w: manifest.json entry %d (config %s, %d layers) is no image that index.json leads to: docker and skopeo docker-archive: load it, containerd and podman (index.json) do not; %s", ErrAmbiguous, i, img.ImageID, len(img.Layers), resave)
 		}
-		for _, b := range bare {
-			if !slices.ContainsFunc(tagsOf[k], func(tag string) bool { return tagOf(tag) == b }) {
-				return fail(t.path, fm.path, "%w: index.json tags image manifest %s %q but manifest.json tags its image %s; %s", ErrAmbiguous, fm.desc.Digest, b, quoteList(tagsOf[k]), resave)
-			}
+		img.from(fm)
+		t.useBlob(fm.desc.Digest, fm.entry)
+		for _, tag := range img.RepoTags {
+			tagsOf[img.key()] = append(tagsOf[img.key()], tag)
+		}
+	}
+	return tagsOf, nil
+}
+
+// checkNamesAgree checks that index.json names the image manifest fm as
+// manifest.json tags its image (tags): the same full names, when index.json
+// gives any or no bare tag, and each bare tag among the tags.
+func (t *table) checkNamesAgree(fm *foundManifest, tags []string) error {
+	full, bare := t.indexNames(fm)
+	var mine []string
+	for _, tag := range tags {
+		mine = append(mine, tagKey(tag))
+	}
+	slices.Sort(mine)
+	mine = slices.Compact(mine)
+	if len(full) > 0 || len(bare) == 0 {
+		if !slices.Equal(full, mine) {
+			return fail(t.path, fm.path, "%w: index.json names image manifest %s %s but manifest.json tags its image %s: containerd and docker name it differently; %s", ErrAmbiguous, fm.desc.Digest, quoteList(full), quoteList(tags), resave)
+		}
+	}
+	for _, b := range bare {
+		if !slices.ContainsFunc(tags, func(tag string) bool { return tagOf(tag) == b }) {
+			return fail(t.path, fm.path, "%w: index.json tags image manifest %s %q but manifest.json tags its image %s; %s", ErrAmbiguous, fm.desc.Digest, b, quoteList(tags), resave)
 		}
 	}
 	return nil

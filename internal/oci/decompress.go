@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 	"sync"
@@ -186,6 +187,8 @@ const (
 	outBufSize  = 256 << 10
 )
 
+// run decompresses the stream sent on d.in, hashing the output and
+// checking that it is a tar stream, and sends the result on d.res.
 func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 	cr := &chanReader{in: d.in, free: d.free, stop: d.stop}
 	res := decompressResult{}
@@ -195,69 +198,12 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 	}()
 	dec, err := decs.open(c, cr)
 	if err != nil {
-		res.err = fmt.Errorf("%w: %s: %v", ErrCorruptLayer, c, strings.TrimPrefix(err.Error(), string(c)+": "))
+		res.err = corruptLayer(c, err)
 		return
 	}
-	// The output hasher: decompressed bytes go to it in pooled buffers, and
-	// from it to the tar-stream check (a layer must be a tar stream, ARCHITECTURE.md
-	// "Archive rules").
-	outFree := make(chan []byte, outBufCount)
-	for range outBufCount {
-		if n := len(decs.out); n > 0 {
-			outFree <- decs.out[n-1]
-			decs.out = decs.out[:n-1]
-		} else {
-			outFree <- make([]byte, outBufSize)
-		}
-	}
-	outq := make(chan []byte, outBufCount)
-	h := sha256.New()
-	tc := newTarCheck() // archive rules: a layer must be a tar stream
-	hashed := make(chan struct{})
-	go func() {
-		defer close(hashed)
-		for b := range outq {
-			h.Write(b)
-			tc.feed(b)
-			outFree <- b[:cap(b)]
-		}
-	}()
-	var n int64
-	for {
-		b := <-outFree
-		if limit != noLimit {
-			// Read no more than one byte past the limit.
-			b = b[:min(int64(len(b)), limit-n+1)]
-		}
-		m, rerr := fill(dec, b)
-		n += int64(m)
-		d.out.Store(n)
-		if d.total != nil {
-			d.total.Add(int64(m))
-		}
-		outq <- b[:m]
-		if limit != noLimit && n > limit {
-			res.deferred = true
-			break
-		}
-		if errors.Is(rerr, io.EOF) {
-			err = nil
-			break
-		}
-		if rerr != nil {
-			err = rerr
-			break
-		}
-	}
-	close(outq)
-	<-hashed
-	// Always closed, so that its reader goroutine ends; its verdict counts
-	// only for a stream that ended cleanly.
-	notTar := tc.Close()
-	for range outBufCount {
-		decs.out = append(decs.out, <-outFree)
-	}
-	res.size = n
+	o := startOutputHasher(decs)
+	res.size, res.deferred, err = d.pump(dec, o, limit)
+	notTar := o.close(decs)
 	switch {
 	case res.deferred:
 		return
@@ -265,7 +211,7 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			res.err = fmt.Errorf("%w: %s stream is truncated", ErrCorruptLayer, c)
 		} else {
-			res.err = fmt.Errorf("%w: %s: %v", ErrCorruptLayer, c, strings.TrimPrefix(err.Error(), string(c)+": "))
+			res.err = corruptLayer(c, err)
 		}
 		return
 	}
@@ -277,8 +223,95 @@ func (d *decompressor) run(decs *decoders, c Compression, limit int64) {
 		res.err = notTarError(c, notTar)
 		return
 	}
-	h.Sum(res.diff[:0])
+	o.h.Sum(res.diff[:0])
 	res.ok = true
+}
+
+// corruptLayer is the error of a decoder of compression c that failed
+// with err.
+func corruptLayer(c Compression, err error) error {
+	return fmt.Errorf("%w: %s: %v", ErrCorruptLayer, c, strings.TrimPrefix(err.Error(), string(c)+": "))
+}
+
+// pump decompresses from dec into the output hasher's buffers until the
+// stream ends (a nil error), the decoder fails (its error) or, unless limit
+// is noLimit, the output passes limit bytes (deferred). n is the output's
+// size.
+func (d *decompressor) pump(dec io.Reader, o *outputHasher, limit int64) (n int64, deferred bool, err error) {
+	for {
+		b := <-o.free
+		if limit != noLimit {
+			// Read no more than one byte past the limit.
+			b = b[:min(int64(len(b)), limit-n+1)]
+		}
+		m, rerr := fill(dec, b)
+		n += int64(m)
+		d.out.Store(n)
+		if d.total != nil {
+			d.total.Add(int64(m))
+		}
+		o.q <- b[:m]
+		if limit != noLimit && n > limit {
+			return n, true, nil
+		}
+		if errors.Is(rerr, io.EOF) {
+			return n, false, nil
+		}
+		if rerr != nil {
+			return n, false, rerr
+		}
+	}
+}
+
+// outputHasher hashes decompressed bytes in its own goroutine, handed to it
+// in pooled buffers, and feeds them to the tar-stream check (a layer must be
+// a tar stream, ARCHITECTURE.md "Archive rules").
+type outputHasher struct {
+	free   chan []byte // buffers to decompress into
+	q      chan []byte // buffers of decompressed bytes to hash
+	h      hash.Hash
+	tc     *tarCheck
+	hashed chan struct{} // closed once q is closed and hashed
+}
+
+// startOutputHasher starts an output hasher with the buffers decs keeps
+// (new ones the first time).
+func startOutputHasher(decs *decoders) *outputHasher {
+	o := &outputHasher{
+		free: make(chan []byte, outBufCount), q: make(chan []byte, outBufCount),
+		h: sha256.New(), tc: newTarCheck(), hashed: make(chan struct{}),
+	}
+	for range outBufCount {
+		if n := len(decs.out); n > 0 {
+			o.free <- decs.out[n-1]
+			decs.out = decs.out[:n-1]
+		} else {
+			o.free <- make([]byte, outBufSize)
+		}
+	}
+	go func() {
+		defer close(o.hashed)
+		for b := range o.q {
+			o.h.Write(b)
+			o.tc.feed(b)
+			o.free <- b[:cap(b)]
+		}
+	}()
+	return o
+}
+
+// close waits until every buffer is hashed, gives the buffers back to
+// decs, and returns the tar check's verdict. The check is always closed,
+// so that its reader goroutine ends; its verdict counts only for a stream
+// that ended cleanly.
+func (o *outputHasher) close(decs *decoders) error {
+	close(o.q)
+	<-o.hashed
+	notTar := o.tc.Close()
+	for range outBufCount {
+		decs.out = append(decs.out, <-o.free)
+	}
+	return notTar
 }
 
 // fill reads from r until b is full or r fails; io.EOF means the stream

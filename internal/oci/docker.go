@@ -102,23 +102,9 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 	if err != nil {
 		return nil, err
 	}
-	craw, err := t.jsonOf(ce, "image config", opts.maxJSON())
+	craw, cfg, err := t.config(ce, me.Config, opts)
 	if err != nil {
 		return nil, err
-	}
-	cfg, ok := t.configs[ce]
-	if !ok {
-		cfg = &imageConfig{}
-		if err := json.Unmarshal(craw, cfg); err != nil {
-			return nil, fail(t.path, me.Config, "%w: image config is not valid JSON: %v", ErrBadManifest, err)
-		}
-		if t.configs == nil {
-			t.configs = map[*entry]*imageConfig{}
-		}
-		t.configs[ce] = cfg
-	}
-	if cfg.RootFS == nil {
-		return nil, fail(t.path, me.Config, "%w: image config has no rootfs", ErrBadManifest)
 	}
 	img := &Image{
 		RepoTags:   me.RepoTags,
@@ -129,33 +115,10 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 	}
 	t.useBlob(img.ImageID, ce)
 	for j, lp := range me.Layers {
-		le, err := t.resolve(lp, fmt.Sprintf("%s layer %d", what, j))
+		l, err := t.layer(lp, fmt.Sprintf("%s layer %d", what, j))
 		if err != nil {
 			return nil, err
 		}
-		if le.compression != CompressionNone && !le.compression.decompresses() {
-			return nil, fail(t.path, lp, "%w", le.compression.unsupported())
-		}
-		if le.deferred {
-			// It expanded beyond the pass's budget: decompress it now
-			// that it is known to be a layer.
-			if err := t.inflate(le); err != nil {
-				return nil, err
-			}
-		}
-		if le.decompressErr != nil {
-			return nil, fail(t.path, lp, "%w", le.decompressErr)
-		}
-		if le.notTar == nil && le.json != nil {
-			if err := checkTarBytes(le.json); err != nil {
-				le.notTar = notTarError(CompressionNone, err)
-			}
-		}
-		if le.notTar != nil {
-			return nil, fail(t.path, lp, "%w", le.notTar)
-		}
-		l := Layer{Path: lp, Digest: le.digest(), Size: le.size, DiffID: le.diffID(), Compression: le.compression}
-		t.useBlob(l.Digest, le)
 		img.Layers = append(img.Layers, l)
 		img.DiffIDs = append(img.DiffIDs, l.DiffID)
 	}
@@ -163,6 +126,64 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 		return nil, fail(t.path, me.Config, "%w", err)
 	}
 	return img, nil
+}
+
+// config reads the image config ce (at path) and parses it, once however
+// many images share it.
+func (t *table) config(ce *entry, path string, opts ScanOptions) ([]byte, *imageConfig, error) {
+	craw, err := t.jsonOf(ce, "image config", opts.maxJSON())
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, ok := t.configs[ce]
+	if !ok {
+		cfg = &imageConfig{}
+		if err := json.Unmarshal(craw, cfg); err != nil {
+			return nil, nil, fail(t.path, path, "%w: image config is not valid JSON: %v", ErrBadManifest, err)
+		}
+		if t.configs == nil {
+			t.configs = map[*entry]*imageConfig{}
+		}
+		t.configs[ce] = cfg
+	}
+	if cfg.RootFS == nil {
+		return nil, nil, fail(t.path, path, "%w: image config has no rootfs", ErrBadManifest)
+	}
+	return craw, cfg, nil
+}
+
+// layer resolves the layer at path (what the image calls it): stored
+// uncompressed, gzip or zstd, decompressed (now, if the pass deferred it)
+// to a tar stream.
+func (t *table) layer(path, what string) (Layer, error) {
+	le, err := t.resolve(path, what)
+	if err != nil {
+		return Layer{}, err
+	}
+	if le.compression != CompressionNone && !le.compression.decompresses() {
+		return Layer{}, fail(t.path, path, "%w", le.compression.unsupported())
+	}
+	if le.deferred {
+		// It expanded beyond the pass's budget: decompress it now
+		// that it is known to be a layer.
+		if err := t.inflate(le); err != nil {
+			return Layer{}, err
+		}
+	}
+	if le.decompressErr != nil {
+		return Layer{}, fail(t.path, path, "%w", le.decompressErr)
+	}
+	if le.notTar == nil && le.json != nil {
+		if err := checkTarBytes(le.json); err != nil {
+			le.notTar = notTarError(CompressionNone, err)
+		}
+	}
+	if le.notTar != nil {
+		return Layer{}, fail(t.path, path, "%w", le.notTar)
+	}
+	l := Layer{Path: path, Digest: le.digest(), Size: le.size, DiffID: le.diffID(), Compression: le.compression}
+	t.useBlob(l.Digest, le)
+	return l, nil
 }
 
 // checkDiffIDs compares computed diffIDs with the config's.

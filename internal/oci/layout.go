@@ -140,6 +140,7 @@ func skipDescriptor(d ocispec.Descriptor) bool {
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
+// walker is one walk of index.json (walkIndex).
 type walker struct {
 	t *table
 	// partial says manifests named by index.json may be missing (docker
@@ -160,6 +161,10 @@ type walker struct {
 	lacks   lackWalk
 }
 
+// visit walks the descriptor d, reached from the entry from at depth
+// below the index.json descriptor top: an image index's children, depth
+// first, or an image manifest, which it records. Anything else, and a
+// manifest the archive may lack and does, is skipped.
 func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error {
 	if depth > maxIndexDepth {
 		return fail(w.t.path, from, "%w: image indexes nested more than %d deep", ErrBadManifest, maxIndexDepth)
@@ -171,8 +176,7 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		return nil
 	}
 	w.seen[d.Digest] = true
-	what := fmt.Sprintf("descriptor %s in %s", d.Digest, from)
-	e, err := w.t.blob(d.Digest, d.Size, what)
+	e, raw, m, err := w.read(d, fmt.Sprintf("descriptor %s in %s", d.Digest, from))
 	if errors.Is(err, ErrMissingBlob) && (w.partial || depth > 0) {
 		// A multi-platform index whose other platforms were not saved
 		// (docker save with the containerd store keeps only the local
@@ -181,14 +185,6 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 	}
 	if err != nil {
 		return err
-	}
-	raw, err := w.t.jsonOf(e, what, w.opts.maxJSON())
-	if err != nil {
-		return err
-	}
-	var m indexOrManifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return fail(w.t.path, e.name, "%w: %s is not valid JSON: %v", ErrBadManifest, what, err)
 	}
 	mt := d.MediaType
 	if mt == "" {
@@ -229,9 +225,28 @@ func (w *walker) topIndex(idx *Index) {
 	w.indexes[idx.Digest] = idx
 }
 
-// visitChildren visits the children of index d (named from) and records
-// each image manifest found once under d, however many ways it is reached
-// (an index may list a child many times, at every level).
+// read reads and parses the blob d names (what the walk calls it); an
+// error wrapping ErrMissingBlob when the archive lacks it.
+func (w *walker) read(d ocispec.Descriptor, what string) (*entry, []byte, *indexOrManifest, error) {
+	e, err := w.t.blob(d.Digest, d.Size, what)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	raw, err := w.t.jsonOf(e, what, w.opts.maxJSON())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var m indexOrManifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, nil, nil, fail(w.t.path, e.name, "%w: %s is not valid JSON: %v", ErrBadManifest, what, err)
+	}
+	return e, raw, &m, nil
+}
+
+// visitChildren visits the children of the image index d (stored as the
+// entry from) and records the image manifests found beneath them as under
+// d: each once, however many ways it is reached (an index may list a child
+// many times, at every level).
 func (w *walker) visitChildren(top, d ocispec.Descriptor, from string, children []ocispec.Descriptor, depth int) error {
 	have := map[*foundManifest]bool{}
 	for _, c := range children {

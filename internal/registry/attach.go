@@ -143,53 +143,66 @@ func (c *Client) pushReferrer(ctx context.Context, s *Subject, bundle []byte, op
 	p := &pushedReferrer{n: new(atomic.Int64), s: s, art: art, opts: opts}
 	ctx = withCounter(ctx, p.n)
 	ctx, rp := c.repository(ctx, s.Repository, auth.ActionPull, auth.ActionPush)
-	p.ctx, p.rp = ctx, rp
-	res := &AttachResult{Artifact: art.desc}
-	p.res = res
-
-	if err := rp.pushBlob(ctx, emptyConfig, emptyJSON); err != nil {
-		return p, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
-	}
-	if err := rp.pushBlob(ctx, art.layer, bundle); err != nil {
-		return p, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
-	}
-	hdr, again, err := rp.putReferrer(ctx, art, bundle)
-	res.Reuploads = again
+	p.ctx, p.rp, p.res = ctx, rp, &AttachResult{Artifact: art.desc}
+	hdr, err := p.push(bundle)
 	if err != nil {
 		return p, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
-	subjectHeader := hdr.Get("OCI-Subject") == s.Descriptor.Digest.String()
-
-	switch mode {
-	case ModeTag:
-		p.needTag = true
-		res.Reason = "mode tag: writing the fallback tag"
-	case ModeAPI, ModeAuto:
-		switch {
-		case !subjectHeader && hdr.Get("OCI-Subject") != "":
-			res.Reason = fmt.Sprintf("the manifest PUT answered OCI-Subject %q, not the subject %s", hdr.Get("OCI-Subject"), s.Descriptor.Digest)
-		case !subjectHeader:
-			res.Reason = "the manifest PUT answered without an OCI-Subject header"
-		default:
-			ok, why, err := rp.referrersAPI(ctx, s.Descriptor)
-			if err != nil {
-				return p, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
-			}
-			res.API = ok
-			res.Reason = why
-		}
-		if mode == ModeAPI {
-			if !res.API {
-				res.Reason = "mode api: not writing the fallback tag although " + res.Reason + "; clients that only read the tag will not find the bundle"
-			}
-			break
-		}
-		p.needTag = !res.API
-		if p.needTag {
-			res.Reason += ": writing the fallback tag"
-		}
+	if err := p.decideTag(mode, hdr); err != nil {
+		return p, fmt.Errorf("attaching bundle to %s: %w", s.Repository.Name(), err)
 	}
 	return p, nil
+}
+
+// push pushes the referrer's blobs and its manifest, and returns the
+// headers the registry answered the manifest PUT with.
+func (p *pushedReferrer) push(bundle []byte) (http.Header, error) {
+	if err := p.rp.pushBlob(p.ctx, emptyConfig, emptyJSON); err != nil {
+		return nil, err
+	}
+	if err := p.rp.pushBlob(p.ctx, p.art.layer, bundle); err != nil {
+		return nil, err
+	}
+	hdr, again, err := p.rp.putReferrer(p.ctx, p.art, bundle)
+	p.res.Reuploads = again
+	return hdr, err
+}
+
+// decideTag decides, by mode and by what the registry answered the
+// manifest PUT with (hdr) and the referrers API, whether the fallback tag
+// is needed, and says why in p.res.Reason.
+func (p *pushedReferrer) decideTag(mode Mode, hdr http.Header) error {
+	s, res := p.s, p.res
+	if mode == ModeTag {
+		p.needTag = true
+		res.Reason = "mode tag: writing the fallback tag"
+		return nil
+	}
+	subjectHeader := hdr.Get("OCI-Subject") == s.Descriptor.Digest.String()
+	switch {
+	case !subjectHeader && hdr.Get("OCI-Subject") != "":
+		res.Reason = fmt.Sprintf("the manifest PUT answered OCI-Subject %q, not the subject %s", hdr.Get("OCI-Subject"), s.Descriptor.Digest)
+	case !subjectHeader:
+		res.Reason = "the manifest PUT answered without an OCI-Subject header"
+	default:
+		ok, why, err := p.rp.referrersAPI(p.ctx, s.Descriptor)
+		if err != nil {
+			return err
+		}
+		res.API = ok
+		res.Reason = why
+	}
+	if mode == ModeAPI {
+		if !res.API {
+			res.Reason = "mode api: not writing the fallback tag although " + res.Reason + "; clients that only read the tag will not find the bundle"
+		}
+		return nil
+	}
+	p.needTag = !res.API
+	if p.needTag {
+		res.Reason += ": writing the fallback tag"
+	}
+	return nil
 }
 
 // writeTag adds the pushed referrer to its subject's fallback tag, when

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -29,131 +28,6 @@ const (
 	// answer before it, must see the same index with our entry.
 	defaultVerifyReads = 2
 )
-
-// fallbackIndex is a fallback-tag index kept byte-faithful: unknown
-// top-level fields and every entry are preserved exactly.
-type fallbackIndex struct {
-	fields  map[string]json.RawMessage
-	entries []json.RawMessage
-	digests []digest.Digest // digests of entries, same order
-}
-
-// newFallbackIndex returns an empty OCI image index.
-func newFallbackIndex() *fallbackIndex {
-	v, _ := json.Marshal(2)
-	mt, _ := json.Marshal(ocispec.MediaTypeImageIndex)
-	return &fallbackIndex{fields: map[string]json.RawMessage{"schemaVersion": v, "mediaType": mt}}
-}
-
-// parseFallbackIndex parses what the fallback tag holds; anything that is
-// not an OCI image index is ErrForeignTag.
-func parseFallbackIndex(f *fetched) (*fallbackIndex, error) {
-	if f.Desc.MediaType != ocispec.MediaTypeImageIndex {
-		return nil, fmt.Errorf("%w: it is %s %q", ErrForeignTag, f.Desc.Digest, f.Desc.MediaType)
-	}
-	idx := &fallbackIndex{}
-	if err := json.Unmarshal(f.Raw, &idx.fields); err != nil {
-		return nil, fmt.Errorf("%w: %s does not parse: %w", ErrForeignTag, f.Desc.Digest, err)
-	}
-	var sv int
-	if err := json.Unmarshal(idx.fields["schemaVersion"], &sv); err != nil || sv != 2 {
-		return nil, fmt.Errorf("%w: %s has schemaVersion %s", ErrForeignTag, f.Desc.Digest, idx.fields["schemaVersion"])
-	}
-	if m, ok := idx.fields["manifests"]; ok && string(m) != "null" {
-		if err := json.Unmarshal(m, &idx.entries); err != nil {
-			return nil, fmt.Errorf("%w: %s has a malformed manifests list: %w", ErrForeignTag, f.Desc.Digest, err)
-		}
-	}
-	for i, e := range idx.entries {
-		var d struct {
-			Digest digest.Digest `json:"digest"`
-		}
-		if err := json.Unmarshal(e, &d); err != nil || d.Digest.Validate() != nil {
-			return nil, fmt.Errorf("%w: %s entry %d has no valid digest", ErrForeignTag, f.Desc.Digest, i)
-		}
-		idx.digests = append(idx.digests, d.Digest)
-	}
-	return idx, nil
-}
-
-// has reports whether an entry with digest d is present.
-func (x *fallbackIndex) has(d digest.Digest) bool {
-	for _, e := range x.digests {
-		if e == d {
-			return true
-		}
-	}
-	return false
-}
-
-// with returns the index bytes with every existing entry, then restore
-// (entries known to be absent), then desc appended (when absent).
-func (x *fallbackIndex) with(desc ocispec.Descriptor, restore ...json.RawMessage) ([]byte, error) {
-	entries := append(x.entries[:len(x.entries):len(x.entries)], restore...)
-	present := x.has(desc.Digest)
-	for _, e := range restore {
-		var d struct {
-			Digest digest.Digest `json:"digest"`
-		}
-		if json.Unmarshal(e, &d) == nil && d.Digest == desc.Digest {
-			present = true
-		}
-	}
-	if !present {
-		e, err := json.Marshal(desc)
-		if err != nil {
-			return nil, err
-		}
-		entries = append(entries[:len(entries):len(entries)], e)
-	}
-	fields := make(map[string]json.RawMessage, len(x.fields)+1)
-	for k, v := range x.fields {
-		fields[k] = v
-	}
-	m, err := json.Marshal(entries)
-	if err != nil {
-		return nil, err
-	}
-	if len(entries) == 0 {
-		m = []byte("[]")
-	}
-	fields["manifests"] = m
-	return json.Marshal(fields)
-}
-
-// seenEntries are the entries of every fallback index read during one
-// update, by digest, in the order first seen. Writers only ever add
-// entries, so one that was read and is gone was dropped by a write merged
-// from an older index — a write whose client gave up on it but which the
-// registry still committed, possibly our own — and is put back.
-type seenEntries struct {
-	order []digest.Digest
-	raw   map[digest.Digest]json.RawMessage
-}
-
-// add records the entries of idx.
-func (s *seenEntries) add(idx *fallbackIndex) {
-	if s.raw == nil {
-		s.raw = map[digest.Digest]json.RawMessage{}
-	}
-	for i, d := range idx.digests {
-		if _, ok := s.raw[d]; !ok {
-			s.raw[d] = idx.entries[i]
-			s.order = append(s.order, d)
-		}
-	}
-}
-
-// missingFrom returns the seen entries idx lacks.
-func (s *seenEntries) missingFrom(idx *fallbackIndex) []json.RawMessage {
-	var out []json.RawMessage
-	for _, d := range s.order {
-		if !idx.has(d) {
-			out = append(out, s.raw[d])
-		}
-	}
-	return out
-}
 
 // readFallback GETs the fallback tag: (nil, "", nil) when it is absent.
 func (r repo) readFallback(ctx context.Context, tag string) (*fallbackIndex, *fetched, error) {
@@ -262,109 +136,141 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 	if reads <= 0 {
 		reads = defaultVerifyReads
 	}
-	var st fallbackStats
-	probed := false // the If-Match probe has been sent
-	var seen seenEntries
+	u := &fallbackUpdate{r: r, tag: tag, entry: entry, settle: settle}
 	var last error
 	var wait time.Duration // what the registry asked for (Retry-After)
 	for attempt := 0; attempt < fallbackAttempts; attempt++ {
-		st.rounds++
+		u.st.rounds++
 		if attempt > 0 {
 			if err := retry.Sleep(ctx, max(wait, roundBackoff(attempt, settle))); err != nil {
-				return st, fmt.Errorf("updating fallback tag %s:%s: %w (last: %w)", r.name(), tag, err, last)
+				return u.st, fmt.Errorf("updating fallback tag %s:%s: %w (last: %w)", r.name(), tag, err, last)
 			}
 		}
 		wait = 0
-		// The registry answered from its state at some moment after the
-		// read was sent: the write deadline counts from the send of the
-		// read's last attempt, not from the arrival of its answer. start
-		// carries the monotonic clock, so a step of the wall clock after
-		// the read does not move the deadline.
-		start := time.Now()
-		var sent atomic.Int64
-		sent.Store(start.UnixNano())
-		idx, cur, err := r.readFallback(withSentAt(ctx, &sent), tag)
+		idx, cur, readAt, err := u.read(ctx) // 1. Read.
 		if err != nil {
-			return st, err
+			return u.st, err
 		}
-		readAt := start.Add(time.Duration(sent.Load() - start.UnixNano()))
-		seen.add(idx)
-		// cas: this round's probe was refused (412) just before our PUT with
-		// the real ETag, which therefore was a compare-and-swap. Only such
-		// a PUT counts as one: a 412 shows that something checked the header
-		// then, not that every later write is checked (a proxy, a fleet
-		// mid-upgrade). Later rounds verify in full.
 		cas := false
-		if restore := seen.missingFrom(idx); !idx.has(entry.Digest) || len(restore) > 0 {
-			raw, err := idx.with(entry, restore...)
+		if restore := u.seen.missingFrom(idx); !idx.has(entry.Digest) || len(restore) > 0 {
+			raw, err := idx.with(entry, restore...) // 2. Merge.
 			if err != nil {
-				return st, fmt.Errorf("merging fallback index %s:%s: %w", r.name(), tag, err)
+				return u.st, fmt.Errorf("merging fallback index %s:%s: %w", r.name(), tag, err)
 			}
-			// Sent once, and it must land within settle/2 of its read: a
-			// retry of a failed write starts again from a fresh read.
-			put := func(ifMatch string) error {
-				hdr := http.Header{}
-				if ifMatch != "" {
-					hdr.Set("If-Match", ifMatch)
-				}
-				pctx, cancel := context.WithDeadline(retry.Once(ctx), readAt.Add(settle/2))
-				defer cancel()
-				_, err := r.putManifest(pctx, tag, ocispec.MediaTypeImageIndex, raw, hdr)
-				return err
-			}
-			// A weak ETag (a proxy that compressed the answer weakens
-			// it) never matches under If-Match's strong comparison:
-			// sending it would fail every round, so the write relies on
-			// the timing protocol instead; so does one after a 404.
-			strong := cur != nil && cur.ETag != "" && !strings.HasPrefix(cur.ETag, "W/")
-			switch {
-			case !strong:
-				err = put("")
-			case !probed:
-				probed = true
-				err = put(ifMatchProbe)
-				switch {
-				case err == nil:
-					st.ignored = true
-				case errors.Is(err, errPreconditionFailed) && ctx.Err() == nil:
-					st.ifMatch, cas = true, true
-					err = put(cur.ETag)
-				}
-			default:
-				err = put(cur.ETag)
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return st, fmt.Errorf("writing fallback tag %s:%s: %w", r.name(), tag, err)
-				}
-				ok, ra := transient(err)
-				switch {
-				case errors.Is(err, errPreconditionFailed):
-					last = fmt.Errorf("writing fallback tag %s:%s: another writer changed it (412)", r.name(), tag)
-				case errors.Is(err, context.DeadlineExceeded):
-					last = fmt.Errorf("writing fallback tag %s:%s: the write took longer than %v after its read", r.name(), tag, settle/2)
-				case ok:
-					last, wait = err, ra
-				default:
-					return st, err
+			if cas, err = u.write(ctx, raw, cur, readAt); err != nil { // 3. Write.
+				if last, wait, err = u.writeFailed(ctx, err); err != nil {
+					return u.st, err
 				}
 				continue
 			}
 		}
-		st.reads = reads
+		// 4. Verify: one read after a compare-and-swap, else reads.
+		u.st.reads = reads
 		if cas {
-			st.reads = 1
+			u.st.reads = 1
 		}
-		ok, err := r.verifyFallback(ctx, tag, entry.Digest, &seen, settle, st.reads)
+		ok, err := r.verifyFallback(ctx, tag, entry.Digest, &u.seen, settle, u.st.reads)
 		if err != nil {
-			return st, err
+			return u.st, err
 		}
 		if ok {
-			return st, nil
+			return u.st, nil
 		}
 		last = fmt.Errorf("verifying fallback tag %s:%s: our entry %s and every entry read before were not stably present", r.name(), tag, entry.Digest)
 	}
-	return st, fmt.Errorf("%w: %s:%s after %d rounds: %w (the referrer manifest %s is pushed; rerun to retry the tag)", ErrFallbackLost, r.name(), tag, st.rounds, last, entry.Digest)
+	return u.st, fmt.Errorf("%w: %s:%s after %d rounds: %w (the referrer manifest %s is pushed; rerun to retry the tag)", ErrFallbackLost, r.name(), tag, u.st.rounds, last, entry.Digest)
+}
+
+// fallbackUpdate is what the rounds of one updateFallback share.
+type fallbackUpdate struct {
+	r      repo
+	tag    string
+	entry  ocispec.Descriptor
+	settle time.Duration
+	probed bool        // the If-Match probe has been sent
+	seen   seenEntries // every entry a read of this update showed
+	st     fallbackStats
+}
+
+// read is step 1: it GETs the tag and adds its entries to u.seen. The
+// registry answered from its state at some moment after the read was sent,
+// so the write deadline counts from readAt, the send of the read's last
+// attempt, not from the arrival of its answer (premise P1). readAt carries
+// the monotonic clock of a reading taken just before the read, so a step of
+// the wall clock after the read does not move the deadline.
+func (u *fallbackUpdate) read(ctx context.Context) (idx *fallbackIndex, cur *fetched, readAt time.Time, err error) {
+	start := time.Now()
+	var sent atomic.Int64
+	sent.Store(start.UnixNano())
+	idx, cur, err = u.r.readFallback(withSentAt(ctx, &sent), u.tag)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	u.seen.add(idx)
+	return idx, cur, start.Add(time.Duration(sent.Load() - start.UnixNano())), nil
+}
+
+// write is step 3: it PUTs raw, merged from the read that served cur and
+// was sent at readAt. The PUT is sent once and must land within settle/2 of
+// that read: a retry of a failed write starts again from a fresh read. The
+// update's first write after a strong ETag is the If-Match probe; cas
+// reports that the probe was refused (412) just before raw was PUT with the
+// real ETag, which therefore was a compare-and-swap. Only such a PUT counts
+// as one: a 412 shows that something checked the header then, not that
+// every later write is checked (a proxy, a fleet mid-upgrade), so later
+// rounds verify in full.
+func (u *fallbackUpdate) write(ctx context.Context, raw []byte, cur *fetched, readAt time.Time) (cas bool, err error) {
+	put := func(ifMatch string) error {
+		hdr := http.Header{}
+		if ifMatch != "" {
+			hdr.Set("If-Match", ifMatch)
+		}
+		pctx, cancel := context.WithDeadline(retry.Once(ctx), readAt.Add(u.settle/2))
+		defer cancel()
+		_, err := u.r.putManifest(pctx, u.tag, ocispec.MediaTypeImageIndex, raw, hdr)
+		return err
+	}
+	// A weak ETag (a proxy that compressed the answer weakens it) never
+	// matches under If-Match's strong comparison: sending it would fail
+	// every round, so the write relies on the timing protocol instead; so
+	// does one after a 404.
+	strong := cur != nil && cur.ETag != "" && !strings.HasPrefix(cur.ETag, "W/")
+	switch {
+	case !strong:
+		return false, put("")
+	case !u.probed:
+		u.probed = true
+		err := put(ifMatchProbe)
+		switch {
+		case err == nil:
+			u.st.ignored = true
+		case errors.Is(err, errPreconditionFailed) && ctx.Err() == nil:
+			u.st.ifMatch = true
+			return true, put(cur.ETag)
+		}
+		return false, err
+	}
+	return false, put(cur.ETag)
+}
+
+// writeFailed sorts out a failed write: another writer's change (412), a
+// write that missed its deadline and a transient failure start a new round,
+// with last saying why and wait what the registry asked for (Retry-After);
+// anything else, or the end of ctx, ends the update with fatal.
+func (u *fallbackUpdate) writeFailed(ctx context.Context, err error) (last error, wait time.Duration, fatal error) {
+	if ctx.Err() != nil {
+		return nil, 0, fmt.Errorf("writing fallback tag %s:%s: %w", u.r.name(), u.tag, err)
+	}
+	ok, ra := transient(err)
+	switch {
+	case errors.Is(err, errPreconditionFailed):
+		return fmt.Errorf("writing fallback tag %s:%s: another writer changed it (412)", u.r.name(), u.tag), 0, nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("writing fallback tag %s:%s: the write took longer than %v after its read", u.r.name(), u.tag, u.settle/2), 0, nil
+	case ok:
+		return err, ra, nil
+	}
+	return nil, 0, err
 }
 
 // verifyWait is the wait before a verification read: D = settle/2, counted

@@ -202,8 +202,24 @@ func (r repo) getManifest(ctx context.Context, reference string) (*fetched, erro
 	if want, err := digest.Parse(reference); err == nil && want != d {
 		return nil, fmt.Errorf("%s: registry served content with digest %s", what, d)
 	}
+	mt, err := manifestMediaType(resp.Header.Get("Content-Type"), raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return &fetched{
+		Raw:  raw,
+		Desc: ocispec.Descriptor{MediaType: mt, Digest: d, Size: int64(len(raw))},
+		ETag: resp.Header.Get("ETag"),
+	}, nil
+}
+
+// manifestMediaType is the media type of a manifest served as raw with
+// the Content-Type ct: ct's, unless it is missing or generic and the
+// manifest's mediaType field names one. Both naming different types is an
+// error.
+func manifestMediaType(ct string, raw []byte) (string, error) {
 	mt := ""
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
+	if ct != "" {
 		if m, _, err := mime.ParseMediaType(ct); err == nil {
 			mt = m
 		}
@@ -212,7 +228,7 @@ func (r repo) getManifest(ctx context.Context, reference string) (*fetched, erro
 		MediaType string `json:"mediaType"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
-		return nil, fmt.Errorf("%s: not JSON: %w", what, err)
+		return "", fmt.Errorf("not JSON: %w", err)
 	}
 	switch {
 	case probe.MediaType != "" && (mt == "" || mt == "application/json" || mt == "text/plain"):
@@ -220,13 +236,9 @@ func (r repo) getManifest(ctx context.Context, reference string) (*fetched, erro
 	case probe.MediaType != "" && probe.MediaType != mt:
 		// Which of the two a client believes decides how it reads the
 		// bytes: refuse the ambiguity rather than bind through it.
-		return nil, fmt.Errorf("%s: the registry served Content-Type %q but the manifest says mediaType %q", what, mt, probe.MediaType)
+		return "", fmt.Errorf("the registry served Content-Type %q but the manifest says mediaType %q", mt, probe.MediaType)
 	}
-	return &fetched{
-		Raw:  raw,
-		Desc: ocispec.Descriptor{MediaType: mt, Digest: d, Size: int64(len(raw))},
-		ETag: resp.Header.Get("ETag"),
-	}, nil
+	return mt, nil
 }
 
 // checkReference refuses a manifest reference that is neither a tag nor a

@@ -111,58 +111,88 @@ func Verify(_ context.Context, bundleJSON []byte, tm root.TrustedMaterial, p Pol
 	if err != nil {
 		return nil, err
 	}
-	var vopts []verify.VerifierOption
-	var popts []verify.PolicyOption
-	material := tm
-	vm := b.GetVerificationMaterial()
+	var s verifierSetup
 	if p.PublicKey != nil {
-		if vm.GetCertificate() != nil || len(vm.GetX509CertificateChain().GetCertificates()) > 0 {
-			return nil, fmt.Errorf("%w: the bundle is keyless (it carries a certificate), not signed by a key: verify it with a certificate identity", ErrVerify)
-		}
-		if got, want := vm.GetPublicKey().GetHint(), KeyHint(p.PublicKey); got != "" && want != "" && got != want {
-			return nil, fmt.Errorf("%w: signed by a different key (hint %s, want %s)", ErrVerify, got, want)
-		}
-		km, err := keyMaterial(p.PublicKey)
-		if err != nil {
-			return nil, err
-		}
-		if tm != nil {
-			material = root.TrustedMaterialCollection{tm, km}
-		} else {
-			material = km
-		}
-		if n := len(vm.GetTlogEntries()); n > 0 {
-			vopts = append(vopts, verify.WithTransparencyLog(n))
-		}
-		if n := len(vm.GetTimestampVerificationData().GetRfc3161Timestamps()); n > 0 {
-			vopts = append(vopts, verify.WithSignedTimestamps(n))
-		}
-		if len(vopts) == 0 {
-			vopts = append(vopts, verify.WithNoObserverTimestamps())
-		}
-		popts = append(popts, verify.WithKey())
+		s, err = keySetup(b.GetVerificationMaterial(), p.PublicKey, tm)
 	} else {
-		if tm == nil {
-			return nil, &sentinelError{msg: "verifying a keyless bundle needs a trusted root", sentinel: ErrOptions}
-		}
-		id, err := verify.NewShortCertificateIdentity(p.Issuer, p.IssuerRegexp, p.Identity, p.IdentityRegexp)
-		if err != nil {
-			return nil, fmt.Errorf("%w: certificate identity policy: %w", ErrOptions, err)
-		}
-		popts = append(popts, verify.WithCertificateIdentity(id))
-		vopts = keylessRequirements(p.Instance, tm)
+		s, err = keylessSetup(p, tm)
 	}
-	v, err := verify.NewVerifier(material, vopts...)
+	if err != nil {
+		return nil, err
+	}
+	v, err := verify.NewVerifier(s.material, s.verifier...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOptions, err)
 	}
-	res, err := v.Verify(b, verify.NewPolicy(artifact, popts...))
+	res, err := v.Verify(b, verify.NewPolicy(artifact, s.policy...))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrVerify, err)
 	}
 	return res, nil
 }
 
+// verifierSetup is how a bundle is verified besides its subject: the
+// material it must chain to, what the verifier requires of it, and whom
+// the policy requires to have signed it.
+type verifierSetup struct {
+	material root.TrustedMaterial
+	verifier []verify.VerifierOption
+	policy   []verify.PolicyOption
+}
+
+// keySetup is the setup for a bundle signed by pub, whose verification
+// material is vm: it must carry no certificate and no other key's hint;
+// pub is trusted beside tm (which may be nil), and the log entries and
+// timestamps the bundle carries are verified.
+func keySetup(vm *protobundle.VerificationMaterial, pub crypto.PublicKey, tm root.TrustedMaterial) (verifierSetup, error) {
+	var s verifierSetup
+	if vm.GetCertificate() != nil || len(vm.GetX509CertificateChain().GetCertificates()) > 0 {
+		return s, fmt.Errorf("%w: the bundle is keyless (it carries a certificate), not signed by a key: verify it with a certificate identity", ErrVerify)
+	}
+	if got, want := vm.GetPublicKey().GetHint(), KeyHint(pub); got != "" && want != "" && got != want {
+		return s, fmt.Errorf("%w: signed by a different key (hint %s, want %s)", ErrVerify, got, want)
+	}
+	km, err := keyMaterial(pub)
+	if err != nil {
+		return s, err
+	}
+	s.material = km
+	if tm != nil {
+		s.material = root.TrustedMaterialCollection{tm, km}
+	}
+	if n := len(vm.GetTlogEntries()); n > 0 {
+		s.verifier = append(s.verifier, verify.WithTransparencyLog(n))
+	}
+	if n := len(vm.GetTimestampVerificationData().GetRfc3161Timestamps()); n > 0 {
+		s.verifier = append(s.verifier, verify.WithSignedTimestamps(n))
+	}
+	if len(s.verifier) == 0 {
+		s.verifier = append(s.verifier, verify.WithNoObserverTimestamps())
+	}
+	s.policy = append(s.policy, verify.WithKey())
+	return s, nil
+}
+
+// keylessSetup is the setup for a keyless bundle: it must chain to tm,
+// carry what p.Instance requires (keylessRequirements), and its
+// certificate name p's identity and issuer.
+func keylessSetup(p Policy, tm root.TrustedMaterial) (verifierSetup, error) {
+	if tm == nil {
+		return verifierSetup{}, &sentinelError{msg: "verifying a keyless bundle needs a trusted root", sentinel: ErrOptions}
+	}
+	id, err := verify.NewShortCertificateIdentity(p.Issuer, p.IssuerRegexp, p.Identity, p.IdentityRegexp)
+	if err != nil {
+		return verifierSetup{}, fmt.Errorf("%w: certificate identity policy: %w", ErrOptions, err)
+	}
+	return verifierSetup{
+		material: tm,
+		verifier: keylessRequirements(p.Instance, tm),
+		policy:   []verify.PolicyOption{verify.WithCertificateIdentity(id)},
+	}, nil
+}
+
+// artifactPolicy is what the bundle's statement must name as a subject:
+// p.Digest, or nothing when p.SkipArtifact says the caller checks it.
 func artifactPolicy(p Policy) (verify.ArtifactPolicyOption, error) {
 	if p.Digest == "" {
 		if !p.SkipArtifact {

@@ -89,32 +89,53 @@ func checkBundle(ctx context.Context, raw []byte, a *Attestation, c bundleCheck)
 		a.Error = "the bundle holds no DSSE envelope"
 		return ""
 	}
-	// Before verification the payload is only looked at to skip statements
-	// of other predicate types; nothing from it is reported.
-	var probe struct {
-		PredicateType string `json:"predicateType"`
-	}
-	if json.Unmarshal(env.GetPayload(), &probe) == nil && probe.PredicateType != "" && probe.PredicateType != predicateType {
-		switch {
-		case c.annotatedType == "" && c.subject != "":
-			return fmt.Sprintf("predicate type %q is not ours", probe.PredicateType)
-		case c.annotatedType == "":
-			a.Error = fmt.Sprintf("the statement's predicate type is %q, not the oci attestor's %s", probe.PredicateType, predicateType)
-		default:
-			a.Error = fmt.Sprintf("the statement's predicate type %q differs from the referrer's annotation %q", probe.PredicateType, c.annotatedType)
-		}
-		return ""
+	if why, other := c.otherPredicateType(env.GetPayload(), a); other {
+		return why
 	}
 	a.Signer = claimedSigner(b)
 	a.LogIndex = logIndex(b)
+	if c.verifySigner(ctx, raw, a) {
+		c.readStatement(env.GetPayload(), a)
+	}
+	return ""
+}
 
+// otherPredicateType reports whether the statement in payload is of
+// another predicate type than ours, and then why the bundle is ignored
+// (nothing claimed it was ours) or, when something did, a.Error. Before
+// verification the payload is only looked at to skip statements of other
+// predicate types; nothing from it is reported.
+func (c bundleCheck) otherPredicateType(payload []byte, a *Attestation) (string, bool) {
+	var probe struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if json.Unmarshal(payload, &probe) != nil || probe.PredicateType == "" || probe.PredicateType == predicateType {
+		return "", false
+	}
+	switch {
+	case c.annotatedType == "" && c.subject != "":
+		return fmt.Sprintf("predicate type %q is not ours", probe.PredicateType), true
+	case c.annotatedType == "":
+		a.Error = fmt.Sprintf("the statement's predicate type is %q, not the oci attestor's %s", probe.PredicateType, predicateType)
+	default:
+		a.Error = fmt.Sprintf("the statement's predicate type %q differs from the referrer's annotation %q", probe.PredicateType, c.annotatedType)
+	}
+	return "", true
+}
+
+// verifySigner verifies the bundle's signature against the trusted
+// material and the signer policy, and the certificate's repository and
+// workflow against the certificate policy, recording the verified signer
+// and timestamps in a. It reports whether the bundle passed; if not, it
+// set a.Error.
+func (c bundleCheck) verifySigner(ctx context.Context, raw []byte, a *Attestation) bool {
 	pol := c.opts.Policy
 	pol.Digest = c.subject
 	pol.SkipArtifact = c.subject == ""
 	res, err := sign.Verify(ctx, raw, c.opts.TrustedMaterial, pol)
 	if err != nil {
 		a.Error = err.Error()
-		return ""
+		return false
 	}
 	if cert := res.Signature.Certificate; cert != nil {
 		a.Signer = &Signer{
@@ -126,18 +147,25 @@ func checkBundle(ctx context.Context, raw []byte, a *Attestation, c bundleCheck)
 		}
 		if err := c.pol.check(cert.Extensions.SourceRepositoryURI, cert.Extensions.BuildSignerURI); err != nil {
 			a.Error = err.Error()
-			return ""
+			return false
 		}
 	} else if !c.pol.empty() {
 		a.Error = "the bundle is key-signed: it has no certificate to check the repository or workflow against"
-		return ""
+		return false
 	}
 	a.Timestamps = timestamps(res.VerifiedTimestamps)
+	return true
+}
 
-	st, p, err := attest.ParseStatement(env.GetPayload())
+// readStatement reads the verified statement in payload into a: the
+// digests it names (into c.named), its oci attestor predicate and, with a
+// local archive, how the predicate compares with it. a is Verified when
+// the statement carries our predicate; else it gets an Error.
+func (c bundleCheck) readStatement(payload []byte, a *Attestation) {
+	st, p, err := attest.ParseStatement(payload)
 	if err != nil {
 		a.Error = err.Error()
-		return ""
+		return
 	}
 	if c.named != nil {
 		for _, s := range st.GetSubject() {
@@ -148,7 +176,7 @@ func checkBundle(ctx context.Context, raw []byte, a *Attestation, c bundleCheck)
 	}
 	if p == nil {
 		a.Error = fmt.Sprintf("the statement's predicate is not %s", predicateType)
-		return ""
+		return
 	}
 	a.Verified = true
 	a.Predicate = &PredicateSummary{
@@ -160,7 +188,6 @@ func checkBundle(ctx context.Context, raw []byte, a *Attestation, c bundleCheck)
 	if c.local != nil {
 		a.Archive = c.local.compare(p, c.image)
 	}
-	return ""
 }
 
 // claimedSigner is what the bundle says about its signer before
