@@ -92,7 +92,7 @@ type skippedImage struct {
 // runAttest runs the pipeline and, on the command line, prints the outputs.
 func runAttest(ctx context.Context, c *Config, getenv func(string) string, log *logger, stdout io.Writer) error {
 	if _, err := attestFlow(ctx, c, getenv, log, stdout, deps{}); err != nil {
-		return err
+		return remoteAdvice(err)
 	}
 	if c.Actions || c.DryRun {
 		return nil // the runner has the outputs; a dry run printed the statement

@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+
+	"github.com/oci-attest/oci-attest/internal/registry"
 )
 
 // errUsage marks errors in how the program was called or in an input's
@@ -33,3 +35,12 @@ type exitCodeError struct {
 
 func (e *exitCodeError) Error() string { return e.err.Error() }
 func (e *exitCodeError) Unwrap() error { return e.err }
+
+// remoteAdvice names the input behind a remote's silence or refusal: the
+// packages below name the remote and the deadline, not the input.
+func remoteAdvice(err error) error {
+	if errors.Is(err, registry.ErrInsecure) {
+		return fmt.Errorf("%w (set allow-insecure-registry: true to allow it)", err)
+	}
+	return err
+}
