@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/oci-attest/oci-attest/internal/registry"
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // errUsage marks errors in how the program was called or in an input's
@@ -39,7 +40,10 @@ func (e *exitCodeError) Unwrap() error { return e.err }
 // remoteAdvice names the input behind a remote's silence or refusal: the
 // packages below name the remote and the deadline, not the input.
 func remoteAdvice(err error) error {
-	if errors.Is(err, registry.ErrInsecure) {
+	switch {
+	case errors.Is(err, retry.ErrTimeout):
+		return fmt.Errorf("%w: raise request-timeout if it is only slow", err)
+	case errors.Is(err, registry.ErrInsecure):
 		return fmt.Errorf("%w (set allow-insecure-registry: true to allow it)", err)
 	}
 	return err

@@ -5,9 +5,9 @@ import "errors"
 // Sentinel errors. Check them with errors.Is.
 var (
 	// ErrTimeout marks an attempt that made no progress within its deadline
-	// (Policy.Timeout, the request-timeout input). errors.Is(err, ErrTimeout)
-	// holds for every error such an attempt produces.
-	ErrTimeout = errors.New("no answer within request-timeout")
+	// (Policy.Timeout). errors.Is(err, ErrTimeout) holds for every error
+	// such an attempt produces; the *Error around it carries the deadline.
+	ErrTimeout = errors.New("no answer within the attempt deadline")
 
 	// ErrPlainHTTP marks a request the guard of a client built by NewClient
 	// refused: plain HTTP to a host that is not loopback, where

@@ -83,7 +83,7 @@ func (e *Error) Error() string {
 	}
 	switch {
 	case e.Timeout > 0:
-		return fmt.Sprintf("%s did not answer within request-timeout %v (%s in %v): raise request-timeout if it is only slow", where, e.Timeout, n, e.Elapsed.Round(time.Millisecond))
+		return fmt.Sprintf("%s did not answer within %v (%s in %v)", where, e.Timeout, n, e.Elapsed.Round(time.Millisecond))
 	case e.Err == nil:
 		return fmt.Sprintf("%s answered HTTP %d %s (%s in %v)", where, e.Status, http.StatusText(e.Status), n, e.Elapsed.Round(time.Millisecond))
 	}
