@@ -98,12 +98,12 @@ func (r remotes) tsa(u string) *sgsign.TimestampAuthority {
 	})
 }
 
-// rekor is sigstore-go's Rekor with clients of ours over the transport
+// rekor is sigstore-go's Rekor with clients of ours on client's http.Client
 // (rekor.go): sigstore-go v1.3.0 would build a Rekor v2 client that never
 // retries and ignores any transport, and a Rekor v1 client with
 // go-retryablehttp's retries.
 func (r remotes) rekor(s rekorService) (sgsign.Transparency, error) {
-	c := &http.Client{Transport: r.transport(serviceRekor), Timeout: libraryTimeout(r.p)}
+	c := client(r.ctx, &http.Client{Transport: r.base, Timeout: libraryTimeout(r.p)}, r.p, serviceRekor)
 	o := &sgsign.RekorOptions{BaseURL: s.URL, Version: s.Version, Retries: 0, Timeout: libraryTimeout(r.p)}
 	if s.Version == 2 {
 		v2, err := newRekorV2(s.URL, c)
