@@ -6,6 +6,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/pipeline"
 	"github.com/oci-attest/oci-attest/internal/registry"
+	"github.com/oci-attest/oci-attest/internal/retry"
 	"github.com/oci-attest/oci-attest/internal/sign"
 )
 
@@ -50,7 +51,7 @@ func (c *Config) advice(err error) error {
 	case errors.Is(err, sign.ErrNoToken) && !c.Actions:
 		return fmt.Errorf("%w: pass --identity-token or set SIGSTORE_ID_TOKEN (or sign with --signing-key, which is not keyless)", err)
 	}
-	return err
+	return remoteAdvice(err)
 }
 
 // fieldAdvice names the input behind a pipeline field: a usage error (exit
@@ -76,6 +77,7 @@ func (c *Config) fieldAdvice(field string, usage bool, err error) error {
 // stageAdvice adds to a registry or GitHub failure what the user can do
 // about it, naming the inputs involved.
 func (c *Config) stageAdvice(se *pipeline.StageError, err error) error {
+	err = remoteAdvice(err)
 	if se.Stage == pipeline.StageGitHub {
 		return fmt.Errorf("storing the attestation in GitHub (github-attestations: true): %w", err)
 	}
@@ -96,6 +98,18 @@ func (c *Config) stageAdvice(se *pipeline.StageError, err error) error {
 	}
 	if se.Stage == pipeline.StagePush {
 		return fmt.Errorf("input push-image: %w", err)
+	}
+	return err
+}
+
+// remoteAdvice names the input behind a remote's silence or refusal: the
+// packages below name the remote and the deadline, not the input.
+func remoteAdvice(err error) error {
+	switch {
+	case errors.Is(err, retry.ErrTimeout):
+		return fmt.Errorf("%w: raise request-timeout if it is only slow", err)
+	case errors.Is(err, registry.ErrInsecure):
+		return fmt.Errorf("%w (set allow-insecure-registry: true to allow it)", err)
 	}
 	return err
 }

@@ -149,7 +149,7 @@ func logGitHub(log *actions.Logger, res *pipeline.Result) {
 			}
 			log.Infof("github-attestations: auto: not stored in GitHub's attestations API: %s", why)
 		case g.Err != nil:
-			log.Warnf("could not store the attestation in GitHub's attestations API: %v (github-attestations: auto, so the run goes on; the bundle is at bundle-path and in the registry)", g.Err)
+			log.Warnf("could not store the attestation in GitHub's attestations API: %v (github-attestations: auto, so the run goes on; the bundle is at bundle-path and in the registry)", remoteAdvice(g.Err))
 		}
 	}
 }

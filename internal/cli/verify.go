@@ -50,7 +50,7 @@ type verifyFlags struct {
 func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	image, f, err := parseVerifyFlags(args, stderr)
 	if err == nil {
-		err = doVerify(ctx, image, f, getenv, stdout)
+		err = remoteAdvice(doVerify(ctx, image, f, getenv, stdout))
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stderr, "oci-attest verify: %s\n", display.Clean(err.Error()))

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
@@ -33,6 +32,13 @@ const defaultTimeout = 2 * time.Minute
 // maxAnswer bounds a success answer read from the API.
 const maxAnswer = 1 << 20
 
+// Policy decides whether a request is sent again, and after how long (a
+// negative duration: not again): the method set of retry.Policy, the
+// product's one policy, which serves when Options.Retry is nil.
+type Policy interface {
+	Retry(attempt int, resp *http.Response, err error) (time.Duration, error)
+}
+
 // Options configure New.
 type Options struct {
 	// APIURL is the REST API's base (GITHUB_API_URL). Empty: DefaultAPIURL.
@@ -43,7 +49,7 @@ type Options struct {
 	// UserAgent is sent with every request. Empty: "oci-attest".
 	UserAgent string
 	// HTTPClient is the base client (tests, proxies): its Transport is kept,
-	// with the plain-HTTP guard under it and retries over it; its
+	// under retry.NewClient's plain-HTTP guard and retries; its
 	// CheckRedirect is replaced by one that drops the token on a redirect to
 	// another origin. Nil: http.DefaultTransport.
 	HTTPClient *http.Client
@@ -77,34 +83,33 @@ func New(opts Options) (*Client, error) {
 	if opts.Token == "" {
 		return nil, ErrNoToken
 	}
-	var rt http.RoundTripper = http.DefaultTransport
-	if opts.HTTPClient != nil && opts.HTTPClient.Transport != nil {
-		rt = opts.HTTPClient.Transport
+	// The caller's transport only: its CheckRedirect is replaced by the
+	// origin rule.
+	var hc *http.Client
+	if opts.HTTPClient != nil {
+		hc = &http.Client{Transport: opts.HTTPClient.Transport}
 	}
-	tr := &retry.Transport{
-		Base:      schemeGuard{base: rt},
-		Policy:    retry.Policy{Timeout: opts.RequestTimeout},
-		Service:   "GitHub API",
-		Permanent: func(err error) bool { return errors.Is(err, ErrInsecure) },
+	co := retry.ClientOptions{
+		Service:           "GitHub API",
+		Policy:            retry.Policy{Timeout: opts.RequestTimeout},
+		PlainHTTPSentinel: ErrInsecure,
+		Base:              hc,
 	}
 	if opts.Retry != nil {
-		tr.Decide = opts.Retry.Retry
+		co.Decide = opts.Retry.Retry
 	}
 	c := &Client{
 		base:    base,
 		token:   opts.Token,
 		ua:      opts.UserAgent,
 		timeout: opts.Timeout,
-		hc: &http.Client{
-			Transport:     tr,
-			CheckRedirect: checkRedirect,
-		},
+		hc:      retry.NewClient(co),
 	}
 	if c.ua == "" {
 		c.ua = "oci-attest"
 	}
 	if c.timeout <= 0 {
-		c.timeout = max(defaultTimeout, tr.Policy.Total())
+		c.timeout = max(defaultTimeout, co.Policy.Total())
 	}
 	return c, nil
 }
@@ -120,8 +125,8 @@ func ParseAPIURL(raw string) (*url.URL, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%w: %q (want https://HOST[/PATH])", ErrAPIURL, raw)
 	}
-	if u.Scheme == "http" && !ref.IsLoopback(u.Host) {
-		return nil, fmt.Errorf("%w: refusing %s", ErrInsecure, raw)
+	if u.Scheme == "http" && !retry.IsLoopback(u.Host) {
+		return nil, &retry.PlainHTTPError{URL: raw, Sentinel: ErrInsecure}
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""

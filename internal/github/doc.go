@@ -14,10 +14,11 @@
 // caller's User-Agent. The API base is Options.APIURL (GITHUB_API_URL:
 // https://api.github.com, https://HOST/api/v3 on GitHub Enterprise Server,
 // https://api.SUBDOMAIN.ghe.com on GHE.com); plain HTTP is refused unless the
-// API is on loopback (127.0.0.0/8, ::1, localhost), and a guard under every
-// request refuses it, so a redirect cannot downgrade either. A redirect that
-// leaves the API's origin (scheme, host and port) is followed without the
-// Authorization header.
+// API is on loopback (127.0.0.0/8, ::1, localhost). The HTTP client is
+// retry.NewClient's, to which this package adds only its headers: a guard
+// under every request refuses plain HTTP too, so a redirect cannot downgrade
+// either, and a redirect that leaves the API's origin (scheme, host and
+// port) is followed without the Authorization header.
 //
 // Requests are retried on 408, 429, 5xx except 501, a rate-limited 403 (one
 // with Retry-After, or x-ratelimit-remaining: 0 and a reset within a

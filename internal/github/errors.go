@@ -16,7 +16,8 @@ import (
 // Sentinel errors. Check them with errors.Is.
 var (
 	// ErrInsecure is returned by New for a plain-HTTP API URL that is not on
-	// loopback, and for a request a redirect sent to one.
+	// loopback, and for a request a redirect sent to one (a
+	// *retry.PlainHTTPError, which also matches retry.ErrPlainHTTP).
 	ErrInsecure = errors.New("plain HTTP is only used for a loopback API")
 	// ErrAPIURL is returned by ParseAPIURL and New for a URL that is not an
 	// http(s) URL with a host.

@@ -34,10 +34,10 @@ type Options struct {
 	// Getenv reads the environment. Nil: an empty environment (the package
 	// never calls os.Getenv).
 	Getenv func(string) string
-	// HTTPClient is the base client (tests, proxies). Its Transport and
-	// CheckRedirect are kept; retries, credential stripping on cross-origin
-	// redirects and the plain-HTTP guard are layered on top. Nil:
-	// http.DefaultTransport.
+	// HTTPClient is the base client (tests, proxies). Its Transport,
+	// Timeout, Jar and CheckRedirect are kept; retry.NewClient layers the
+	// plain-HTTP guard, credential stripping on cross-origin redirects and
+	// the retries on top. Nil: http.DefaultTransport.
 	HTTPClient *http.Client
 	// RequestTimeout is how long one request may go without progress before
 	// it is abandoned (and retried within retry.Policy's bounds): the
@@ -84,28 +84,26 @@ func New(opts Options) (*Client, error) {
 		store = s
 	}
 
-	base := http.DefaultTransport
-	var redirect func(*http.Request, []*http.Request) error
+	// Below the retries, on every attempt: the challenge rule and the
+	// request count; retry.NewClient adds the guard, the origin-scoped
+	// redirects and the retries.
+	base := &http.Client{}
 	if opts.HTTPClient != nil {
-		if opts.HTTPClient.Transport != nil {
-			base = opts.HTTPClient.Transport
-		}
-		redirect = opts.HTTPClient.CheckRedirect
+		*base = *opts.HTTPClient
 	}
-	wire := counting{base: schemeGuard{base: base, allowInsecure: opts.AllowInsecure}}
-	hc := &http.Client{
-		Transport: foreignChallenge{base: &retry.Transport{
-			Base:      wire,
-			Policy:    retry.Policy{Timeout: opts.RequestTimeout},
-			Service:   "registry",
-			Permanent: permanent,
-		}},
-		CheckRedirect: checkRedirect(redirect),
+	wire := base.Transport
+	if wire == nil {
+		wire = http.DefaultTransport
 	}
-	if opts.HTTPClient != nil {
-		hc.Timeout = opts.HTTPClient.Timeout
-		hc.Jar = opts.HTTPClient.Jar
-	}
+	base.Transport = foreignChallenge{base: counting{base: wire}}
+	hc := retry.NewClient(retry.ClientOptions{
+		Service:           "registry",
+		Policy:            retry.Policy{Timeout: opts.RequestTimeout},
+		Permanent:         permanent,
+		AllowPlainHTTP:    opts.AllowInsecure,
+		PlainHTTPSentinel: ErrInsecure,
+		Base:              base,
+	})
 	ua := opts.UserAgent
 	if ua == "" {
 		ua = "oci-attest"

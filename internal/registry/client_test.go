@@ -152,7 +152,7 @@ func TestCredentialsAndRedirect(t *testing.T) {
 	}
 
 	// The control: net/http's own redirect policy forwards the header to
-	// another port of the same host, which is what checkRedirect prevents.
+	// another port of the same host, which retry.NewClient's redirect rule prevents.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ar.host+"/v2/secret/app/blobs/"+desc.Digest.String(), nil)
 	req.SetBasicAuth(testUser, testPass)
 	resp, err := http.DefaultClient.Do(req)
@@ -204,8 +204,10 @@ func TestPlainHTTPRefused(t *testing.T) {
 	t.Cleanup(ts.Close)
 	c := newTestClient(t, Options{})
 	_, _, err := c.FetchManifest(context.Background(), testenv.Ref(t, testenv.HostOf(t, ts.URL)+"/app"), "v1")
-	if !errors.Is(err, ErrInsecure) || !strings.Contains(err.Error(), "allow-insecure-registry") {
-		t.Errorf("FetchManifest(redirect to plain HTTP) = %v, want ErrInsecure", err)
+	// The refusal names the host; the input that allows it is the command
+	// layer's to name.
+	if !errors.Is(err, ErrInsecure) || !errors.Is(err, retry.ErrPlainHTTP) || !strings.Contains(err.Error(), "refusing http://192.0.2.1") || strings.Contains(err.Error(), "allow-insecure-registry") {
+		t.Errorf("FetchManifest(redirect to plain HTTP) = %v, want ErrInsecure naming the host and no input", err)
 	}
 }
 

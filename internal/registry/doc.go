@@ -17,12 +17,14 @@
 //
 // Loopback registries (127.0.0.0/8, ::1, localhost) are spoken to over plain
 // HTTP; every other registry over HTTPS unless Options.AllowInsecure is set
-// (then plain HTTP). A guard under every request refuses plain HTTP to any
-// other host, so a redirect cannot downgrade either.
-//
-// A redirect that leaves the registry's origin (scheme, host and port) is
-// followed without the Authorization and Cookie headers. net/http alone keeps
-// them for another port of the same host and for subdomains.
+// (then plain HTTP). The HTTP client is retry.NewClient's: a guard under
+// every request refuses plain HTTP to any other host, so a redirect cannot
+// downgrade either, and a redirect that leaves the registry's origin
+// (scheme, host and port) is followed without the Authorization and Cookie
+// headers (net/http alone keeps them for another port of the same host and
+// for subdomains). This package adds only what oras-go's auth client needs:
+// a 401 from another origin than the first hop loses its challenge, and
+// requests are counted for the fallback tag.
 //
 // Requests are retried with jittered exponential backoff (200 ms doubling,
 // at most 10 s, 5 retries) on 408, 429 and 5xx except 501, and on connection

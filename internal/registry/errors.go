@@ -34,7 +34,8 @@ var (
 	ErrFallbackLost = errors.New("could not keep the referrer in the fallback index")
 
 	// ErrInsecure is returned for a plain-HTTP request to a registry that is
-	// not on loopback while Options.AllowInsecure is false.
+	// not on loopback while Options.AllowInsecure is false (a
+	// *retry.PlainHTTPError, which also matches retry.ErrPlainHTTP).
 	ErrInsecure = errors.New("plain HTTP is only used for loopback registries")
 
 	// ErrUnauthorized is returned when the registry answers 401 or 403, or

@@ -21,6 +21,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/ref"
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // Size limits for what we read from registries.
@@ -53,7 +54,7 @@ func (r repo) name() string { return r.ref.Name() }
 // scheme is http for loopback registries and, when allowed, for any
 // registry; https otherwise.
 func (r repo) scheme() string {
-	if ref.IsLoopback(r.ref.Host()) || r.c.allowInsecure {
+	if retry.IsLoopback(r.ref.Host()) || r.c.allowInsecure {
 		return "http"
 	}
 	return "https"

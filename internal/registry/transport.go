@@ -3,13 +3,11 @@ package registry
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
-	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
@@ -19,25 +17,6 @@ import (
 // change back). Everything else is retry.Policy's to decide.
 func permanent(err error) bool {
 	return errors.Is(err, ErrInsecure) || errors.Is(err, oci.ErrDigestMismatch)
-}
-
-// schemeGuard refuses plain-HTTP requests to hosts that are not loopback
-// unless insecure registries are allowed. It sits below redirects, so a
-// redirect cannot downgrade a registry to plain HTTP either.
-type schemeGuard struct {
-	base          http.RoundTripper
-	allowInsecure bool
-}
-
-// RoundTrip implements http.RoundTripper.
-func (g schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !g.allowInsecure && !ref.IsLoopback(req.URL.Host) {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, fmt.Errorf("%w: refusing http://%s (set allow-insecure-registry: true to allow it)", ErrInsecure, req.URL.Host)
-	}
-	return g.base.RoundTrip(req)
 }
 
 // transient reports whether an error from a registry request is worth a
@@ -85,11 +64,6 @@ func (c counting) RoundTrip(req *http.Request) (*http.Response, error) {
 	return c.base.RoundTrip(req)
 }
 
-// sameOrigin reports whether two URLs share scheme, host and port.
-func sameOrigin(a, b *http.Request) bool {
-	return a.URL.Scheme == b.URL.Scheme && a.URL.Host == b.URL.Host
-}
-
 // foreignChallenge drops the WWW-Authenticate challenge of a 401 answered
 // by a redirect target on another origin than the request's first hop.
 // oras-go's auth.Client answers a challenge with the credentials of the host
@@ -108,27 +82,8 @@ func (f foreignChallenge) RoundTrip(req *http.Request) (*http.Response, error) {
 	for first.Response != nil && first.Response.Request != nil {
 		first = first.Response.Request
 	}
-	if !sameOrigin(req, first) {
+	if !retry.SameOrigin(req.URL, first.URL) {
 		resp.Header.Del("WWW-Authenticate")
 	}
 	return resp, nil
-}
-
-// checkRedirect follows at most 10 redirects and drops credentials when a
-// redirect leaves the origin of the original request. net/http alone keeps
-// Authorization for another port of the same host and for subdomains.
-func checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
-	return func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 10 {
-			return fmt.Errorf("following redirects from %s: stopped after 10", via[0].URL.Redacted())
-		}
-		if !sameOrigin(req, via[0]) {
-			req.Header.Del("Authorization")
-			req.Header.Del("Cookie")
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		return nil
-	}
 }

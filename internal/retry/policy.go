@@ -1,13 +1,23 @@
-// Package retry is the one retry and deadline policy of every request
-// oci-attest sends: to registries, to the Sigstore services (Fulcio, Rekor v1
-// and v2, timestamp authorities, TUF repositories), to GitHub's OIDC token
-// endpoint and to GitHub's API (ARCHITECTURE.md, "Retries and deadlines").
+// Package retry is the one place that builds an HTTP client for a remote
+// (registries, the Sigstore services — Fulcio, Rekor v1 and v2, timestamp
+// authorities, TUF repositories —, GitHub's OIDC token endpoint and GitHub's
+// API), and the one retry and deadline policy of every request it sends
+// (ARCHITECTURE.md, "Retries and deadlines").
+//
+// NewClient builds a client: a guard that refuses plain HTTP to hosts that
+// are not loopback (below redirects, so a redirect cannot downgrade),
+// redirects that drop credentials when they leave the first request's
+// origin, the retry Transport, and the binding of requests to a run's
+// context. Callers add only what is theirs: the registry its auth, GitHub
+// its headers.
 //
 // A Policy says which answers are worth another attempt and how long to wait
 // before it; a Transport applies it below any HTTP client, with a deadline on
-// every attempt (request-timeout) and a bound on the total time of one
+// the progress of every attempt and a bound on the total time of one
 // request. Client libraries' own retry loops are switched off where this
-// transport is used: one policy, one place, one error shape.
+// transport is used: one policy, one place, one error shape. The package
+// names no inputs: an *Error says which remote did not answer within which
+// deadline, and the caller says what to change.
 package retry
 
 import (
@@ -201,14 +211,15 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 }
 
 // Retryable reports whether a transport error is worth another attempt:
-// everything but cancellation, an exhausted deadline of the caller's and
-// certificate or TLS-record problems (they will not go away). A timeout of
-// one attempt (ErrTimeout) is retryable.
+// everything but cancellation, an exhausted deadline of the caller's,
+// certificate or TLS-record problems and a refused plain-HTTP request
+// (ErrPlainHTTP): they will not go away. A timeout of one attempt
+// (ErrTimeout) is retryable.
 func Retryable(err error) bool {
 	if errors.Is(err, ErrTimeout) {
 		return true
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrPlainHTTP) {
 		return false
 	}
 	var (

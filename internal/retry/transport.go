@@ -11,11 +11,6 @@ import (
 	"time"
 )
 
-// ErrTimeout marks an attempt that made no progress within its deadline
-// (Policy.Timeout, the request-timeout input). errors.Is(err, ErrTimeout)
-// holds for every error such an attempt produces.
-var ErrTimeout = errors.New("no answer within request-timeout")
-
 // onceKey marks a context whose requests are sent once.
 type onceKey struct{}
 
@@ -48,7 +43,8 @@ type Transport struct {
 	// Deadlines and the budget stay Policy's. Nil: Policy.Retry.
 	Decide func(attempt int, resp *http.Response, err error) (time.Duration, error)
 	// Permanent reports errors not worth retrying beyond those Retryable
-	// already refuses (a package's own sentinels). Nil: none.
+	// already refuses (ErrPlainHTTP among them): a package's own sentinels,
+	// even where Decide would retry them. Nil: none.
 	Permanent func(error) bool
 	// FailOnStatus turns a retryable status still answered by the last
 	// attempt (5xx, 429, …), and any 5xx or 429 that is final at once (501,
@@ -87,7 +83,7 @@ func (e *Error) Error() string {
 	}
 	switch {
 	case e.Timeout > 0:
-		return fmt.Sprintf("%s did not answer within request-timeout %v (%s in %v): raise request-timeout if it is only slow", where, e.Timeout, n, e.Elapsed.Round(time.Millisecond))
+		return fmt.Sprintf("%s did not answer within %v (%s in %v)", where, e.Timeout, n, e.Elapsed.Round(time.Millisecond))
 	case e.Err == nil:
 		return fmt.Sprintf("%s answered HTTP %d %s (%s in %v)", where, e.Status, http.StatusText(e.Status), n, e.Elapsed.Round(time.Millisecond))
 	}
@@ -129,7 +125,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.attempt(r)
 		wait := time.Duration(-1)
-		if !once && (err == nil || t.Permanent == nil || !t.Permanent(err)) {
+		if !once && (err == nil || !t.permanent(err)) {
 			decide := t.Policy.Retry
 			if t.Decide != nil {
 				decide = t.Decide
@@ -178,6 +174,12 @@ func (t *Transport) fail(req *http.Request, attempts int, start time.Time, resp 
 		e.Timeout = t.Policy.timeout()
 	}
 	return e
+}
+
+// permanent reports an error no attempt can cure: a refused plain-HTTP
+// request, or one of Permanent's.
+func (t *Transport) permanent(err error) bool {
+	return errors.Is(err, ErrPlainHTTP) || (t.Permanent != nil && t.Permanent(err))
 }
 
 func (t *Transport) service() string {

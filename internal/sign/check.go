@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 )
@@ -27,7 +28,9 @@ func optionError(field, format string, args ...any) error {
 // Check decides, without contacting any service, whether opts describe a
 // signature that can be made and that verifies against the trusted root it
 // will be checked with: the instance is known; service URLs are http(s)
-// URLs, and only given for the custom instance; a keyless custom instance
+// URLs, plain HTTP only to loopback (also a custom signing config's
+// services, and the Actions token endpoint keyless signing would ask), and
+// only given for the custom instance; a keyless custom instance
 // has a Fulcio URL, a trusted root and a timestamp source (a timestamp
 // authority, and a Rekor only with one, since Rekor v2 entries carry no
 // signed time); the trusted root lists exactly the kinds of service the URLs
@@ -68,6 +71,9 @@ func Check(opts Options) error {
 		}
 	}
 	keyless := opts.SigningKey == ""
+	if err := checkTokenEndpoint(opts); err != nil {
+		return err
+	}
 	if keyless && opts.Instance != InstanceCustom {
 		instance, err := resolveInstance(opts)
 		if err != nil {
@@ -81,6 +87,9 @@ func Check(opts Options) error {
 	}
 	if opts.Instance != InstanceCustom {
 		return nil
+	}
+	if err := checkSigningConfig(opts.SigningConfigPath); err != nil {
+		return err
 	}
 	services := opts.RekorURL != "" || opts.TSAURL != ""
 	switch {
@@ -117,6 +126,39 @@ func checkRoot(opts Options, tr *root.TrustedRoot) error {
 		return optionError("TSAURL", "the trusted root %s lists no timestamp authority, so this one's timestamps could not be verified: use the instance's full trusted root", opts.TrustedRootPath)
 	case opts.SigningKey == "" && opts.FulcioURL != "" && len(tr.FulcioCertificateAuthorities()) == 0:
 		return optionError("TrustedRootPath", "the trusted root %s lists no certificate authority, so a Fulcio certificate could not be verified", opts.TrustedRootPath)
+	}
+	return nil
+}
+
+// checkTokenEndpoint holds the GitHub Actions token endpoint, when keyless
+// signing would ask it for a token, to tokenEndpoint's rules.
+func checkTokenEndpoint(opts Options) error {
+	raw := opts.getenv("ACTIONS_ID_TOKEN_REQUEST_URL")
+	if opts.SigningKey != "" || strings.TrimSpace(opts.IdentityToken) != "" || raw == "" {
+		return nil
+	}
+	_, err := tokenEndpoint(raw)
+	return err
+}
+
+// checkSigningConfig holds every service a custom signing config lists to
+// serviceURL's rules (plain HTTP only to loopback).
+func checkSigningConfig(path string) error {
+	if path == "" {
+		return nil
+	}
+	sc, err := root.NewSigningConfigFromPath(path)
+	if err != nil {
+		return optionError("SigningConfigPath", "reading %s (a signing_config.json): %v", path, err)
+	}
+	var all []root.Service
+	all = append(all, sc.FulcioCertificateAuthorityURLs()...)
+	all = append(all, sc.RekorLogURLs()...)
+	all = append(all, sc.TimestampAuthorityURLs()...)
+	for _, s := range all {
+		if _, err := serviceURL("SigningConfigPath", s.URL); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // API major versions this package (sigstore-go v1.3.0) signs with; services
@@ -159,11 +161,16 @@ func customServices(opts Options, sc *root.SigningConfig, now time.Time) (servic
 	return s, nil
 }
 
-// serviceURL parses the URL in Options field field.
+// serviceURL parses the URL in Options field field: an http(s) URL, plain
+// HTTP only to a loopback host (the transport's guard refuses the rest
+// again, under redirects).
 func serviceURL(field, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, optionError(field, "%q is not an http(s) URL", raw)
+	}
+	if u.Scheme == "http" && !retry.IsLoopback(u.Host) {
+		return nil, optionError(field, "%q is plain HTTP to a host that is not loopback: give its https:// URL (a token or a signature would cross the network in clear)", raw)
 	}
 	return u, nil
 }

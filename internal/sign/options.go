@@ -81,8 +81,9 @@ type Options struct {
 
 	// HTTPClient is used for the token request and TUF, its Transport also
 	// for Fulcio, Rekor and the timestamp authority; every request still
-	// goes through the retry policy (ARCHITECTURE.md, "Retries and
-	// deadlines"), above this Transport. nil: http.DefaultTransport.
+	// goes through retry.NewClient's plain-HTTP guard (loopback only) and
+	// retry policy (ARCHITECTURE.md, "Retries and deadlines"), above this
+	// Transport. nil: http.DefaultTransport.
 	HTTPClient *http.Client
 
 	// RequestTimeout is how long one request to a Sigstore service, a TUF

@@ -3,7 +3,6 @@ package sign
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"time"
 
@@ -35,66 +34,20 @@ func policy(timeout time.Duration, retries int) retry.Policy {
 // library's "Client.Timeout exceeded" in the middle of a retry.
 func libraryTimeout(p retry.Policy) time.Duration { return p.Total() + time.Minute }
 
-// retrying returns base (nil: http.DefaultTransport) under the policy:
-// retried, with a deadline on every attempt, failing with a *retry.Error
-// naming service when a retryable status outlasts the retries
-// (FailOnStatus: sigstore-go v1.3.0's Fulcio and TSA clients mishandle a
-// final 5xx, and a named error with attempts is better than a library's
-// "unexpected response" for every other client too). Every request is
-// bound to ctx (sigstore-go's Fulcio and TSA clients and go-tuf's fetcher
-// build theirs with http.NewRequest, and a Client.Timeout gives them only a
-// deadline from Background), so that cancelling the run stops them and
-// their waits between attempts.
-func retrying(ctx context.Context, base http.RoundTripper, p retry.Policy, service string) http.RoundTripper {
-	return &bound{ctx: ctx, next: &retry.Transport{Base: base, Policy: p, Service: service, FailOnStatus: true}}
-}
-
-// bound makes every request end when the run's context does, whatever
-// context the client library gave it: none (http.NewRequest), or only the
-// deadline net/http derives from Background for a Client.Timeout.
-type bound struct {
-	ctx  context.Context
-	next http.RoundTripper
-}
-
-func (b *bound) RoundTrip(req *http.Request) (*http.Response, error) {
-	if b.ctx == nil || b.ctx.Done() == nil {
-		return b.next.RoundTrip(req)
-	}
-	ctx, cancel := context.WithCancelCause(req.Context())
-	stop := context.AfterFunc(b.ctx, func() { cancel(context.Cause(b.ctx)) })
-	release := func() { stop(); cancel(nil) }
-	resp, err := b.next.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		release()
-		return nil, err
-	}
-	resp.Body = &releasing{ReadCloser: resp.Body, release: release}
-	return resp, nil
-}
-
-// releasing is an answer's body that releases its request's run binding
-// when closed.
-type releasing struct {
-	io.ReadCloser
-	release func()
-}
-
-func (r *releasing) Close() error {
-	err := r.ReadCloser.Close()
-	r.release()
-	return err
-}
-
-// client is an http.Client for one remote: base's settings (Options.HTTPClient),
-// its transport under the policy.
+// client is the http.Client of one remote (retry.NewClient): base's
+// settings (Options.HTTPClient) under the plain-HTTP guard — loopback only,
+// no opt-in: a private Sigstore instance serves HTTPS —, origin-scoped
+// redirects and the policy, with FailOnStatus (sigstore-go v1.3.0's Fulcio
+// and TSA clients mishandle a final 5xx, and a named error with attempts is
+// better than a library's "unexpected response" for every other client
+// too). Every request is bound to ctx: sigstore-go's Fulcio and TSA clients
+// and go-tuf's fetcher build theirs with http.NewRequest, and a
+// Client.Timeout gives them only a deadline from Background, so that
+// cancelling the run stops them and their waits between attempts.
 func client(ctx context.Context, base *http.Client, p retry.Policy, service string) *http.Client {
-	c := &http.Client{}
-	if base != nil {
-		*c = *base
-	}
-	c.Transport = retrying(ctx, c.Transport, p, service)
-	return c
+	return retry.NewClient(retry.ClientOptions{
+		Service: service, Policy: p, FailOnStatus: true, Context: ctx, Base: base,
+	})
 }
 
 // retryError is the *retry.Error in err's chain, if any: the failure of a
@@ -119,8 +72,11 @@ func (o Options) remotes(ctx context.Context) remotes {
 	return remotes{ctx: ctx, base: o.transport(), p: o.policy()}
 }
 
+// transport is the transport of client for a library that builds its own
+// client from one: the guard, the retries and the binding hold, redirects
+// follow the library's client.
 func (r remotes) transport(service string) http.RoundTripper {
-	return retrying(r.ctx, r.base, r.p, service)
+	return client(r.ctx, &http.Client{Transport: r.base}, r.p, service).Transport
 }
 
 // fulcio is sigstore-go's Fulcio client with its own retries off: in v1.3.0
@@ -142,12 +98,12 @@ func (r remotes) tsa(u string) *sgsign.TimestampAuthority {
 	})
 }
 
-// rekor is sigstore-go's Rekor with clients of ours over the transport
+// rekor is sigstore-go's Rekor with clients of ours on client's http.Client
 // (rekor.go): sigstore-go v1.3.0 would build a Rekor v2 client that never
 // retries and ignores any transport, and a Rekor v1 client with
 // go-retryablehttp's retries.
 func (r remotes) rekor(s rekorService) (sgsign.Transparency, error) {
-	c := &http.Client{Transport: r.transport(serviceRekor), Timeout: libraryTimeout(r.p)}
+	c := client(r.ctx, &http.Client{Transport: r.base, Timeout: libraryTimeout(r.p)}, r.p, serviceRekor)
 	o := &sgsign.RekorOptions{BaseURL: s.URL, Version: s.Version, Retries: 0, Timeout: libraryTimeout(r.p)}
 	if s.Version == 2 {
 		v2, err := newRekorV2(s.URL, c)

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
 // audience is the audience Fulcio expects in the ID token.
@@ -58,9 +60,9 @@ func identityToken(ctx context.Context, opts Options) (string, string, error) {
 // the sigstore audience.
 func actionsToken(ctx context.Context, opts Options, reqURL, bearer string) (string, error) {
 	opts.mask(bearer)
-	u, err := url.Parse(reqURL)
-	if err != nil || u.Host == "" {
-		return "", &sentinelError{msg: "requesting the GitHub Actions ID token: ACTIONS_ID_TOKEN_REQUEST_URL is not a URL", sentinel: ErrTokenRequest}
+	u, err := tokenEndpoint(reqURL)
+	if err != nil {
+		return "", err
 	}
 	if bearer == "" {
 		return "", &sentinelError{
@@ -119,6 +121,21 @@ func actionsToken(ctx context.Context, opts Options, reqURL, bearer string) (str
 		return "", fmt.Errorf("%w from %s: the token in \"value\" is not a JWT (three base64url parts separated by dots)", ErrTokenRequest, u.Host)
 	}
 	return v.Value, nil
+}
+
+// tokenEndpoint parses ACTIONS_ID_TOKEN_REQUEST_URL: a URL with a host,
+// plain HTTP only to loopback (no opt-in: the request carries the job's
+// bearer token and its answer is an identity token). It is an
+// ErrTokenRequest, not an OptionError: the runner sets it, not the user.
+func tokenEndpoint(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return nil, &sentinelError{msg: "requesting the GitHub Actions ID token: ACTIONS_ID_TOKEN_REQUEST_URL is not an http(s) URL", sentinel: ErrTokenRequest}
+	case u.Scheme == "http" && !retry.IsLoopback(u.Host):
+		return nil, fmt.Errorf("%w: refusing plain HTTP to %s (ACTIONS_ID_TOKEN_REQUEST_URL): only a loopback endpoint is reached without TLS", ErrTokenRequest, u.Host)
+	}
+	return u, nil
 }
 
 // jwtShaped reports whether t has the shape of a compact JWS: three
