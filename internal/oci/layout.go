@@ -190,10 +190,16 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 	}
 	mt := d.MediaType
 	if mt == "" {
-		mt = m.MediaType
+		// The OCI spec requires mediaType. Without it, containers/image
+		// (oci-archive:) guesses from the blob — a manifest first — and
+		// go-containerregistry's layout skips the descriptor.
+		if m.Manifests != nil && m.Config != nil {
+			return fail(w.t.path, e.name, "%w: %s has no mediaType and its blob reads both as an image manifest (config %s) and as an image index: containers/image (oci-archive:) guesses the manifest, containerd and oci-attest read the index; the OCI spec requires mediaType on a descriptor; %s", ErrAmbiguous, what, m.Config.Digest, resave)
+		}
+		return fail(w.t.path, e.name, "%w: %s has no mediaType, which the OCI spec requires: go-containerregistry skips it, containers/image guesses its type from the blob; %s", ErrAmbiguous, what, resave)
 	}
 	switch {
-	case mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList || (mt == "" && m.Manifests != nil):
+	case IsIndexMediaType(mt):
 		if depth == 0 {
 			if w.indexes == nil {
 				w.indexes = map[digest.Digest]*Index{}
@@ -218,7 +224,7 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 			}
 		}
 		return nil
-	case mt == ocispec.MediaTypeImageManifest || mt == MediaTypeDockerManifest || (mt == "" && m.Config != nil):
+	case IsManifestMediaType(mt):
 		if m.Config == nil {
 			return fail(w.t.path, e.name, "%w: image manifest has no config", ErrBadManifest)
 		}
