@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,17 +17,8 @@ import (
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 )
 
-// benchLayer returns n bytes of a layer tar holding semi-compressible text
-// (gzip shrinks it about 3×), deterministic for seed.
-func benchLayer(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 1))
-	words := []string{"layer", "image", "oci", "attest", "sha256", "docker", "usr/lib", "config", "\n", " "}
-	var content bytes.Buffer
-	for content.Len() < n-4096 {
-		fmt.Fprintf(&content, "%s %x %s ", words[r.IntN(len(words))], r.Uint32(), words[r.IntN(len(words))])
-	}
-	return ocitest.LayerTar([]ocitest.File{{Name: "data.txt", Content: content.String()}})
-}
+// benchLayer is ocitest.TextLayer: text-like layer content.
+var benchLayer = ocitest.TextLayer
 
 // writeBenchArchive writes a Docker ≥25-style archive (manifest.json and
 // blobs/sha256) of layers layers of about size bytes (uncompressed) in total, stored with compression c.
@@ -128,6 +118,26 @@ func BenchmarkGunzip(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkReadLayer is what checking a registry layer against a diffID
+// costs in CPU (oci.ReadLayer: the stored bytes hashed, decompressed and
+// hashed), per uncompressed byte, for 64 MiB of text-like layer (BENCHMARKS.md
+// "Binding by layers").
+func BenchmarkReadLayer(b *testing.B) {
+	l := benchLayer(64<<20, 7)
+	for _, c := range []oci.Compression{oci.CompressionNone, oci.CompressionGzip, oci.CompressionZstd} {
+		stored := ocitest.Compress(l, c)
+		b.Run(string(c), func(b *testing.B) {
+			b.SetBytes(int64(len(l)))
+			for b.Loop() {
+				if _, err := oci.ReadLayer(bytes.NewReader(stored)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*float64(1<<30)/float64(len(l)), "s/GiB")
 		})
 	}
 }
