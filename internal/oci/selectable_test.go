@@ -258,9 +258,13 @@ func BenchmarkSelectableLarge(b *testing.B) {
 		return string(s)
 	}
 	for name, platform := range map[string]func(int) ocispec.Platform{
-		"architectures": func(i int) ocispec.Platform { return ocispec.Platform{OS: "linux", Architecture: fmt.Sprintf("arch%d", i)} },
-		"windows":       func(i int) ocispec.Platform { return ocispec.Platform{OS: "windows", Architecture: "amd64", OSVersion: fmt.Sprintf("10.0.%d.1", 17000+i)} },
-		"spellings":     func(i int) ocispec.Platform { s := spell(i); return ocispec.Platform{OS: s[:5], Architecture: s[5:]} },
+		"architectures": func(i int) ocispec.Platform {
+			return ocispec.Platform{OS: "linux", Architecture: fmt.Sprintf("arch%d", i)}
+		},
+		"windows": func(i int) ocispec.Platform {
+			return ocispec.Platform{OS: "windows", Architecture: "amd64", OSVersion: fmt.Sprintf("10.0.%d.1", 17000+i)}
+		},
+		"spellings": func(i int) ocispec.Platform { s := spell(i); return ocispec.Platform{OS: s[:5], Architecture: s[5:]} },
 	} {
 		var ds []ocispec.Descriptor
 		for i := range 256 {
