@@ -7,10 +7,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	kpgzip "github.com/klauspost/compress/gzip"
 
@@ -18,17 +19,8 @@ import (
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 )
 
-// benchLayer returns n bytes of a layer tar holding semi-compressible text
-// (gzip shrinks it about 3×), deterministic for seed.
-func benchLayer(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 1))
-	words := []string{"layer", "image", "oci", "attest", "sha256", "docker", "usr/lib", "config", "\n", " "}
-	var content bytes.Buffer
-	for content.Len() < n-4096 {
-		fmt.Fprintf(&content, "%s %x %s ", words[r.IntN(len(words))], r.Uint32(), words[r.IntN(len(words))])
-	}
-	return ocitest.LayerTar([]ocitest.File{{Name: "data.txt", Content: content.String()}})
-}
+// benchLayer is ocitest.TextLayer: text-like layer content.
+var benchLayer = ocitest.TextLayer
 
 // writeBenchArchive writes a Docker ≥25-style archive (manifest.json and
 // blobs/sha256) of layers layers of about size bytes (uncompressed) in total, stored with compression c.
@@ -130,4 +122,37 @@ func BenchmarkGunzip(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkReadLayer is what checking a registry layer against a diffID
+// costs in CPU (oci.ReadLayer: the stored bytes hashed, decompressed and
+// hashed), per uncompressed GiB of text-like layer (BENCHMARKS.md "Binding
+// by layers"): wall time (s/GiB) and the process's CPU time (cpu-s/GiB),
+// which a shared machine's load disturbs less.
+func BenchmarkReadLayer(b *testing.B) {
+	l := benchLayer(64<<20, 7)
+	for _, c := range []oci.Compression{oci.CompressionNone, oci.CompressionGzip, oci.CompressionZstd} {
+		stored := ocitest.Compress(l, c)
+		b.Run(string(c), func(b *testing.B) {
+			b.SetBytes(int64(len(l)))
+			cpu := cpuTime()
+			for b.Loop() {
+				if _, err := oci.ReadLayer(bytes.NewReader(stored)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			perGiB := float64(1<<30) / float64(len(l)) / float64(b.N)
+			b.ReportMetric(b.Elapsed().Seconds()*perGiB, "s/GiB")
+			b.ReportMetric((cpuTime()-cpu).Seconds()*perGiB, "cpu-s/GiB")
+		})
+	}
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -49,7 +49,9 @@ var (
 	// ErrTooLarge is returned by Scan when a JSON entry that must be parsed
 	// exceeds ScanOptions.MaxJSONSize, the archive has too many entries, an
 	// image more than ScanOptions.MaxTags tags, or manifest.json or
-	// index.json lists too many images and layers.
+	// index.json lists too many images and layers; and by Selectable when
+	// an index leads to more entries, nested indexes or fetches than it
+	// reads.
 	ErrTooLarge = errors.New("too large")
 	// ErrBadManifest is returned by Scan when manifest.json, index.json, an
 	// image manifest or an image config is empty, not valid JSON, or lacks a
@@ -72,6 +74,11 @@ var (
 	// not a tar stream that Go's archive/tar (which docker, containerd and
 	// containers/storage apply layers with) reads to its end.
 	ErrNotLayer = errors.New("layer is not a tar stream")
+	// ErrAmbiguousIndex is returned by Children and Selectable when
+	// runtimes would read an image index differently: an entry has no
+	// mediaType (containerd refuses it, go-containerregistry reads an
+	// image), or the index also reads as an image manifest.
+	ErrAmbiguousIndex = errors.New("image index is ambiguous: runtimes would read it differently")
 )
 
 // archiveError is the error Scan returns: it names the archive, the entry

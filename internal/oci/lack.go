@@ -31,21 +31,13 @@ func (l Lack) String() string {
 	switch mt := l.Entry.MediaType; {
 	case l.Blob != "":
 		return fmt.Sprintf("blob %s of manifest %s (%s)", l.Blob, l.Entry.Digest, platform)
-	case isIndexType(mt):
+	case IsIndexMediaType(mt):
 		return fmt.Sprintf("index %s", l.Entry.Digest)
-	case isManifestType(mt):
+	case IsManifestMediaType(mt):
 		return fmt.Sprintf("manifest %s (%s)", l.Entry.Digest, platform)
 	default:
 		return fmt.Sprintf("%s %s", mt, l.Entry.Digest)
 	}
-}
-
-func isIndexType(mt string) bool {
-	return mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList
-}
-
-func isManifestType(mt string) bool {
-	return mt == ocispec.MediaTypeImageManifest || mt == MediaTypeDockerManifest
 }
 
 const (
@@ -129,14 +121,14 @@ func (w *lackWalk) entry(d ocispec.Descriptor, depth int) lacks {
 		return self.of(d)
 	}
 	w.found(d.Digest, e)
-	if !isIndexType(d.MediaType) && !isManifestType(d.MediaType) {
+	if !IsIndexMediaType(d.MediaType) && !IsManifestMediaType(d.MediaType) {
 		return lacks{} // a blob a pusher sends as it is
 	}
 	raw, err := w.t.jsonOf(e, "descriptor", w.opts.maxJSON())
 	if err != nil {
 		return self.of(d)
 	}
-	if isIndexType(d.MediaType) {
+	if IsIndexMediaType(d.MediaType) {
 		return w.index(d.Digest, raw, depth).of(d)
 	}
 	return w.manifest(d.Digest, raw).of(d)

@@ -176,7 +176,8 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		return nil
 	}
 	w.seen[d.Digest] = true
-	e, raw, m, err := w.read(d, fmt.Sprintf("descriptor %s in %s", d.Digest, from))
+	what := fmt.Sprintf("descriptor %s in %s", d.Digest, from)
+	e, raw, m, err := w.read(d, what)
 	if errors.Is(err, ErrMissingBlob) && (w.partial || depth > 0) {
 		// A multi-platform index whose other platforms were not saved
 		// (docker save with the containerd store keeps only the local
@@ -188,15 +189,21 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 	}
 	mt := d.MediaType
 	if mt == "" {
-		mt = m.MediaType
+		// The OCI spec requires mediaType. Without it, containers/image
+		// (oci-archive:) guesses from the blob — a manifest first — and
+		// go-containerregistry's layout skips the descriptor.
+		if m.Manifests != nil && m.Config != nil {
+			return fail(w.t.path, e.name, "%w: %s has no mediaType and its blob reads both as an image manifest (config %s) and as an image index: containers/image (oci-archive:) guesses the manifest, containerd and oci-attest read the index; the OCI spec requires mediaType on a descriptor; %s", ErrAmbiguous, what, m.Config.Digest, resave)
+		}
+		return fail(w.t.path, e.name, "%w: %s has no mediaType, which the OCI spec requires: go-containerregistry skips it, containers/image guesses its type from the blob; %s", ErrAmbiguous, what, resave)
 	}
 	switch {
-	case isIndexType(mt) || (mt == "" && m.Manifests != nil):
+	case IsIndexMediaType(mt):
 		if depth == 0 {
 			w.topIndex(&Index{Digest: d.Digest, Raw: raw, MediaType: mt})
 		}
 		return w.visitChildren(top, d, e.name, m.Manifests, depth)
-	case isManifestType(mt) || (mt == "" && m.Config != nil):
+	case IsManifestMediaType(mt):
 		if m.Config == nil {
 			return fail(w.t.path, e.name, "%w: image manifest has no config", ErrBadManifest)
 		}

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/containerd/platforms"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Platform is an image's platform, as an image index descriptor or an
-// image config names it.
+// image config names it (spelt as there: compare platforms with Matches or
+// Normalize, never by their strings).
 type Platform struct {
 	OS           string
 	Architecture string
@@ -29,45 +31,62 @@ func (p Platform) String() string {
 	return s
 }
 
+// spec is p as image-spec's Platform.
+func (p Platform) spec() ocispec.Platform {
+	return ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+}
+
 // ParsePlatform parses "os/architecture[/variant]" (e.g. linux/amd64,
-// linux/arm/v7), lowercased, as docker buildx --platform takes it.
+// linux/arm/v7) with containerd's parser (github.com/containerd/platforms),
+// which lowercases it and spells architectures as containerd does
+// (x86_64 is amd64, aarch64 arm64). Unlike containerd it requires both the
+// OS and the architecture, and takes no OS version or features, so that a
+// platform never depends on the machine that reads it.
 func ParsePlatform(s string) (Platform, error) {
-	parts := strings.Split(strings.ToLower(strings.TrimSpace(s)), "/")
-	if len(parts) < 2 || len(parts) > 3 {
+	s = strings.TrimSpace(s)
+	bad := func() (Platform, error) {
 		return Platform{}, fmt.Errorf("%q is not a platform: use os/architecture[/variant], e.g. linux/amd64 or linux/arm/v7", s)
 	}
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || strings.ContainsAny(s, "()+*") {
+		return bad()
+	}
 	for _, p := range parts {
-		if p == "" || strings.ContainsFunc(p, func(r rune) bool {
-			return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' && r != '-' && r != '.'
-		}) {
-			return Platform{}, fmt.Errorf("%q is not a platform: use os/architecture[/variant], e.g. linux/amd64 or linux/arm/v7", s)
+		if p == "" {
+			return bad()
 		}
 	}
-	p := Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
+	p, err := platforms.Parse(s)
+	if err != nil {
+		return bad()
 	}
-	return p, nil
+	return Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}, nil
+}
+
+// Normalize is p as containerd normalises it (platforms.Normalize:
+// lowercase, x86_64 is amd64, aarch64 arm64, arm's default variant v7,
+// arm64's v8 dropped), with an empty OS read as linux — containerd reads it
+// as its host's OS, and the images this tool attests run on Linux hosts.
+func (p Platform) Normalize() Platform {
+	n := normalizeSpec(p.spec())
+	return Platform{OS: n.OS, Architecture: n.Architecture, Variant: n.Variant}
+}
+
+// normalizeSpec is NormalizePlatform of an image-spec Platform.
+func normalizeSpec(p ocispec.Platform) ocispec.Platform {
+	if p.OS == "" {
+		p.OS = "linux"
+	}
+	return platforms.Normalize(p)
 }
 
 // Matches reports whether an image of platform img is one that the
-// selection p names: same OS and architecture, and — when p names a
-// variant — the same variant, arm64's default variant being v8 (as
-// containerd's platform matcher normalises it).
+// selection p names: the same platform once both are normalised, as
+// containerd's platforms.OnlyStrict matches (linux/arm64 selects
+// linux/arm64/v8, linux/arm selects linux/arm/v7 but not linux/arm/v6, and
+// linux/amd64 does not select linux/386).
 func (p Platform) Matches(img Platform) bool {
-	if p.OS != img.OS || p.Architecture != img.Architecture {
-		return false
-	}
-	if p.Variant == "" {
-		return true
-	}
-	norm := func(q Platform) string {
-		if q.Architecture == "arm64" && q.Variant == "" {
-			return "v8"
-		}
-		return q.Variant
-	}
-	return norm(p) == norm(img)
+	return platforms.OnlyStrict(normalizeSpec(p.spec())).Match(normalizeSpec(img.spec()))
 }
 
 // Index is an image index of an archive, as stored: what an image was
@@ -93,14 +112,17 @@ type Index struct {
 }
 
 // IsAttestationManifest reports whether an image index descriptor is a
-// buildx attestation manifest (annotated vnd.docker.reference.type, or of
-// platform unknown/unknown; its subject is a platform manifest): part of the
-// index, but no platform of it.
+// buildx attestation manifest as buildx writes it: an image manifest of
+// platform unknown/unknown annotated vnd.docker.reference.type
+// attestation-manifest and vnd.docker.reference.digest (KindAttestation;
+// ARCHITECTURE.md "Multi-platform and multi-image"). It is part of the
+// index but no platform of it: no runtime selects it.
 func IsAttestationManifest(d ocispec.Descriptor) bool {
-	return d.Annotations[annotationReferenceType] != "" || (d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown")
+	return entryKind(d) == KindAttestation
 }
 
-// PlatformOf is the platform an index descriptor names (zero when none).
+// PlatformOf is the platform an index descriptor names, spelt as it names
+// it (zero when none).
 func PlatformOf(d ocispec.Descriptor) Platform {
 	if d.Platform == nil {
 		return Platform{}

@@ -80,7 +80,12 @@ func TestParsePlatform(t *testing.T) {
 		{"linux/amd64", "linux/amd64", true},
 		{"Linux/ARM64/v8", "linux/arm64/v8", true},
 		{" linux/arm/v7 ", "linux/arm/v7", true},
+		{"linux/x86_64", "linux/amd64", true},
+		{"linux/aarch64", "linux/arm64", true},
+		{"linux/armhf", "linux/arm", true},
 		{"linux", "", false},
+		{"amd64", "", false},
+		{"windows(10.0.17763)/amd64", "", false},
 		{"linux/", "", false},
 		{"linux/amd64/v1/x", "", false},
 		{"linux/am d64", "", false},
@@ -99,8 +104,14 @@ func TestParsePlatform(t *testing.T) {
 		{arm64, v8, true},
 		{v8, arm64, true},
 		{oci.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, oci.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, false},
-		{oci.Platform{OS: "linux", Architecture: "arm"}, oci.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, true},
+		// containerd's normalisation: linux/arm is linux/arm/v7, not v6.
+		{oci.Platform{OS: "linux", Architecture: "arm"}, oci.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, false},
+		{oci.Platform{OS: "linux", Architecture: "arm"}, oci.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, true},
 		{oci.Platform{OS: "linux", Architecture: "amd64"}, arm64, false},
+		{oci.Platform{OS: "linux", Architecture: "amd64"}, oci.Platform{OS: "Linux", Architecture: "x86_64"}, true},
+		{oci.Platform{OS: "linux", Architecture: "amd64"}, oci.Platform{OS: "linux", Architecture: "386"}, false},
+		{oci.Platform{OS: "linux", Architecture: "arm64"}, oci.Platform{OS: "linux", Architecture: "aarch64", Variant: "8"}, true},
+		{oci.Platform{OS: "linux", Architecture: "amd64"}, oci.Platform{Architecture: "amd64"}, true},
 	} {
 		if got := tc.sel.Matches(tc.img); got != tc.want {
 			t.Errorf("%s.Matches(%s) = %v, want %v", tc.sel, tc.img, got, tc.want)

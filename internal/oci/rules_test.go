@@ -265,6 +265,50 @@ func ruleCases() []ruleCase {
 			},
 		},
 
+		// Class 6: a descriptor without mediaType whose blob reads two ways.
+		{
+			name: "6 index.json descriptor without mediaType to a blob that is both a manifest and an index",
+			archive: func(t *testing.T) []byte {
+				for _, b := range mustBad(t) {
+					if b.Name == "mediatype-both.tar" {
+						return b.Data
+					}
+				}
+				t.Fatal("ocitest has no mediatype-both.tar")
+				return nil
+			},
+			wantErr: oci.ErrAmbiguous, wantInMsg: []string{"has no mediaType", "reads both as an image manifest", "containers/image"},
+		},
+		{
+			name: "6 index.json descriptor without mediaType to an index",
+			archive: func(t *testing.T) []byte {
+				es := goodEntries(t, "oci-multiplatform.tar")
+				idx := indexOf(t, es)
+				delete(idx["manifests"].([]any)[0].(map[string]any), "mediaType")
+				return ocitest.Tar(setIndex(t, es, idx))
+			},
+			wantErr: oci.ErrAmbiguous, wantInMsg: []string{"has no mediaType", "go-containerregistry skips it"},
+		},
+		{
+			name: "6 nested index descriptor without mediaType to a manifest",
+			archive: func(t *testing.T) []byte {
+				es := goodEntries(t, "oci-multiplatform.tar")
+				idx := indexOf(t, es)
+				top := idx["manifests"].([]any)[0].(map[string]any)
+				i := find(t, es, "blobs/sha256/"+strings.TrimPrefix(top["digest"].(string), "sha256:"))
+				var nested map[string]any
+				if err := json.Unmarshal(es[i].Body, &nested); err != nil {
+					t.Fatal(err)
+				}
+				delete(nested["manifests"].([]any)[2].(map[string]any), "mediaType")
+				b, _ := json.Marshal(nested)
+				es[i] = ocitest.Entry{Name: "blobs/sha256/" + sha(b).Encoded(), Body: b}
+				top["digest"], top["size"] = string(sha(b)), len(b)
+				return ocitest.Tar(setIndex(t, es, idx))
+			},
+			wantErr: oci.ErrAmbiguous, wantInMsg: []string{"has no mediaType"},
+		},
+
 		// Class 5: layers that are no tar stream.
 		{
 			name: "5 gzip layer that decompresses to no tar",

@@ -1,12 +1,9 @@
 package testenv
 
 import (
-	"bytes"
-	"context"
 	"io"
 	"log"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
@@ -65,18 +62,8 @@ func HostOf(t testing.TB, u string) string {
 // manifests our code would never write (hand-made indexes, foreign tags).
 func PutManifest(t testing.TB, host, repo, reference, mediaType string, raw []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPut, "http://"+host+"/v2/"+repo+"/manifests/"+reference, bytes.NewReader(raw))
-	if err != nil {
+	if err := putManifest(host, repo, reference, mediaType, raw); err != nil {
 		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mediaType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("PUT %s/%s:%s: %s", host, repo, reference, resp.Status)
 	}
 }
 

@@ -32,20 +32,15 @@ func BadArchives() ([]BadArchive, error) {
 		out = append(out, BadArchive{Name: name, Data: data, Err: err, Entry: entry})
 	}
 	good := func(name string) ([]Entry, []manifestEntry, error) {
-		for _, a := range Archives() {
-			if a.Name == name {
-				es, err := Entries(a.Layout, a.Images...)
-				if err != nil {
-					return nil, nil, err
-				}
-				var m []manifestEntry
-				if err := json.Unmarshal(es[index(es, "manifest.json")].Body, &m); err != nil {
-					return nil, nil, err
-				}
-				return es, m, nil
-			}
+		es, err := entriesOf(name)
+		if err != nil {
+			return nil, nil, err
 		}
-		return nil, nil, fmt.Errorf("no archive %q", name)
+		var m []manifestEntry
+		if err := json.Unmarshal(es[index(es, "manifest.json")].Body, &m); err != nil {
+			return nil, nil, err
+		}
+		return es, m, nil
 	}
 
 	es, m, err := good("docker25.tar")
@@ -140,7 +135,57 @@ func BadArchives() ([]BadArchive, error) {
 		c[index(c, legacy)].Body = zs
 		add("corrupt-zstd.tar", oci.ErrCorruptLayer, legacy, Tar(c))
 	}
+	name, data, err := mediaTypeBoth()
+	if err != nil {
+		return nil, err
+	}
+	add("mediatype-both.tar", oci.ErrAmbiguous, name, data)
 	return out, nil
+}
+
+// entriesOf returns the entries of the archive of Archives named name.
+func entriesOf(name string) ([]Entry, error) {
+	for _, a := range Archives() {
+		if a.Name == name {
+			return Entries(a.Layout, a.Images...)
+		}
+	}
+	return nil, fmt.Errorf("no archive %q", name)
+}
+
+// mediaTypeBoth is oci-multiplatform.tar with index.json naming, without
+// mediaType, a blob that reads both as the arm64 image's manifest (config
+// and layers; containers/image guesses a manifest first) and as an index
+// of the amd64 image (containerd's and the scanner's reading): class 4 of
+// ARCHITECTURE.md "Archive rules". It returns the blob's entry name and the
+// archive.
+func mediaTypeBoth() (string, []byte, error) {
+	es, err := entriesOf("oci-multiplatform.tar")
+	if err != nil {
+		return "", nil, err
+	}
+	blobOf := func(d descriptor, v any) error {
+		return json.Unmarshal(es[index(es, "blobs/sha256/"+d.Digest[len("sha256:"):])].Body, v)
+	}
+	var top, idx indexJSON
+	if err := json.Unmarshal(es[index(es, "index.json")].Body, &top); err != nil {
+		return "", nil, err
+	}
+	if err := blobOf(top.Manifests[0], &idx); err != nil {
+		return "", nil, err
+	}
+	amd64, arm64 := idx.Manifests[0], idx.Manifests[len(idx.Manifests)-1]
+	var m manifestJSON
+	if err := blobOf(arm64, &m); err != nil {
+		return "", nil, err
+	}
+	both := newBlob(mustJSON(map[string]any{"schemaVersion": 2, "config": m.Config, "layers": m.Layers, "manifests": []descriptor{amd64}}))
+	name := "blobs/sha256/" + both.hex
+	es = append(es, Entry{Name: name, Body: both.data})
+	es[index(es, "index.json")].Body = mustJSON(map[string]any{"schemaVersion": 2, "mediaType": mediaTypeIndex, "manifests": []any{
+		map[string]any{"digest": both.digest(), "size": len(both.data), "annotations": top.Manifests[0].Annotations},
+	}})
+	return name, Tar(es), nil
 }
 
 func index(es []Entry, name string) int {

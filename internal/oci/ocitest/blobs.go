@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 
 	"github.com/klauspost/compress/zstd"
@@ -61,6 +62,19 @@ func LayerTar(files []File) []byte {
 		panic(err)
 	}
 	return buf.Bytes()
+}
+
+// TextLayer returns about n bytes of a layer tar holding semi-compressible
+// text (gzip keeps about a third), deterministic for seed: the layers of
+// benchmarks.
+func TextLayer(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 1)) //nolint:gosec // deterministic test content, not a secret
+	words := []string{"layer", "image", "oci", "attest", "sha256", "docker", "usr/lib", "config", "\n", " "}
+	var content bytes.Buffer
+	for content.Len() < n-4096 {
+		fmt.Fprintf(&content, "%s %x %s ", words[r.IntN(len(words))], r.Uint32(), words[r.IntN(len(words))])
+	}
+	return LayerTar([]File{{Name: "data.txt", Content: content.String()}})
 }
 
 // Compress compresses b with c (deterministically).

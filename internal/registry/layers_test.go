@@ -1,0 +1,156 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
+	"github.com/oci-attest/oci-attest/internal/testenv"
+)
+
+func scanArchive(t testing.TB, name string) (string, *oci.Archive) {
+	t.Helper()
+	path := filepath.Join("..", "..", "testdata", "archives", name)
+	a, err := oci.Scan(context.Background(), path, oci.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, a
+}
+
+// fetchRaw is the manifest ref names, as the registry serves it.
+func fetchRaw(t testing.TB, c *Client, ref string) []byte {
+	t.Helper()
+	raw, _, err := c.FetchManifest(context.Background(), testenv.Ref(t, ref), testenv.Ref(t, ref).Oras().Reference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestSameLayersPushedAsIs: an image pushed from the archive (push-image)
+// has the archive's blobs: bound without reading a layer.
+func TestSameLayersPushedAsIs(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartOlareg(t)
+	c := newTestClient(t, Options{})
+	for _, name := range []string{"docker25.tar", "oci-gzip.tar", "docker-legacy.tar", "repeated-layer.tar"} {
+		_, a := scanArchive(t, name)
+		img := &a.Images[0]
+		ref := reg.Host + "/same/" + strings.TrimSuffix(name, ".tar") + ":v1"
+		if _, err := c.PushImage(context.Background(), a, img, testenv.Ref(t, ref)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.SameLayers(context.Background(), testenv.Ref(t, ref), fetchRaw(t, c, ref), img)
+		if err != nil || got.Same != len(img.Layers) || got.Read != 0 {
+			t.Errorf("%s: SameLayers() = %+v, %v; want %d layers the same, none read", name, got, err, len(img.Layers))
+		}
+	}
+}
+
+// TestSameLayersRecompressed: images other tools pushed with re-compressed
+// layers bind — crane's (go-containerregistry's tarball, gzip) and
+// skopeo's (zstd) — each layer read once and decompressed to the
+// archive's diffID.
+func TestSameLayersRecompressed(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartOlareg(t)
+	c := newTestClient(t, Options{})
+	path, a := scanArchive(t, "docker-legacy.tar")
+	img := &a.Images[0]
+
+	crane := reg.Host + "/recompressed/crane:v1"
+	ti, err := tarball.ImageFromPath(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := name.ParseReference(crane, name.Insecure)
+	if err := remote.Write(r, ti); err != nil {
+		t.Fatal(err)
+	}
+	refs := []string{crane}
+	if skopeo, err := exec.LookPath("skopeo"); err == nil {
+		zstd := reg.Host + "/recompressed/skopeo:v1"
+		out, err := exec.Command(skopeo, "copy", "--dest-tls-verify=false", "--dest-compress-format", "zstd", "--format", "oci",
+			"docker-archive:"+path, "docker://"+zstd).CombinedOutput()
+		if err != nil {
+			t.Fatalf("skopeo copy: %v\n%s", err, out)
+		}
+		refs = append(refs, zstd)
+	} else {
+		testenv.RequireBin(t, "skopeo")
+	}
+	for _, ref := range refs {
+		raw := fetchRaw(t, c, ref)
+		got, err := c.SameLayers(context.Background(), testenv.Ref(t, ref), raw, img)
+		if err != nil || got.Read != len(img.Layers) || got.Bytes == 0 {
+			t.Errorf("%s: SameLayers() = %+v, %v; want every layer read and bound\n%s", ref, got, err, raw)
+		}
+	}
+}
+
+// TestSameLayersRefused: a manifest with the archive's config over other
+// layers has the archive's image ID but runs other files (class 3 of issue
+// 22): refused, whether the layers are another image's, in another order,
+// one fewer, or a stream with bytes after its end.
+func TestSameLayersRefused(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartGGCR(t)
+	c := newTestClient(t, Options{})
+	_, a := scanArchive(t, "docker25-gzip.tar")
+	img := &a.Images[0]
+	other := ocitest.Compress(ocitest.LayerTar([]ocitest.File{{Name: "etc/evil", Content: "not the archive's"}}), oci.CompressionGzip)
+	trailing := append(ocitest.Compress(ocitest.LayerTar([]ocitest.File{{Name: "f", Content: "x"}}), oci.CompressionGzip), "junk"...)
+	layer := func(b []byte) ocispec.Descriptor {
+		testenv.PushBlob(t, reg.Host, "refused", b)
+		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromBytes(b), Size: int64(len(b))}
+	}
+	stored := func(i int) ocispec.Descriptor {
+		rc, n, err := a.OpenBlob(img.Layers[i].Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		var buf bytes.Buffer
+		if _, err := buf.ReadFrom(rc); err != nil || int64(buf.Len()) != n {
+			t.Fatal(err)
+		}
+		return layer(buf.Bytes())
+	}
+	testenv.PushBlob(t, reg.Host, "refused", img.ConfigRaw)
+	cfg := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: img.ImageID, Size: int64(len(img.ConfigRaw))}
+	l0, l1 := stored(0), stored(1)
+	for i, tc := range []struct {
+		name   string
+		layers []ocispec.Descriptor
+		want   string
+	}{
+		{"another image's layer", []ocispec.Descriptor{l0, layer(other)}, "layer 1"},
+		{"the layers swapped", []ocispec.Descriptor{l1, l0}, "but the archive's diffID is"},
+		{"one layer fewer", []ocispec.Descriptor{l0}, "has 1 layers"},
+		{"bytes after the gzip stream", []ocispec.Descriptor{l0, layer(trailing)}, "corrupt compressed layer"},
+	} {
+		raw, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: tc.layers})
+		ref := fmt.Sprintf("%s/refused:case%d", reg.Host, i)
+		testenv.PutManifest(t, reg.Host, "refused", fmt.Sprintf("case%d", i), ocispec.MediaTypeImageManifest, raw)
+		_, err := c.SameLayers(context.Background(), testenv.Ref(t, ref), raw, img)
+		if !errors.Is(err, ErrBinding) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: SameLayers() = %v; want ErrBinding naming %q", tc.name, err, tc.want)
+		}
+	}
+}
