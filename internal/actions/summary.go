@@ -99,6 +99,9 @@ func registryRows(t table, r *pipeline.UnitResult) {
 	if s.Image.Digest != s.Descriptor.Digest {
 		t.row("Matched platform image", code(s.Image.Digest.String()))
 	}
+	if s.Partial != nil {
+		t.row("Registry index (no subject)", code(subjectName(s.Repository.Name(), s.Partial.Index.Digest.String()))+": "+display.Markdown(pipeline.PartialNote(s)))
+	}
 	if a := r.AttachedImage; a != nil {
 		t.row("Platform referrer", code(a.Artifact.Digest.String()))
 	}

@@ -26,6 +26,7 @@ func summaryAll(units []*pipeline.UnitResult, skipped []pipeline.Skipped, host f
 	for _, u := range units {
 		b.WriteString(unitRow(u, host))
 	}
+	partialNotes(&b, units)
 	if len(skipped) > 0 {
 		b.WriteString("\n**Not attested:**\n\n")
 		for _, s := range skipped {
@@ -41,6 +42,23 @@ func summaryAll(units []*pipeline.UnitResult, skipped []pipeline.Skipped, host f
 		b.WriteString("\n### Verify\n\n```sh\n" + cmds + "```\n")
 	}
 	return b.String()
+}
+
+// partialNotes lists the registry indexes bound through their platform
+// manifests alone (the archive holds only part of them), each once.
+func partialNotes(b *strings.Builder, units []*pipeline.UnitResult) {
+	seen := map[string]bool{}
+	for _, u := range units {
+		s := u.Subject
+		if s == nil || s.Partial == nil || seen[s.Partial.Index.Digest.String()] {
+			continue
+		}
+		if len(seen) == 0 {
+			b.WriteString("\n**Indexes that are no subject:**\n\n")
+		}
+		seen[s.Partial.Index.Digest.String()] = true
+		fmt.Fprintf(b, "- %s\n", display.Markdown(pipeline.PartialNote(s)))
+	}
 }
 
 // headlineAll is the first sentence of a several-image summary.

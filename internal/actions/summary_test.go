@@ -197,3 +197,32 @@ func TestSummaryGhCommands(t *testing.T) {
 		t.Errorf("a custom instance's summary offers gh:\n%s", got)
 	}
 }
+
+// TestSummaryPartialIndex: an image bound to the platform manifest of an
+// index the archive holds only part of says that the index is no subject,
+// and which entries runtimes select that the archive lacks — in the
+// one-image summary and in the several-image one.
+func TestSummaryPartialIndex(t *testing.T) {
+	t.Parallel()
+	idx := digest.Digest("sha256:" + strings.Repeat("c", 64))
+	img := digest.Digest("sha256:" + strings.Repeat("1", 64))
+	arm := digest.Digest("sha256:" + strings.Repeat("2", 64))
+	s := &registry.Subject{Repository: ref.Reference{Registry: "ghcr.io", Repository: "o/app"}, Descriptor: ocispec.Descriptor{Digest: img}, Image: ocispec.Descriptor{Digest: img},
+		Partial: &registry.PartialIndex{Index: ocispec.Descriptor{Digest: idx}, Tag: "v1", OtherCount: 1,
+			Others: []oci.Child{{Descriptor: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: arm, Platform: &ocispec.Platform{OS: "linux", Architecture: "arm64"}}, Kind: oci.KindImage}}}}
+	u := &pipeline.UnitResult{
+		Unit:    &pipeline.Unit{Archive: &oci.Archive{Path: "image.tar", Format: oci.FormatDocker}, Image: &oci.Image{Platform: oci.Platform{OS: "linux", Architecture: "amd64"}}},
+		Subject: s, Bundle: "b.json",
+	}
+	for name, got := range map[string]string{"one": summary(u, nil), "several": summaryAll([]*pipeline.UnitResult{u, u}, nil, nil)} {
+		plain := html.UnescapeString(got)
+		for _, want := range []string{"holds only part of index ghcr.io/o/app:v1 (" + idx.String(), arm.String() + " (linux/arm64)", "platform manifest " + img.String() + " alone"} {
+			if !strings.Contains(plain, want) {
+				t.Errorf("%s: summary lacks %q:\n%s", name, want, plain)
+			}
+		}
+	}
+	if got := html.UnescapeString(summary(u, nil)); !strings.Contains(got, "Registry index (no subject)") {
+		t.Errorf("summary() lacks the index row:\n%s", got)
+	}
+}

@@ -84,8 +84,10 @@ func (c *Config) stageAdvice(se *pipeline.StageError, err error) error {
 	switch {
 	case errors.Is(err, registry.ErrNotFound) && !c.PushImage:
 		err = fmt.Errorf("%w (push the image first, or set push-image: true)", err)
+	case errors.Is(err, registry.ErrBinding) && c.PushImage:
+		err = fmt.Errorf("%w: the archive's image index leads runtimes to an entry that is no image of it: save the image again (docker save, skopeo copy --all) and attest that", err)
 	case errors.Is(err, registry.ErrBinding):
-		err = fmt.Errorf("%w: push the archived image (push-image: true) or point subject-name/subject-digest at it; to attest fewer platforms of an index, set platforms", err)
+		err = fmt.Errorf("%w: push the archived image (push-image: true), or point subject-name/subject-digest at the registry image that is it (a platform manifest's digest binds that platform alone)", err)
 	case errors.Is(err, registry.ErrIncomplete):
 		err = fmt.Errorf("%w: push-image pushes a whole index; save every platform into the archive, or push the index with another tool and attest without push-image", err)
 	case errors.Is(err, registry.ErrUnauthorized):

@@ -31,7 +31,7 @@ var inputs = []input{
 	{name: "subject-digest",
 		usage: "Digest (sha256:…) of the pushed image or image index to attach to (one image or index: not with several subject-name lines). Default: resolve subject-name's tag in the registry."},
 	{name: "platforms",
-		usage: "Platforms of a multi-platform archive to attest, comma- or newline-separated (e.g. linux/amd64,linux/arm64; linux/arm64 also matches linux/arm64/v8). Default: every platform."},
+		usage: "Platforms of a multi-platform archive to attest, comma- or newline-separated (e.g. linux/amd64,linux/arm64), compared as containerd normalises them (github.com/containerd/platforms): linux/arm64 matches linux/arm64/v8 and linux/aarch64, linux/arm is linux/arm/v7. Default: every platform."},
 	{name: "push-to-registry", def: "true", bool: true,
 		usage: "Push the signed bundle to the registry as an OCI 1.1 referrer of the image. Default: true. With false the bundle is only written to bundle-path."},
 	{name: "push-image", def: "false", bool: true,

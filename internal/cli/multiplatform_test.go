@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -464,5 +465,51 @@ func TestPushImagePartialIndex(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("log lacks %q:\n%s", want, stderr)
 		}
+	}
+
+	// The whole index in the registry (pushed from the full archive), the
+	// partial archive attested against its tag: bound to the amd64
+	// manifest alone — the index, which runs arm64 too, is no subject —
+	// and the log says so.
+	if _, stderr, err := runCLI(t, env{}, "--subject-path", full, "--subject-name", reg.Host+"/partial/app:full", "--push-image",
+		"--signing-key", "ephemeral", "--bundle-path", filepath.Join(dir, "full.json")); err != nil {
+		t.Fatalf("attest the full archive: %v\n%s", err, stderr)
+	}
+	stdout, stderr, err = runCLI(t, env{}, "--subject-path", partial, "--subject-name", reg.Host+"/partial/app:full",
+		"--signing-key", "ephemeral", "--bundle-path", filepath.Join(dir, "p.json"), "--output", "json")
+	if err != nil {
+		t.Fatalf("attest the partial archive against the whole index: %v\n%s", err, stderr)
+	}
+	as = attestationsOf(t, stdout)
+	if len(as) != 1 || as[0].SubjectDigest != fa.Images[0].ManifestDigest.String() || as[0].ImageDigest != as[0].SubjectDigest {
+		t.Errorf("attestations = %+v, want linux/amd64 bound to its own manifest %s alone", as, fa.Images[0].ManifestDigest)
+	}
+	for _, want := range []string{"holds only part of index " + reg.Host + "/partial/app:full (" + fa.Images[0].ImageIndex.Digest.String(), fa.Images[1].ManifestDigest.String() + " (linux/arm64)", "the index is no subject"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("log lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+// TestBindingAdvice: an archive attested against a tag that names another
+// image fails before anything is signed, with what to do — push it, or
+// point subject-name at the registry image that is it.
+func TestBindingAdvice(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartGGCR(t)
+	dir := t.TempDir()
+	mine, other := filepath.Join(dir, "mine.tar"), filepath.Join(dir, "other.tar")
+	writeArchiveFile(t, mine, docker25(t, imageTagged("localhost/x/app:v1", "mine")))
+	writeArchiveFile(t, other, docker25(t, imageTagged("localhost/x/app:v1", "other")))
+	image := reg.Host + "/advice/app:v1"
+	if _, stderr, err := runCLI(t, env{}, "--subject-path", other, "--subject-name", image, "--push-image", "--signing-key", "ephemeral", "--bundle-path", filepath.Join(dir, "o.json")); err != nil {
+		t.Fatalf("pushing the other image: %v\n%s", err, stderr)
+	}
+	_, stderr, err := runCLI(t, env{}, "--subject-path", mine, "--subject-name", image, "--signing-key", "ephemeral", "--bundle-path", filepath.Join(dir, "m.json"))
+	if !errors.Is(err, registry.ErrBinding) || !strings.Contains(err.Error(), "push-image: true") || !strings.Contains(err.Error(), "point subject-name/subject-digest at the registry image that is it") {
+		t.Errorf("attest against another image = %v, want ErrBinding with advice\n%s", err, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "m.json")); err == nil {
+		t.Error("a bundle was written for an image that did not bind")
 	}
 }

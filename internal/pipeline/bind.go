@@ -3,11 +3,13 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/oci-attest/oci-attest/internal/display"
 	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 )
@@ -37,17 +39,53 @@ func (r *run) bind(ctx context.Context, b *Binding) (ref.Reference, []*registry.
 		}
 		target.Digest = pushed
 	}
-	ss, err := r.client.ResolveIndex(ctx, target, b.Images)
+	ss, err := r.client.ResolveIndex(ctx, target, b.Images, b.Held)
 	if err != nil {
 		return fail(StageBind, err)
 	}
-	r.rep.Infof("subject %s@%s (%s) is the attested image", ss[0].Repository.Name(), ss[0].Descriptor.Digest, ss[0].Descriptor.MediaType)
+	r.bound(b, ss)
+	return target, ss, nil
+}
+
+// bound logs what ResolveIndex bound: the subject, the entry of an index
+// each image is, how its layers were found to be the archive's — and, for
+// an index the archive holds only part of, that the index is no subject.
+func (r *run) bound(b *Binding, ss []*registry.Subject) {
+	if p := ss[0].Partial; p != nil {
+		r.rep.Warnf("%s; the index is no subject of the attestation: verify the platform digest (verify of the tag requires an attestation of every entry runtimes select)", PartialNote(ss[0]))
+	} else {
+		r.rep.Infof("subject %s@%s (%s) is the attested image", ss[0].Repository.Name(), ss[0].Descriptor.Digest, ss[0].Descriptor.MediaType)
+	}
 	for i, s := range ss {
-		if s.Image.Digest != s.Descriptor.Digest {
-			r.rep.Infof("image index: %s is child %s, whose config is the attested image ID", DescribeImage(b.Images[i]), s.Image.Digest)
+		if s.Image.Digest != s.Descriptor.Digest || s.Partial != nil {
+			r.rep.Infof("%s is entry %s, which runtimes read: its config and layers are the archive's", DescribeImage(b.Images[i]), s.Image.Digest)
+		}
+		if l := s.Layers; l.Read > 0 {
+			r.rep.Infof("%s: %d layer(s) stored as in the archive, %d read from the registry (%s) and decompressed to the archive's diffIDs", DescribeImage(b.Images[i]), l.Same, l.Read, display.Bytes(l.Bytes))
 		}
 	}
-	return target, ss, nil
+}
+
+// PartialNote says that a subject bound to an index the archive holds only
+// part of (registry.Subject.Partial) is its platform manifest alone, and
+// which entries runtimes select that the archive does not hold.
+func PartialNote(s *registry.Subject) string {
+	p := s.Partial
+	if p == nil {
+		return ""
+	}
+	var others []string
+	for _, c := range p.Others {
+		others = append(others, c.String())
+	}
+	if more := p.OtherCount - len(others); more > 0 {
+		others = append(others, fmt.Sprintf("and %d more", more))
+	}
+	at := s.Repository.Name() + "@" + p.Index.Digest.String()
+	if p.Tag != "" {
+		at = s.Repository.Name() + ":" + p.Tag + " (" + p.Index.Digest.String() + ")"
+	}
+	return fmt.Sprintf("the archive holds only part of index %s, whose other entries runtimes select (%s): bound to the platform manifest %s alone", at, strings.Join(others, ", "), s.Descriptor.Digest)
 }
 
 // target is the registry name b is bound to: the caller's, else the image's

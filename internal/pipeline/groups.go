@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -31,6 +30,9 @@ func groups(a *oci.Archive) []*group {
 			out = append(out, g)
 		}
 		g.images = append(g.images, img)
+	}
+	for _, g := range out {
+		g.held = g.images
 	}
 	return out
 }
@@ -64,20 +66,20 @@ func (p *planner) noteIndex(g *group) {
 	if g.index == nil {
 		return
 	}
-	var idx ocispec.Index
-	if err := json.Unmarshal(g.index.Raw, &idx); err != nil {
-		return
+	children, err := oci.Children(g.index.Raw)
+	if err != nil {
+		return // the scan read it: not reached
 	}
 	att, absent := 0, []string{}
-	for _, d := range idx.Manifests {
+	for _, c := range children {
 		switch {
-		case oci.IsAttestationManifest(d):
+		case c.Kind == oci.KindAttestation:
 			att++
-		case !g.lists(d):
-			if pl := oci.PlatformOf(d).String(); pl != "" {
+		case !g.lists(c.Descriptor):
+			if pl := oci.PlatformOf(c.Descriptor).String(); pl != "" {
 				absent = append(absent, pl)
 			} else {
-				absent = append(absent, d.Digest.String())
+				absent = append(absent, c.Descriptor.Digest.String())
 			}
 		}
 	}

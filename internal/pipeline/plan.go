@@ -49,6 +49,10 @@ type Binding struct {
 	// image.
 	Index  *oci.Index
 	Images []*oci.Image
+	// Held are every image the archive holds of Index (Images among them,
+	// whatever platforms were selected): what the registry's index may
+	// hold (registry.ResolveIndex). Images for one image.
+	Held []*oci.Image
 	// Target is the registry name the caller gave (Named), else zero: Run
 	// defaults it to DefaultTag.
 	Target     ref.Reference
@@ -83,6 +87,8 @@ type group struct {
 	archive *oci.Archive
 	index   *oci.Index
 	images  []*oci.Image
+	// held are the images before platforms were selected.
+	held []*oci.Image
 }
 
 // planner builds a Plan.
@@ -202,7 +208,7 @@ func (p *planner) units(bindings []*Binding) {
 
 // bind is a binding of group g to name n (zero: defaulted by Run).
 func (p *planner) bind(g *group, n ref.Reference, why string) *Binding {
-	b := &Binding{Archive: g.archive, Images: g.images, Index: g.index, Target: n, Named: !n.IsZero()}
+	b := &Binding{Archive: g.archive, Images: g.images, Held: g.held, Index: g.index, Target: n, Named: !n.IsZero()}
 	if n.IsZero() {
 		b.Digest = p.in.SubjectDigest
 		p.note("%s of %s: %s", g.name(), filepath.Base(g.archive.Path), why)

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 )
@@ -77,6 +79,18 @@ func (x *archiveIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 		return nil, err
 	}
 	return &archiveIndex{a: x.a, raw: raw, mediaType: d.MediaType}, nil
+}
+
+// archiveFetcher is an oci.Fetcher over the blobs of an archive's image
+// index (what oci.Selectable reads of it before it is pushed).
+type archiveFetcher struct{ a *oci.Archive }
+
+func (f archiveFetcher) Manifest(_ context.Context, d ocispec.Descriptor) ([]byte, error) {
+	return readBlob(f.a, hash(d.Digest), maxManifestSize)
+}
+
+func (f archiveFetcher) Blob(_ context.Context, d ocispec.Descriptor) ([]byte, error) {
+	return readBlob(f.a, hash(d.Digest), maxManifestSize)
 }
 
 // archiveImage is an image manifest's bytes and its config's, as

@@ -24,7 +24,7 @@ func TestAttachAll(t *testing.T) {
 			repository := reg.Host + "/attachall"
 			idx, imgs := platformIndex(t, repository+":v1", "linux/amd64", "linux/arm64")
 			c := newTestClient(t, Options{})
-			ss, err := c.ResolveIndex(ctx, testenv.Ref(t, repository+":v1"), archiveImages(t, idx, imgs, "linux/amd64", "linux/arm64"))
+			ss, err := c.ResolveIndex(ctx, testenv.Ref(t, repository+":v1"), archiveImages(t, idx, imgs, "linux/amd64", "linux/arm64"), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,6 +18,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
@@ -74,7 +75,7 @@ func TestAttach(t *testing.T) {
 				repository := reg.Host + "/attach-" + string(mode)
 				img := pushRandomImage(t, repository+":v1")
 				c := newTestClient(t, Options{})
-				s, err := c.Resolve(ctx, testenv.Ref(t, repository+":v1"), imageID(t, img))
+				s, err := c.Resolve(ctx, testenv.Ref(t, repository+":v1"), archived(t, img))
 				if err != nil {
 					t.Fatalf("Resolve() = %v", err)
 				}
@@ -178,7 +179,7 @@ func TestResolveBinding(t *testing.T) {
 
 			// Wrong image under the tag: both digests named, nothing pushed.
 			tagsBefore := tagList(t, repository)
-			_, err := c.Resolve(ctx, testenv.Ref(t, repository+":v1"), imageID(t, other))
+			_, err := c.Resolve(ctx, testenv.Ref(t, repository+":v1"), archived(t, other))
 			if !errors.Is(err, ErrBinding) {
 				t.Fatalf("Resolve(wrong image) = %v, want ErrBinding", err)
 			}
@@ -193,53 +194,73 @@ func TestResolveBinding(t *testing.T) {
 
 			// By digest. (A subject-digest that contradicts the name's digest
 			// is an input error of the command layer, tested there.)
-			s, err := c.Resolve(ctx, testenv.Ref(t, repository).WithDigest(manifestDigest(t, img)), imageID(t, img))
+			s, err := c.Resolve(ctx, testenv.Ref(t, repository).WithDigest(manifestDigest(t, img)), archived(t, img))
 			if err != nil || s.Descriptor.Digest != manifestDigest(t, img) || s.Tag != "" {
 				t.Errorf("Resolve(by digest) = %+v, %v", s, err)
 			}
 			// A missing tag names the remote; the command layer adds what to
 			// do (push-image) on ErrNotFound.
-			_, err = c.Resolve(ctx, testenv.Ref(t, repository+":missing"), imageID(t, img))
+			_, err = c.Resolve(ctx, testenv.Ref(t, repository+":missing"), archived(t, img))
 			if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), repository+":missing") {
 				t.Errorf("Resolve(missing tag) = %v", err)
 			}
-			if _, err := c.Resolve(ctx, testenv.Ref(t, repository), imageID(t, img)); !errors.Is(err, ErrNoReference) {
+			if _, err := c.Resolve(ctx, testenv.Ref(t, repository), archived(t, img)); !errors.Is(err, ErrNoReference) {
 				t.Errorf("Resolve(no tag, no digest) = %v, want ErrNoReference", err)
 			}
 
-			// Multi-arch index: the matched child is found; the subject stays the index.
+			// An index of entries without platform: runtimes read the first
+			// (go-containerregistry counts it as linux/amd64; containerd reads
+			// it for its config's platform): it binds, the subject stays the
+			// index; the third, which no runtime reads, does not bind.
 			idx := pushRandomIndex(t, repository+":multi", 3)
 			im, err := idx.IndexManifest()
 			if err != nil {
 				t.Fatal(err)
 			}
-			child, err := idx.Image(im.Manifests[2].Digest)
+			third, err := idx.Image(im.Manifests[2].Digest)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err = c.Resolve(ctx, testenv.Ref(t, repository+":multi"), imageID(t, child))
+			if _, err := c.Resolve(ctx, testenv.Ref(t, repository+":multi"), archived(t, third)); !errors.Is(err, ErrBinding) || !strings.Contains(err.Error(), "no entry that runtimes select") {
+				t.Errorf("Resolve(index, an entry no runtime reads) = %v, want ErrBinding", err)
+			}
+			child, err := idx.Image(im.Manifests[0].Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err = c.Resolve(ctx, testenv.Ref(t, repository+":multi"), archived(t, child))
 			if err != nil {
 				t.Fatalf("Resolve(index) = %v", err)
 			}
 			if s.Descriptor.Digest != manifestDigest(t, idx) || s.Descriptor.MediaType != ocispec.MediaTypeImageIndex {
 				t.Errorf("Resolve(index).Descriptor = %+v, want the index %s", s.Descriptor, manifestDigest(t, idx))
 			}
-			if s.Image.Digest != digest.Digest(im.Manifests[2].Digest.String()) || s.Image.Size != im.Manifests[2].Size || s.Descriptor.Digest == s.Image.Digest {
-				t.Errorf("Resolve(index).Image = %+v, want child %v", s.Image, im.Manifests[2].Digest)
+			if s.Image.Digest != digest.Digest(im.Manifests[0].Digest.String()) || s.Image.Size != im.Manifests[0].Size || s.Descriptor.Digest == s.Image.Digest {
+				t.Errorf("Resolve(index).Image = %+v, want child %v", s.Image, im.Manifests[0].Digest)
 			}
-			_, err = c.Resolve(ctx, testenv.Ref(t, repository+":multi"), imageID(t, img))
+			_, err = c.Resolve(ctx, testenv.Ref(t, repository+":multi"), archived(t, img))
 			if !errors.Is(err, ErrBinding) || !strings.Contains(err.Error(), manifestDigest(t, idx).String()) || !strings.Contains(err.Error(), imageID(t, img).String()) {
 				t.Errorf("Resolve(index, no match) = %v, want ErrBinding naming the index and the image ID", err)
 			}
 			// An index as crane/ko/mutate.AppendManifests write it (entries carry
-			// artifactType = their config media type) binds too.
+			// artifactType = their config media type) binds too: whole when
+			// the archive holds every platform, else (one image saved from
+			// it) its platform manifest alone.
 			aidx, aimgs := pushAppendedIndex(t, repository+":appended", 3)
-			as, err := c.Resolve(ctx, testenv.Ref(t, repository+":appended"), imageID(t, aimgs[1]))
+			var aheld []*oci.Image
+			for _, img := range aimgs {
+				aheld = append(aheld, archived(t, img))
+			}
+			ass, err := c.ResolveIndex(ctx, testenv.Ref(t, repository+":appended"), aheld[1:2], aheld)
 			if err != nil {
 				t.Fatalf("Resolve(appended index) = %v", err)
 			}
-			if as.Descriptor.Digest != manifestDigest(t, aidx) || as.Image.Digest != manifestDigest(t, aimgs[1]) {
+			if as := ass[0]; as.Descriptor.Digest != manifestDigest(t, aidx) || as.Image.Digest != manifestDigest(t, aimgs[1]) || as.Partial != nil {
 				t.Errorf("Resolve(appended index) = %+v, want index %s child %s", as, manifestDigest(t, aidx), manifestDigest(t, aimgs[1]))
+			}
+			as, err := c.Resolve(ctx, testenv.Ref(t, repository+":appended"), aheld[1])
+			if err != nil || as.Descriptor.Digest != manifestDigest(t, aimgs[1]) || as.Partial == nil || as.Partial.Index.Digest != manifestDigest(t, aidx) {
+				t.Errorf("Resolve(appended index, one image) = %+v, %v; want child %s alone", as, err, manifestDigest(t, aimgs[1]))
 			}
 			res, err := c.Attach(ctx, s, testBundle(7), AttachOptions{Now: fixedNow, Settle: 100 * time.Millisecond})
 			if err != nil {

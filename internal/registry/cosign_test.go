@@ -52,7 +52,7 @@ func TestCosignVerifiesReferrer(t *testing.T) {
 			if err != nil {
 				t.Fatalf("PushImage() = %v", err)
 			}
-			s, err := c.Resolve(ctx, target, img.ImageID)
+			s, err := c.Resolve(ctx, target, img)
 			if err != nil || s.Descriptor.Digest != desc.Digest {
 				t.Fatalf("Resolve() = %+v, %v; want %s", s, err, desc.Digest)
 			}

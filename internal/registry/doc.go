@@ -39,12 +39,17 @@
 // ResolveIndex (and Resolve, its one-image case) fetches what the tag or
 // digest names, as the registry serves it (media type from Content-Type,
 // digest computed from the bytes and checked against a requested digest).
-// An image manifest must have the attested image ID as its config digest;
-// for an index, its image children are fetched and every attested platform
-// needs one with its image ID, while every image child must be one the
-// archive's index lists (buildx attestation manifests, artifacts and nested
-// indexes are not platforms). Otherwise ErrBinding names the digests or the
-// platform, and nothing is pushed.
+// An image manifest must be the attested image: its config digest the
+// image ID and its layers the image's (SameLayers: the same blobs, or
+// blobs that decompress to its diffIDs). An index is read as containerd
+// and go-containerregistry read it (oci.Selectable, through the registry:
+// every entry either resolves some platform to, nested indexes included),
+// and every such selectable entry is matched to the archive's images by
+// config and layers. The index is bound (and named in the statement) only
+// when every selectable entry is an image of the archive; an archive that
+// holds only part of it binds its platform manifests alone
+// (Subject.Partial). Otherwise ErrBinding names the entry, and nothing is
+// pushed.
 //
 // PushImage pushes exactly the bytes the scan attested: config and layers
 // come from oci.Archive.OpenBlob (read again at the offsets the scan
@@ -59,7 +64,9 @@
 // PushIndex pushes an archive's whole image index the same way (every
 // manifest it lists, their blobs, then the index's bytes), or refuses an
 // index the archive holds only part of (ErrIncomplete, from what the scan
-// recorded: oci.Index.Lacks). One adapter (archive.go) shows the archive to
+// recorded: oci.Index.Lacks), or one that leads runtimes to an entry that
+// is no image of the archive (ErrBinding: the rule binding holds the
+// pushed index to, checked before anything is pushed). One adapter (archive.go) shows the archive to
 // go-containerregistry's writer for both.
 //
 // # The referrer and referrers detection

@@ -4,9 +4,12 @@ import "errors"
 
 // Sentinel errors. Check them with errors.Is.
 var (
-	// ErrBinding is returned by Resolve when the registry image is not the
-	// attested one: its config digest differs from the image ID, or no child
-	// of an index matches it.
+	// ErrBinding is returned by Resolve and ResolveIndex when the registry
+	// image is not the attested one: its config digest differs from the
+	// image ID or its layers from the image's, no entry runtimes select of
+	// an index is it, an entry runtimes select is no image of a complete
+	// archive, or an index reads two ways; and by PushIndex when the
+	// archive's index leads runtimes to an entry that is no image of it.
 	ErrBinding = errors.New("registry image does not match the attested image")
 
 	// ErrNoReference is returned by Resolve when the reference has neither a

@@ -23,7 +23,7 @@ import (
 func resolvedSubject(t testing.TB, c *Client, repository string) *Subject {
 	t.Helper()
 	img := pushRandomImage(t, repository+":v1")
-	s, err := c.Resolve(context.Background(), testenv.Ref(t, repository+":v1"), imageID(t, img))
+	s, err := c.Resolve(context.Background(), testenv.Ref(t, repository+":v1"), archived(t, img))
 	if err != nil {
 		t.Fatalf("Resolve() = %v", err)
 	}

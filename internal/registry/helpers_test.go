@@ -13,6 +13,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
 // pushRandomImage pushes a random OCI image to ref and returns it.
@@ -134,3 +137,9 @@ func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 func digestOf(s string) digest.Digest { return digest.Digest(s) }
 
 func digestFromBytes(b []byte) digest.Digest { return digest.FromBytes(b) }
+
+// archived is img as an archive holding it reads it (no platform).
+func archived(t testing.TB, img v1.Image) *oci.Image {
+	t.Helper()
+	return testenv.ArchiveImage(t, img, "")
+}

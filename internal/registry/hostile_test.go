@@ -34,21 +34,22 @@ func TestContentTypeDisagreesWithMediaType(t *testing.T) {
 			return body
 		}})
 	c := newTestClient(t, Options{})
-	_, err := c.Resolve(context.Background(), testenv.Ref(t, proxy.Host+"/ct/app:v1"), imageID(t, img))
+	_, err := c.Resolve(context.Background(), testenv.Ref(t, proxy.Host+"/ct/app:v1"), archived(t, img))
 	if err == nil || !strings.Contains(err.Error(), "Content-Type") || !strings.Contains(err.Error(), "mediaType") {
 		t.Fatalf("Resolve(Content-Type index, body a manifest) = %v, want the disagreement refused", err)
 	}
 }
 
-// TestIndexChildrenBounded: an index listing more image manifests than a
-// binding fetches is refused before any child is fetched.
+// TestIndexChildrenBounded: an index listing more entries than a binding
+// reads (oci.Selectable's 256) is refused before any child is fetched.
 func TestIndexChildrenBounded(t *testing.T) {
 	t.Parallel()
 	reg := testenv.StartGGCR(t)
 	proxy := testenv.StartFaultProxy(t, reg.URL)
 	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex}
 	idx.SchemaVersion = 2
-	for i := range maxIndexImages + 1 {
+	const maxEntries = 256
+	for i := range maxEntries + 1 {
 		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString(fmt.Sprint(i)), Size: 100})
 	}
 	raw, err := json.Marshal(idx)
@@ -61,9 +62,9 @@ func TestIndexChildrenBounded(t *testing.T) {
 	proxy.Add(testenv.Fault{Method: http.MethodGet, Path: regexp.MustCompile(`/manifests/v1$`), Kind: testenv.FaultRewrite, Times: -1,
 		Rewrite: func(http.Header, []byte) []byte { return raw }})
 	c := newTestClient(t, Options{})
-	_, err = c.Resolve(context.Background(), testenv.Ref(t, proxy.Host+"/big/app:v1"), digest.FromString("config"))
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than the %d", maxIndexImages)) {
-		t.Fatalf("Resolve(index of %d images) = %v, want it refused naming the bound", maxIndexImages+1, err)
+	_, err = c.Resolve(context.Background(), testenv.Ref(t, proxy.Host+"/big/app:v1"), &oci.Image{ImageID: digest.FromString("config")})
+	if !errors.Is(err, oci.ErrTooLarge) || !strings.Contains(err.Error(), fmt.Sprintf("more than %d entries", maxEntries)) {
+		t.Fatalf("Resolve(index of %d images) = %v, want it refused naming the bound", maxEntries+1, err)
 	}
 	for _, e := range proxy.Events() {
 		if strings.Contains(e.Path, "/manifests/sha256:") {

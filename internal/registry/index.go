@@ -2,21 +2,20 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
-	digest "github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/ref"
 )
 
-// Multi-platform images (ARCHITECTURE.md, "Multi-platform and
-// multi-image"): binding every attested platform of an archive's image
-// index to the registry's index (pushing it is push.go's).
+// Binding (ARCHITECTURE.md, "Registry: resolve, bind, push" and
+// "Multi-platform and multi-image"): the registry image is the archive's
+// only if every entry a runtime reads from it is an image of the archive,
+// config and layers (pushing it is push.go's).
 
 // ImageSubject is the subject of s's image manifest itself — the platform
 // manifest a node pulls, when s is an index — or s when they are one.
@@ -24,24 +23,32 @@ func (s *Subject) ImageSubject() *Subject {
 	if s.Image.Digest == "" || s.Image.Digest == s.Descriptor.Digest {
 		return s
 	}
-	return &Subject{Repository: s.Repository, Descriptor: s.Image, Image: s.Image}
+	return &Subject{Repository: s.Repository, Descriptor: s.Image, Image: s.Image, Layers: s.Layers}
 }
 
 // ResolveIndex resolves r — its digest when it has one, else its tag — and
 // binds it to imgs: the attested images of one archive image index (its
-// platforms), or a single image. It returns one Subject per image, in order,
-// each with the registry's Descriptor and the Image child bound to it.
+// selected platforms), or a single image. held are every image the archive
+// holds of that index, imgs among them (nil: imgs). It returns one Subject
+// per image, in order, each with the registry's Descriptor and the Image
+// manifest that is the image.
 //
-// An image manifest binds a single image whose ID is its config digest. An
-// index binds when, for every image of imgs, one of its image children has
-// the image ID as config digest and, for images from an archive index
-// (oci.Image.ImageIndex), every image child of the registry's index is one
-// that the archive's index lists too (by manifest digest or platform).
-// buildx attestation manifests, artifacts and nested indexes are not
-// platforms and are not compared. A platform missing on either side is an
-// error wrapping ErrBinding that names it; a manifest the registry does not
-// have wraps ErrNotFound. Nothing is pushed.
-func (c *Client) ResolveIndex(ctx context.Context, r ref.Reference, imgs []*oci.Image) ([]*Subject, error) {
+// An image manifest binds a single image: its config digest is the image
+// ID and its layers are the image's (SameLayers). An index is read as the
+// runtimes read it (oci.Selectable: every entry containerd or
+// go-containerregistry reads for some platform, nested indexes included),
+// and each selectable entry is matched to the held images by config and
+// layers. When every one is an image of the archive, each attested image
+// binds to the index and an entry that is it. When some are not and the
+// archive holds only part of the index — a single image saved from it, or
+// an index whose other platforms it lacks (oci.Index.LackCount) — each
+// attested image binds to its entry alone and the index is no subject
+// (Subject.Partial). Errors wrapping ErrBinding name the entry: an attested
+// image no selectable entry is, a selectable entry with an archive image's
+// config over other layers, a selectable entry that is no image of a
+// complete archive, an index runtimes would read two ways. A manifest the
+// registry does not have wraps ErrNotFound. Nothing is pushed.
+func (c *Client) ResolveIndex(ctx context.Context, r ref.Reference, imgs, held []*oci.Image) ([]*Subject, error) {
 	if len(imgs) == 0 {
 		return nil, fmt.Errorf("resolving %s: no image to bind", r)
 	}
@@ -49,6 +56,9 @@ func (c *Client) ResolveIndex(ctx context.Context, r ref.Reference, imgs []*oci.
 		if err := img.ImageID.Validate(); err != nil {
 			return nil, fmt.Errorf("resolving %s: invalid image ID %q: %w", r, img.ImageID, err)
 		}
+	}
+	if held == nil {
+		held = imgs
 	}
 	ctx, rp := c.repository(ctx, r, auth.ActionPull)
 	reference := r.Oras().Reference
@@ -59,27 +69,28 @@ func (c *Client) ResolveIndex(ctx context.Context, r ref.Reference, imgs []*oci.
 	if err != nil {
 		return nil, fmt.Errorf("resolving subject %s: %w", describeRef(rp, r.Tag, r.Digest), err)
 	}
-	b := &binding{rp: rp, r: r, top: top}
-	switch top.Desc.MediaType {
-	case ocispec.MediaTypeImageManifest, oci.MediaTypeDockerManifest:
-		return b.image(imgs)
-	case ocispec.MediaTypeImageIndex, oci.MediaTypeDockerManifestList:
+	b := &binding{rp: rp, r: r, top: top, held: held}
+	switch mt := top.Desc.MediaType; {
+	case oci.IsManifestMediaType(mt):
+		return b.image(ctx, imgs)
+	case oci.IsIndexMediaType(mt):
 		return b.index(ctx, imgs)
 	}
 	return nil, b.fail(fmt.Errorf("unsupported manifest media type %q", top.Desc.MediaType))
 }
 
 // binding is what a reference names in the registry (top), being bound to
-// attested images.
+// attested images of the archive, which holds held.
 type binding struct {
-	rp  repo
-	r   ref.Reference
-	top *fetched
+	rp   repo
+	r    ref.Reference
+	top  *fetched
+	held []*oci.Image
 }
 
-// subject is the Subject of top, bound through its image manifest image.
-func (b *binding) subject(image ocispec.Descriptor) *Subject {
-	return &Subject{Repository: b.r.Repo(), Tag: b.r.Tag, Descriptor: b.top.Desc, Image: image}
+// subject is the Subject of top, bound through its image manifest e.
+func (b *binding) subject(e *entry) *Subject {
+	return &Subject{Repository: b.r.Repo(), Tag: b.r.Tag, Descriptor: b.top.Desc, Image: e.desc, Layers: e.layers}
 }
 
 // fail is err reading top (no mismatch: those wrap ErrBinding).
@@ -87,174 +98,138 @@ func (b *binding) fail(err error) error {
 	return fmt.Errorf("resolving subject %s: %w", describeRef(b.rp, b.r.Tag, b.top.Desc.Digest), err)
 }
 
-// image binds top, an image manifest: to one image, its config's.
-func (b *binding) image(imgs []*oci.Image) ([]*Subject, error) {
-	cfg, err := configDigest(b.top.Raw)
-	if err != nil {
-		return nil, b.fail(err)
+// at names top for binding errors.
+func (b *binding) at() string {
+	if oci.IsIndexMediaType(b.top.Desc.MediaType) {
+		return fmt.Sprintf("index %s (%s)", b.top.Desc.Digest, describeRef(b.rp, b.r.Tag, ""))
 	}
-	if len(imgs) > 1 {
-		return nil, fmt.Errorf("%w: %s is image manifest %s, not an index, but %d platforms of the archive's index are attested (%s)",
-			ErrBinding, describeRef(b.rp, b.r.Tag, ""), b.top.Desc.Digest, len(imgs), platformList(imgs))
-	}
-	if cfg != imgs[0].ImageID {
-		return nil, fmt.Errorf("%w: %s is manifest %s with config %s, but the attested image ID is %s",
-			ErrBinding, describeRef(b.rp, b.r.Tag, ""), b.top.Desc.Digest, cfg, imgs[0].ImageID)
-	}
-	return []*Subject{b.subject(b.top.Desc)}, nil
+	return fmt.Sprintf("manifest %s (%s)", b.top.Desc.Digest, describeRef(b.rp, b.r.Tag, ""))
 }
 
-// index binds top, an image index: each image to the image child with its
-// config, every image child to the archive's index.
-func (b *binding) index(ctx context.Context, imgs []*oci.Image) ([]*Subject, error) {
-	children, err := indexImages(ctx, b.rp, b.top.Raw)
+// image binds top, an image manifest, to one image: its config and layers.
+func (b *binding) image(ctx context.Context, imgs []*oci.Image) ([]*Subject, error) {
+	if len(imgs) > 1 {
+		return nil, fmt.Errorf("%w: %s is an image manifest, not an index, but %d platforms of the archive's index are attested (%s)",
+			ErrBinding, b.at(), len(imgs), platformList(imgs))
+	}
+	check, err := b.rp.sameLayers(ctx, b.top.Raw, imgs[0])
 	if err != nil {
 		return nil, b.fail(err)
+	}
+	return []*Subject{b.subject(&entry{desc: b.top.Desc, layers: check})}, nil
+}
+
+// index binds top, an image index: each attested image to a selectable
+// entry that is it; the index too when every selectable entry is an image
+// of the archive.
+func (b *binding) index(ctx context.Context, imgs []*oci.Image) ([]*Subject, error) {
+	sel, err := oci.Selectable(ctx, b.top.Raw, indexFetcher{b.rp})
+	switch {
+	case errors.Is(err, oci.ErrAmbiguousIndex):
+		return nil, fmt.Errorf("%w: %s: %w", ErrBinding, b.at(), err)
+	case err != nil:
+		return nil, b.fail(err)
+	}
+	entries, err := b.matchAll(ctx, sel)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]*Subject, len(imgs))
-	matched := map[digest.Digest]bool{}
-	var missing []string
+	var missing []*oci.Image
 	for i, img := range imgs {
-		for _, ch := range children {
-			if ch.config == img.ImageID {
-				out[i] = b.subject(ch.desc)
-				matched[ch.desc.Digest] = true
-				break
-			}
-		}
-		switch {
-		case out[i] != nil:
-		case img.Platform.String() != "":
-			missing = append(missing, fmt.Sprintf("platform %s (image ID %s)", img.Platform, img.ImageID))
-		default:
-			missing = append(missing, "image ID "+img.ImageID.String())
-		}
-	}
-	if len(missing) > 0 {
-		var have []string
-		for _, ch := range children {
-			have = append(have, ch.String())
-		}
-		if len(have) == 0 {
-			have = []string{"(none)"}
-		}
-		return nil, fmt.Errorf("%w: %s has no image with the config of the attested %s; its images are %s",
-			ErrBinding, b.at(), strings.Join(missing, ", "), strings.Join(have, ", "))
-	}
-	if ix := imgs[0].ImageIndex; ix != nil {
-		if err := b.checkListed(ix, children, matched); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// checkListed checks that the archive's index ix lists every image child
-// of top that no attested image matched.
-func (b *binding) checkListed(ix *oci.Index, children []indexChild, matched map[digest.Digest]bool) error {
-	listed, err := listedChildren(ix.Raw)
-	if err != nil {
-		return b.fail(fmt.Errorf("the archive's index %s: %w", ix.Digest, err))
-	}
-	for _, ch := range children {
-		if matched[ch.desc.Digest] || listed.has(ch) {
+		e := entryFor(entries, sel, img)
+		if e == nil {
+			missing = append(missing, img)
 			continue
 		}
-		return fmt.Errorf("%w: %s holds %s, which the archive's index %s does not list: the registry's index is another one",
-			ErrBinding, b.at(), ch, ix.Digest)
+		out[i] = b.subject(e)
 	}
-	return nil
-}
-
-// at names top, an index, for binding errors.
-func (b *binding) at() string {
-	return fmt.Sprintf("index %s (%s)", b.top.Desc.Digest, describeRef(b.rp, b.r.Tag, ""))
-}
-
-// maxIndexImages bounds the image children of a registry index that binding
-// fetches (one request each). Real multi-platform images list a handful.
-const maxIndexImages = 256
-
-// indexChild is an image child of a registry index.
-type indexChild struct {
-	desc     ocispec.Descriptor // as the registry serves it
-	platform oci.Platform       // as the index's entry names it
-	config   digest.Digest
-}
-
-func (ch indexChild) String() string {
-	if p := ch.platform.String(); p != "" {
-		return fmt.Sprintf("%s (image %s, config %s)", p, ch.desc.Digest, ch.config)
+	if len(missing) > 0 {
+		return nil, b.unselected(sel, entries, missing)
 	}
-	return fmt.Sprintf("image %s (no platform, config %s)", ch.desc.Digest, ch.config)
-}
-
-// indexImages fetches the image children of an index (raw): entries whose
-// media type is an image manifest, that are no artifact and no buildx
-// attestation manifest.
-func indexImages(ctx context.Context, rp repo, raw []byte) ([]indexChild, error) {
-	var idx ocispec.Index
-	if err := json.Unmarshal(raw, &idx); err != nil {
-		return nil, fmt.Errorf("parsing index: %w", err)
-	}
-	// Each image child is one request: a hostile index of 20,000 children
-	// would hold the run for as many round trips. Counted before any.
-	images := 0
-	for _, m := range idx.Manifests {
-		if m.MediaType == ocispec.MediaTypeImageManifest || m.MediaType == oci.MediaTypeDockerManifest {
-			images++
+	var others []*entry
+	for _, e := range entries {
+		if len(e.images) == 0 {
+			others = append(others, e)
 		}
 	}
-	if images > maxIndexImages {
-		return nil, fmt.Errorf("the index lists %d image manifests, more than the %d a binding fetches (README \"Limits\")", images, maxIndexImages)
+	switch {
+	case len(others) == 0:
+		return out, nil
+	case !partialArchive(imgs):
+		return nil, b.another(imgs[0].ImageIndex, others)
 	}
-	var out []indexChild
-	for _, m := range idx.Manifests {
-		if m.MediaType != ocispec.MediaTypeImageManifest && m.MediaType != oci.MediaTypeDockerManifest {
-			continue // nested indexes and non-image entries are not images
+	for _, s := range out {
+		s.Descriptor, s.Tag = s.Image, ""
+		s.Partial = &PartialIndex{Index: b.top.Desc, Tag: b.r.Tag, OtherCount: len(others)}
+		for _, e := range others[:min(maxNamed, len(others))] {
+			s.Partial.Others = append(s.Partial.Others, e.sel.Child)
 		}
-		if !imageArtifactType(m.ArtifactType) || oci.IsAttestationManifest(m) {
-			continue // an artifact (SBOM, signature) or a buildx attestation listed in the index
-		}
-		if err := m.Digest.Validate(); err != nil {
-			return nil, fmt.Errorf("the index lists an image with an invalid digest %q: %w", m.Digest, err)
-		}
-		child, err := rp.getManifest(ctx, m.Digest.String())
-		if err != nil {
-			return nil, err
-		}
-		cfg, err := configDigest(child.Raw)
-		if err != nil {
-			return nil, fmt.Errorf("child %s: %w", m.Digest, err)
-		}
-		out = append(out, indexChild{desc: child.Desc, platform: oci.PlatformOf(m), config: cfg})
 	}
 	return out, nil
 }
 
-// listed is what an archive's index lists: manifest digests and platforms.
-type listed struct {
-	digests   map[digest.Digest]bool
-	platforms map[string]bool
+// partialArchive reports whether the archive holds only part of what the
+// registry's index may hold: a single image (no index of its own), or an
+// index whose other platforms it lacks (docker save with the containerd
+// store lists platforms it did not save).
+func partialArchive(imgs []*oci.Image) bool {
+	ix := imgs[0].ImageIndex
+	return ix == nil || ix.LackCount > 0
 }
 
-func listedChildren(raw []byte) (listed, error) {
-	var idx ocispec.Index
-	if err := json.Unmarshal(raw, &idx); err != nil {
-		return listed{}, fmt.Errorf("parsing index: %w", err)
-	}
-	l := listed{digests: map[digest.Digest]bool{}, platforms: map[string]bool{}}
-	for _, m := range idx.Manifests {
-		l.digests[m.Digest] = true
-		if p := oci.PlatformOf(m).String(); p != "" && !oci.IsAttestationManifest(m) {
-			l.platforms[p] = true
+// maxNamed bounds the entries an error or a PartialIndex names.
+const maxNamed = 4
+
+// unselected is the error for attested images that no selectable entry
+// is: it says what the runtimes read instead.
+func (b *binding) unselected(sel *oci.Selection, entries []*entry, missing []*oci.Image) error {
+	var what, reads []string
+	for _, img := range missing {
+		what = append(what, fmt.Sprintf("%s (image ID %s)", platformName(img), img.ImageID))
+		if img.Platform.String() != "" {
+			reads = append(reads, describePicks(img.Platform, sel.Resolve(img.Platform)))
 		}
 	}
-	return l, nil
+	var have []string
+	for _, e := range entries {
+		have = append(have, e.String())
+	}
+	if len(have) == 0 {
+		have = []string{"(none)"}
+	}
+	msg := fmt.Sprintf("%s has no entry that runtimes select and that is the attested %s", b.at(), strings.Join(what, ", "))
+	if len(reads) > 0 {
+		msg += "; " + strings.Join(reads, "; ")
+	}
+	return fmt.Errorf("%w: %s; the entries runtimes select are %s", ErrBinding, msg, strings.Join(have, ", "))
 }
 
-func (l listed) has(ch indexChild) bool {
-	return l.digests[ch.desc.Digest] || (ch.platform.String() != "" && l.platforms[ch.platform.String()])
+// another is the error for a complete archive whose registry index has
+// selectable entries that are no image of it.
+func (b *binding) another(ix *oci.Index, others []*entry) error {
+	var names []string
+	for _, e := range others[:min(maxNamed, len(others))] {
+		names = append(names, e.String())
+	}
+	if more := len(others) - len(names); more > 0 {
+		names = append(names, fmt.Sprintf("and %d more", more))
+	}
+	return fmt.Errorf("%w: %s holds %s, which runtimes select and which the archive's index %s does not hold: the registry's index is another one",
+		ErrBinding, b.at(), strings.Join(names, ", "), ix.Digest)
+}
+
+// describePicks says what each resolver reads for platform p.
+func describePicks(p oci.Platform, picks []oci.Pick) string {
+	var s []string
+	for _, pk := range picks {
+		if c, ok := pk.Entry(); ok {
+			s = append(s, fmt.Sprintf("%s reads %s", pk.Resolver, c))
+		} else {
+			s = append(s, fmt.Sprintf("%s reads nothing (%s)", pk.Resolver, pk.Reason))
+		}
+	}
+	return fmt.Sprintf("for %s %s", p, strings.Join(s, ", "))
 }
 
 // platformName names an archive image for errors: its platform, else its

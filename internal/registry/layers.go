@@ -50,6 +50,12 @@ type LayerCheck struct {
 // A manifest whose layers are others is an error wrapping ErrBinding that
 // names a layer that differs.
 func (c *Client) SameLayers(ctx context.Context, repository ref.Reference, raw []byte, img *oci.Image) (LayerCheck, error) {
+	ctx, rp := c.repository(ctx, repository, auth.ActionPull)
+	return rp.sameLayers(ctx, raw, img)
+}
+
+// sameLayers is SameLayers in r.
+func (r repo) sameLayers(ctx context.Context, raw []byte, img *oci.Image) (LayerCheck, error) {
 	var m ocispec.Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return LayerCheck{}, fmt.Errorf("parsing image manifest: %w", err)
@@ -61,7 +67,6 @@ func (c *Client) SameLayers(ctx context.Context, repository ref.Reference, raw [
 	if len(m.Layers) != len(img.DiffIDs) || len(img.Layers) != len(img.DiffIDs) {
 		return LayerCheck{}, fmt.Errorf("%w: %s has %d layers, but the archive's image %s has %d: the registry image runs other files than the archive's", ErrBinding, at, len(m.Layers), img.ImageID, len(img.DiffIDs))
 	}
-	ctx, rp := c.repository(ctx, repository, auth.ActionPull)
 	var res LayerCheck
 	var read, bytes atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
@@ -72,7 +77,7 @@ func (c *Client) SameLayers(ctx context.Context, repository ref.Reference, raw [
 			continue
 		}
 		g.Go(func() error {
-			n, err := rp.layerDiffID(gctx, l, img.DiffIDs[i])
+			n, err := r.layerDiffID(gctx, l, img.DiffIDs[i])
 			read.Add(1)
 			bytes.Add(n)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -102,6 +103,9 @@ func (c *Client) PushIndex(ctx context.Context, a *oci.Archive, idx *oci.Index, 
 	if idx.LackCount > 0 {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w: %s", what, ErrIncomplete, lacking(idx))
 	}
+	if err := selectsOnlyImages(ctx, a, idx); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
+	}
 	mt := idx.MediaType
 	if mt == "" {
 		mt = ocispec.MediaTypeImageIndex
@@ -112,6 +116,29 @@ func (c *Client) PushIndex(ctx context.Context, a *oci.Archive, idx *oci.Index, 
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return ocispec.Descriptor{MediaType: mt, Digest: idx.Digest, Size: int64(len(idx.Raw))}, nil
+}
+
+// selectsOnlyImages checks, before the index idx of a is pushed, that
+// every entry runtimes would read from it (oci.Selectable) is an image the
+// scan read under it — the rule binding holds the pushed index to
+// (ResolveIndex), so that a hostile archive index never reaches the tag.
+// An entry that is not is an error wrapping ErrBinding that names it.
+func selectsOnlyImages(ctx context.Context, a *oci.Archive, idx *oci.Index) error {
+	sel, err := oci.Selectable(ctx, idx.Raw, archiveFetcher{a})
+	switch {
+	case errors.Is(err, oci.ErrAmbiguousIndex):
+		return fmt.Errorf("%w: %w", ErrBinding, err)
+	case err != nil:
+		return err
+	}
+	for _, s := range sel.Selectable {
+		if !slices.ContainsFunc(a.Images, func(img oci.Image) bool {
+			return img.ImageIndex == idx && img.ManifestDigest == s.Descriptor.Digest
+		}) {
+			return fmt.Errorf("%w: runtimes read %s from the archive's index (%s), which is no image the archive holds under it", ErrBinding, s.Child, byList(s.By))
+		}
+	}
+	return nil
 }
 
 // holdsImage reports whether img is one of a.Images.

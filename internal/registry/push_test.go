@@ -55,7 +55,7 @@ func TestPushImage(t *testing.T) {
 					if img.ManifestDigest != "" && desc.Digest != img.ManifestDigest {
 						t.Errorf("PushImage(image %d) digest = %s, want the stored manifest %s", i, desc.Digest, img.ManifestDigest)
 					}
-					s, err := c.Resolve(ctx, testenv.Ref(t, ref), img.ImageID)
+					s, err := c.Resolve(ctx, testenv.Ref(t, ref), img)
 					if err != nil {
 						t.Fatalf("Resolve(pushed image) = %v", err)
 					}
@@ -205,7 +205,7 @@ func TestPushImageThroughDirectoryLink(t *testing.T) {
 	if _, err := c.PushImage(ctx, a, &a.Images[0], testenv.Ref(t, ref)); err != nil {
 		t.Fatalf("PushImage() = %v", err)
 	}
-	if _, err := c.Resolve(ctx, testenv.Ref(t, ref), a.Images[0].ImageID); err != nil {
+	if _, err := c.Resolve(ctx, testenv.Ref(t, ref), &a.Images[0]); err != nil {
 		t.Errorf("Resolve(pushed image) = %v", err)
 	}
 }
@@ -251,7 +251,7 @@ func TestPushImageAsStored(t *testing.T) {
 		if err != nil || again.Digest != desc.Digest {
 			t.Errorf("PushImage(%s) again = %v, %v; want the same manifest %s", tc.path, again.Digest, err, desc.Digest)
 		}
-		if _, err := c.Resolve(ctx, testenv.Ref(t, ref), img.ImageID); err != nil {
+		if _, err := c.Resolve(ctx, testenv.Ref(t, ref), img); err != nil {
 			t.Errorf("Resolve(%s) = %v", ref, err)
 		}
 		r, _ := name.ParseReference(ref, name.Insecure)
@@ -371,7 +371,7 @@ func TestPushIndex(t *testing.T) {
 			for i := range a.Images {
 				imgs = append(imgs, &a.Images[i])
 			}
-			ss, err := c.ResolveIndex(ctx, testenv.Ref(t, target), imgs)
+			ss, err := c.ResolveIndex(ctx, testenv.Ref(t, target), imgs, nil)
 			if err != nil {
 				t.Fatalf("ResolveIndex(pushed) = %v", err)
 			}

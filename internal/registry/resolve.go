@@ -19,26 +19,46 @@ type Subject struct {
 	// is "registry/repository", e.g. "localhost:5000/app".
 	Repository ref.Reference
 	// Tag is the tag the subject was resolved from; empty when a digest was
-	// given.
+	// given, or when the tag names an index that is no subject (Partial).
 	Tag string
 	// Descriptor is what subject-digest or the tag names, exactly as the
-	// registry serves it (an image manifest or an index).
+	// registry serves it (an image manifest or an index) — or, with
+	// Partial, the platform manifest of that index that is the image.
 	Descriptor ocispec.Descriptor
-	// Image is the image manifest whose config digest equals the image ID:
-	// Descriptor itself unless Descriptor is an index.
+	// Image is the image manifest that is the attested image (its config
+	// and layers): Descriptor itself unless Descriptor is an index.
 	Image ocispec.Descriptor
+	// Layers is how Image's layers were found to be the archive image's.
+	Layers LayerCheck
+	// Partial is set when the tag or digest names an index of which the
+	// archive holds only some of the images runtimes select: the index is
+	// then no subject, and Descriptor is the platform manifest.
+	Partial *PartialIndex
+}
+
+// PartialIndex is a registry index bound only through its platform
+// manifests (Subject.Partial).
+type PartialIndex struct {
+	// Index is the index the tag or digest names.
+	Index ocispec.Descriptor
+	// Tag is the tag it was resolved from ("" for a digest).
+	Tag string
+	// Others are the entries runtimes select that are no image of the
+	// archive (at most maxNamed).
+	Others []oci.Child
+	// OtherCount counts them all.
+	OtherCount int
 }
 
 // Resolve resolves r — its digest when it has one, else its tag — and
-// binds it to the attested image: the manifest's config digest must equal
-// imageID; for an index, a child whose config matches is chosen. Nothing is
-// pushed. A mismatch returns an error wrapping ErrBinding that names both
-// digests; a manifest the registry does not have wraps ErrNotFound.
-func (c *Client) Resolve(ctx context.Context, r ref.Reference, imageID digest.Digest) (*Subject, error) {
-	if err := imageID.Validate(); err != nil {
-		return nil, fmt.Errorf("resolving %s: invalid image ID %q: %w", r, imageID, err)
+// binds it to the archive's image img: ResolveIndex for one image. Nothing
+// is pushed. A mismatch returns an error wrapping ErrBinding that names
+// both; a manifest the registry does not have wraps ErrNotFound.
+func (c *Client) Resolve(ctx context.Context, r ref.Reference, img *oci.Image) (*Subject, error) {
+	if img == nil {
+		return nil, fmt.Errorf("resolving %s: no image to bind", r)
 	}
-	s, err := c.ResolveIndex(ctx, r, []*oci.Image{{ImageID: imageID}})
+	s, err := c.ResolveIndex(ctx, r, []*oci.Image{img}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -56,18 +76,6 @@ func describeRef(rp repo, tag string, d digest.Digest) string {
 		return rp.name() + "@" + d.String()
 	}
 	return rp.name()
-}
-
-// imageArtifactType reports whether an index entry's artifactType is that
-// of a runnable image: none, or an image config media type, which
-// go-containerregistry (crane, ko, mutate.AppendManifests) writes for every
-// image it appends.
-func imageArtifactType(at string) bool {
-	switch at {
-	case "", ocispec.MediaTypeImageConfig, oci.MediaTypeDockerConfig:
-		return true
-	}
-	return false
 }
 
 // configDigest returns an image manifest's config digest.

@@ -11,6 +11,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	digest "github.com/opencontainers/go-digest"
+
+	"github.com/oci-attest/oci-attest/internal/oci"
 )
 
 // PushPlatformIndex pushes to ref (host:port/repo:tag, plain HTTP) an OCI
@@ -70,4 +73,51 @@ func PushPlatformIndex(t testing.TB, ref string, platforms ...string) (v1.ImageI
 		t.Fatalf("pushing %s: %v", ref, err)
 	}
 	return idx, imgs
+}
+
+// ArchiveImage is img as an archive that holds it would read it
+// (oci.Image: image ID, config, layers as stored and their diffIDs,
+// manifest), with platform p ("" none), for binding tests that have no
+// archive.
+func ArchiveImage(t testing.TB, img v1.Image, p string) *oci.Image {
+	t.Helper()
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &oci.Image{ImageID: digest.FromBytes(cfg), ConfigRaw: cfg, ManifestRaw: raw, ManifestDigest: digest.FromBytes(raw), ManifestMediaType: string(mt)}
+	if p != "" {
+		if out.Platform, err = oci.ParsePlatform(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		diffID, err := l.DiffID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		size, err := l.Size()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Layers = append(out.Layers, oci.Layer{Digest: digest.Digest(d.String()), Size: size, DiffID: digest.Digest(diffID.String()), Compression: oci.CompressionGzip})
+		out.DiffIDs = append(out.DiffIDs, digest.Digest(diffID.String()))
+	}
+	return out
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	digest "github.com/opencontainers/go-digest"
@@ -64,6 +63,7 @@ type fixture struct {
 	ref       string // host/verify/app:v1
 	archive   string
 	predicate *attest.Predicate
+	archived  *oci.Image // the archive's image
 	subject   *registry.Subject
 }
 
@@ -104,11 +104,11 @@ func newFixtureTag(t testing.TB, reg testenv.Registry, repo, tag, variant string
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.predicate = attest.NewPredicate(a, oimg)
+	f.predicate, f.archived = attest.NewPredicate(a, oimg), oimg
 	if f.client, err = registry.New(registry.Options{DockerConfig: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
-	if f.subject, err = f.client.Resolve(ctx, testenv.Ref(t, f.ref), oimg.ImageID); err != nil {
+	if f.subject, err = f.client.Resolve(ctx, testenv.Ref(t, f.ref), oimg); err != nil {
 		t.Fatalf("Resolve(%s) = %v", f.ref, err)
 	}
 	return f
@@ -215,5 +215,3 @@ func (f *fixture) pushForeign(t testing.TB, artifactType, layerType string, laye
 	}
 	return md.Digest
 }
-
-func digestOf(h v1.Hash) digest.Digest { return digest.Digest(h.String()) }

@@ -15,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-attest/oci-attest/internal/attest"
+	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/sign"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
@@ -61,17 +62,13 @@ func TestVerifyIndex(t *testing.T) {
 			}
 			testenv.PutManifest(t, reg.Host, "verify/index", "multi", ocispec.MediaTypeImageIndex,
 				[]byte(`{"schemaVersion":2,"mediaType":"`+ocispec.MediaTypeImageIndex+`","manifests":[`+strings.Join(entries, ",")+`]}`))
-			if _, err := f.client.Resolve(ctx, testenv.Ref(t, ref), f.subject.Image.Digest); err == nil {
-				t.Fatal("Resolve() with a manifest digest as image ID succeeded")
+			// The archive holds both platforms' images (as attest of a whole
+			// index binds it): the index and its amd64 entry are the subject.
+			ss, err := f.client.ResolveIndex(ctx, testenv.Ref(t, ref), []*oci.Image{f.archived}, []*oci.Image{f.archived, testenv.ArchiveImage(t, other, "linux/arm64")})
+			if err != nil || ss[0].Descriptor.Digest == ss[0].Image.Digest {
+				t.Fatalf("ResolveIndex(%s) = %+v, %v; want the index and its amd64 child", ref, ss, err)
 			}
-			cfg, err := img.ConfigName()
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := f.client.Resolve(ctx, testenv.Ref(t, ref), digestOf(cfg))
-			if err != nil || s.Descriptor.Digest == s.Image.Digest {
-				t.Fatalf("Resolve(%s) = %+v, %v; want the index and its amd64 child", ref, s, err)
-			}
+			s := ss[0]
 			st, err := attest.NewStatement(f.predicate,
 				attest.RegistrySubject(s.Repository.Name(), s.Descriptor.Digest), attest.RegistrySubject(s.Repository.Name(), s.Image.Digest))
 			if err != nil {

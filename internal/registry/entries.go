@@ -1,0 +1,136 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-attest/oci-attest/internal/oci"
+)
+
+// entry is a selectable entry of a registry index, matched to the images
+// the archive holds.
+type entry struct {
+	sel oci.Selected
+	// desc is the entry's manifest as the registry serves it.
+	desc ocispec.Descriptor
+	// images are the held images the manifest is (config and layers: one,
+	// or several equal ones); none when it is another image.
+	images []*oci.Image
+	layers LayerCheck
+	// why says why it is no held image.
+	why string
+}
+
+// String names the entry for errors: the entry, who reads it, and why it
+// is no image of the archive when it is not.
+func (e *entry) String() string {
+	s := fmt.Sprintf("%s, read by %s", e.sel.Child, byList(e.sel.By))
+	if len(e.sel.Path) > 0 {
+		s += fmt.Sprintf(" through nested index %s", e.sel.Path[len(e.sel.Path)-1].Descriptor.Digest)
+	}
+	if e.why != "" {
+		s += ": " + e.why
+	}
+	return s
+}
+
+// byList names who reads an entry: the first three, and how many more.
+func byList(by []string) string {
+	if len(by) <= 3 {
+		return strings.Join(by, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(by[:3], ", "), len(by)-3)
+}
+
+// matchAll matches every selectable entry of sel to the held images.
+func (b *binding) matchAll(ctx context.Context, sel *oci.Selection) ([]*entry, error) {
+	out := make([]*entry, 0, len(sel.Selectable))
+	for _, s := range sel.Selectable {
+		e, err := b.match(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// match fetches the manifest of the selectable entry s and finds the held
+// images it is: the same config, and layers that are the image's
+// (SameLayers). An entry with a held image's config over other layers is
+// an error wrapping ErrBinding: it claims the archive's image ID and runs
+// other files.
+func (b *binding) match(ctx context.Context, s oci.Selected) (*entry, error) {
+	e := &entry{sel: s}
+	m, err := b.rp.getManifest(ctx, s.Descriptor.Digest.String())
+	if err != nil {
+		return nil, b.fail(fmt.Errorf("entry %s: %w", s.Child, err))
+	}
+	e.desc = m.Desc
+	cfg, err := configDigest(m.Raw)
+	if err != nil {
+		e.why = err.Error()
+		return e, nil
+	}
+	var refused error
+	for _, img := range b.held {
+		switch {
+		case img.ImageID != cfg:
+			continue
+		case len(e.images) > 0:
+			// The same config and diffIDs are the same image: the layers
+			// decompress to them.
+			if slices.Equal(img.DiffIDs, e.images[0].DiffIDs) {
+				e.images = append(e.images, img)
+			}
+			continue
+		}
+		check, err := b.rp.sameLayers(ctx, m.Raw, img)
+		switch {
+		case errors.Is(err, ErrBinding):
+			refused = err
+		case err != nil:
+			return nil, b.fail(fmt.Errorf("entry %s: %w", s.Child, err))
+		default:
+			e.images, e.layers = []*oci.Image{img}, check
+		}
+	}
+	if len(e.images) == 0 && refused != nil {
+		return nil, fmt.Errorf("%s: entry %s: %w", b.at(), e, refused)
+	}
+	if len(e.images) == 0 {
+		e.why = fmt.Sprintf("config %s is no image of the archive", cfg)
+	}
+	return e, nil
+}
+
+// entryFor is the selectable entry attested image img binds to: one that
+// is img and that a resolver reads for img's platform, else the first that
+// is img; nil when none is.
+func entryFor(entries []*entry, sel *oci.Selection, img *oci.Image) *entry {
+	is := func(e *entry) bool { return slices.Contains(e.images, img) }
+	if img.Platform.String() != "" {
+		for _, p := range sel.Resolve(img.Platform) {
+			c, ok := p.Entry()
+			if !ok {
+				continue
+			}
+			for _, e := range entries {
+				if e.sel.Descriptor.Digest == c.Descriptor.Digest && is(e) {
+					return e
+				}
+			}
+		}
+	}
+	for _, e := range entries {
+		if is(e) {
+			return e
+		}
+	}
+	return nil
+}
