@@ -44,7 +44,7 @@ func (f *verifyFlags) flagSet(stderr io.Writer) *flagSet {
 	fs.StringVar(&f.issuer, "certificate-oidc-issuer", "", "the OIDC issuer in the certificate, e.g. https://token.actions.githubusercontent.com")
 	fs.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "a Go regexp the OIDC issuer must match (instead of --certificate-oidc-issuer)")
 	fs.StringVar(&f.repository, "repository", "", "the source repository the certificate must name: OWNER/REPO or a URL (optional)")
-	fs.StringVar(&f.workflow, "workflow", "", "the workflow that must have signed: OWNER/REPO/.github/workflows/FILE, a URL, or FILE with --repository (optional)")
+	fs.StringVar(&f.workflow, "workflow", "", "the workflow that must have signed: OWNER/REPO/.github/workflows/FILE, a URL, or FILE with --repository (optional); the certificate's Build Signer URI must be it, @ and a ref (refs/…), whose ref is not compared")
 	fs.StringVar(&f.key, "key", "", "a PEM public key: verify key-signed bundles with it (instead of a certificate identity)")
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "a trusted_root.json to verify keyless bundles against (default: the --sigstore instance's root from TUF)")
 	fs.StringVar(&f.sigstore, "sigstore", "", "the Sigstore instance whose trusted root to use: public-good (default) or github; custom with --trusted-root")

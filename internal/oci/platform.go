@@ -63,6 +63,23 @@ func ParsePlatform(s string) (Platform, error) {
 	return Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}, nil
 }
 
+// ParsePlatformSpelt parses s as ParsePlatform does but returns the
+// platform as s spells it, not normalised: go-containerregistry compares
+// platforms as spelt (a client asked for linux/x86_64 reads an entry spelt
+// so, which linux/amd64 does not match), so Selection.Resolve asks it for
+// both spellings.
+func ParsePlatformSpelt(s string) (Platform, error) {
+	if _, err := ParsePlatform(s); err != nil {
+		return Platform{}, err
+	}
+	parts := strings.Split(strings.TrimSpace(s), "/")
+	p := Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
 // Normalize is p as containerd normalises it (platforms.Normalize:
 // lowercase, x86_64 is amd64, aarch64 arm64, arm's default variant v7,
 // arm64's v8 dropped), with an empty OS read as linux — containerd reads it

@@ -46,11 +46,19 @@ func candidates(ctx context.Context, base checker, subject ocispec.Descriptor, p
 		subjects = append(subjects, pl.desc)
 	}
 	var out []candidate
+	listed := map[digest.Digest]string{}
 	for i, s := range subjects {
+		if source, ok := listed[s.Digest]; ok {
+			// An entry listed twice (or the index itself): its referrers
+			// once, attributed to the first.
+			rep.Platforms[i-1].ReferrersSource = source
+			continue
+		}
 		refs, source, err := base.reg.referrers(ctx, base.repository, s, "")
 		if err != nil {
 			return nil, err
 		}
+		listed[s.Digest] = source
 		if i == 0 {
 			rep.ReferrersSource = source
 		} else {

@@ -11,7 +11,7 @@ import (
 // `gh attestation verify --repo/--signer-workflow` check them.
 type certPolicy struct {
 	repository string // full URL, e.g. https://github.com/owner/repo; "" not checked
-	workflow   string // full URL without @ref; "" not checked
+	workflow   string // full URL without @ref; "" not checked; the certificate's must be it, "@" and a ref
 }
 
 // newCertPolicy normalises Options.Repository and Options.Workflow.
@@ -24,7 +24,12 @@ func newCertPolicy(repository, workflow string) (certPolicy, error) {
 		}
 	}
 	if workflow != "" {
-		w, _, _ := strings.Cut(workflow, "@")
+		w := workflow
+		if i := strings.Index(workflow, "@refs/"); i >= 0 {
+			w = workflow[:i] // the ref is not compared (README "Verify")
+		} else if strings.Contains(workflow, "@") {
+			return certPolicy{}, fmt.Errorf("workflow %q: what follows the workflow file's @ must be a ref (refs/heads/…, refs/tags/…), or leave @ out", workflow)
+		}
 		switch {
 		case strings.Contains(w, "://"):
 		case strings.HasPrefix(w, ".github/") || !strings.Contains(w, "/"):
@@ -68,12 +73,16 @@ func (p certPolicy) check(sourceRepository, buildSigner string) error {
 		return fmt.Errorf("the certificate's source repository is %s, want %s", sourceRepository, p.repository)
 	}
 	if p.workflow != "" {
-		got, _, _ := strings.Cut(buildSigner, "@")
-		if got != p.workflow {
-			if buildSigner == "" {
-				return fmt.Errorf("the certificate has no build signer (workflow) URI; want %s", p.workflow)
-			}
+		// The workflow file, then "@" and a ref: a file named
+		// "release.yml@x.yml" is another workflow than release.yml.
+		ref, ok := strings.CutPrefix(buildSigner, p.workflow+"@")
+		switch {
+		case buildSigner == "":
+			return fmt.Errorf("the certificate has no build signer (workflow) URI; want %s", p.workflow)
+		case !ok:
 			return fmt.Errorf("the certificate's signing workflow is %s, want %s", buildSigner, p.workflow)
+		case !strings.HasPrefix(ref, "refs/"):
+			return fmt.Errorf("the certificate's signing workflow is %s: what follows %s@ is no ref (refs/…), so it is another workflow file", buildSigner, p.workflow)
 		}
 	}
 	return nil

@@ -34,6 +34,7 @@ func TestCertPolicy(t *testing.T) {
 		{name: "other workflow", workflow: "o/r/.github/workflows/ci.yml",
 			want: certPolicy{workflow: repo + "/.github/workflows/ci.yml"}, checkErr: true},
 		{name: "other repository", repository: "o/other", want: certPolicy{repository: "https://github.com/o/other"}, checkErr: true},
+		{name: "workflow with something else after @", workflow: "o/r/.github/workflows/release.yml@x.yml", newErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,5 +53,30 @@ func TestCertPolicy(t *testing.T) {
 				t.Errorf("check(%s, %s) = %v, want error %v", repo, signer, err, tc.checkErr)
 			}
 		})
+	}
+}
+
+// TestCertPolicyWorkflowRef: the certificate's Build Signer URI must be the
+// workflow file, "@" and a ref: a workflow file whose name starts with the
+// policy's and an "@" ("release.yml@x.yml") is another workflow.
+func TestCertPolicyWorkflowRef(t *testing.T) {
+	t.Parallel()
+	const wf = "https://github.com/o/r/.github/workflows/release.yml"
+	p, err := newCertPolicy("", wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for signer, ok := range map[string]bool{
+		wf + "@refs/tags/v1":          true,
+		wf + "@refs/heads/main":       true,
+		wf + "@x.yml@refs/heads/main": false,
+		wf + "@":                      false,
+		wf:                            false,
+		wf + ".bak@refs/heads/main":   false,
+		"https://github.com/o/r/.github/workflows/": false,
+	} {
+		if err := p.check("", signer); (err == nil) != ok {
+			t.Errorf("check(%q) = %v, want accepted %v", signer, err, ok)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 )
@@ -23,6 +24,8 @@ type source interface {
 	referrers(ctx context.Context, repository ref.Reference, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error)
 	// bundle fetches the Sigstore bundle of the referrer d of subject.
 	bundle(ctx context.Context, repository ref.Reference, d, subject ocispec.Descriptor) ([]byte, error)
+	// selectable reads the index raw as the runtimes read it.
+	selectable(ctx context.Context, repository ref.Reference, raw []byte) (*oci.Selection, error)
 }
 
 // clientSource reads through a registry.Client.
@@ -40,6 +43,10 @@ func (r clientSource) resolve(ctx context.Context, image ref.Reference) ([]byte,
 		return nil, ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", image, err)
 	}
 	return raw, desc, nil
+}
+
+func (r clientSource) selectable(ctx context.Context, repository ref.Reference, raw []byte) (*oci.Selection, error) {
+	return r.c.Selectable(ctx, repository, raw)
 }
 
 func (r clientSource) referrers(ctx context.Context, repository ref.Reference, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, string, error) {

@@ -36,6 +36,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	r.writeHeader(pf)
 	for _, p := range r.Platforms {
 		pf("platform %s\t%s %s: %d of %d attestation(s) verified\n", orUnknown(p.Platform), p.Digest, p.status(), p.Verified, p.Attestations)
+		if p.unusual {
+			pf("  read by\t%s\n", strings.Join(p.SelectedBy, ", "))
+		}
+		if p.Through != "" {
+			pf("  through\tnested index %s\n", p.Through)
+		}
 	}
 	for i, a := range r.Attestations {
 		a.write(pf, i+1, r.SubjectPath)

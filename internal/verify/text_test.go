@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -31,5 +32,25 @@ func TestReportEscapesRemoteStrings(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `\nattestation 9`) {
 		t.Errorf("report does not show the escaped data:\n%s", out.String())
+	}
+}
+
+// TestReportSaysWhoReads: an entry that names no platform, is spelt
+// otherwise than containerd normalises it or sits in a nested index gets
+// a line saying which runtimes read it for which platform; a plain one
+// does not.
+func TestReportSaysWhoReads(t *testing.T) {
+	t.Parallel()
+	rep := &Report{Image: "r.example/app:v1", Repository: "r.example/app", Digest: "sha256:1111", Platforms: []PlatformReport{
+		{Platform: "linux/amd64", Digest: "sha256:2222", SelectedBy: []string{"containerd linux/amd64", "go-containerregistry linux/amd64"}},
+		{Platform: "linux/x86_64", Digest: "sha256:3333", SelectedBy: []string{"containerd linux/amd64", "go-containerregistry linux/x86_64"}, Through: "sha256:4444", unusual: true},
+	}}
+	var out strings.Builder
+	if err := rep.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if strings.Count(got, "read by") != 1 || !regexp.MustCompile(`read by +containerd linux/amd64, go-containerregistry linux/x86_64`).MatchString(got) || !strings.Contains(got, "nested index sha256:4444") {
+		t.Errorf("report:\n%s\nwant one read-by line, for the x86_64 entry, and its nested index", got)
 	}
 }

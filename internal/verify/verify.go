@@ -33,17 +33,21 @@ type Options struct {
 	// URI: "owner/repo" (meaning https://github.com/owner/repo) or a full URL.
 	// Empty: not checked.
 	Repository string
-	// Workflow, when set, must equal the certificate's Build Signer URI
-	// without its "@ref": a full URL, "owner/repo/.github/workflows/f.yml",
-	// or — with Repository — ".github/workflows/f.yml" or "f.yml". Empty: not
-	// checked.
+	// Workflow, when set, is the workflow that must have signed: a full URL,
+	// "owner/repo/.github/workflows/f.yml", or — with Repository —
+	// ".github/workflows/f.yml" or "f.yml"; an "@ref" after it must be a ref
+	// (refs/…) and is not compared. The certificate's Build Signer URI must
+	// be it, "@" and a ref (refs/…). Empty: not checked.
 	Workflow string
 	// SubjectPath is a local image archive to compare, field by field, with
 	// the verified predicates. Empty: no comparison.
 	SubjectPath string
 	// Platform, for an image that is an index, is the one platform
-	// ("os/architecture[/variant]") whose attestation is required. Empty:
-	// every platform's.
+	// ("os/architecture[/variant]") whose attestations are required: those
+	// of the entries containerd and go-containerregistry read for it,
+	// compared as each compares platforms (containerd normalised,
+	// go-containerregistry as spelt and normalised). Empty: those of every
+	// entry a runtime reads for some platform.
 	Platform string
 }
 
@@ -118,12 +122,13 @@ func verifyWith(ctx context.Context, reg source, image ref.Reference, opts Optio
 		Ignored:      []Ignored{},
 		SubjectPath:  opts.SubjectPath,
 	}
-	plats, err := platforms(raw, subject, opts.Platform)
+	plats, err := platforms(ctx, reg, repository, raw, subject, opts.Platform)
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: %w", image, err)
 	}
 	for _, pl := range plats {
-		rep.Platforms = append(rep.Platforms, PlatformReport{Platform: pl.platform.String(), Digest: pl.desc.Digest.String()})
+		rep.Platforms = append(rep.Platforms, PlatformReport{Platform: pl.platform.String(), Digest: pl.desc.Digest.String(),
+			SelectedBy: pl.by, Through: pl.through, unusual: pl.unusual})
 	}
 	var local *localArchive
 	if opts.SubjectPath != "" {
