@@ -101,6 +101,39 @@ func TestSameLayersRecompressed(t *testing.T) {
 		if err != nil || got.Read != len(img.Layers) || got.Bytes == 0 {
 			t.Errorf("%s: SameLayers() = %+v, %v; want every layer read and bound\n%s", ref, got, err, raw)
 		}
+		if s, err := c.Resolve(context.Background(), testenv.Ref(t, ref), img); err != nil || s.Layers.Read != len(img.Layers) {
+			t.Errorf("%s: Resolve() = %+v, %v; want it bound, every layer read", ref, s, err)
+		}
+	}
+}
+
+// TestResolveIndexRecompressed: a multi-platform index copied by skopeo
+// with every layer re-compressed (zstd) binds whole to the archive it was
+// copied from: each entry's layers decompress to the archive's diffIDs.
+func TestResolveIndexRecompressed(t *testing.T) {
+	t.Parallel()
+	skopeo := testenv.RequireBin(t, "skopeo")
+	reg := testenv.StartGGCR(t)
+	c := newTestClient(t, Options{})
+	path, a := scanArchive(t, "oci-multiplatform.tar")
+	ref := reg.Host + "/recompressed/multi:v1"
+	out, err := exec.Command(skopeo, "copy", "--all", "--dest-tls-verify=false", "--dest-compress-format", "zstd", "--format", "oci",
+		"oci-archive:"+path, "docker://"+ref).CombinedOutput()
+	if err != nil {
+		t.Fatalf("skopeo copy --all: %v\n%s", err, out)
+	}
+	var imgs []*oci.Image
+	for i := range a.Images {
+		imgs = append(imgs, &a.Images[i])
+	}
+	ss, err := c.ResolveIndex(context.Background(), testenv.Ref(t, ref), imgs, nil)
+	if err != nil {
+		t.Fatalf("ResolveIndex(re-compressed index) = %v", err)
+	}
+	for i, s := range ss {
+		if s.Partial != nil || s.Descriptor.Digest == a.Images[i].ImageIndex.Digest || s.Image.Digest == a.Images[i].ManifestDigest || s.Layers.Read != len(a.Images[i].Layers) {
+			t.Errorf("subject %d = %+v, want the registry's own index and manifest, every layer read", i, s)
+		}
 	}
 }
 
