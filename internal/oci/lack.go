@@ -140,14 +140,11 @@ func (w *lackWalk) index(d digest.Digest, raw []byte, depth int) lacks {
 	if l, ok := w.indexes[k]; ok {
 		return l
 	}
-	var idx struct {
-		Manifests []ocispec.Descriptor `json:"manifests"`
-	}
 	l := self
-	if json.Unmarshal(raw, &idx) == nil {
+	if children, err := Children(raw); err == nil {
 		l = lacks{}
-		for _, c := range idx.Manifests {
-			l.add(w.entry(c, depth+1))
+		for _, c := range children {
+			l.add(w.entry(c.Descriptor, depth+1))
 		}
 	}
 	w.indexes[k] = l

@@ -148,6 +148,7 @@ func TestIndexLacks(t *testing.T) {
 	}
 
 	var chain []ocispec.Descriptor
+	var ambiguous ocispec.Descriptor
 	for _, tc := range []struct {
 		name  string
 		es    []ocitest.Entry
@@ -183,6 +184,16 @@ func TestIndexLacks(t *testing.T) {
 			d.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest"}
 			return append(old[:1], d)
 		}), 1, nil},
+		{"ambiguous nested index", relisted(t, es, func(old []ocispec.Descriptor, add func(string, []byte) ocispec.Descriptor) []ocispec.Descriptor {
+			// An attestation-annotated index (the image walk skips it)
+			// whose JSON has layers too: containerd refuses it, so a
+			// pusher cannot read it as the index its media type says.
+			raw, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": ocispec.MediaTypeImageIndex, "manifests": old[:1], "layers": []any{}})
+			d := add(ocispec.MediaTypeImageIndex, raw)
+			ambiguous = d
+			d.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest"}
+			return append(old[:1], d)
+		}), 1, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, idx := scanEntries(t, tc.es)
@@ -190,8 +201,11 @@ func TestIndexLacks(t *testing.T) {
 			for _, l := range idx.Lacks {
 				got = append(got, l.String())
 			}
-			if tc.name == "too deep" {
+			switch tc.name {
+			case "too deep":
 				tc.want = []string{"index " + chain[1].Digest.String()} // at depth 9
+			case "ambiguous nested index":
+				tc.want = []string{"index " + ambiguous.Digest.String()}
 			}
 			if idx.LackCount != tc.count || (strings.Join(got, "\n") != strings.Join(tc.want, "\n")) {
 				t.Errorf("Lacks = %d:\n%s\nwant %d:\n%s", idx.LackCount, strings.Join(got, "\n"), tc.count, strings.Join(tc.want, "\n"))

@@ -202,7 +202,13 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		if depth == 0 {
 			w.topIndex(&Index{Digest: d.Digest, Raw: raw, MediaType: mt})
 		}
-		return w.visitChildren(top, d, e.name, m.Manifests, depth)
+		children, err := Children(raw)
+		if err != nil {
+			// Its JSON reads as an image manifest too: containerd refuses it
+			// (validateMediaType), the others read the index.
+			return fail(w.t.path, e.name, "%w: %s: %w; %s", ErrAmbiguous, what, err, resave)
+		}
+		return w.visitChildren(top, d, e.name, children, depth)
 	case IsManifestMediaType(mt):
 		if m.Config == nil {
 			return fail(w.t.path, e.name, "%w: image manifest has no config", ErrBadManifest)
@@ -254,9 +260,10 @@ func (w *walker) read(d ocispec.Descriptor, what string) (*entry, []byte, *index
 // entry from) and records the image manifests found beneath them as under
 // d: each once, however many ways it is reached (an index may list a child
 // many times, at every level).
-func (w *walker) visitChildren(top, d ocispec.Descriptor, from string, children []ocispec.Descriptor, depth int) error {
+func (w *walker) visitChildren(top, d ocispec.Descriptor, from string, children []Child, depth int) error {
 	have := map[*foundManifest]bool{}
-	for _, c := range children {
+	for _, ch := range children {
+		c := ch.Descriptor
 		if err := w.visit(top, c, from, depth+1); err != nil {
 			return err
 		}

@@ -309,6 +309,26 @@ func ruleCases() []ruleCase {
 			wantErr: oci.ErrAmbiguous, wantInMsg: []string{"has no mediaType"},
 		},
 
+		{
+			name: "6 nested index whose JSON reads as an image manifest too",
+			archive: func(t *testing.T) []byte {
+				es := goodEntries(t, "oci-multiplatform.tar")
+				idx := indexOf(t, es)
+				top := idx["manifests"].([]any)[0].(map[string]any)
+				i := find(t, es, "blobs/sha256/"+strings.TrimPrefix(top["digest"].(string), "sha256:"))
+				var nested map[string]any
+				if err := json.Unmarshal(es[i].Body, &nested); err != nil {
+					t.Fatal(err)
+				}
+				nested["layers"] = []any{} // containerd's validateMediaType refuses an index with layers
+				b, _ := json.Marshal(nested)
+				es[i] = ocitest.Entry{Name: "blobs/sha256/" + sha(b).Encoded(), Body: b}
+				top["digest"], top["size"] = string(sha(b)), len(b)
+				return ocitest.Tar(setIndex(t, es, idx))
+			},
+			wantErr: oci.ErrAmbiguous, wantInMsg: []string{"also reads as an image manifest"},
+		},
+
 		// Class 5: layers that are no tar stream.
 		{
 			name: "5 gzip layer that decompresses to no tar",
