@@ -41,7 +41,7 @@ func (c *certProvider) GetCertificate(ctx context.Context, kp sgsign.Keypair, o 
 		*c.at = c.next
 		return c.cert, nil
 	}
-	*c.at = stage{"getting a signing certificate from Fulcio", "getting a signing certificate", c.url}
+	*c.at = stage{name: "getting a signing certificate from Fulcio", what: "getting a signing certificate", url: c.url}
 	cert, err := c.inner.GetCertificate(ctx, kp, o)
 	if err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc se
 	// the first (a *retry.Error names the one that failed).
 	first := assembling
 	if len(svc.TSA) > 0 {
-		first = stage{"getting an RFC 3161 timestamp from the timestamp authority", "getting an RFC 3161 timestamp", svc.TSA[0]}
+		first = stage{name: "getting an RFC 3161 timestamp from the timestamp authority", what: "getting an RFC 3161 timestamp", url: svc.TSA[0]}
 	}
 	opts := sgsign.BundleOptions{Context: ctx}
 	if fulcio != nil {
@@ -193,25 +193,16 @@ func expectedIdentity(c tokenClaims) (Policy, error) {
 }
 
 // signWithKey signs with a long-lived or ephemeral key: no certificate, a
-// public-key hint. The custom instance's Rekor and TSA are used when given.
+// public-key hint. The custom instance's Rekor logs and timestamp
+// authorities are used when it has any.
 func signWithKey(ctx context.Context, statement []byte, opts Options) (*Result, error) {
 	kp, err := loadKeypair(opts.SigningKey)
 	if err != nil {
 		return nil, err
 	}
-	var svc services
-	var tm root.TrustedMaterial
-	instance := "key"
-	if opts.Instance == InstanceCustom && (opts.RekorURL != "" || opts.TSAURL != "") {
-		tr, _, err := instanceRoot(ctx, opts.trust(InstanceCustom), "", false)
-		if err != nil {
-			return nil, err
-		}
-		tm = tr
-		if svc, err = customServices(Options{RekorURL: opts.RekorURL, RekorVersion: opts.RekorVersion, TSAURL: opts.TSAURL}, nil, opts.now()); err != nil {
-			return nil, err
-		}
-		instance = InstanceCustom
+	svc, tm, instance, err := keyServices(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
 	pb, err := bundleWith(ctx, statement, kp, svc, nil, "", opts.remotes(ctx))
 	if err != nil {
@@ -226,4 +217,31 @@ func signWithKey(ctx context.Context, statement []byte, opts Options) (*Result, 
 		return nil, fmt.Errorf("encoding the public key: %w", err)
 	}
 	return res, nil
+}
+
+// keyServices are the services a key signs with, the trusted material its
+// bundle is verified against and the instance it is signed with: the
+// custom instance's logs and timestamp authorities (from its URL options or
+// its signing config; never its Fulcio) and its trusted root, or nothing
+// ("key").
+func keyServices(ctx context.Context, opts Options) (services, root.TrustedMaterial, string, error) {
+	if opts.Instance != InstanceCustom {
+		return services{}, nil, "key", nil
+	}
+	sc, err := customSigningConfig(opts)
+	if err != nil {
+		return services{}, nil, "", err
+	}
+	svc, err := customServices(opts, sc, opts.now())
+	if err != nil {
+		return services{}, nil, "", err
+	}
+	if svc.Fulcio = ""; len(svc.Rekor) == 0 && len(svc.TSA) == 0 {
+		return services{}, nil, "key", nil
+	}
+	tr, _, err := instanceRoot(ctx, opts.trust(InstanceCustom), false)
+	if err != nil {
+		return services{}, nil, "", err
+	}
+	return svc, tr, InstanceCustom, nil
 }

@@ -42,14 +42,19 @@ type Options struct {
 	Instance string
 
 	// FulcioURL, RekorURL and TSAURL are the custom instance's services
-	// (base URLs; a TSA URL without a path gets /api/v1/timestamp). Rekor and
-	// TSA are each optional, but a keyless bundle needs at least one of them.
+	// (base URLs; a TSA URL without a path gets /api/v1/timestamp). RekorURL
+	// is a Rekor v2 log (rekor-tiles), which needs the TSA for a signed
+	// time; a Rekor v1 log is named in a signing config.
 	FulcioURL, RekorURL, TSAURL string
-	// RekorVersion is the custom Rekor's major API version: 1 or 2 (default 2,
-	// rekor-tiles).
-	RekorVersion uint32
-	// SigningConfigPath is a custom instance's signing_config.json (v0.2);
-	// its services are used where the URL fields are empty.
+	// SigningConfigPath is a custom instance's signing config instead of
+	// the URL fields (never with them): the standard SigningConfig
+	// (application/vnd.dev.sigstore.signingconfig.v0.2+json, what `cosign
+	// signing-config create` writes and cosign's --signing-config reads).
+	// It chooses the Fulcio, the Rekor logs — v1 or v2 by their
+	// majorApiVersion — and the timestamp authorities as sigstore-go's
+	// service selection does; a Rekor v1 log without a timestamp authority
+	// is a complete instance (the log's integrated time is the signed time).
+	// Every URL in it must be https, or plain http to a loopback host.
 	SigningConfigPath string
 	// TrustedRootPath is a trusted_root.json. Required for custom; for the
 	// other instances it replaces the root fetched from TUF (air-gapped
@@ -62,8 +67,9 @@ type Options struct {
 	// SigningKey is "" for keyless signing, "ephemeral" or the path of a PEM
 	// ECDSA private key (PKCS#8 or SEC 1) for key signing. Key-signed bundles
 	// carry a public-key hint, not a certificate: they are not keyless. Key
-	// signing contacts no service unless Instance is custom with a RekorURL
-	// and/or TSAURL (and then TrustedRootPath); other instances are ignored.
+	// signing contacts no service unless Instance is custom with a Rekor
+	// and/or a TSA (URLs or signing config; then TrustedRootPath too); other
+	// instances are ignored.
 	SigningKey string
 
 	// IdentityToken is an explicit OIDC token (the caller was given one).
