@@ -120,11 +120,21 @@ type Result struct {
 	KeyHint string
 	// PublicKeyPEM is the signing public key (key signing only).
 	PublicKeyPEM string
-	// LogIndex is the transparency log index, -1 without a log entry.
+	// LogIndex is the transparency log index, -1 without a log entry (the
+	// bundle has one exactly when LogIndex >= 0).
 	LogIndex int64
 	// Timestamps are the verified RFC 3161 timestamps and log integrated
-	// times.
+	// times: SignedTimestamps and LogTimes, in the order sigstore-go
+	// verified them.
 	Timestamps []time.Time
+	// SignedTimestamps are the bundle's RFC 3161 timestamps, from timestamp
+	// authorities. A verifier told to rely on them (cosign
+	// --use-signed-timestamps) refuses a bundle without one.
+	SignedTimestamps []time.Time
+	// LogTimes are the integrated times of the bundle's Rekor v1 entries,
+	// vouched for by their signed entry timestamps (Rekor v2 entries carry
+	// none): the signed time of a bundle without RFC 3161 timestamps.
+	LogTimes []time.Time
 }
 
 func (o Options) getenv(k string) string {

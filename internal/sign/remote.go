@@ -145,22 +145,35 @@ func (r remotes) tsa(u string) *sgsign.TimestampAuthority {
 // rekor is sigstore-go's Rekor with clients of ours over the transport
 // (rekor.go): sigstore-go v1.3.0 would build a Rekor v2 client that never
 // retries and ignores any transport, and a Rekor v1 client with
-// go-retryablehttp's retries.
-func (r remotes) rekor(s rekorService) (sgsign.Transparency, error) {
-	c := &http.Client{Transport: r.transport(serviceRekor), Timeout: libraryTimeout(r.p)}
+// go-retryablehttp's retries. The lastAnswer it returns keeps the log's
+// message of its last error answer.
+func (r remotes) rekor(s rekorService) (sgsign.Transparency, *lastAnswer, error) {
+	said := &lastAnswer{next: r.base}
 	o := &sgsign.RekorOptions{BaseURL: s.URL, Version: s.Version, Retries: 0, Timeout: libraryTimeout(r.p)}
 	if s.Version == 2 {
+		c := &http.Client{Transport: retrying(r.ctx, said, r.p, serviceRekor), Timeout: libraryTimeout(r.p)}
 		v2, err := newRekorV2(s.URL, c)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		o.ClientV2 = v2
-	} else {
-		v1, err := newRekorV1(s.URL, c)
-		if err != nil {
-			return nil, err
-		}
-		o.Client = v1
+		return sgsign.NewRekor(o), said, nil
 	}
-	return sgsign.NewRekor(o), nil
+	v1, err := r.rekorV1Client(s.URL, said)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.Client = v1
+	return sgsign.NewRekor(o), said, nil
+}
+
+// rekorV1Client is the Rekor v1 client of rekor: its writes under the policy,
+// its fetches of the entry a 409 names asking again while the log answers
+// 404 (untilIntegrated), both over said.
+func (r remotes) rekorV1Client(url string, said *lastAnswer) (*rekorV1, error) {
+	write := &http.Client{Transport: retrying(r.ctx, said, r.p, serviceRekor), Timeout: libraryTimeout(r.p)}
+	fetch := &http.Client{Timeout: libraryTimeout(r.p), Transport: &bound{ctx: r.ctx, next: &retry.Transport{
+		Base: said, Policy: r.p, Service: serviceRekor, FailOnStatus: true, Decide: untilIntegrated(r.p),
+	}}}
+	return newRekorV1(url, write, fetch, libraryTimeout(r.p))
 }
