@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,7 +98,8 @@ func TestRekorV1Retries(t *testing.T) {
 		srv := httptest.NewServer(f)
 		t.Cleanup(srv.Close)
 		rem := remotes{ctx: context.Background(), p: policy(0, 2)}
-		c, err := newRekorV1(srv.URL, &http.Client{Transport: rem.transport(serviceRekor)})
+		hc := &http.Client{Transport: rem.transport(serviceRekor)}
+		c, err := newRekorV1(srv.URL, hc, hc, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,5 +164,52 @@ func TestCancelStopsFulcioAndTSA(t *testing.T) {
 				t.Errorf("error %v does not say the run was cancelled", err)
 			}
 		})
+	}
+}
+
+// TestRekorV1FetchesUntilIntegrated: the entry a 409 names is fetched again
+// while Rekor answers 404 for it (queued, not yet integrated), within one
+// request's budget; a 404 to the end is errLogNotIntegrated.
+func TestRekorV1FetchesUntilIntegrated(t *testing.T) {
+	t.Parallel()
+	found := func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"abc":{"body":"e30=","integratedTime":1,"logID":"00","logIndex":7}}`))
+	}
+	fetch := func(notFound int) (*entries.GetLogEntryByUUIDOK, []string, error) {
+		var mu sync.Mutex
+		var got []string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			got = append(got, r.Method+" "+r.URL.Path)
+			n := len(got)
+			mu.Unlock()
+			if notFound < 0 || n <= notFound {
+				http.Error(w, `{"code":404,"message":"not found"}`, http.StatusNotFound)
+				return
+			}
+			found(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		rem := remotes{ctx: context.Background(), p: retry.Policy{Timeout: time.Second, Budget: 3 * time.Second}}
+		c, err := rem.rekorV1Client(srv.URL, &lastAnswer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		params := entries.NewGetLogEntryByUUIDParamsWithContext(context.Background())
+		params.SetEntryUUID("abc")
+		resp, err := c.GetLogEntryByUUID(params)
+		mu.Lock()
+		defer mu.Unlock()
+		return resp, got, err
+	}
+
+	resp, got, err := fetch(2)
+	if err != nil || len(got) != 3 || resp.Payload["abc"].LogIndex == nil {
+		t.Errorf("GetLogEntryByUUID() = %v after %q; want the entry after two 404s", err, got)
+	}
+	_, got, err = fetch(-1)
+	if !errors.Is(err, errLogNotIntegrated) || len(got) < 3 || !strings.Contains(err.Error(), "still 404") {
+		t.Errorf("GetLogEntryByUUID(404 forever) = %v after %d requests, want errLogNotIntegrated after several", err, len(got))
 	}
 }

@@ -121,7 +121,7 @@ func TestSignSurvivesBlips(t *testing.T) {
 				if res.LogIndex < 0 || len(res.Timestamps) != 1 {
 					t.Errorf("Sign() = log index %d, %d timestamps; want an entry and a timestamp", res.LogIndex, len(res.Timestamps))
 				}
-				if out, err := cosignVerify(t, p.s, res.Bundle, digest, id...); err != nil {
+				if out, err := cosignVerify(t, p.s, res.Bundle, digest, append(id, cosignFlags(res)...)...); err != nil {
 					t.Fatalf("cosign verify-blob-attestation = %v\n%s", err, out)
 				}
 			})
@@ -253,7 +253,7 @@ func TestSignRekorV2LostAnswer(t *testing.T) {
 		t.Errorf("Fulcio saw %d requests, want 1 (the certificate is reused)", fulcio)
 	}
 	id := []string{"--certificate-identity", p.s.Identity(), "--certificate-oidc-issuer", p.s.IssuerURL}
-	if out, err := cosignVerify(t, p.s, res.Bundle, digest, id...); err != nil {
+	if out, err := cosignVerify(t, p.s, res.Bundle, digest, append(id, cosignFlags(res)...)...); err != nil {
 		t.Fatalf("cosign verify-blob-attestation = %v\n%s", err, out)
 	}
 }

@@ -90,7 +90,7 @@ func TrustedMaterial(ctx context.Context, opts TrustOptions) (root.TrustedMateri
 	default:
 		return nil, optionError("Instance", "%q is not one of public-good, github, custom", opts.Instance)
 	}
-	tr, _, err := instanceRoot(ctx, opts, "", false)
+	tr, _, err := instanceRoot(ctx, opts, false)
 	if err != nil {
 		return nil, err
 	}
@@ -132,24 +132,18 @@ func TrustedMaterialFrom(ctx context.Context, opts TrustOptions) (root.TrustedMa
 	return tr, fmt.Sprintf("TUF cache at %s (offline: %v)", o.CachePath, err), nil
 }
 
-// instanceRoot loads the trusted root and, when wanted and available, the
-// signing config of an instance (the one at signingConfigPath, for custom).
-func instanceRoot(ctx context.Context, opts TrustOptions, signingConfigPath string, wantSigningConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
+// instanceRoot loads the trusted root of an instance and, when wanted, its
+// signing config from TUF (public-good's; a custom instance's is
+// customSigningConfig).
+func instanceRoot(ctx context.Context, opts TrustOptions, wantSigningConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
 	instance := opts.instance()
-	var sc *root.SigningConfig
-	if instance == InstanceCustom && signingConfigPath != "" && wantSigningConfig {
-		var err error
-		if sc, err = root.NewSigningConfigFromPath(signingConfigPath); err != nil {
-			return nil, nil, fmt.Errorf("%w: reading signing config %s: %w", ErrOptions, signingConfigPath, err)
-		}
-	}
 	if opts.TrustedRootPath != "" {
 		tr, err := root.NewTrustedRootFromPath(opts.TrustedRootPath)
 		if err != nil {
 			return nil, nil, optionError("TrustedRootPath", "reading %s (a trusted_root.json, e.g. from `cosign trusted-root create`): %v", opts.TrustedRootPath, err)
 		}
 		if instance != InstancePublicGood || !wantSigningConfig {
-			return tr, sc, nil
+			return tr, nil, nil
 		}
 		// public-good with an explicit root still needs the signing config.
 		_, sc, err := tufRoot(ctx, opts, true)

@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -74,6 +75,9 @@ type FaultEvent struct {
 	Path     string
 	Injected FaultKind // 0 when forwarded
 	IfMatch  string    // the request's If-Match header
+	// Status is the status the proxy answered (the remote's, when
+	// forwarded); 0 while unanswered, or when the connection was reset.
+	Status int
 }
 
 // FaultProxy is a real HTTP reverse proxy in front of a real registry that
@@ -99,8 +103,10 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 	hung := make(chan struct{}) // closed at cleanup: hanging handlers return
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ErrorLog = nil
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f := p.match(r)
+	ts := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		f, event := p.match(r)
+		w := &statusRecorder{ResponseWriter: rw}
+		defer func() { p.answered(event, w.status) }()
 		if f == nil {
 			rp.ServeHTTP(w, r)
 			return
@@ -181,11 +187,10 @@ func resetMidRequest(w http.ResponseWriter, r *http.Request) {
 		n = 1
 	}
 	_, _ = io.CopyN(io.Discard, r.Body, n)
-	hj, ok := w.(http.Hijacker)
-	if !ok {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if errors.Is(err, http.ErrNotSupported) {
 		panic("testenv: response writer cannot be hijacked")
 	}
-	conn, _, err := hj.Hijack()
 	if err != nil {
 		return
 	}
@@ -227,7 +232,9 @@ func (p *FaultProxy) Injected(kind FaultKind) int {
 	return n
 }
 
-func (p *FaultProxy) match(r *http.Request) *Fault {
+// match records the request and returns the fault it gets (nil: none) and
+// the index of its event.
+func (p *FaultProxy) match(r *http.Request) (*Fault, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ev := FaultEvent{At: time.Now(), Method: r.Method, Path: r.URL.Path, IfMatch: r.Header.Get("If-Match")}
@@ -244,8 +251,39 @@ func (p *FaultProxy) match(r *http.Request) *Fault {
 		break
 	}
 	p.events = append(p.events, ev)
-	return hit
+	return hit, len(p.events) - 1
 }
+
+// answered records the status event i was answered with.
+func (p *FaultProxy) answered(i, status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events[i].Status = status
+}
+
+// statusRecorder is a ResponseWriter that remembers the status written.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController (ReverseProxy's flushes, the reset's
+// hijack) reach the connection's writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // String names a fault kind.
 func (k FaultKind) String() string {

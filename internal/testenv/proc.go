@@ -3,6 +3,8 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -53,10 +55,24 @@ func RequireBin(t testing.TB, name string) string {
 // the same one.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for range 100 {
+	p, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p[0]
+}
+
+// freePorts is FreePort for n ports, outside a test (the processes a test
+// binary's tests share).
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for try := 0; len(ports) < n; try++ {
+		if try == 100*n {
+			return nil, errors.New("finding a free port: the kernel keeps handing out ports already used")
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("finding a free port: %v", err)
+			return nil, fmt.Errorf("finding a free port: %w", err)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
@@ -65,11 +81,10 @@ func FreePort(t testing.TB) int {
 		handedOut[port] = true
 		handedOutMu.Unlock()
 		if !seen {
-			return port
+			ports = append(ports, port)
 		}
 	}
-	t.Fatal("finding a free port: the kernel keeps handing out ports already used")
-	return 0
+	return ports, nil
 }
 
 // handedOut are the ports FreePort returned.
@@ -120,6 +135,24 @@ func (l *lockedBuffer) String() string {
 // process group, when the test ends. On test failure its output is logged.
 func Start(t testing.TB, dir, name string, args ...string) *Proc {
 	t.Helper()
+	p, err := spawn(dir, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", name, p.Output())
+		}
+	})
+	return p
+}
+
+// spawn runs name with args in dir (may be empty) in a process group of its
+// own, which the kernel kills when the test binary dies (dieWithParent).
+// Nothing else stops it: Start ties it to a test, the processes shared by
+// a test binary's tests (SharedRekorV1) live as long as the binary.
+func spawn(dir, name string, args ...string) (*Proc, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -127,40 +160,48 @@ func Start(t testing.TB, dir, name string, args ...string) *Proc {
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
+		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	done := make(chan struct{})
 	p := &Proc{Cmd: cmd, out: out, done: done}
 	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("output of %s:\n%s", name, out.String())
-		}
-	})
-	return p
+	return p, nil
+}
+
+// kill ends p's process group: SIGTERM, then SIGKILL after 5 s (Trillian's
+// servers linger on SIGTERM), and waits for p to exit. A stopped process
+// (SIGSTOP) is continued first, so that it can take the SIGTERM.
+func (p *Proc) kill() {
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGTERM)
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGCONT)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
 }
 
 // WaitHTTP polls url until it answers with any HTTP status, the process
 // exits, or the timeout passes.
 func WaitHTTP(t testing.TB, p *Proc, url string, timeout time.Duration) {
 	t.Helper()
+	if err := waitHTTP(p, url, timeout); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitHTTP(p *Proc, url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	c := &http.Client{Timeout: 2 * time.Second}
 	for time.Now().Before(deadline) {
 		if p != nil && p.Exited() {
-			t.Fatalf("%s exited before answering %s:\n%s", p.Cmd.Path, url, p.Output())
+			return fmt.Errorf("%s exited before answering %s:\n%s", p.Cmd.Path, url, p.Output())
 		}
 		resp, err := c.Get(url)
 		if err == nil {
 			resp.Body.Close()
-			return
+			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -168,7 +209,7 @@ func WaitHTTP(t testing.TB, p *Proc, url string, timeout time.Duration) {
 	if p != nil {
 		out = p.Output()
 	}
-	t.Fatalf("%s did not answer within %v:\n%s", url, timeout, out)
+	return fmt.Errorf("%s did not answer within %v:\n%s", url, timeout, out)
 }
 
 // Addr formats a loopback host:port.

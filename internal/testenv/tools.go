@@ -65,6 +65,17 @@ var GoTools = []GoTool{
 		Patch:  []Patch{{File: "pkg/server/prometheus.go", Old: `Addr:         ":2112",`, New: `Addr:         "127.0.0.1:0",`}}},
 	{Name: "fulcio", Package: "github.com/sigstore/fulcio", Version: "v1.8.8"},
 	{Name: "posix", Package: "github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix", Version: "v2.3.0"},
+	// Rekor v1 (rekor-server v1.5.3) on Trillian v1.7.3: the log public-good
+	// and most private instances still write to. rekor-server serves its
+	// metrics on the fixed :2112 as well (it ignores the error when the port
+	// is taken, and holds it from everyone else when not): the test build
+	// serves them on a free loopback port.
+	{Name: "rekor-server", Package: "github.com/sigstore/rekor/cmd/rekor-server", Version: "v1.5.3",
+		Module: "github.com/sigstore/rekor",
+		Patch:  []Patch{{File: "cmd/rekor-server/app/serve.go", Old: `Addr:         ":2112",`, New: `Addr:         "127.0.0.1:0",`}}},
+	{Name: "createtree", Package: "github.com/google/trillian/cmd/createtree", Version: "v1.7.3"},
+	{Name: "trillian_log_server", Package: "github.com/google/trillian/cmd/trillian_log_server", Version: "v1.7.3"},
+	{Name: "trillian_log_signer", Package: "github.com/google/trillian/cmd/trillian_log_signer", Version: "v1.7.3"},
 	{Name: "cosign", Package: "github.com/sigstore/cosign/v3/cmd/cosign", Version: "v3.1.3"},
 	{Name: "golangci-lint", Package: "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", Version: "v2.1.6"},
 	// Lints .github/workflows and README.md's workflows (.ci/lint-workflows).
@@ -78,6 +89,10 @@ var DebianTools = map[string]string{
 	"buildah":         "buildah",
 	"docker-registry": "docker-registry",
 	"openssl":         "openssl",
+	// Rekor v1's database (Trillian's storage and Rekor's search index).
+	"mariadbd":           "mariadb-server",
+	"mariadb-install-db": "mariadb-server",
+	"mariadb":            "mariadb-server",
 }
 
 // gobin is where `go install` puts binaries.
@@ -159,24 +174,17 @@ func Install(ctx context.Context, name string) (string, error) {
 
 // buildPatched builds t from a patched copy of its module's source.
 func buildPatched(ctx context.Context, t GoTool, bin string) error {
-	dl := exec.CommandContext(ctx, "go", "mod", "download", "-json", t.Module+"@"+t.Version)
-	dl.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=")
-	dl.Dir = os.TempDir() // outside any module
-	out, err := dl.Output()
+	dir, err := moduleDir(ctx, t.Module, t.Version)
 	if err != nil {
-		return fmt.Errorf("testenv: go mod download %s@%s: %w", t.Module, t.Version, err)
-	}
-	var m struct{ Dir string }
-	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
-		return fmt.Errorf("testenv: go mod download %s@%s: no source directory in %s", t.Module, t.Version, out)
+		return err
 	}
 	src, err := os.MkdirTemp("", "oci-attest-"+t.Name+"-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(src)
-	if err := os.CopyFS(src, os.DirFS(m.Dir)); err != nil {
-		return fmt.Errorf("testenv: copying %s: %w", m.Dir, err)
+	if err := os.CopyFS(src, os.DirFS(dir)); err != nil {
+		return fmt.Errorf("testenv: copying %s: %w", dir, err)
 	}
 	for _, p := range t.Patch {
 		f := filepath.Join(src, filepath.FromSlash(p.File))
@@ -200,6 +208,23 @@ func buildPatched(ctx context.Context, t GoTool, bin string) error {
 		return fmt.Errorf("testenv: building patched %s@%s: %w\n%s", t.Package, t.Version, err, out)
 	}
 	return nil
+}
+
+// moduleDir is the source directory of module@version in the module cache,
+// downloaded if missing (read-only: copy it before changing anything).
+func moduleDir(ctx context.Context, module, version string) (string, error) {
+	dl := exec.CommandContext(ctx, "go", "mod", "download", "-json", module+"@"+version)
+	dl.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=")
+	dl.Dir = os.TempDir() // outside any module
+	out, err := dl.Output()
+	if err != nil {
+		return "", fmt.Errorf("testenv: go mod download %s@%s: %w", module, version, err)
+	}
+	var m struct{ Dir string }
+	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
+		return "", fmt.Errorf("testenv: go mod download %s@%s: no source directory in %s", module, version, out)
+	}
+	return m.Dir, nil
 }
 
 func have(bin, stamp, version string) bool {
