@@ -23,12 +23,22 @@ var pipelineInput = map[string]string{
 
 // signInput maps sign.Options fields to the inputs that set them.
 var signInput = map[string]string{
-	"Instance":        "sigstore",
-	"FulcioURL":       "fulcio-url",
-	"RekorURL":        "rekor-url",
-	"TSAURL":          "tsa-url",
-	"TrustedRootPath": "trusted-root",
-	"SigningKey":      "signing-key",
+	"Instance":          "sigstore",
+	"FulcioURL":         "fulcio-url",
+	"RekorURL":          "rekor-url",
+	"TSAURL":            "tsa-url",
+	"SigningConfigPath": "signing-config",
+	"TrustedRootPath":   "trusted-root",
+	"SigningKey":        "signing-key",
+}
+
+// optionAdvice is a sign.OptionError as a usage error naming its input, and
+// the other input when two exclude each other.
+func optionAdvice(oe *sign.OptionError) error {
+	if oe.With != "" {
+		return badInput(signInput[oe.Field], "%s (%s or %s)", oe.Msg, signInput[oe.Field], signInput[oe.With])
+	}
+	return badInput(signInput[oe.Field], "%s", oe.Msg)
 }
 
 // loginAdvice is what to do about a registry's 401/403.
@@ -43,7 +53,7 @@ func (c *Config) advice(err error) error {
 	var oe *sign.OptionError
 	switch {
 	case errors.As(err, &oe):
-		return badInput(signInput[oe.Field], "%s", oe.Msg)
+		return optionAdvice(oe)
 	case errors.As(err, &fe):
 		return c.fieldAdvice(fe.Field, fe.Usage, err)
 	case errors.As(err, &se):

@@ -31,6 +31,7 @@ type Config struct {
 	FulcioURL             string
 	RekorURL              string
 	TSAURL                string
+	SigningConfig         string
 	TrustedRoot           string
 	SigningKey            string
 	IdentityToken         string
@@ -100,7 +101,7 @@ func readActionsConfig(getenv func(string) string) (*Config, error) {
 		{host: vals["runner-temp"], container: getenv("RUNNER_TEMP")},
 		{host: vals["workspace"], container: getenv("GITHUB_WORKSPACE")},
 	}
-	for _, p := range []*string{&c.BundlePath, &c.StatementPath, &c.TrustedRoot, &c.SigningKey} {
+	for _, p := range []*string{&c.BundlePath, &c.StatementPath, &c.TrustedRoot, &c.SigningConfig, &c.SigningKey} {
 		*p = c.paths.toContainer(*p)
 	}
 	// subject-path is a list: each path or pattern is translated.
@@ -201,6 +202,7 @@ func configFrom(v map[string]string) (*Config, error) {
 		FulcioURL:      v["fulcio-url"],
 		RekorURL:       v["rekor-url"],
 		TSAURL:         v["tsa-url"],
+		SigningConfig:  v["signing-config"],
 		TrustedRoot:    v["trusted-root"],
 		SigningKey:     v["signing-key"],
 		IdentityToken:  v["identity-token"],

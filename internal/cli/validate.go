@@ -184,7 +184,7 @@ func (c *Config) validateSigning() error {
 	err := sign.Check(c.signOptions(c.getenv))
 	var oe *sign.OptionError
 	if errors.As(err, &oe) {
-		return badInput(signInput[oe.Field], "%s", oe.Msg)
+		return optionAdvice(oe)
 	}
 	return err
 }
@@ -219,15 +219,16 @@ func (c *Config) validateOutputs() error {
 // environment through getenv (nil: an empty one).
 func (c *Config) signOptions(getenv func(string) string) sign.Options {
 	return sign.Options{
-		Instance:        c.Sigstore,
-		FulcioURL:       c.FulcioURL,
-		RekorURL:        c.RekorURL,
-		TSAURL:          c.TSAURL,
-		TrustedRootPath: c.TrustedRoot,
-		SigningKey:      c.SigningKey,
-		IdentityToken:   c.IdentityToken,
-		RequestTimeout:  c.RequestTimeout,
-		Getenv:          getenv,
+		Instance:          c.Sigstore,
+		FulcioURL:         c.FulcioURL,
+		RekorURL:          c.RekorURL,
+		TSAURL:            c.TSAURL,
+		SigningConfigPath: c.SigningConfig,
+		TrustedRootPath:   c.TrustedRoot,
+		SigningKey:        c.SigningKey,
+		IdentityToken:     c.IdentityToken,
+		RequestTimeout:    c.RequestTimeout,
+		Getenv:            getenv,
 	}
 }
 

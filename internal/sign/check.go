@@ -12,9 +12,12 @@ import (
 // OptionError is returned by Check — and by Sign and TrustedMaterial, which
 // apply the same rules — when the options cannot produce a bundle that
 // verifies. Field names the Options field at fault (e.g. "TSAURL"), so that
-// a caller can name the setting behind it. It matches ErrOptions.
+// a caller can name the setting behind it; With names the other field of
+// two that exclude each other (a URL field and SigningConfigPath), "" for
+// a fault of Field alone. It matches ErrOptions.
 type OptionError struct {
 	Field string
+	With  string
 	Msg   string
 }
 
@@ -99,7 +102,8 @@ func checkSources(opts Options) error {
 			return optionError(u.field, "%s is only used by the custom Sigstore instance (the instance is %s): choose the custom instance, or remove it", u.what, instanceName(opts.Instance))
 		}
 		if opts.SigningConfigPath != "" {
-			return optionError(u.field, "%s and a signing config were both given: the signing config chooses every service of the custom instance; give one or the other", u.what)
+			return &OptionError{Field: u.field, With: "SigningConfigPath",
+				Msg: u.what + " and a signing config were both given: the signing config chooses every service of the custom instance; give one or the other"}
 		}
 	}
 	if opts.SigningConfigPath != "" && opts.Instance != InstanceCustom {

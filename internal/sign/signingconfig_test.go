@@ -93,6 +93,9 @@ func TestCheckSigningConfig(t *testing.T) {
 			if !errors.As(err, &oe) || oe.Field != tc.field || !errors.Is(err, sign.ErrOptions) || !strings.Contains(oe.Msg, tc.words) {
 				t.Fatalf("Check() = %v, want an OptionError for %s saying %q", err, tc.field, tc.words)
 			}
+			if both := strings.Contains(tc.words, "both given"); both != (oe.With == "SigningConfigPath") || (!both && oe.With != "") {
+				t.Errorf("Check() = %+v; With names the other field exactly when two exclude each other", oe)
+			}
 		})
 	}
 }
