@@ -59,10 +59,11 @@ func cosignVerifyBlob(t *testing.T, bundle []byte, digest string, extra ...strin
 }
 
 // cosignFlags are the flags cosign needs for what res's bundle carries, the
-// rule the job summary's cosign command follows: --use-signed-timestamps
-// only when it has an RFC 3161 timestamp (cosign then requires one), and
-// --insecure-ignore-tlog only when it has no log entry (cosign otherwise
-// requires one).
+// rule the job summary's cosign command follows (internal/actions'
+// cosignFlags, whose printed commands internal/cli runs on real bundles):
+// --use-signed-timestamps only when it has an RFC 3161 timestamp (cosign
+// then requires one), and --insecure-ignore-tlog only when it has no log
+// entry (cosign otherwise requires one).
 func cosignFlags(res *sign.Result) []string {
 	var flags []string
 	if len(res.SignedTimestamps) > 0 {
