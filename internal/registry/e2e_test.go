@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +14,7 @@ import (
 // runTool runs an independent client and returns its stdout.
 func runTool(t testing.TB, bin string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := testenv.Command(bin, args...)
 	home := t.TempDir()
 	cmd.Env = append(os.Environ(), "HOME="+home, "DOCKER_CONFIG="+home, "REGCTL_CONFIG="+home+"/regctl.json")
 	var stdout, stderr bytes.Buffer
