@@ -73,6 +73,7 @@ func (t *table) docker(me *entry, opts ScanOptions) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.work.parsed(raw)
 	m, err := parseManifestJSON(raw, opts.maxTags())
 	if err != nil {
 		return nil, fail(t.path, "manifest.json", "%w", err)
@@ -124,6 +125,7 @@ func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, 
 	cfg, ok := t.configs[ce]
 	if !ok {
 		cfg = &imageConfig{}
+		t.work.parsed(craw)
 		if err := json.Unmarshal(craw, cfg); err != nil {
 			return nil, fail(t.path, me.Config, "%w: image config is not valid JSON: %v", ErrBadManifest, err)
 		}
