@@ -222,14 +222,16 @@ func TestSignServiceStaysDown(t *testing.T) {
 // TestSignRekorV2LostAnswer: Rekor v2 takes the entry but its answer comes
 // after request-timeout, so the POST is sent again and answered 409 (the
 // entry exists). Sign signs once more, which logs a different signature,
-// and the bundle verifies.
+// and the bundle verifies. request-timeout is 5 s and the answer 15 s late:
+// margins a loaded machine does not eat (Rekor's own wait for the entry to
+// be logged took over 1 s at a load of 30 on two cores).
 func TestSignRekorV2LostAnswer(t *testing.T) {
 	t.Parallel()
 	p := startProxied(t)
 	entries := regexp.MustCompile(`^/api/v2/log/entries$`)
-	p.rekor.Add(testenv.Fault{Kind: testenv.FaultSlow, Method: http.MethodPost, Path: entries, Times: 1, Delay: 3 * time.Second})
+	p.rekor.Add(testenv.Fault{Kind: testenv.FaultSlow, Method: http.MethodPost, Path: entries, Times: 1, Delay: 15 * time.Second})
 	opts := p.options()
-	opts.RequestTimeout = time.Second
+	opts.RequestTimeout = 5 * time.Second
 	st, digest := testStatement(t, "lost answer")
 	res, err := sign.Sign(context.Background(), st, opts)
 	if err != nil {
