@@ -155,6 +155,13 @@ func (c *Client) write(ctx context.Context, to ref.Reference, write func(name.Re
 		return err
 	}
 	if err := write(target, opts); err != nil {
+		var re *retry.Error
+		if errors.As(err, &re) {
+			// go-containerregistry wraps a remote's failure in url.Errors
+			// of its own and of net/http, each naming the URL again: the
+			// retry error names the remote once.
+			return re
+		}
 		return redactedError{err}
 	}
 	return nil
