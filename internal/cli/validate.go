@@ -26,9 +26,10 @@ func (c *Config) Validate() error {
 		c.validateArchive,
 		c.validateSubject,
 		c.validateRegistry,
-		c.validateSigning,
 		c.validateOutputs,
 		c.validateGitHub,
+		// Last: its token check is about the environment, not an input.
+		c.validateSigning,
 	} {
 		if err := check(); err != nil {
 			return err

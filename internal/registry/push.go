@@ -158,9 +158,10 @@ func (c *Client) write(ctx context.Context, to ref.Reference, write func(name.Re
 		var re *retry.Error
 		if errors.As(err, &re) {
 			// go-containerregistry wraps a remote's failure in url.Errors
-			// of its own and of net/http, each naming the URL again: the
-			// retry error names the remote once.
-			return re
+			// of its own and of net/http, each quoting the URL (with an
+			// upload's state in its query): the request is named once,
+			// without query, by the retry error's.
+			return fmt.Errorf("%s %s: %w", re.Method, re.URL, re)
 		}
 		return redactedError{err}
 	}

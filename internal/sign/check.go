@@ -43,6 +43,15 @@ func optionError(field, format string, args ...any) error {
 // Sign calls Check first, and verifies the bundle it made against exactly
 // what Check accepted.
 func Check(opts Options) error {
+	if err := checkOptions(opts); err != nil {
+		return err
+	}
+	// Last: a token is the environment's, and an option's error says more.
+	return checkTokenEndpoint(opts)
+}
+
+// checkOptions is Check but for the token source.
+func checkOptions(opts Options) error {
 	switch opts.Instance {
 	case "", InstanceAuto, InstancePublicGood, InstanceGitHub, InstanceCustom:
 	default:
@@ -72,9 +81,6 @@ func Check(opts Options) error {
 		}
 	}
 	keyless := opts.SigningKey == ""
-	if err := checkTokenEndpoint(opts); err != nil {
-		return err
-	}
 	if keyless && opts.Instance != InstanceCustom {
 		instance, err := resolveInstance(opts)
 		if err != nil {
