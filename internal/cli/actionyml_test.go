@@ -147,7 +147,7 @@ func TestWorkflowsUseRealInputs(t *testing.T) {
 		}
 		for _, job := range wf.Jobs {
 			for _, st := range job.Steps {
-				if st.Uses != "./" && !strings.HasPrefix(st.Uses, "org/oci-attest@") {
+				if st.Uses != "./" && !strings.HasPrefix(st.Uses, "oci-attest/oci-attest@") {
 					continue
 				}
 				uses++

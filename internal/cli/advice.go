@@ -3,8 +3,12 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"path"
+	"strings"
+	"syscall"
 
 	"github.com/oci-attest/oci-attest/internal/pipeline"
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/retry"
 	"github.com/oci-attest/oci-attest/internal/sign"
@@ -106,10 +110,33 @@ func (c *Config) stageAdvice(se *pipeline.StageError, err error) error {
 	if se.DefaultTag != "" {
 		err = fmt.Errorf("%w (subject-name defaulted to the archive's tag %s: set subject-name to the image's registry repository)", err, se.DefaultTag)
 	}
-	if se.Stage == pipeline.StagePush {
+	if name := c.dockerHubName(se.Target); name != "" {
+		err = fmt.Errorf("%w (subject-name %s names no registry, so it is Docker Hub's %s, as docker reads it: write your registry in the name, e.g. ghcr.io/ORG/%s)", err, name, se.Target.Repo(), path.Base(se.Target.Repository))
+	}
+	if se.Stage == pipeline.StagePush && errors.Is(err, registry.ErrIncomplete) {
 		return fmt.Errorf("input push-image: %w", err)
 	}
 	return err
+}
+
+// dockerHubName is the subject-name line that named target without a
+// registry ("app:1.0", "myorg/app"), which docker reads as Docker Hub's: ""
+// when target is not on Docker Hub or was named with its registry.
+func (c *Config) dockerHubName(target ref.Reference) string {
+	if target.Registry != ref.DockerHub {
+		return ""
+	}
+	names := splitLines(c.SubjectName)
+	for i, s := range c.subjects {
+		if i >= len(names) || s.Repo() != target.Repo() {
+			continue
+		}
+		first, _, ok := strings.Cut(names[i], "/")
+		if !ok || (!strings.ContainsAny(first, ".:") && first != "localhost") {
+			return names[i]
+		}
+	}
+	return ""
 }
 
 // remoteAdvice names the input behind a remote's silence or refusal: the
@@ -120,6 +147,8 @@ func remoteAdvice(err error) error {
 		return fmt.Errorf("%w: raise request-timeout if it is only slow", err)
 	case errors.Is(err, registry.ErrInsecure):
 		return fmt.Errorf("%w (set allow-insecure-registry: true to allow it)", err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w: check that it runs and that this machine can reach it", err)
 	}
 	return err
 }

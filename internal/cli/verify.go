@@ -48,7 +48,7 @@ type verifyFlags struct {
 // when none verifies, 5 when the archive differs, 2 for usage errors, 1 for
 // other failures.
 func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	image, f, err := parseVerifyFlags(args, stderr)
+	image, f, err := parseVerifyFlags(args, stdout)
 	if err == nil {
 		err = remoteAdvice(doVerify(ctx, image, f, getenv, stdout))
 	}
@@ -184,6 +184,8 @@ func verifyExit(err error) error {
 	switch {
 	case errors.Is(err, verify.ErrNoneFound):
 		return &exitCodeError{code: exitVerifyNoneFound, err: err}
+	case errors.Is(err, verify.ErrNoneVerified) && errors.Is(err, sign.ErrKeySigned):
+		return &exitCodeError{code: exitVerifyNoneVerified, err: fmt.Errorf("%w: verify key-signed bundles with --key and the signer's public key (written beside the bundle as <bundle>.pub), not --certificate-identity", err)}
 	case errors.Is(err, verify.ErrNoneVerified):
 		return &exitCodeError{code: exitVerifyNoneVerified, err: err}
 	case errors.Is(err, verify.ErrArchiveDiffers):

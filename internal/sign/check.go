@@ -32,9 +32,10 @@ func optionError(field, format string, args ...any) error {
 // signature that can be made and that verifies against the trusted root it
 // will be checked with: the instance is known; service URLs are http(s)
 // URLs, plain HTTP only to loopback (in the URL options, a signing
-// config, and the Actions token endpoint keyless signing would ask), and a
-// signing config or service URLs are only given for the custom instance,
-// never both; a keyless custom instance has a Fulcio, a trusted root and a
+// config, and the Actions token endpoint keyless signing would ask);
+// keyless signing has a token source (ErrNoToken otherwise); a signing
+// config or service URLs are only given for the custom instance, never
+// both; a keyless custom instance has a Fulcio, a trusted root and a
 // signed time (a timestamp authority, or a Rekor v1 log, whose integrated
 // time is one; a Rekor v2 entry carries none, and a RekorURL is Rekor v2);
 // the trusted root lists exactly the kinds of service used — a root that
@@ -46,6 +47,15 @@ func optionError(field, format string, args ...any) error {
 // Sign calls Check first, and verifies the bundle it made against exactly
 // what Check accepted.
 func Check(opts Options) error {
+	if err := checkOptions(opts); err != nil {
+		return err
+	}
+	// Last: a token is the environment's, and an option's error says more.
+	return checkTokenEndpoint(opts)
+}
+
+// checkOptions is Check but for the token source.
+func checkOptions(opts Options) error {
 	switch opts.Instance {
 	case "", InstanceAuto, InstancePublicGood, InstanceGitHub, InstanceCustom:
 	default:
@@ -60,9 +70,6 @@ func Check(opts Options) error {
 		}
 	}
 	keyless := opts.SigningKey == ""
-	if err := checkTokenEndpoint(opts); err != nil {
-		return err
-	}
 	if keyless && opts.Instance != InstanceCustom {
 		instance, err := resolveInstance(opts)
 		if err != nil {
@@ -186,11 +193,18 @@ func checkRoot(opts Options, svc services, tr *root.TrustedRoot) error {
 	return nil
 }
 
-// checkTokenEndpoint holds the GitHub Actions token endpoint, when keyless
-// signing would ask it for a token, to tokenEndpoint's rules.
+// checkTokenEndpoint checks that keyless signing has a token source (an
+// explicit token, the GitHub Actions token endpoint, SIGSTORE_ID_TOKEN) —
+// ErrNoToken otherwise, found before any work — and holds the Actions token
+// endpoint, when keyless signing would ask it, to tokenEndpoint's rules.
 func checkTokenEndpoint(opts Options) error {
 	raw := opts.getenv("ACTIONS_ID_TOKEN_REQUEST_URL")
-	if opts.SigningKey != "" || strings.TrimSpace(opts.IdentityToken) != "" || raw == "" {
+	switch {
+	case opts.SigningKey != "" || strings.TrimSpace(opts.IdentityToken) != "":
+		return nil
+	case raw == "" && strings.TrimSpace(opts.getenv("SIGSTORE_ID_TOKEN")) == "":
+		return noToken(opts)
+	case raw == "":
 		return nil
 	}
 	_, err := tokenEndpoint(raw)

@@ -33,7 +33,8 @@ func TestCheckSigningConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	custom := func(path, root string) sign.Options {
-		return sign.Options{Instance: sign.InstanceCustom, SigningConfigPath: path, TrustedRootPath: root}
+		// A token: keyless signing has its source (Check's last rule).
+		return sign.Options{Instance: sign.InstanceCustom, SigningConfigPath: path, TrustedRootPath: root, IdentityToken: "e30.e30.sig"}
 	}
 	withKey := func(o sign.Options) sign.Options { o.SigningKey = sign.SigningKeyEphemeral; return o }
 	withURL := func(o sign.Options, field string) sign.Options {

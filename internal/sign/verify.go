@@ -116,7 +116,7 @@ func Verify(_ context.Context, bundleJSON []byte, tm root.TrustedMaterial, p Pol
 	if p.PublicKey != nil {
 		s, err = keySetup(b.GetVerificationMaterial(), p.PublicKey, tm)
 	} else {
-		s, err = keylessSetup(p, tm)
+		s, err = keylessSetup(b.GetVerificationMaterial(), p, tm)
 	}
 	if err != nil {
 		return nil, err
@@ -166,10 +166,14 @@ func keySetup(vm *protobundle.VerificationMaterial, pub crypto.PublicKey, tm roo
 	return s, nil
 }
 
-// keylessSetup is the setup for a keyless bundle: it must chain to tm,
-// carry what p.Instance requires (keylessRequirements), and its
-// certificate name p's identity and issuer.
-func keylessSetup(p Policy, tm root.TrustedMaterial) (verifierSetup, error) {
+// keylessSetup is the setup for a keyless bundle, whose verification
+// material is vm: it must carry a certificate chaining to tm, carry what
+// p.Instance requires (keylessRequirements), and its certificate name p's
+// identity and issuer. A key-signed bundle is ErrKeySigned.
+func keylessSetup(vm *protobundle.VerificationMaterial, p Policy, tm root.TrustedMaterial) (verifierSetup, error) {
+	if vm.GetPublicKey() != nil {
+		return verifierSetup{}, fmt.Errorf("%w: %w (public key hint %s), not keyless: verify it with the signer's public key", ErrVerify, ErrKeySigned, vm.GetPublicKey().GetHint())
+	}
 	if tm == nil {
 		return verifierSetup{}, &sentinelError{msg: "verifying a keyless bundle needs a trusted root", sentinel: ErrOptions}
 	}

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -37,7 +38,8 @@ const (
 	// the header without serving the referrers API.
 	FaultSubjectHeader
 	// FaultSlow forwards the request at once (the registry answers from
-	// its state at arrival) and holds the answer back for Delay: a slow
+	// its state at arrival, and finishes the request even if the client
+	// gives up meanwhile) and holds the answer back for Delay: a slow
 	// response, or a response delayed on the network.
 	FaultSlow
 	// FaultSwallow reads the request and answers 201 Created without
@@ -63,9 +65,14 @@ type Fault struct {
 	Kind       FaultKind
 	Times      int
 	RetryAfter string        // Fault429's Retry-After value; "1" when empty
-	Delay      time.Duration // FaultSlow's and FaultHold's delay
+	Delay      time.Duration // FaultSlow's delay
 	// Rewrite is FaultRewrite's change to the answer.
 	Rewrite func(h http.Header, body []byte) []byte
+	// Release ends FaultHold's hold when it is closed.
+	Release <-chan struct{}
+	// Then runs after the registry answered a request FaultHold or
+	// FaultIfMatch forwarded, before the answer is relayed.
+	Then func()
 }
 
 // FaultEvent records one request the proxy saw.
@@ -127,8 +134,11 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 			rp.ServeHTTP(w, r)
 		case FaultSlow:
 			rec := httptest.NewRecorder()
-			rp.ServeHTTP(rec, r)
-			time.Sleep(f.Delay)
+			rp.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+			select {
+			case <-time.After(f.Delay):
+			case <-hung:
+			}
 			for k, v := range rec.Header() {
 				w.Header()[k] = v
 			}
@@ -151,9 +161,9 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 		case FaultReset:
 			resetMidRequest(w, r)
 		case FaultIfMatch:
-			serveIfMatch(w, r, rp, u)
+			serveIfMatch(w, r, rp, u, f.Then)
 		case FaultHold:
-			serveHold(w, r, rp, f.Delay)
+			serveHold(w, r, rp, f.Release, hung, f.Then)
 		case FaultHang:
 			_, _ = io.Copy(io.Discard, r.Body)
 			select {

@@ -19,9 +19,7 @@ import (
 // Tool returns the path of the pinned Go tool name, installing it if missing.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	p, err := Install(ctx, name)
+	p, err := Install(context.Background(), name)
 	if err != nil {
 		t.Fatalf("installing %s: %v", name, err)
 	}
@@ -182,20 +180,25 @@ func (p *Proc) kill() {
 	}
 }
 
-// WaitHTTP polls url until it answers with any HTTP status, the process
-// exits, or the timeout passes.
-func WaitHTTP(t testing.TB, p *Proc, url string, timeout time.Duration) {
+// WaitHTTP polls url until it answers with any HTTP status, or fails the
+// test when process p exits first. It sets no deadline: a slow start on a
+// loaded machine is not a failure, and a process that never answers is
+// caught by go test's -timeout (every waitLog it says what it waits for).
+func WaitHTTP(t testing.TB, p *Proc, url string) {
 	t.Helper()
-	if err := waitHTTP(p, url, timeout); err != nil {
+	if err := waitHTTP(p, url, t.Logf); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func waitHTTP(p *Proc, url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
+// waitHTTP is WaitHTTP returning its failure, for processes started outside
+// a test (the shared Rekor v1 log); logf (nil: none) hears every waitLog
+// what it waits for.
+func waitHTTP(p *Proc, url string, logf func(string, ...any)) error {
 	c := &http.Client{Timeout: 2 * time.Second}
-	for time.Now().Before(deadline) {
-		if p != nil && p.Exited() {
+	next := time.Now().Add(waitLog)
+	for {
+		if p.Exited() {
 			return fmt.Errorf("%s exited before answering %s:\n%s", p.Cmd.Path, url, p.Output())
 		}
 		resp, err := c.Get(url)
@@ -203,13 +206,26 @@ func waitHTTP(p *Proc, url string, timeout time.Duration) error {
 			resp.Body.Close()
 			return nil
 		}
+		if logf != nil && time.Now().After(next) {
+			logf("still waiting for %s to answer %s: %v", p.Cmd.Path, url, err)
+			next = time.Now().Add(waitLog)
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	out := ""
-	if p != nil {
-		out = p.Output()
-	}
-	return fmt.Errorf("%s did not answer within %v:\n%s", url, timeout, out)
+}
+
+// waitLog is how often WaitHTTP says that it is still waiting.
+const waitLog = 30 * time.Second
+
+// Command is exec.Command for a tool a test runs to its end. It sets no
+// deadline (a hung tool is caught by go test's -timeout, which names the
+// test, rather than a deadline that a loaded machine can miss), and on Linux
+// the tool dies with the test binary, so a timed-out run leaks nothing.
+func Command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	dieWithParent(cmd.SysProcAttr)
+	return cmd
 }
 
 // Addr formats a loopback host:port.

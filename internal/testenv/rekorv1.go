@@ -157,7 +157,7 @@ func startRekorV1(bins rekorV1Bins, db *mariaDB, start starter) (*RekorV1, error
 		p   *Proc
 		url string
 	}{{r.LogServer, "http://" + serverHTTP + "/healthz"}, {r.Signer, "http://" + signerHTTP + "/healthz"}} {
-		if err := waitHTTP(w.p, w.url, time.Minute); err != nil {
+		if err := waitHTTP(w.p, w.url, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -224,7 +224,7 @@ func (r *RekorV1) frontend(start starter, extra ...string) (string, *Proc, error
 		return "", nil, err
 	}
 	url := "http://" + Addr(ports[0])
-	if err := waitHTTP(p, url+"/api/v1/log", time.Minute); err != nil {
+	if err := waitHTTP(p, url+"/api/v1/log", nil); err != nil {
 		return "", nil, err
 	}
 	return url, p, nil

@@ -2,8 +2,9 @@
 // (ARCHITECTURE.md, "Testing"): registries and the local Sigstore stack as processes on
 // loopback, a stand-in of GitHub's attestations API, and the independent
 // clients that read what we write. Every tool is
-// pinned; a missing one is installed with `go install pkg@version` (or, for
-// Debian packages, reported with the apt-get line to run).
+// pinned; a missing one is installed with `go install pkg@version` into the
+// project's own tool cache (ToolsDir), or, for Debian packages, reported
+// with the apt-get line to run.
 //
 // It is test-only code: nothing outside _test.go files and cmd/installtools
 // imports it.
@@ -13,7 +14,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -95,26 +95,26 @@ var DebianTools = map[string]string{
 	"mariadb":            "mariadb-server",
 }
 
-// gobin is where `go install` puts binaries.
-func gobin() string {
-	if b := os.Getenv("GOBIN"); b != "" {
-		return b
-	}
-	out, err := exec.Command("go", "env", "GOPATH").Output()
-	if err == nil {
-		if p := filepath.SplitList(string(trimNL(out))); len(p) > 0 && p[0] != "" {
-			return filepath.Join(p[0], "bin")
-		}
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, "go", "bin")
-}
+// ToolsEnv names the variable that overrides ToolsDir.
+const ToolsEnv = "OCI_ATTEST_TOOLS"
 
-func trimNL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
+// ToolsDir is where the pinned Go tools are installed: $OCI_ATTEST_TOOLS,
+// else oci-attest/tools/GOOS-GOARCH under the user's cache directory
+// (~/.cache on Linux), never $GOPATH/bin: the tools are the tests', and
+// about 400 MB (CONTRIBUTING.md, "Test tools").
+func ToolsDir() (string, error) { return toolsDir(os.Getenv, os.UserCacheDir) }
+
+// toolsDir is ToolsDir in the environment getenv reads, with cacheDir the
+// user's cache directory.
+func toolsDir(getenv func(string) string, cacheDir func() (string, error)) (string, error) {
+	if d := getenv(ToolsEnv); d != "" {
+		return filepath.Abs(d)
 	}
-	return b
+	cache, err := cacheDir()
+	if err != nil {
+		return "", fmt.Errorf("testenv: no cache directory for the test tools (set %s): %w", ToolsEnv, err)
+	}
+	return filepath.Join(cache, "oci-attest", "tools", runtime.GOOS+"-"+runtime.GOARCH), nil
 }
 
 // findGoTool returns the GoTool named name.
@@ -127,17 +127,20 @@ func findGoTool(name string) (GoTool, bool) {
 	return GoTool{}, false
 }
 
-// Install makes sure the pinned tool is in GOBIN and returns its path. It
-// installs with `go install` under a file lock so that parallel test
-// packages do not build the same tool twice. The binary in GOBIN is trusted
-// to be the pinned version: cmd/installtools writes a stamp file per tool and
-// Install rebuilds when the stamp names another version.
+// Install makes sure the pinned tool is in ToolsDir and returns its path.
+// It installs with `go install` under a file lock so that parallel test
+// packages do not build the same tool twice, and writes a stamp file with
+// the version beside the binary; a binary whose stamp is missing or names
+// another version is built again.
 func Install(ctx context.Context, name string) (string, error) {
 	t, ok := findGoTool(name)
 	if !ok {
 		return "", fmt.Errorf("testenv: unknown tool %q", name)
 	}
-	dir := gobin()
+	dir, err := ToolsDir()
+	if err != nil {
+		return "", err
+	}
 	bin := filepath.Join(dir, t.Name)
 	stamp := filepath.Join(dir, "."+t.Name+".oci-attest-version")
 	if have(bin, stamp, t.stampVersion()) {
@@ -227,16 +230,13 @@ func moduleDir(ctx context.Context, module, version string) (string, error) {
 	return m.Dir, nil
 }
 
+// have reports whether bin is there with a stamp naming version (the stamp
+// is written after the binary, so an interrupted install has none).
 func have(bin, stamp, version string) bool {
 	if _, err := os.Stat(bin); err != nil {
 		return false
 	}
 	v, err := os.ReadFile(stamp)
-	if errors.Is(err, os.ErrNotExist) {
-		// Installed by hand or by an older run: accept it, but only when the
-		// stamp is missing (a stamp with another version forces a rebuild).
-		return true
-	}
 	return err == nil && string(v) == version
 }
 
