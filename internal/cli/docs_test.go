@@ -203,3 +203,79 @@ func TestDocsInputs(t *testing.T) {
 		t.Errorf("%s is out of date with inputs.go and actions.OutputList (run go test ./internal/cli -run TestDocsInputs -update) (-want +got):\n%s", docsInputs, diff)
 	}
 }
+
+// TestREADMETables holds the README's short tables of inputs and outputs to
+// the inputs and outputs: every action input and output has a row, none
+// that is not one, and each input row gives the default action.yml
+// declares.
+func TestREADMETables(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := strings.Split(string(b), "\n")
+	var wantIn, wantOut []string
+	defaults := map[string]string{}
+	for _, in := range inputs {
+		if in.cliOnly {
+			continue
+		}
+		wantIn = append(wantIn, in.name)
+		switch {
+		case in.required:
+			defaults[in.name] = "required"
+		case in.actionDef != "":
+			defaults[in.name] = in.actionDef
+		case in.def == "":
+			defaults[in.name] = "''"
+		default:
+			defaults[in.name] = in.def
+		}
+	}
+	for _, o := range actions.OutputList {
+		wantOut = append(wantOut, o.Name)
+	}
+	gotIn, rowDefaults := readmeTable(t, readme, "## Inputs")
+	gotOut, _ := readmeTable(t, readme, "## Outputs")
+	if diff := cmp.Diff(wantIn, gotIn); diff != "" {
+		t.Errorf("README's inputs table (-inputs.go +README):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantOut, gotOut); diff != "" {
+		t.Errorf("README's outputs table (-actions.OutputList +README):\n%s", diff)
+	}
+	for name, got := range rowDefaults {
+		if want, ok := defaults[name]; ok && got != want {
+			t.Errorf("README's inputs table gives %s the default %q, action.yml %q", name, got, want)
+		}
+	}
+}
+
+var backticked = regexp.MustCompile("`([^`]+)`")
+
+// readmeTable reads the first table under heading: the names in backticks
+// of each row's first cell, and each name's second cell without its
+// backticks and parenthesised words ("(required)" is "required").
+func readmeTable(t *testing.T, readme []string, heading string) ([]string, map[string]string) {
+	t.Helper()
+	i := slices.Index(readme, heading)
+	if i < 0 {
+		t.Fatalf("README has no %q", heading)
+	}
+	for i < len(readme) && !strings.HasPrefix(readme[i], "|") {
+		i++
+	}
+	var names []string
+	second := map[string]string{}
+	for i += 2; i < len(readme) && strings.HasPrefix(readme[i], "|"); i++ {
+		cells := strings.Split(readme[i], "|")
+		if len(cells) < 4 {
+			t.Fatalf("README %s: a row without cells: %q", heading, readme[i])
+		}
+		def := strings.Trim(strings.TrimSpace(cells[2]), "`()")
+		for _, m := range backticked.FindAllStringSubmatch(cells[1], -1) {
+			names = append(names, m[1])
+			second[m[1]] = def
+		}
+	}
+	return names, second
+}
