@@ -1,7 +1,7 @@
 // Command pin-action-image makes a release's action.yml: it sets runs.image
 // to a prebuilt image pinned by digest, so that the action's users pull the
 // image the release workflow built and attested instead of building the
-// Dockerfile on every run (README, "Releasing").
+// Dockerfile on every run (RELEASING.md).
 //
 //	go run ./cmd/pin-action-image -image ghcr.io/oci-attest/oci-attest:v1.2.3@sha256:HEX action.yml
 //

@@ -46,7 +46,7 @@ func optionAdvice(oe *sign.OptionError) error {
 }
 
 // loginAdvice is what to do about a registry's 401/403.
-const loginAdvice = "log in to the registry (in the action: set DOCKER_CONFIG under runner.temp before docker/login-action, see the README's \"Logging in for the action\"), or for ghcr.io give the job packages: write so that github-token works"
+const loginAdvice = "log in to the registry (in the action: set DOCKER_CONFIG under runner.temp before docker/login-action, see docs/registries.md, \"Logging in for the action\"), or for ghcr.io give the job packages: write so that github-token works"
 
 // advice turns an error of the pipeline (or of a package below it) into one
 // that names the input to change and says what to do: the packages below

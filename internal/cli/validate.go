@@ -191,7 +191,7 @@ func (c *Config) validateSigning() error {
 	case errors.As(err, &oe):
 		return optionAdvice(oe)
 	case c.DryRun && (errors.Is(err, sign.ErrNoToken) || errors.Is(err, sign.ErrTokenRequest)):
-		return nil // the token is the environment's, and a dry run needs none (README "Dry run")
+		return nil // the token is the environment's, and a dry run needs none (docs/inputs.md, "dry-run")
 	case errors.Is(err, sign.ErrNoToken) && c.Actions:
 		return fmt.Errorf("%w: %w", errUsage, err)
 	case errors.Is(err, sign.ErrNoToken):

@@ -20,7 +20,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/verify"
 )
 
-// Exit codes of `oci-attest verify` (README "Verify").
+// Exit codes of `oci-attest verify` (docs/verify.md, "Exit codes").
 const (
 	exitVerifyNoneFound    = 3 // no oci attestation on the image
 	exitVerifyNoneVerified = 4 // attestations found, none verifies
@@ -179,7 +179,7 @@ func trustedMaterial(ctx context.Context, f *verifyFlags, getenv func(string) st
 	return from, nil
 }
 
-// verifyExit is the error of verify with its exit code (README "Verify").
+// verifyExit is the error of verify with its exit code (docs/verify.md, "Exit codes").
 func verifyExit(err error) error {
 	switch {
 	case errors.Is(err, verify.ErrNoneFound):

@@ -15,7 +15,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 )
 
-// ruleCase is an archive and the verdict the archive rules (README
+// ruleCase is an archive and the verdict the archive rules (docs/archives.md,
 // "Archive rules") give it: wantErr nil means accepted.
 type ruleCase struct {
 	name      string

@@ -21,7 +21,7 @@ import (
 // header names lexically and follow links by joining names. Both readings
 // agree only when no entry is written through a link, no entry replaces a
 // directory, and every hard link names an earlier regular file; add
-// refuses the rest (README "Archive rules"), so that the tree below is
+// refuses the rest (docs/archives.md, "Archive rules"), so that the tree below is
 // what every extractor builds, and resolve walks it as open(2) would.
 
 // node is one name of the tree: a directory (explicit or implied by the

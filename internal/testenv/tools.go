@@ -78,7 +78,7 @@ var GoTools = []GoTool{
 	{Name: "trillian_log_signer", Package: "github.com/google/trillian/cmd/trillian_log_signer", Version: "v1.7.3"},
 	{Name: "cosign", Package: "github.com/sigstore/cosign/v3/cmd/cosign", Version: "v3.1.3"},
 	{Name: "golangci-lint", Package: "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", Version: "v2.1.6"},
-	// Lints .github/workflows and README.md's workflows (.ci/lint-workflows).
+	// Lints .github/workflows and the workflows of README.md and docs/ (.ci/lint-workflows).
 	{Name: "actionlint", Package: "github.com/rhysd/actionlint/cmd/actionlint", Version: "v1.7.12"},
 }
 
