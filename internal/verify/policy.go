@@ -26,7 +26,7 @@ func newCertPolicy(repository, workflow string) (certPolicy, error) {
 	if workflow != "" {
 		w := workflow
 		if i := strings.Index(workflow, "@refs/"); i >= 0 {
-			w = workflow[:i] // the ref is not compared (README "Verify")
+			w = workflow[:i] // the ref is not compared (docs/verify.md "What it checks")
 		} else if strings.Contains(workflow, "@") {
 			return certPolicy{}, fmt.Errorf("workflow %q: what follows the workflow file's @ must be a ref (refs/heads/…, refs/tags/…), or leave @ out", workflow)
 		}
