@@ -3,13 +3,17 @@ package oci_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
@@ -88,5 +92,88 @@ func TestReview22ResolveWindowsHostsPick(t *testing.T) {
 	}
 	if !required {
 		t.Errorf("Resolve(windows/amd64) requires %v: not the ltsc2025 entry %s that a Windows Server 2025 node (containerd, platforms.Default()) pulls", got, ltsc2025.Digest)
+	}
+}
+
+// TestReview22ArchiveSkipsRunnableAnnotatedEntry: the archive reader must
+// not skip an index entry that runtimes select, and today it does.
+//
+// Issue 22 gives internal/oci one definition of what an index lists
+// (Children: KindAttestation is an entry of platform unknown/unknown AND
+// with the reference annotations, "the only entry no runtime selects") and
+// asks that the archive reader use it. The archive walker does not: its
+// skipDescriptor (layout.go) skips any descriptor with a
+// vnd.docker.reference.type (or io.containerd.manifest.subject)
+// annotation, whatever its platform, at every depth. Below, a buildx-style
+// OCI archive whose index lists U — a runnable linux/amd64 image annotated
+// as an attestation manifest — before A (linux/amd64). After `docker load`
+// / `ctr import` of this archive, containerd resolves the index with
+// images.Manifest(platforms.Only(linux/amd64)) (core/images/image.go: the
+// entries Only matches, sorted stably, the first walked; annotations never
+// looked at) and runs U. The scan reads only A, so attest signs a
+// predicate saying the archive's tag is image A while the image a loader
+// runs from it is U, which nobody attested. (Binding to a registry and
+// push-image refuse this index — Selectable sees U — but an archive-only
+// attestation, verified later with --subject-path, does not.)
+//
+// Fix: the walker skips exactly oci.KindAttestation (and containerd's
+// exported referrers where they are no platform entry: an entry with
+// io.containerd.manifest.subject and no runnable platform), or refuses an
+// index whose selectable entries (oci.Selectable over the archive) are not
+// all images the scan read.
+func TestReview22ArchiveSkipsRunnableAnnotatedEntry(t *testing.T) {
+	t.Parallel()
+	es, err := ocitest.Entries(ocitest.OCIMultiPlatform,
+		ocitest.Image{RepoTags: []string{"localhost:5000/app:v1"}, Layers: []ocitest.Layer{{Files: []ocitest.File{{Name: "a", Content: "attested"}}, Compression: oci.CompressionGzip}}},
+		ocitest.Image{Layers: []ocitest.Layer{{Files: []ocitest.File{{Name: "u", Content: "unattested"}}, Compression: oci.CompressionGzip}}, Architecture: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := testenv.Blobs{}
+	for _, e := range es {
+		if hex, ok := strings.CutPrefix(e.Name, "blobs/sha256/"); ok && hex != "" {
+			blobs[digest.NewDigestFromEncoded(digest.SHA256, hex)] = e.Body
+		}
+	}
+	var top ocispec.Index
+	ij := slices.IndexFunc(es, func(e ocitest.Entry) bool { return e.Name == "index.json" })
+	if err := json.Unmarshal(es[ij].Body, &top); err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(blobs[top.Manifests[0].Digest], &idx); err != nil {
+		t.Fatal(err)
+	}
+	// idx: A (amd64), A's attestation manifest, U (arm64). Disguise U as an
+	// attestation manifest of A, on linux/amd64, and list it first.
+	a, att, u := idx.Manifests[0], idx.Manifests[1], idx.Manifests[2]
+	u.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	u.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": a.Digest.String()}
+	idx.Manifests = []ocispec.Descriptor{u, a, att}
+	raw, _ := json.Marshal(idx)
+	d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(raw), Size: int64(len(raw)), Annotations: top.Manifests[0].Annotations}
+	blobs[d.Digest] = raw
+	es = append(es, ocitest.Entry{Name: "blobs/sha256/" + d.Digest.Encoded(), Body: raw})
+	top.Manifests = []ocispec.Descriptor{d}
+	es[ij].Body, _ = json.Marshal(top)
+
+	picked, err := testenv.ContainerdPick(context.Background(), blobs, d, ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	if err != nil || picked != u.Digest {
+		t.Fatalf("containerd reads %s, %v for linux/amd64; the test means it to read U %s", picked, err, u.Digest)
+	}
+	path := filepath.Join(t.TempDir(), "disguised.tar")
+	if err := os.WriteFile(path, ocitest.Tar(es), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	arch, err := oci.Scan(context.Background(), path, oci.ScanOptions{})
+	if err != nil {
+		return // refused: what the fix may do
+	}
+	if !slices.ContainsFunc(arch.Images, func(img oci.Image) bool { return img.ManifestDigest == u.Digest }) {
+		var got []string
+		for _, img := range arch.Images {
+			got = append(got, img.Platform.String()+" "+img.ManifestDigest.String())
+		}
+		t.Errorf("Scan reads the archive as %v and accepts it, but containerd, after loading it, runs U %s for linux/amd64 (an entry the scan skipped for its annotations)", got, u.Digest)
 	}
 }
