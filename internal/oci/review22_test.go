@@ -177,3 +177,49 @@ func TestReview22ArchiveSkipsRunnableAnnotatedEntry(t *testing.T) {
 		t.Errorf("Scan reads the archive as %v and accepts it, but containerd, after loading it, runs U %s for linux/amd64 (an entry the scan skipped for its annotations)", got, u.Digest)
 	}
 }
+
+// TestReview22NoPlatformConfigWithoutOSOnWindows: an entry without platform
+// whose config names no OS is what a Windows node runs when no entry names
+// its platform; Selectable must list it, and today it does not.
+//
+// containerd's images.Manifest reads an entry without platform only when
+// its config's platform matches (core/images/image.go Manifest →
+// ConfigPlatform), and ConfigPlatform returns platforms.Normalize of it,
+// whose normalizeOS maps an empty OS to runtime.GOOS
+// (containerd/platforms database.go normalizeOS): "windows" on a Windows
+// node, where platforms.Default() (defaults_windows.go) matches
+// windows/amd64 with any OS version when the entry names none. Below, L
+// (linux/amd64) is the only entry with a platform and N has none, its
+// config {"architecture":"amd64"}: a Windows node's filter keeps only N
+// (entries without platform are kept, L does not match), and N's config
+// reads as windows/amd64 there: it runs N. Selectable reads the empty OS
+// as linux on every host (selectable.go noPlatform: normalizeSpec;
+// resolvers.go onLinux) and asks no Windows host because no entry names
+// Windows, so N — which go-containerregistry (L first for linux/amd64) and
+// containerd on Linux (L) never read — is not selectable, and `verify`
+// succeeds with only L attested.
+//
+// Fix: read an empty OS in an entry-less config (and in an entry's
+// platform) as every OS a node may have — at least linux and windows — and
+// ask ContainerdWindows for windows/ARCH when an entry without platform has
+// a config without OS; or refuse such an index (ErrAmbiguousIndex).
+func TestReview22NoPlatformConfigWithoutOSOnWindows(t *testing.T) {
+	t.Parallel()
+	g := testenv.NewIndexGen(2202)
+	linux := ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	l := g.Image(&linux, false)
+	l.Platform = &linux
+	n := g.Image(&ocispec.Platform{Architecture: "amd64"}, false) // config: "os": ""
+	top := review22Index(g, l, n)
+	sel, err := oci.Selectable(context.Background(), g.Blobs[top.Digest], g.Blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(sel.Selectable, func(s oci.Selected) bool { return s.Descriptor.Digest == n.Digest }) {
+		var got []string
+		for _, s := range sel.Selectable {
+			got = append(got, s.Child.String())
+		}
+		t.Errorf("Selectable = %v: not N %s, which a Windows node's containerd runs (its config names no OS: windows there)", got, n.Digest)
+	}
+}
