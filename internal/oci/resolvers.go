@@ -42,12 +42,13 @@ func (t Target) String() string {
 	return s
 }
 
-// onLinux is p with an empty OS read as linux: containerd's matcher
-// normalises it to its host's OS (runtime.GOOS), and these images run on
-// Linux hosts, wherever oci-attest runs.
-func onLinux(p ocispec.Platform) ocispec.Platform {
+// onHost is p with an empty OS read as the host's, os: containerd's
+// matcher normalises it to runtime.GOOS (platforms.Normalize). The Linux
+// resolvers read it as linux wherever oci-attest runs; a Windows node
+// reads it as windows.
+func onHost(p ocispec.Platform, os string) ocispec.Platform {
 	if p.OS == "" {
-		p.OS = "linux"
+		p.OS = os
 	}
 	return p
 }
@@ -103,17 +104,24 @@ func (t *indexTree) containerdTargets() []Target {
 }
 
 // named is every platform an entry names, and the config platform of each
-// index's first entry without one.
+// index's first entry without one; a platform without OS, which each node
+// reads as its own, both as linux and as windows.
 func (t *indexTree) named() []ocispec.Platform {
 	var out []ocispec.Platform
+	add := func(p ocispec.Platform) {
+		if p.OS == "" {
+			out = append(out, onHost(p, "windows"))
+		}
+		out = append(out, p)
+	}
 	t.each(func(n *indexNode) {
 		for _, c := range n.children {
 			if c.Descriptor.Platform != nil {
-				out = append(out, *c.Descriptor.Platform)
+				add(*c.Descriptor.Platform)
 			}
 		}
 		if n.noPlatform != nil {
-			out = append(out, *n.noPlatform)
+			add(*n.noPlatform)
 		}
 	})
 	return out
@@ -121,24 +129,28 @@ func (t *indexTree) named() []ocispec.Platform {
 
 // windowsHosts are the Windows hosts that read the index differently: for
 // each Windows architecture named, every OS version named of an entry it
-// runs, none, and a version no entry's build matches (1.0.N, N the first
-// build unnamed).
+// runs, none (a host whose matcher takes every version), and a foreign
+// version that no entry's matches: 1.0.N, N the smallest build no entry
+// names as 1.0.N. Real Windows versions are 10.0.*, and a host's
+// major.minor must equal the entry's; below build 20348 containerd also
+// requires the same build (checkWindowsHostAndContainerCompat), so the
+// foreign host matches only the entries that name no version.
 func windowsHosts(named []ocispec.Platform) []ocispec.Platform {
 	type key struct{ arch, variant, version string }
 	archs, versions := map[key]bool{}, map[key]bool{}
+	taken := map[uint64]bool{}
 	for _, p := range named {
 		if p = normalizeSpec(p); p.OS == "windows" {
 			archs[key{p.Architecture, p.Variant, ""}] = true
 			versions[key{p.Architecture, p.Variant, p.OSVersion}] = true
-		}
-	}
-	foreign := 1
-	for v := range versions {
-		if s := strings.Split(v.version, "."); len(s) >= 3 && s[0] == "1" && s[1] == "0" {
-			if n, err := strconv.Atoi(s[2]); err == nil && n >= foreign {
-				foreign = n + 1
+			if b, ok := oneDotZeroBuild(p.OSVersion); ok {
+				taken[b] = true
 			}
 		}
+	}
+	foreign := uint64(1)
+	for taken[foreign] {
+		foreign++
 	}
 	var out []ocispec.Platform
 	for a := range archs {
@@ -146,7 +158,7 @@ func windowsHosts(named []ocispec.Platform) []ocispec.Platform {
 			return ocispec.Platform{OS: "windows", Architecture: a.arch, Variant: a.variant, OSVersion: version}
 		}
 		runs := platforms.Only(host(""))
-		out = append(out, host(""), host("1.0."+strconv.Itoa(foreign)))
+		out = append(out, host(""), host("1.0."+strconv.FormatUint(foreign, 10)))
 		for v := range versions {
 			if runs.Match(ocispec.Platform{OS: "windows", Architecture: v.arch, Variant: v.variant}) {
 				out = append(out, host(v.version))
@@ -154,6 +166,19 @@ func windowsHosts(named []ocispec.Platform) []ocispec.Platform {
 		}
 	}
 	return out
+}
+
+// oneDotZeroBuild is the build of a Windows OS version of major.minor 1.0
+// as containerd parses it (getWindowsOSVersion: the first three numbers).
+func oneDotZeroBuild(v string) (uint64, bool) {
+	s := strings.SplitN(v, ".", 4)
+	if len(s) < 3 {
+		return 0, false
+	}
+	major, err1 := strconv.ParseUint(s[0], 10, 8)
+	minor, err2 := strconv.ParseUint(s[1], 10, 8)
+	build, err3 := strconv.ParseUint(s[2], 10, 16)
+	return build, err1 == nil && err2 == nil && err3 == nil && major == 1 && minor == 0
 }
 
 // ggcrDefault is the platform go-containerregistry gives an entry without
@@ -219,7 +244,7 @@ func sortTargets(ts []Target) {
 // descends into the first only; an image manifest without a platform is
 // read only if its config's platform matches; any other media type fails.
 func (t *indexTree) containerd(tg Target) Pick {
-	return t.containerdWith(platforms.Only(tg.Platform), Pick{Resolver: Containerd, Target: tg})
+	return t.containerdWith(platforms.Only(tg.Platform), "linux", Pick{Resolver: Containerd, Target: tg})
 }
 
 // containerdWindows is containerd's pick on a Windows host of platform
@@ -228,7 +253,7 @@ func (t *indexTree) containerd(tg Target) Pick {
 // among the entries it matches (windowsMatchComparer.Less), where Only
 // keeps the index's order.
 func (t *indexTree) containerdWindows(tg Target) Pick {
-	return t.containerdWith(windowsDefault{platforms.NewMatcher(tg.Platform)}, Pick{Resolver: ContainerdWindows, Target: tg})
+	return t.containerdWith(windowsDefault{platforms.NewMatcher(tg.Platform)}, "windows", Pick{Resolver: ContainerdWindows, Target: tg})
 }
 
 // windowsDefault is platforms.Default() on a Windows host, which the
@@ -243,13 +268,14 @@ func (w windowsDefault) Less(p1, p2 ocispec.Platform) bool {
 	return m1 && !m2
 }
 
-// containerdWith is images.Manifest's walk with matcher m.
-func (t *indexTree) containerdWith(m platforms.MatchComparer, pick Pick) Pick {
+// containerdWith is images.Manifest's walk with matcher m on a host of OS
+// os.
+func (t *indexTree) containerdWith(m platforms.MatchComparer, os string, pick Pick) Pick {
 	n := t.top
 	for {
 		var descs []Child
 		for _, c := range n.children {
-			if c.Descriptor.Platform == nil || m.Match(onLinux(*c.Descriptor.Platform)) {
+			if c.Descriptor.Platform == nil || m.Match(onHost(*c.Descriptor.Platform, os)) {
 				descs = append(descs, c)
 			}
 		}
@@ -260,7 +286,7 @@ func (t *indexTree) containerdWith(m platforms.MatchComparer, pick Pick) Pick {
 			if descs[j].Descriptor.Platform == nil {
 				return true
 			}
-			return m.Less(onLinux(*descs[i].Descriptor.Platform), onLinux(*descs[j].Descriptor.Platform))
+			return m.Less(onHost(*descs[i].Descriptor.Platform, os), onHost(*descs[j].Descriptor.Platform, os))
 		})
 		if len(descs) == 0 {
 			return noPick(pick, "no entry matches")
@@ -276,8 +302,8 @@ func (t *indexTree) containerdWith(m platforms.MatchComparer, pick Pick) Pick {
 			return pick
 		case n.noPlatform == nil:
 			return noPick(pick, "the entry without platform cannot be read: "+n.noPlatErr)
-		case !m.Match(*n.noPlatform):
-			return noPick(pick, "the config of the entry without platform names "+platforms.Format(*n.noPlatform))
+		case !m.Match(onHost(*n.noPlatform, os)):
+			return noPick(pick, "the config of the entry without platform names "+platforms.Format(onHost(*n.noPlatform, os)))
 		default:
 			return pick
 		}

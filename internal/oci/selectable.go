@@ -146,11 +146,31 @@ func Selectable(ctx context.Context, raw []byte, f Fetcher) (*Selection, error) 
 // Resolve returns what containerd and go-containerregistry read from the
 // index for p (verify --platform): containerd's pick for p, and
 // go-containerregistry's for p as spelt and, when it differs, normalised.
+// For a Windows platform it adds what containerd on each Windows host of
+// p's architecture reads (platforms.Default: the highest OS version the
+// host runs; the hosts Selectable asks, windowsHosts): p names no OS
+// version, so every node of it counts.
 func (s *Selection) Resolve(p Platform) []Pick {
 	tg := Target{Platform: p.spec()}
 	picks := []Pick{s.tree.containerd(tg), s.tree.ggcr(tg)}
-	if n := (Target{Platform: normalizeSpec(p.spec())}); n.String() != tg.String() {
+	n := Target{Platform: normalizeSpec(p.spec())}
+	if n.String() != tg.String() {
 		picks = append(picks, s.tree.ggcr(n))
+	}
+	if n.Platform.OS != "windows" {
+		return picks
+	}
+	var hosts []Target
+	for _, h := range windowsHosts(s.tree.named()) {
+		if h.Architecture == n.Platform.Architecture && h.Variant == n.Platform.Variant {
+			hosts = append(hosts, Target{Platform: h})
+		}
+	}
+	sortTargets(hosts)
+	for i, h := range hosts {
+		if i == 0 || h.String() != hosts[i-1].String() {
+			picks = append(picks, s.tree.containerdWindows(h))
+		}
 	}
 	return picks
 }
@@ -192,8 +212,9 @@ type entryKey struct {
 type indexNode struct {
 	children []Child
 	// noPlatform is what containerd reads for the first entry without a
-	// platform, when that is an image manifest: its config's platform, or
-	// why it cannot.
+	// platform, when that is an image manifest: its config's platform,
+	// normalised but with an empty OS kept empty (each host reads it as its
+	// own, onHost), or why it cannot.
 	noPlatform *ocispec.Platform
 	noPlatErr  string
 }
@@ -304,7 +325,10 @@ func (l *loader) noPlatform(ctx context.Context, n *indexNode, d ocispec.Descrip
 		n.noPlatErr = "its config is not JSON"
 		return nil
 	}
-	p = normalizeSpec(p)
+	emptyOS := p.OS == ""
+	if p = normalizeSpec(p); emptyOS {
+		p.OS = ""
+	}
 	n.noPlatform = &p
 	return nil
 }
