@@ -123,6 +123,9 @@ func (t *table) walkIndex(opts ScanOptions, partial bool) ([]*foundManifest, err
 		}
 	}
 	t.emptyTops = w.empty
+	if err := w.checkSelectable(); err != nil {
+		return nil, err
+	}
 	return w.found, nil
 }
 
@@ -160,6 +163,11 @@ type walker struct {
 	// finds what each leads to that the archive lacks.
 	indexes map[digest.Digest]*Index
 	lacks   lackWalk
+	// order are the image indexes index.json names, in its order, and
+	// skipped those under which the walk skipped an entry
+	// (checkSelectable).
+	order   []*Index
+	skipped map[digest.Digest]bool
 }
 
 // visit walks the descriptor d, reached from the entry from at depth
@@ -172,6 +180,7 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		return fail(w.t.path, from, "%w: image indexes nested more than %d deep", ErrBadManifest, maxIndexDepth)
 	}
 	if skipDescriptor(d) {
+		w.skip(top, depth)
 		return nil // an attestation manifest (buildx), not an image
 	}
 	if w.seen[d.Digest] {
@@ -216,6 +225,7 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 			return fail(w.t.path, e.name, "%w: image manifest has no config", ErrBadManifest)
 		}
 		if ct := m.Config.MediaType; ct != ocispec.MediaTypeImageConfig && ct != MediaTypeDockerConfig {
+			w.skip(top, depth)
 			return nil // an artifact, not an image
 		}
 		fm := &foundManifest{
@@ -227,6 +237,7 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		w.under[d.Digest] = []*foundManifest{fm}
 		return nil
 	}
+	w.skip(top, depth)
 	return nil // another kind of blob (e.g. a signature); not an image
 }
 
@@ -238,6 +249,7 @@ func (w *walker) topIndex(idx *Index) {
 	}
 	w.lacks.lacking(idx)
 	w.indexes[idx.Digest] = idx
+	w.order = append(w.order, idx)
 }
 
 // read reads and parses the blob d names (what the walk calls it); an

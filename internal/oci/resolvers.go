@@ -273,6 +273,9 @@ func (w windowsDefault) Less(p1, p2 ocispec.Platform) bool {
 func (t *indexTree) containerdWith(m platforms.MatchComparer, os string, pick Pick) Pick {
 	n := t.top
 	for {
+		if n.absent {
+			return noPick(pick, "the nested index is not there")
+		}
 		var descs []Child
 		for _, c := range n.children {
 			if c.Descriptor.Platform == nil || m.Match(onHost(*c.Descriptor.Platform, os)) {
@@ -319,6 +322,9 @@ func (t *indexTree) ggcr(tg Target) Pick {
 	pick := Pick{Resolver: GoContainerregistry, Target: tg}
 	n := t.top
 	for {
+		if n.absent {
+			return noPick(pick, "the nested index is not there")
+		}
 		i := slices.IndexFunc(n.children, func(c Child) bool { return ggcrMatches(c, tg) })
 		if i < 0 {
 			return noPick(pick, "no entry matches")

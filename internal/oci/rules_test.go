@@ -8,11 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
+	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
 // ruleCase is an archive and the verdict the archive rules (docs/archives.md,
@@ -506,4 +511,117 @@ func nestedIndexArchive(t testing.TB) string {
 	child["annotations"] = top["annotations"]
 	idx["manifests"] = []any{child}
 	return writeTemp(t, "nested.tar", ocitest.Tar(setIndex(t, es, idx)))
+}
+
+// TestRuleRunnableAnnotatedEntryRefused: the archive reader must not skip
+// an index entry that runtimes select (review of issue 22: it did).
+//
+// Issue 22 gives internal/oci one definition of what an index lists
+// (Children: KindAttestation is an entry of platform unknown/unknown AND
+// with the reference annotations, "the only entry no runtime selects") and
+// asks that the archive reader use it. The archive walker did not: its
+// skipDescriptor (layout.go) skips any descriptor with a
+// vnd.docker.reference.type (or io.containerd.manifest.subject)
+// annotation, whatever its platform, at every depth. Below, a buildx-style
+// OCI archive whose index lists U — a runnable linux/amd64 image annotated
+// as an attestation manifest — before A (linux/amd64). After `docker load`
+// / `ctr import` of this archive, containerd resolves the index with
+// images.Manifest(platforms.Only(linux/amd64)) (core/images/image.go: the
+// entries Only matches, sorted stably, the first walked; annotations never
+// looked at) and runs U. The scan read only A, so attest signed a
+// predicate saying the archive's tag is image A while the image a loader
+// runs from it is U, which nobody attested. (Binding to a registry and
+// push-image refuse this index — Selectable sees U — but an archive-only
+// attestation, verified later with --subject-path, did not.)
+//
+// The scan now reads with oci.Selectable every image index under which the
+// walk skipped an entry (loaded.go checkSelectable), and refuses the
+// archive (ErrAmbiguous, naming the entry) when a runtime reads an entry
+// the archive holds that the walk did not read as an image.
+func TestRuleRunnableAnnotatedEntryRefused(t *testing.T) {
+	t.Parallel()
+	disguisedEntryRefused(t, func(_ *testing.T, _ testenv.Blobs, u, a ocispec.Descriptor) (ocispec.Descriptor, []ocitest.Entry) {
+		u.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": a.Digest.String()}
+		return u, nil
+	})
+}
+
+// TestRuleRunnableArtifactEntryRefused: the same for an entry the walk
+// skips as an artifact because its config's media type is no image
+// config's: runtimes choose it by platform all the same (containerd's
+// images.Manifest never looks at the config's media type), so a loaded
+// archive runs it.
+func TestRuleRunnableArtifactEntryRefused(t *testing.T) {
+	t.Parallel()
+	disguisedEntryRefused(t, func(t *testing.T, blobs testenv.Blobs, u, _ ocispec.Descriptor) (ocispec.Descriptor, []ocitest.Entry) {
+		var m map[string]any
+		if err := json.Unmarshal(blobs[u.Digest], &m); err != nil {
+			t.Fatal(err)
+		}
+		m["config"].(map[string]any)["mediaType"] = "application/vnd.example.config.v1+json"
+		raw, _ := json.Marshal(m)
+		u.Digest, u.Size = digest.FromBytes(raw), int64(len(raw))
+		blobs[u.Digest] = raw
+		return u, []ocitest.Entry{{Name: "blobs/sha256/" + u.Digest.Encoded(), Body: raw}}
+	})
+}
+
+// disguisedEntryRefused builds a buildx-style OCI archive (index: A
+// linux/amd64, A's attestation manifest, U arm64), lists U first as
+// linux/amd64 disguised by disguise (which may rewrite U and returns the
+// entries to add), checks that containerd reads U for linux/amd64, and
+// that Scan either reads U or refuses the archive naming it.
+func disguisedEntryRefused(t *testing.T, disguise func(t *testing.T, blobs testenv.Blobs, u, a ocispec.Descriptor) (ocispec.Descriptor, []ocitest.Entry)) {
+	t.Helper()
+	es, err := ocitest.Entries(ocitest.OCIMultiPlatform,
+		ocitest.Image{RepoTags: []string{"localhost:5000/app:v1"}, Layers: []ocitest.Layer{{Files: []ocitest.File{{Name: "a", Content: "attested"}}, Compression: oci.CompressionGzip}}},
+		ocitest.Image{Layers: []ocitest.Layer{{Files: []ocitest.File{{Name: "u", Content: "unattested"}}, Compression: oci.CompressionGzip}}, Architecture: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := testenv.Blobs{}
+	for _, e := range es {
+		if hex, ok := strings.CutPrefix(e.Name, "blobs/sha256/"); ok && hex != "" {
+			blobs[digest.NewDigestFromEncoded(digest.SHA256, hex)] = e.Body
+		}
+	}
+	var top ocispec.Index
+	ij := slices.IndexFunc(es, func(e ocitest.Entry) bool { return e.Name == "index.json" })
+	if err := json.Unmarshal(es[ij].Body, &top); err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(blobs[top.Manifests[0].Digest], &idx); err != nil {
+		t.Fatal(err)
+	}
+	a, att, u := idx.Manifests[0], idx.Manifests[1], idx.Manifests[2]
+	u.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	u, more := disguise(t, blobs, u, a)
+	es = append(es, more...)
+	idx.Manifests = []ocispec.Descriptor{u, a, att}
+	raw, _ := json.Marshal(idx)
+	d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(raw), Size: int64(len(raw)), Annotations: top.Manifests[0].Annotations}
+	blobs[d.Digest] = raw
+	es = append(es, ocitest.Entry{Name: "blobs/sha256/" + d.Digest.Encoded(), Body: raw})
+	top.Manifests = []ocispec.Descriptor{d}
+	es[ij].Body, _ = json.Marshal(top)
+
+	picked, err := testenv.ContainerdPick(context.Background(), blobs, d, ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	if err != nil || picked != u.Digest {
+		t.Fatalf("containerd reads %s, %v for linux/amd64; the test means it to read U %s", picked, err, u.Digest)
+	}
+	arch, err := oci.Scan(context.Background(), writeTemp(t, "disguised.tar", ocitest.Tar(es)), oci.ScanOptions{})
+	if err != nil {
+		if !errors.Is(err, oci.ErrAmbiguous) || !strings.Contains(err.Error(), u.Digest.String()) {
+			t.Errorf("Scan() = %v; want ErrAmbiguous naming U %s", err, u.Digest)
+		}
+		return
+	}
+	if !slices.ContainsFunc(arch.Images, func(img oci.Image) bool { return img.ManifestDigest == u.Digest }) {
+		var got []string
+		for _, img := range arch.Images {
+			got = append(got, img.Platform.String()+" "+img.ManifestDigest.String())
+		}
+		t.Errorf("Scan reads the archive as %v and accepts it, but containerd, after loading it, runs U %s for linux/amd64 (an entry the scan skipped)", got, u.Digest)
+	}
 }

@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -33,7 +34,9 @@ const (
 // Fetcher reads what an image index leads to: nested indexes, and the
 // manifest and config of an entry that names no platform (containerd
 // reads its platform from the config). Selectable checks every byte it is
-// given against the descriptor's digest and size.
+// given against the descriptor's digest and size. An error wrapping
+// ErrMissingBlob says the blob is not there (an archive that holds part of
+// an index): a runtime reads nothing through it, its pull fails.
 type Fetcher interface {
 	// Manifest returns the bytes of the manifest or index d names.
 	Manifest(ctx context.Context, d ocispec.Descriptor) ([]byte, error)
@@ -211,6 +214,9 @@ type entryKey struct {
 // indexNode is an index of the tree.
 type indexNode struct {
 	children []Child
+	// absent says the index is not there (ErrMissingBlob): a resolver that
+	// descends into it reads nothing.
+	absent bool
 	// noPlatform is what containerd reads for the first entry without a
 	// platform, when that is an image manifest: its config's platform,
 	// normalised but with an empty OS kept empty (each host reads it as its
@@ -278,6 +284,10 @@ func (l *loader) node(ctx context.Context, raw []byte, depth int) (*indexNode, e
 			return nil, fmt.Errorf("%w: image indexes nested more than %d deep", ErrTooLarge, maxIndexDepth)
 		}
 		b, err := l.fetch(ctx, d, l.f.Manifest)
+		if errors.Is(err, ErrMissingBlob) {
+			l.t.nested[d.Digest] = &indexNode{absent: true}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -296,6 +306,10 @@ func (l *loader) node(ctx context.Context, raw []byte, depth int) (*indexNode, e
 // (ConfigPlatform).
 func (l *loader) noPlatform(ctx context.Context, n *indexNode, d ocispec.Descriptor) error {
 	b, err := l.fetch(ctx, d, l.f.Manifest)
+	if errors.Is(err, ErrMissingBlob) {
+		n.noPlatErr = "its manifest is not there"
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -317,6 +331,10 @@ func (l *loader) noPlatform(ctx context.Context, n *indexNode, d ocispec.Descrip
 		return nil
 	}
 	cb, err := l.fetch(ctx, m.Config, l.f.Blob)
+	if errors.Is(err, ErrMissingBlob) {
+		n.noPlatErr = "its config is not there"
+		return nil
+	}
 	if err != nil {
 		return err
 	}
