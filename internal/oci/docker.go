@@ -96,6 +96,16 @@ type imageConfig struct {
 	} `json:"rootfs"`
 }
 
+// ConfigPlatform is the platform img's config names (os, architecture,
+// variant), spelt as there; zero when it names none or is not JSON.
+func (img *Image) ConfigPlatform() Platform {
+	var cfg imageConfig
+	if json.Unmarshal(img.ConfigRaw, &cfg) != nil {
+		return Platform{}
+	}
+	return Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+}
+
 // image resolves a manifest entry's config and layers and checks the
 // diffIDs against the config.
 func (t *table) image(me ManifestEntry, what string, opts ScanOptions) (*Image, error) {

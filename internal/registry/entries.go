@@ -103,10 +103,52 @@ func (b *binding) match(ctx context.Context, s oci.Selected) (*entry, error) {
 	if len(e.images) == 0 && refused != nil {
 		return nil, fmt.Errorf("%s: entry %s: %w", b.at(), e, refused)
 	}
+	if err := b.samePlatform(e); err != nil {
+		return nil, err
+	}
 	if len(e.images) == 0 {
 		e.why = fmt.Sprintf("config %s is no image of the archive", cfg)
 	}
 	return e, nil
+}
+
+// samePlatform keeps the images e is that the index lists under their own
+// platform: the entry's platform (its config's when it names none) and
+// the archive image's, both normalised as containerd normalises them
+// (Platform.Matches); an image whose config names no platform (neither
+// OS nor architecture) says nothing to compare and is kept. An entry that
+// is an archive image listed under another platform is an error wrapping
+// ErrBinding: nodes of the listed platform would run it.
+func (b *binding) samePlatform(e *entry) error {
+	if len(e.images) == 0 {
+		return nil
+	}
+	listed := oci.PlatformOf(e.sel.Descriptor)
+	if listed.String() == "" {
+		listed = e.images[0].ConfigPlatform()
+	}
+	var same []*oci.Image
+	for _, img := range e.images {
+		if p := imagePlatform(img); p.String() == "" || listed.Matches(p) {
+			same = append(same, img)
+		}
+	}
+	if len(same) == 0 {
+		img := e.images[0]
+		return fmt.Errorf("%s: entry %s: %w: it is the archive's %s image (image ID %s) listed as %s: nodes of %s would run it; list each image under its own platform",
+			b.at(), e.sel.Child, ErrBinding, imagePlatform(img), img.ImageID, listed, listed)
+	}
+	e.images = same
+	return nil
+}
+
+// imagePlatform is img's platform: the archive's index descriptor's, else
+// its config's.
+func imagePlatform(img *oci.Image) oci.Platform {
+	if img.Platform.String() != "" {
+		return img.Platform
+	}
+	return img.ConfigPlatform()
 }
 
 // entryFor is the selectable entry attested image img binds to: one that

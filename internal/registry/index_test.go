@@ -311,3 +311,47 @@ func TestResolveIndexHostile(t *testing.T) {
 		t.Errorf("ResolveIndex(honest) = %+v, %v", ss, err)
 	}
 }
+
+// TestResolveIndexPlatformsSwapped: binding must not accept an index
+// that lists the archive's images under each other's platforms, and today
+// it does.
+//
+// The archive's index says A is linux/amd64 and B linux/arm64; the
+// registry's index lists B as linux/amd64 and A as linux/arm64. containerd
+// (core/images/image.go Manifest: the entry platforms.Only(linux/amd64)
+// matches) and go-containerregistry (remote/index.go childByPlatform) read
+// B on an amd64 node: "a resolver would read the index as another image"
+// than the archive's linux/amd64 image (issue 22, "Differential test").
+// ResolveIndex matches each selectable entry to the held images by config
+// and layers only (entries.go match), and entryFor falls back to "the first
+// entry that is img" whatever platform it is listed under, so every
+// selectable entry is "an image of the archive" and the index is bound
+// whole: the statement names the index digest and A's manifest, and
+// `verify --platform linux/amd64` then succeeds on B's attestation while
+// amd64 nodes run the arm64 image (exec format error at best; with
+// platforms that both run, e.g. amd64 and 386, the other image silently).
+//
+// An entry is an image of the archive only if it is listed under the
+// archive image's platform (oci.Platform.Matches, both normalised): else
+// ErrBinding naming both platforms (entries.go samePlatform).
+func TestResolveIndexPlatformsSwapped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := testenv.StartGGCR(t)
+	repo := "swapped"
+	repository := reg.Host + "/" + repo
+	c := newTestClient(t, Options{})
+	idx, imgs := platformIndex(t, repository+":honest", "linux/amd64", "linux/arm64")
+	held := archiveImages(t, idx, imgs, "linux/amd64", "linux/arm64")
+	hostileIndex(t, reg.Host, repo, "swapped", entryOf(t, imgs[1], "linux/amd64"), entryOf(t, imgs[0], "linux/arm64"))
+	ss, err := c.ResolveIndex(ctx, testenv.Ref(t, repository+":swapped"), held, nil)
+	if err != nil && (!errors.Is(err, ErrBinding) || !strings.Contains(err.Error(), "linux/amd64") || !strings.Contains(err.Error(), "linux/arm64")) {
+		t.Errorf("ResolveIndex(platforms swapped) = %v; want ErrBinding naming both platforms", err)
+	}
+	if err == nil {
+		for i, s := range ss {
+			t.Errorf("ResolveIndex(platforms swapped) bound the archive's %s image to %s (entry %s), which the registry's index lists under another platform",
+				held[i].Platform, s.Descriptor.Digest, s.Image.Digest)
+		}
+	}
+}

@@ -187,3 +187,28 @@ func TestSameLayersRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestSameLayersZstdChunked: an image copied by skopeo with
+// zstd:chunked layers (podman's and CRI-O's partial-pull format) must still
+// bind: its layers decompress to the archive's diffIDs.
+func TestSameLayersZstdChunked(t *testing.T) {
+	t.Parallel()
+	skopeo := testenv.RequireBin(t, "skopeo")
+	reg := testenv.StartOlareg(t)
+	c := newTestClient(t, Options{})
+	path, a := scanArchive(t, "docker-legacy.tar")
+	img := &a.Images[0]
+	ref := reg.Host + "/recompressed/chunked:v1"
+	out, err := exec.Command(skopeo, "copy", "--dest-tls-verify=false", "--dest-compress-format", "zstd:chunked", "--format", "oci",
+		"docker-archive:"+path, "docker://"+ref).CombinedOutput()
+	if err != nil {
+		t.Skipf("skopeo copy zstd:chunked: %v\n%s", err, out)
+	}
+	raw := fetchRaw(t, c, ref)
+	if !strings.Contains(string(raw), "zstd-chunked") {
+		t.Skipf("skopeo wrote no zstd:chunked layers:\n%s", raw)
+	}
+	if got, err := c.SameLayers(context.Background(), testenv.Ref(t, ref), raw, img); err != nil || got.Read != len(img.Layers) {
+		t.Errorf("SameLayers(zstd:chunked) = %+v, %v; want every layer read and bound\n%s", got, err, raw)
+	}
+}
