@@ -4,7 +4,7 @@
 # main's action.yml builds this file (CI and `uses: ./` test the source);
 # .github/workflows/release.yml builds it once per release for linux/amd64 and
 # linux/arm64 and pins the release commit's action.yml to that image's digest
-# (README, "Releasing"). The compiler runs on the build platform and
+# (RELEASING.md). The compiler runs on the build platform and
 # cross-compiles, so no platform is emulated; with -trimpath and
 # -buildvcs=false the binary depends only on the source, Go and VERSION, and
 # the release workflow builds its downloadable binaries with the same flags.

@@ -1,11 +1,11 @@
 // Command pin-action-image makes a release's action.yml: it sets runs.image
 // to a prebuilt image pinned by digest, so that the action's users pull the
 // image the release workflow built and attested instead of building the
-// Dockerfile on every run (README, "Releasing").
+// Dockerfile on every run (RELEASING.md).
 //
-//	go run ./cmd/pin-action-image -image ghcr.io/OWNER/oci-attest:v1.2.3@sha256:HEX action.yml
+//	go run ./cmd/pin-action-image -image ghcr.io/oci-attest/oci-attest:v1.2.3@sha256:HEX action.yml
 //
-// writes runs.image: docker://ghcr.io/OWNER/oci-attest:v1.2.3@sha256:HEX into
+// writes runs.image: docker://ghcr.io/oci-attest/oci-attest:v1.2.3@sha256:HEX into
 // action.yml in place. Only that value's bytes change; the file is parsed to
 // find the value and re-parsed to check the result, never re-serialised. It
 // refuses an image without a sha256 digest and an action.yml that is not a

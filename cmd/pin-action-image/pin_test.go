@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 const (
 	hex64 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-	good  = "ghcr.io/owner/example:v1.2.3@sha256:" + hex64
+	good  = "ghcr.io/oci-attest/oci-attest:v1.2.3@sha256:" + hex64
 )
 
 // TestGolden runs the command on each testdata/NAME.yml and compares its exit
@@ -45,17 +45,17 @@ func TestGolden(t *testing.T) {
 		{name: "value-next-line"},
 		{name: "flow"},
 		{name: "flow-last"},
-		{name: "lowercased", input: "plain", args: []string{"-image", "ghcr.io/Owner/Example:v1.2.3@sha256:" + hex64}},
-		{name: "docker-hub", input: "plain", args: []string{"-image", "owner/example@sha256:" + hex64}},
+		{name: "lowercased", input: "plain", args: []string{"-image", "ghcr.io/OCI-Attest/OCI-Attest:v1.2.3@sha256:" + hex64}},
+		{name: "docker-hub", input: "plain", args: []string{"-image", "oci-attest/oci-attest@sha256:" + hex64}},
 
 		// Refused: the image.
-		{name: "image-no-digest", input: "plain", args: []string{"-image", "ghcr.io/owner/example:v1.2.3"}},
-		{name: "image-sha512", input: "plain", args: []string{"-image", "ghcr.io/owner/example@sha512:" + hex64 + hex64}},
-		{name: "image-uppercase-hex", input: "plain", args: []string{"-image", "ghcr.io/owner/example@sha256:" + strings.ToUpper(hex64)}},
-		{name: "image-short-hex", input: "plain", args: []string{"-image", "ghcr.io/owner/example@sha256:" + hex64[1:]}},
-		{name: "image-unknown-algorithm", input: "plain", args: []string{"-image", "ghcr.io/owner/example@md5:d41d8cd98f00b204e9800998ecf8427e"}},
+		{name: "image-no-digest", input: "plain", args: []string{"-image", "ghcr.io/oci-attest/oci-attest:v1.2.3"}},
+		{name: "image-sha512", input: "plain", args: []string{"-image", "ghcr.io/oci-attest/oci-attest@sha512:" + hex64 + hex64}},
+		{name: "image-uppercase-hex", input: "plain", args: []string{"-image", "ghcr.io/oci-attest/oci-attest@sha256:" + strings.ToUpper(hex64)}},
+		{name: "image-short-hex", input: "plain", args: []string{"-image", "ghcr.io/oci-attest/oci-attest@sha256:" + hex64[1:]}},
+		{name: "image-unknown-algorithm", input: "plain", args: []string{"-image", "ghcr.io/oci-attest/oci-attest@md5:d41d8cd98f00b204e9800998ecf8427e"}},
 		{name: "image-docker-scheme", input: "plain", args: []string{"-image", "docker://" + good}},
-		{name: "image-invalid", input: "plain", args: []string{"-image", "ghcr.io/owner/ex ample@sha256:" + hex64}},
+		{name: "image-invalid", input: "plain", args: []string{"-image", "ghcr.io/oci-attest/oci attest@sha256:" + hex64}},
 		{name: "image-missing", input: "plain", args: []string{}},
 
 		// Refused: the command line.

@@ -28,7 +28,7 @@ var OutputList = []Output{
 }
 
 // Attestation is one element of the attestations output: one attested
-// image (README "Outputs").
+// image (docs/inputs.md, "attestations").
 type Attestation struct {
 	SubjectPath       string `json:"subject-path"`
 	SubjectName       string `json:"subject-name"`

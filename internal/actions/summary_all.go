@@ -129,32 +129,76 @@ func archivesOf(units []*pipeline.UnitResult, host func(string) string) string {
 }
 
 // verifyCommands are the oci-attest and cosign commands that verify the
-// referrer of image.
+// referrer of image, with what its bundle needs: the signer (a certificate
+// identity, or the public key), the instance's trusted root where the
+// bundle carries something checked against one, and cosign's flags for
+// what it carries (cosignFlags).
 func verifyCommands(image string, s *sign.Result, publicKey string) string {
-	var b strings.Builder
+	var signer []string
 	if s.Identity == "" {
-		key := display.Shell(publicKey)
 		if publicKey == "" {
-			key = "PUBLIC_KEY.pem"
+			publicKey = "PUBLIC_KEY.pem"
 		}
-		fmt.Fprintf(&b, "oci-attest verify %s --key %s\n", display.Shell(image), key)
-		fmt.Fprintf(&b, "cosign verify-attestation --type %s --key %s --insecure-ignore-tlog %s\n", attest.PredicateType, key, display.Shell(image))
-		return b.String()
+		signer = []string{"--key " + display.Shell(publicKey)}
+	} else {
+		signer = []string{"--certificate-identity " + display.Shell(s.Identity), "--certificate-oidc-issuer " + display.Shell(s.Issuer)}
 	}
-	// Trust: public-good is both tools' default; GitHub's instance and a
-	// custom one need their trusted root, and have no Rekor v1 log.
-	ours, theirs := "", ""
+	var ours string
+	theirs := cosignFlags(s)
+	if root := trustedRootFile(s); root != "" {
+		ours = "--trusted-root " + root
+		if s.Instance == sign.InstanceGitHub {
+			ours = "--sigstore github" // embedded, its TUF repository
+		}
+		theirs = append([]string{"--trusted-root " + root}, theirs...)
+	}
+	return command(append(append([]string{"oci-attest verify " + display.Shell(image)}, signer...), ours)...) +
+		command(append(append([]string{"cosign verify-attestation --type " + attest.PredicateType}, signer...), strings.Join(theirs, " "), display.Shell(image))...)
+}
+
+// trustedRootFile is the file of the trusted root the verify commands
+// name: none for public-good (both tools' default) and for a key alone;
+// GitHub's, or the custom instance's (for a key too, whose bundle then
+// carries a log entry or a timestamp of that instance).
+func trustedRootFile(s *sign.Result) string {
 	switch s.Instance {
 	case sign.InstanceGitHub:
-		ours = " \\\n  --sigstore github"
-		theirs = " \\\n  --trusted-root github_trusted_root.json --insecure-ignore-tlog --use-signed-timestamps"
+		return "github_trusted_root.json"
 	case sign.InstanceCustom:
-		ours = " \\\n  --trusted-root trusted_root.json"
-		theirs = " \\\n  --trusted-root trusted_root.json --use-signed-timestamps"
+		return "trusted_root.json"
 	}
-	fmt.Fprintf(&b, "oci-attest verify %s \\\n  --certificate-identity %s \\\n  --certificate-oidc-issuer %s%s\n", display.Shell(image), display.Shell(s.Identity), display.Shell(s.Issuer), ours)
-	fmt.Fprintf(&b, "cosign verify-attestation --type %s \\\n  --certificate-identity %s \\\n  --certificate-oidc-issuer %s%s \\\n  %s\n", attest.PredicateType, display.Shell(s.Identity), display.Shell(s.Issuer), theirs, display.Shell(image))
-	return b.String()
+	return ""
+}
+
+// cosignFlags are the flags cosign needs for what a bundle carries
+// (ARCHITECTURE.md, "Signing and trust"): --use-signed-timestamps only with
+// an RFC 3161 timestamp (cosign then refuses a bundle without one, such as
+// one whose only time is a Rekor v1 entry's), --insecure-ignore-tlog only
+// without a log entry (cosign otherwise requires one).
+func cosignFlags(s *sign.Result) []string {
+	var flags []string
+	if len(s.SignedTimestamps) > 0 {
+		flags = append(flags, "--use-signed-timestamps")
+	}
+	if s.LogIndex < 0 {
+		flags = append(flags, "--insecure-ignore-tlog")
+	}
+	return flags
+}
+
+// command is a shell command of parts (its empty ones left out): on one
+// line with a single argument after the first part, else one part a line.
+func command(parts ...string) string {
+	var ps []string
+	for _, p := range parts {
+		if p != "" {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) <= 2 {
+		return strings.Join(ps, " ") + "\n"
+	}
+	return strings.Join(ps, " \\\n  ") + "\n"
 }
 
 // ghCommands are gh's verify commands, for an attestation stored in GitHub:

@@ -4,6 +4,7 @@ import (
 	"html"
 	"strings"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -84,7 +85,7 @@ func TestSummaryHeadline(t *testing.T) {
 	keyed.Attached = &registry.AttachResult{}
 	keyed.PublicKey = "b.json.pub"
 	got = summary(keyed, nil)
-	for _, want := range []string{"signed with key <code>abcdefghijkl…</code> (not keyless)", "oci-attest verify ghcr.io/o/app@sha256:" + strings.Repeat("e", 64) + " --key b.json.pub", "cosign verify-attestation --type https://aflock.ai/attestations/oci/v0.1 --key b.json.pub --insecure-ignore-tlog"} {
+	for _, want := range []string{"signed with key <code>abcdefghijkl…</code> (not keyless)", "oci-attest verify ghcr.io/o/app@sha256:" + strings.Repeat("e", 64) + " --key b.json.pub", "cosign verify-attestation --type https://aflock.ai/attestations/oci/v0.1 \\\n  --key b.json.pub \\\n  --insecure-ignore-tlog \\\n  ghcr.io/o/app@"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("key-signed summary lacks %q:\n%s", want, got)
 		}
@@ -195,5 +196,60 @@ func TestSummaryGhCommands(t *testing.T) {
 	r.Signed.Instance = sign.InstanceCustom
 	if got := summary(r, nil); strings.Contains(got, "gh attestation") {
 		t.Errorf("a custom instance's summary offers gh:\n%s", got)
+	}
+}
+
+// TestSummaryVerifyCommands: the verify commands carry what each bundle
+// needs and nothing it lacks: the instance's trusted root (a key-signed
+// bundle's too when it carries a log entry or a timestamp), cosign's
+// --use-signed-timestamps only with an RFC 3161 timestamp and
+// --insecure-ignore-tlog only without a log entry. (internal/cli's
+// TestSigningConfigInput runs the summary's commands on real bundles.)
+func TestSummaryVerifyCommands(t *testing.T) {
+	t.Parallel()
+	const (
+		image = "ghcr.io/o/app@sha256:eeee"
+		id    = "https://github.com/o/app/.github/workflows/release.yml@refs/tags/v1"
+		iss   = "https://token.actions.githubusercontent.com"
+		typ   = attest.PredicateType
+	)
+	now := []time.Time{time.Unix(1700000000, 0)}
+	keyless := "oci-attest verify " + image + " \\\n  --certificate-identity " + id + " \\\n  --certificate-oidc-issuer " + iss
+	cosignKeyless := "cosign verify-attestation --type " + typ + " \\\n  --certificate-identity " + id + " \\\n  --certificate-oidc-issuer " + iss
+	for _, tc := range []struct {
+		name string
+		res  sign.Result
+		want string
+	}{
+		{"keyless, custom, Rekor v1 and a TSA", sign.Result{Identity: id, Issuer: iss, Instance: sign.InstanceCustom, LogIndex: 3, SignedTimestamps: now, LogTimes: now},
+			keyless + " \\\n  --trusted-root trusted_root.json\n" +
+				cosignKeyless + " \\\n  --trusted-root trusted_root.json --use-signed-timestamps \\\n  " + image + "\n"},
+		{"keyless, custom, Rekor v1 only", sign.Result{Identity: id, Issuer: iss, Instance: sign.InstanceCustom, LogIndex: 3, LogTimes: now},
+			keyless + " \\\n  --trusted-root trusted_root.json\n" +
+				cosignKeyless + " \\\n  --trusted-root trusted_root.json \\\n  " + image + "\n"},
+		{"keyless, custom, a TSA only", sign.Result{Identity: id, Issuer: iss, Instance: sign.InstanceCustom, LogIndex: -1, SignedTimestamps: now},
+			keyless + " \\\n  --trusted-root trusted_root.json\n" +
+				cosignKeyless + " \\\n  --trusted-root trusted_root.json --use-signed-timestamps --insecure-ignore-tlog \\\n  " + image + "\n"},
+		{"keyless, github", sign.Result{Identity: id, Issuer: iss, Instance: sign.InstanceGitHub, LogIndex: -1, SignedTimestamps: now},
+			keyless + " \\\n  --sigstore github\n" +
+				cosignKeyless + " \\\n  --trusted-root github_trusted_root.json --use-signed-timestamps --insecure-ignore-tlog \\\n  " + image + "\n"},
+		{"keyless, public-good, Rekor v1 only", sign.Result{Identity: id, Issuer: iss, Instance: sign.InstancePublicGood, LogIndex: 3, LogTimes: now},
+			keyless + "\n" + cosignKeyless + " \\\n  " + image + "\n"},
+		{"key and a Rekor v1 log", sign.Result{KeyHint: "k", Instance: sign.InstanceCustom, LogIndex: 5, LogTimes: now},
+			"oci-attest verify " + image + " \\\n  --key k.pub \\\n  --trusted-root trusted_root.json\n" +
+				"cosign verify-attestation --type " + typ + " \\\n  --key k.pub \\\n  --trusted-root trusted_root.json \\\n  " + image + "\n"},
+		{"key, a log and a TSA", sign.Result{KeyHint: "k", Instance: sign.InstanceCustom, LogIndex: 5, LogTimes: now, SignedTimestamps: now},
+			"oci-attest verify " + image + " \\\n  --key k.pub \\\n  --trusted-root trusted_root.json\n" +
+				"cosign verify-attestation --type " + typ + " \\\n  --key k.pub \\\n  --trusted-root trusted_root.json --use-signed-timestamps \\\n  " + image + "\n"},
+		{"key only", sign.Result{KeyHint: "k", Instance: "key", LogIndex: -1},
+			"oci-attest verify " + image + " --key k.pub\n" +
+				"cosign verify-attestation --type " + typ + " \\\n  --key k.pub \\\n  --insecure-ignore-tlog \\\n  " + image + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := verifyCommands(image, &tc.res, "k.pub"); got != tc.want {
+				t.Errorf("verifyCommands() =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
 	}
 }

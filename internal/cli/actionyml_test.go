@@ -112,17 +112,22 @@ func TestDockerfile(t *testing.T) {
 }
 
 // TestWorkflowsUseRealInputs reads every workflow that uses this action —
-// the README's examples and .github/workflows — and checks each `with:` key
-// is an input action.yml declares, so documentation cannot drift from it.
+// the examples of README.md and docs/*.md, and .github/workflows — and checks
+// each `with:` key is an input action.yml declares, so documentation cannot
+// drift from it.
 func TestWorkflowsUseRealInputs(t *testing.T) {
 	declared := actionDefaults(t)
 	var docs []struct{ name, yaml string }
-	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
-		docs = append(docs, struct{ name, yaml string }{fmt.Sprintf("README.md yaml block %d", i+1), m[1]})
+	mds, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	for _, p := range append([]string{filepath.Join(repoRoot, "README.md")}, mds...) {
+		md, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _ := filepath.Rel(repoRoot, p)
+		for i, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(md), -1) {
+			docs = append(docs, struct{ name, yaml string }{fmt.Sprintf("%s yaml block %d", name, i+1), m[1]})
+		}
 	}
 	wfs, _ := filepath.Glob(filepath.Join(repoRoot, ".github", "workflows", "*.yml"))
 	for _, p := range wfs {
@@ -147,7 +152,7 @@ func TestWorkflowsUseRealInputs(t *testing.T) {
 		}
 		for _, job := range wf.Jobs {
 			for _, st := range job.Steps {
-				if st.Uses != "./" && !strings.HasPrefix(st.Uses, "org/oci-attest@") {
+				if st.Uses != "./" && !strings.HasPrefix(st.Uses, "oci-attest/oci-attest@") {
 					continue
 				}
 				uses++
@@ -163,22 +168,22 @@ func TestWorkflowsUseRealInputs(t *testing.T) {
 		}
 	}
 	if uses < 3 {
-		t.Errorf("found %d uses of the action in README.md and .github/workflows, want at least 3 (README, ci, release)", uses)
+		t.Errorf("found %d uses of the action in README.md, docs and .github/workflows, want at least 3 (README, ci, release)", uses)
 	}
 }
 
-// TestREADMEGoldenCommand holds the README's golden-file update command to
-// the packages whose tests define -update: a package listed without the flag
-// fails the command ("flag provided but not defined"), one left out is never
-// updated.
-func TestREADMEGoldenCommand(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+// TestDocsGoldenCommand holds CONTRIBUTING.md's golden-file update command
+// to the packages whose tests define -update: a package listed without the
+// flag fails the command ("flag provided but not defined"), one left out is
+// never updated.
+func TestDocsGoldenCommand(t *testing.T) {
+	contributing, err := os.ReadFile(filepath.Join(repoRoot, "CONTRIBUTING.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("`go test ((?:\\./\\S+ )+)-run '[^']*' -update`").FindSubmatch(readme)
+	m := regexp.MustCompile("`go test ((?:\\./\\S+ )+)-run '[^']*' -update`").FindSubmatch(contributing)
 	if m == nil {
-		t.Fatal("README has no golden-file update command of the form `go test ./pkg … -run '…' -update`")
+		t.Fatal("CONTRIBUTING.md has no golden-file update command of the form `go test ./pkg … -run '…' -update`")
 	}
 	documented := strings.Fields(string(m[1]))
 	var defining []string
@@ -203,6 +208,6 @@ func TestREADMEGoldenCommand(t *testing.T) {
 	defining = slices.Compact(defining)
 	slices.Sort(documented)
 	if diff := cmp.Diff(defining, documented); diff != "" {
-		t.Errorf("README's golden command packages (-defining +documented):\n%s", diff)
+		t.Errorf("CONTRIBUTING.md's golden command packages (-defining +documented):\n%s", diff)
 	}
 }

@@ -3,8 +3,12 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"path"
+	"strings"
+	"syscall"
 
 	"github.com/oci-attest/oci-attest/internal/pipeline"
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/retry"
 	"github.com/oci-attest/oci-attest/internal/sign"
@@ -23,16 +27,26 @@ var pipelineInput = map[string]string{
 
 // signInput maps sign.Options fields to the inputs that set them.
 var signInput = map[string]string{
-	"Instance":        "sigstore",
-	"FulcioURL":       "fulcio-url",
-	"RekorURL":        "rekor-url",
-	"TSAURL":          "tsa-url",
-	"TrustedRootPath": "trusted-root",
-	"SigningKey":      "signing-key",
+	"Instance":          "sigstore",
+	"FulcioURL":         "fulcio-url",
+	"RekorURL":          "rekor-url",
+	"TSAURL":            "tsa-url",
+	"SigningConfigPath": "signing-config",
+	"TrustedRootPath":   "trusted-root",
+	"SigningKey":        "signing-key",
+}
+
+// optionAdvice is a sign.OptionError as a usage error naming its input, and
+// the other input when two exclude each other.
+func optionAdvice(oe *sign.OptionError) error {
+	if oe.With != "" {
+		return badInput(signInput[oe.Field], "%s (%s or %s)", oe.Msg, signInput[oe.Field], signInput[oe.With])
+	}
+	return badInput(signInput[oe.Field], "%s", oe.Msg)
 }
 
 // loginAdvice is what to do about a registry's 401/403.
-const loginAdvice = "log in to the registry (in the action: set DOCKER_CONFIG under runner.temp before docker/login-action, see the README's \"Logging in for the action\"), or for ghcr.io give the job packages: write so that github-token works"
+const loginAdvice = "log in to the registry (in the action: set DOCKER_CONFIG under runner.temp before docker/login-action, see docs/registries.md, \"Logging in for the action\"), or for ghcr.io give the job packages: write so that github-token works"
 
 // advice turns an error of the pipeline (or of a package below it) into one
 // that names the input to change and says what to do: the packages below
@@ -43,7 +57,7 @@ func (c *Config) advice(err error) error {
 	var oe *sign.OptionError
 	switch {
 	case errors.As(err, &oe):
-		return badInput(signInput[oe.Field], "%s", oe.Msg)
+		return optionAdvice(oe)
 	case errors.As(err, &fe):
 		return c.fieldAdvice(fe.Field, fe.Usage, err)
 	case errors.As(err, &se):
@@ -96,10 +110,33 @@ func (c *Config) stageAdvice(se *pipeline.StageError, err error) error {
 	if se.DefaultTag != "" {
 		err = fmt.Errorf("%w (subject-name defaulted to the archive's tag %s: set subject-name to the image's registry repository)", err, se.DefaultTag)
 	}
-	if se.Stage == pipeline.StagePush {
+	if name := c.dockerHubName(se.Target); name != "" {
+		err = fmt.Errorf("%w (subject-name %s names no registry, so it is Docker Hub's %s, as docker reads it: write your registry in the name, e.g. ghcr.io/ORG/%s)", err, name, se.Target.Repo(), path.Base(se.Target.Repository))
+	}
+	if se.Stage == pipeline.StagePush && errors.Is(err, registry.ErrIncomplete) {
 		return fmt.Errorf("input push-image: %w", err)
 	}
 	return err
+}
+
+// dockerHubName is the subject-name line that named target without a
+// registry ("app:1.0", "myorg/app"), which docker reads as Docker Hub's: ""
+// when target is not on Docker Hub or was named with its registry.
+func (c *Config) dockerHubName(target ref.Reference) string {
+	if target.Registry != ref.DockerHub {
+		return ""
+	}
+	names := splitLines(c.SubjectName)
+	for i, s := range c.subjects {
+		if i >= len(names) || s.Repo() != target.Repo() {
+			continue
+		}
+		first, _, ok := strings.Cut(names[i], "/")
+		if !ok || (!strings.ContainsAny(first, ".:") && first != "localhost") {
+			return names[i]
+		}
+	}
+	return ""
 }
 
 // remoteAdvice names the input behind a remote's silence or refusal: the
@@ -110,6 +147,8 @@ func remoteAdvice(err error) error {
 		return fmt.Errorf("%w: raise request-timeout if it is only slow", err)
 	case errors.Is(err, registry.ErrInsecure):
 		return fmt.Errorf("%w (set allow-insecure-registry: true to allow it)", err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w: check that it runs and that this machine can reach it", err)
 	}
 	return err
 }

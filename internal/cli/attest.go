@@ -112,24 +112,28 @@ func (c *Config) pipelineOptions(s seams) pipeline.Options {
 	}
 }
 
-// dryRun prints the statements that would be signed, indented (and writes
-// them to statement-path).
+// dryRun prints the statement that would be signed, indented — one JSON
+// array of them when several images are attested — and writes them to
+// statement-path.
 func (c *Config) dryRun(plan *pipeline.Plan, log *actions.Logger, stdout io.Writer) error {
 	sts, err := pipeline.Statements(plan, c.pipelineOptions(seams{}), log)
 	if err != nil {
 		return c.advice(err)
 	}
-	for _, st := range sts {
-		var out bytes.Buffer
-		if err := json.Indent(&out, st, "", "  "); err != nil {
-			return err
-		}
-		// Names and tags come from the archive: display.JSON escapes what
-		// the encoder leaves raw (stdout is the Actions log).
-		fmt.Fprintf(stdout, "%s\n", display.JSON(out.Bytes()))
-	}
+	doc := sts[0]
 	if len(sts) > 1 {
-		log.Infof("dry run: the %d statements above would be signed; nothing was signed or pushed", len(sts))
+		doc = append([]byte("["), bytes.Join(sts, []byte(","))...)
+		doc = append(doc, ']')
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, doc, "", "  "); err != nil {
+		return err
+	}
+	// Names and tags come from the archive: display.JSON escapes what the
+	// encoder leaves raw (stdout is the Actions log).
+	fmt.Fprintf(stdout, "%s\n", display.JSON(out.Bytes()))
+	if len(sts) > 1 {
+		log.Infof("dry run: the %d statements above (one JSON array) would be signed; nothing was signed or pushed", len(sts))
 	} else {
 		log.Infof("dry run: the statement above would be signed; nothing was signed or pushed")
 	}

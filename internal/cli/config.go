@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -31,6 +30,7 @@ type Config struct {
 	FulcioURL             string
 	RekorURL              string
 	TSAURL                string
+	SigningConfig         string
 	TrustedRoot           string
 	SigningKey            string
 	IdentityToken         string
@@ -100,7 +100,7 @@ func readActionsConfig(getenv func(string) string) (*Config, error) {
 		{host: vals["runner-temp"], container: getenv("RUNNER_TEMP")},
 		{host: vals["workspace"], container: getenv("GITHUB_WORKSPACE")},
 	}
-	for _, p := range []*string{&c.BundlePath, &c.StatementPath, &c.TrustedRoot, &c.SigningKey} {
+	for _, p := range []*string{&c.BundlePath, &c.StatementPath, &c.TrustedRoot, &c.SigningConfig, &c.SigningKey} {
 		*p = c.paths.toContainer(*p)
 	}
 	// subject-path is a list: each path or pattern is translated.
@@ -118,12 +118,14 @@ func readActionsConfig(getenv func(string) string) (*Config, error) {
 }
 
 // readFlagsConfig parses the command-line flags, named like the inputs.
-func readFlagsConfig(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
-	fs := newFlagSet("oci-attest", stderr, func() string {
+// Their help goes to stdout.
+func readFlagsConfig(args []string, getenv func(string) string, stdout io.Writer) (*Config, error) {
+	fs := newFlagSet("oci-attest", stdout, func() string {
 		return "Usage: oci-attest [flags]          attest, sign and push an image archive\n" +
 			"       oci-attest verify IMAGE     verify attestations of a registry image (verify --help)\n" +
 			"       oci-attest demo [--keep]    run the whole flow offline\n" +
-			"       oci-attest version\n\nFlags (the action's inputs):\n"
+			"       oci-attest version\n\n" +
+			"Flags (the action's inputs, described in full in " + docsInputs + "):\n"
 	})
 	vals := map[string]*string{}
 	for _, in := range inputs {
@@ -132,20 +134,21 @@ func readFlagsConfig(args []string, getenv func(string) string, stderr io.Writer
 		}
 		v := new(string)
 		vals[in.name] = v
-		def := in.def
+		h := attestHelp[in.name]
+		fs.arg(in.name, h.arg)
 		if in.bool {
 			// Accept --dry-run as well as --dry-run=true.
-			fs.Var(boolFlag{v}, in.name, in.usage)
-			*v = def
+			fs.Var(boolFlag{v}, in.name, h.help)
+			*v = in.def
 			continue
 		}
-		fs.StringVar(v, in.name, def, in.usage)
+		fs.StringVar(v, in.name, in.def, h.help)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: unexpected argument %q (inputs are flags: --subject-path FILE)", errUsage, fs.Arg(0))
+		return nil, unexpectedArgument(fs, args)
 	}
 	m := map[string]string{}
 	for k, v := range vals {
@@ -201,6 +204,7 @@ func configFrom(v map[string]string) (*Config, error) {
 		FulcioURL:      v["fulcio-url"],
 		RekorURL:       v["rekor-url"],
 		TSAURL:         v["tsa-url"],
+		SigningConfig:  v["signing-config"],
 		TrustedRoot:    v["trusted-root"],
 		SigningKey:     v["signing-key"],
 		IdentityToken:  v["identity-token"],

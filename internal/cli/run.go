@@ -78,7 +78,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := actions.New(false, stderr, getenv)
-	c, err := readFlagsConfig(args, getenv, stderr)
+	c, err := readFlagsConfig(args, getenv, stdout)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			log.Errorf("%v", err)

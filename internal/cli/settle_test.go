@@ -15,7 +15,9 @@ import (
 // reads come half of it apart, not half of the default 3 s.
 func TestFallbackSettleInput(t *testing.T) {
 	t.Parallel()
-	const settle = 400 * time.Millisecond
+	// 4 s: half of it, 2 s, is above the default's 1.5 s, so a lower bound
+	// alone proves the input took effect (no upper bound on wall time).
+	const settle = 4 * time.Second
 	reg := testenv.StartGGCR(t)
 	proxy := testenv.StartFaultProxy(t, reg.URL)
 	archive := filepath.Join(testdataDir, "archives", "docker25.tar")
@@ -37,7 +39,7 @@ func TestFallbackSettleInput(t *testing.T) {
 	if len(reads) != 3 {
 		t.Fatalf("%d reads of the fallback tag, want the merge's read and two verification reads", len(reads))
 	}
-	if gap := reads[2].Sub(reads[1]); gap < settle/2 || gap >= time.Second {
-		t.Errorf("verification reads %v apart, want half of fallback-settle %v (plus jitter), far below the default's 1.5 s", gap, settle)
+	if gap := reads[2].Sub(reads[1]); gap < settle/2 {
+		t.Errorf("verification reads %v apart, want at least half of fallback-settle %v, above the default's 1.5 s", gap, settle)
 	}
 }

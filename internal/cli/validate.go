@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,9 +26,10 @@ func (c *Config) Validate() error {
 		c.validateArchive,
 		c.validateSubject,
 		c.validateRegistry,
-		c.validateSigning,
 		c.validateOutputs,
 		c.validateGitHub,
+		// Last: its token check is about the environment, not an input.
+		c.validateSigning,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -136,6 +138,9 @@ func (c *Config) validateSubject() error {
 	for _, name := range names {
 		r, err := ref.Parse(name)
 		if err != nil {
+			if errors.Is(err, ref.ErrURL) {
+				return badInput("subject-name", "%v", err)
+			}
 			return badInput("subject-name", "%v: use [registry/]repository[:tag], e.g. ghcr.io/org/app:1.0 (a name without registry is on Docker Hub)", err)
 		}
 		switch {
@@ -147,7 +152,7 @@ func (c *Config) validateSubject() error {
 		if c.PushImage && (r.Tag == "" || r.Digest != "") {
 			return badInput("subject-name", "%q: push-image pushes to a tag: name it without digest, as %s:<tag>", name, r.Repo())
 		}
-		if r.Tag == "" && r.Digest == "" && !c.DryRun {
+		if r.Tag == "" && r.Digest == "" {
 			return badInput("subject-name", "%q names no tag and no digest, so there is nothing to resolve in the registry: add :<tag>, or give subject-digest", name)
 		}
 		c.subjects = append(c.subjects, r)
@@ -175,16 +180,22 @@ func (c *Config) validateRegistry() error {
 // once what the configuration produces (and refuses one whose bundles would
 // not verify), and names the input behind the option it refused.
 func (c *Config) validateSigning() error {
-	if c.DryRun {
-		return nil
-	}
 	// The environment the run will sign in (GITHUB_SERVER_URL picks
 	// GitHub's services, GITHUB_EVENT_PATH resolves auto), so that Check
 	// refuses here what Sign would refuse after hashing and pushing.
 	err := sign.Check(c.signOptions(c.getenv))
 	var oe *sign.OptionError
-	if errors.As(err, &oe) {
-		return badInput(signInput[oe.Field], "%s", oe.Msg)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &oe):
+		return optionAdvice(oe)
+	case c.DryRun && (errors.Is(err, sign.ErrNoToken) || errors.Is(err, sign.ErrTokenRequest)):
+		return nil // the token is the environment's, and a dry run needs none (docs/inputs.md, "dry-run")
+	case errors.Is(err, sign.ErrNoToken) && c.Actions:
+		return fmt.Errorf("%w: %w", errUsage, err)
+	case errors.Is(err, sign.ErrNoToken):
+		return fmt.Errorf("%w: %w: pass --identity-token or set SIGSTORE_ID_TOKEN (or sign with --signing-key, which is not keyless)", errUsage, err)
 	}
 	return err
 }
@@ -219,15 +230,16 @@ func (c *Config) validateOutputs() error {
 // environment through getenv (nil: an empty one).
 func (c *Config) signOptions(getenv func(string) string) sign.Options {
 	return sign.Options{
-		Instance:        c.Sigstore,
-		FulcioURL:       c.FulcioURL,
-		RekorURL:        c.RekorURL,
-		TSAURL:          c.TSAURL,
-		TrustedRootPath: c.TrustedRoot,
-		SigningKey:      c.SigningKey,
-		IdentityToken:   c.IdentityToken,
-		RequestTimeout:  c.RequestTimeout,
-		Getenv:          getenv,
+		Instance:          c.Sigstore,
+		FulcioURL:         c.FulcioURL,
+		RekorURL:          c.RekorURL,
+		TSAURL:            c.TSAURL,
+		SigningConfigPath: c.SigningConfig,
+		TrustedRootPath:   c.TrustedRoot,
+		SigningKey:        c.SigningKey,
+		IdentityToken:     c.IdentityToken,
+		RequestTimeout:    c.RequestTimeout,
+		Getenv:            getenv,
 	}
 }
 

@@ -168,9 +168,9 @@ func TestUnknownFlagSuggests(t *testing.T) {
 		}
 	}
 	// --help shows each default once, in the flag's own words.
-	_, stderr, err := runCLI(t, env{}, "--help")
-	if err != nil && ExitCode(err) != 0 || !strings.Contains(stderr, "--output VALUE") || strings.Contains(stderr, "(default ") {
-		t.Errorf("--help = %v:\n%s", err, stderr)
+	stdout, _, err := runCLI(t, env{}, "--help")
+	if err != nil && ExitCode(err) != 0 || !strings.Contains(stdout, "--output FORMAT") || strings.Count(stdout, "(default text)") != 1 {
+		t.Errorf("--help = %v:\n%s", err, stdout)
 	}
 }
 
@@ -182,6 +182,7 @@ func TestActionsInputs(t *testing.T) {
 		"INPUT_DRY-RUN":        "TRUE",
 		"INPUT_BUNDLE-PATH":    "out/b.json",
 		"INPUT_STATEMENT-PATH": "/host/ws/s.json",
+		"INPUT_SIGNING-CONFIG": "/host/temp/signing_config.json",
 		"INPUT_RUNNER-TEMP":    "/host/temp",
 		"INPUT_WORKSPACE":      "/host/ws",
 		"RUNNER_TEMP":          hostTemp,
@@ -195,6 +196,7 @@ func TestActionsInputs(t *testing.T) {
 		SubjectPath:    filepath.Join(hostTemp, "image.tar"),
 		BundlePath:     "out/b.json",
 		StatementPath:  filepath.Join(hostWS, "s.json"),
+		SigningConfig:  filepath.Join(hostTemp, "signing_config.json"),
 		DryRun:         true,
 		PushToRegistry: true,
 		ReferrersMode:  "auto",

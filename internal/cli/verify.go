@@ -20,7 +20,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/verify"
 )
 
-// Exit codes of `oci-attest verify` (README "Verify").
+// Exit codes of `oci-attest verify` (docs/verify.md, "Exit codes").
 const (
 	exitVerifyNoneFound    = 3 // no oci attestation on the image
 	exitVerifyNoneVerified = 4 // attestations found, none verifies
@@ -48,7 +48,7 @@ type verifyFlags struct {
 // when none verifies, 5 when the archive differs, 2 for usage errors, 1 for
 // other failures.
 func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	image, f, err := parseVerifyFlags(args, stderr)
+	image, f, err := parseVerifyFlags(args, stdout)
 	if err == nil {
 		err = remoteAdvice(doVerify(ctx, image, f, getenv, stdout, stderr))
 	}
@@ -185,11 +185,13 @@ func trustedMaterial(ctx context.Context, f *verifyFlags, getenv func(string) st
 	return from, nil
 }
 
-// verifyExit is the error of verify with its exit code (README "Verify").
+// verifyExit is the error of verify with its exit code (docs/verify.md, "Exit codes").
 func verifyExit(err error) error {
 	switch {
 	case errors.Is(err, verify.ErrNoneFound):
 		return &exitCodeError{code: exitVerifyNoneFound, err: err}
+	case errors.Is(err, verify.ErrNoneVerified) && errors.Is(err, sign.ErrKeySigned):
+		return &exitCodeError{code: exitVerifyNoneVerified, err: fmt.Errorf("%w: verify key-signed bundles with --key and the signer's public key (written beside the bundle as <bundle>.pub), not --certificate-identity", err)}
 	case errors.Is(err, verify.ErrNoneVerified):
 		return &exitCodeError{code: exitVerifyNoneVerified, err: err}
 	case errors.Is(err, verify.ErrArchiveDiffers):

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -11,9 +12,9 @@ import (
 
 // parseVerifyFlags parses IMAGE and the flags, in any order. With --bundle
 // there is no IMAGE.
-func parseVerifyFlags(args []string, stderr io.Writer) (ref.Reference, *verifyFlags, error) {
+func parseVerifyFlags(args []string, stdout io.Writer) (ref.Reference, *verifyFlags, error) {
 	f := &verifyFlags{}
-	fs := f.flagSet(stderr)
+	fs := f.flagSet(stdout)
 	var image string
 	rest := args
 	for {
@@ -32,35 +33,44 @@ func parseVerifyFlags(args []string, stderr io.Writer) (ref.Reference, *verifyFl
 }
 
 // flagSet registers verify's flags into f.
-func (f *verifyFlags) flagSet(stderr io.Writer) *flagSet {
-	fs := newFlagSet("oci-attest verify", stderr, func() string {
+func (f *verifyFlags) flagSet(stdout io.Writer) *flagSet {
+	fs := newFlagSet("oci-attest verify", stdout, func() string {
 		return fmt.Sprintf("Usage: oci-attest verify IMAGE [flags]\n\n"+
-			"Finds the oci attestations (%s) of IMAGE (registry/repo:tag or registry/repo@sha256:…)\n"+
-			"through the referrers API or the sha256-<hex> fallback tag, and verifies each one.\n"+
-			"Exit codes: 0 verified, 1 error, 2 usage, 3 none found, 4 none verifies, 5 archive differs.\n\nFlags:\n", attest.PredicateType)
+			"Finds the oci attestations (%s) of IMAGE\n"+
+			"(registry/repo:tag or registry/repo@sha256:…) through the referrers API or the\n"+
+			"sha256-<hex> fallback tag, and verifies each one.\n"+
+			"Exit codes: 0 verified, 1 error, 2 usage, 3 none found, 4 none verifies, 5 archive differs.\n"+
+			"docs/verify.md describes every flag in full.\n\nFlags:\n", attest.PredicateType)
 	})
-	fs.StringVar(&f.identity, "certificate-identity", "", "the signer's certificate identity (SAN), e.g. https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/heads/main")
-	fs.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "a Go regexp the certificate identity must match (instead of --certificate-identity)")
-	fs.StringVar(&f.issuer, "certificate-oidc-issuer", "", "the OIDC issuer in the certificate, e.g. https://token.actions.githubusercontent.com")
-	fs.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "a Go regexp the OIDC issuer must match (instead of --certificate-oidc-issuer)")
-	fs.StringVar(&f.repository, "repository", "", "the source repository the certificate must name: OWNER/REPO or a URL (optional)")
-	fs.StringVar(&f.workflow, "workflow", "", "the workflow that must have signed: OWNER/REPO/.github/workflows/FILE, a URL, or FILE with --repository (optional)")
-	fs.StringVar(&f.key, "key", "", "a PEM public key: verify key-signed bundles with it (instead of a certificate identity)")
-	fs.StringVar(&f.trustedRoot, "trusted-root", "", "a trusted_root.json to verify keyless bundles against (default: the --sigstore instance's root from TUF)")
-	fs.StringVar(&f.sigstore, "sigstore", "", "the Sigstore instance whose trusted root to use: public-good (default) or github; custom with --trusted-root")
-	fs.StringVar(&f.subjectPath, "subject-path", "", "a local image archive to compare, field by field, with the verified attestation (of a multi-platform image: each platform with its image in the archive)")
-	fs.StringVar(&f.platform, "platform", "", "for an image index: require only this platform's attestation (os/arch[/variant], e.g. linux/arm64); default: every platform's")
-	fs.Func("bundle", "a Sigstore bundle file (or a directory of them; repeatable) to verify against --subject-path with no registry, instead of IMAGE", func(v string) error {
+	str := func(p *string, name, arg, help string) {
+		fs.StringVar(p, name, "", help)
+		fs.arg(name, arg)
+	}
+	str(&f.identity, "certificate-identity", "SAN", "the signer's identity (the workflow's URL@ref)")
+	str(&f.identityRegexp, "certificate-identity-regexp", "REGEXP", "a Go regexp the identity must match; unanchored, as cosign's")
+	str(&f.issuer, "certificate-oidc-issuer", "URL", "the OIDC issuer, e.g. https://token.actions.githubusercontent.com")
+	str(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "REGEXP", "a Go regexp the OIDC issuer must match")
+	str(&f.repository, "repository", "OWNER/REPO", "the source repository the certificate must name")
+	str(&f.workflow, "workflow", "PATH", "the workflow that signed: OWNER/REPO/.github/workflows/FILE[@REF]")
+	str(&f.key, "key", "FILE", "verify key-signed bundles with this PEM public key")
+	str(&f.trustedRoot, "trusted-root", "FILE", "trusted_root.json to verify against (default: --sigstore's, from TUF)")
+	str(&f.sigstore, "sigstore", "INSTANCE", "public-good (default) or github; custom with --trusted-root")
+	str(&f.subjectPath, "subject-path", "FILE", "a local image archive to compare with what is attested")
+	str(&f.platform, "platform", "OS/ARCH", "of an index, require only this platform's attestation (default: all)")
+	fs.Func("bundle", "bundle file or directory to check against --subject-path, offline", func(v string) error {
 		f.bundles = append(f.bundles, v)
 		return nil
 	})
-	fs.StringVar(&f.output, "output", "text", "the report: text (default, a block per attestation) or json")
-	fs.BoolVar(&f.allowInsecure, "allow-insecure-registry", false, "allow plain HTTP to a registry that is not on loopback")
-	fs.Func("request-timeout", "how long one registry or TUF request may go without progress before it is abandoned and retried (a duration such as 30s, or seconds; default 60s)", func(v string) error {
+	fs.arg("bundle", "FILE")
+	fs.StringVar(&f.output, "output", "text", "the report: text or json (default text)")
+	fs.arg("output", "FORMAT")
+	fs.BoolVar(&f.allowInsecure, "allow-insecure-registry", false, "allow plain HTTP to a registry off loopback")
+	fs.Func("request-timeout", "how long a request may make no progress (default 60s)", func(v string) error {
 		d, err := parseTimeout(v)
 		f.requestTimeout = d
 		return err
 	})
+	fs.arg("request-timeout", "DURATION")
 	return fs
 }
 
@@ -93,6 +103,9 @@ func (f *verifyFlags) check(image string) (ref.Reference, *verifyFlags, error) {
 	}
 	r, err := ref.Parse(image)
 	if err != nil {
+		if errors.Is(err, ref.ErrURL) {
+			return ref.Reference{}, nil, fmt.Errorf("%w: IMAGE: %w", errUsage, err)
+		}
 		return ref.Reference{}, nil, fmt.Errorf("%w: IMAGE: %w: use REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:DIGEST", errUsage, err)
 	}
 	if r.Tag == "" && r.Digest == "" {

@@ -27,6 +27,8 @@ func (d *demo) against(ctx context.Context, step int, title, host string, tamper
 	if err != nil {
 		return err
 	}
+	d.command("oci-attest --subject-path %s --subject-name %s/demo/app:v1 --push-image \\\n       --signing-key %s --bundle-path %s --statement-path %s",
+		d.archive, host, d.keyPath, u.Bundle, d.statementPath(step))
 	d.say("   read the archive once: image ID %s, %d layer(s), tags %v", u.Image.ImageID, len(u.Image.DiffIDs), u.Image.RepoTags)
 	d.say("   pushed the image and bound it: %s@%s", u.Subject.Repository.Name(), u.Subject.Descriptor.Digest)
 	d.say("   in-toto statement (%s) with %d subjects → signed into a Sigstore bundle: %s",
@@ -46,20 +48,32 @@ func (d *demo) against(ctx context.Context, step int, title, host string, tamper
 	if err != nil {
 		return fmt.Errorf("demo: listing referrers: %w", err)
 	}
+	d.command("oras discover %s@%s", u.Subject.Repository.Name(), u.Subject.Descriptor.Digest)
 	d.say("   listed the referrers back (%s): %d", source, len(refs))
 	for _, r := range refs {
 		d.say("     %s  %s", r.Digest, r.ArtifactType)
 	}
 	image := u.Subject.Repository.WithDigest(u.Subject.Descriptor.Digest)
+	d.command("oci-attest verify %s --key %s --subject-path %s", image, u.PublicKey, d.archive)
 	rep, err := d.verify(ctx, client, image, d.archive)
 	if err != nil {
 		return fmt.Errorf("demo: verifying: %w", err)
 	}
 	d.say("   verified: %s\n", rep.Summary())
 	if tamper {
-		return d.tampered(ctx, step+1, client, image)
+		return d.tampered(ctx, step+1, client, image, u.PublicKey)
 	}
 	return nil
+}
+
+// command shows the CLI command a step of the demo stands for.
+func (d *demo) command(format string, args ...any) {
+	d.say("   $ "+format, args...)
+}
+
+// statementPath is where step's statement is written.
+func (d *demo) statementPath(step int) string {
+	return filepath.Join(d.dir, fmt.Sprintf("statement-%d.json", step))
 }
 
 // attest runs the pipeline as the CLI would with --push-image and a key.
@@ -84,7 +98,7 @@ func (d *demo) attest(ctx context.Context, step int, host string) (*pipeline.Uni
 		PushImage:     true,
 		Sign:          sign.Options{SigningKey: d.keyPath, Getenv: d.opts.Getenv},
 		BundlePath:    filepath.Join(d.dir, fmt.Sprintf("bundle-%d.sigstore.json", step)),
-		StatementPath: filepath.Join(d.dir, fmt.Sprintf("statement-%d.json", step)),
+		StatementPath: d.statementPath(step),
 		GitHub:        pipeline.GitHubOptions{Mode: pipeline.GitHubNever},
 	}, rep)
 	if err != nil {
@@ -105,12 +119,13 @@ func (d *demo) verify(ctx context.Context, client *registry.Client, image ref.Re
 
 // tampered shows what the attestation is for: the tampered copy of the
 // archive verifies as signed, but not as the attested image.
-func (d *demo) tampered(ctx context.Context, step int, client *registry.Client, image ref.Reference) error {
+func (d *demo) tampered(ctx context.Context, step int, client *registry.Client, image ref.Reference, pub string) error {
 	p := filepath.Join(d.dir, "tampered.tar")
 	if err := os.WriteFile(p, tamperedTar, 0o644); err != nil {
 		return err
 	}
 	d.say("%d. A tampered copy: %s (%s changed, the archive rebuilt consistently)", step, p, tamperedFile)
+	d.command("oci-attest verify %s --key %s --subject-path %s", image, pub, p)
 	rep, err := d.verify(ctx, client, image, p)
 	switch {
 	case err == nil:
@@ -124,6 +139,6 @@ func (d *demo) tampered(ctx context.Context, step int, client *registry.Client, 
 	}
 	d.say("   caught: the signature verifies, but the archive is not the attested image;")
 	d.say("   differing fields: %s", strings.Join(fields, ", "))
-	d.say("   (`oci-attest verify IMAGE --subject-path FILE` exits 5 here: do not docker load it)\n")
+	d.say("   (the command above exits 5 here: do not docker load it)\n")
 	return nil
 }

@@ -125,6 +125,10 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.say("Done. In a workflow the same run signs keylessly (Fulcio + Rekor or a timestamp authority);")
 	d.say("see the README for the workflow snippet and `oci-attest verify` for checking a registry image.")
+	if !d.opts.Keep {
+		d.say("\nThe files above are in %s, removed when the demo exits (and the registries with it):", d.dir)
+		d.say("run `oci-attest demo --keep` to keep the files and try the commands on them.")
+	}
 	return nil
 }
 

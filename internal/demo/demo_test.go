@@ -22,6 +22,7 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"no fallback tag written", "the fallback tag sha256-", "image.tar matches",
 		"4. A tampered copy", "caught: the signature verifies, but the archive is not the attested image", "imageid", "diffids[1]",
+		"   $ oci-attest --subject-path ", "   $ oras discover ", "   $ oci-attest verify ", "removed when the demo exits", "oci-attest demo --keep",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)

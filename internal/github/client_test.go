@@ -254,17 +254,16 @@ func TestCreateAttestation(t *testing.T) {
 		})
 	}
 
+	// The call's own bound ends it: only that deadline makes this error (the
+	// attempt's request-timeout is the default 60 s). Not timed: the
+	// stall never ends, so an unbounded call would never return.
 	t.Run("a stall ends at the timeout", func(t *testing.T) {
 		t.Parallel()
 		api := testenv.StartGitHubAPI(t, testenv.GitHubAPIOptions{})
 		api.Fail(testenv.GitHubAPIFault{Kind: testenv.APIStall, Times: -1})
-		start := time.Now()
 		_, err := newClient(t, api, github.Options{Timeout: 300 * time.Millisecond}).CreateAttestation(ctx, demo, keyless)
 		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not answer within 300ms") {
 			t.Errorf("CreateAttestation(stalled) = %v, want a timeout error", err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("gave up after %v, want about the timeout", d)
 		}
 	})
 

@@ -23,7 +23,9 @@ func TestPolicy(t *testing.T) {
 		}
 		return r
 	}
-	reset := strconv.FormatInt(time.Now().Add(3*time.Second).Unix(), 10)
+	// The reset is 30 s ahead, so the wait is 29–30 s when computed at
+	// once and stays above 20 s however slowly this test reaches it.
+	reset := strconv.FormatInt(time.Now().Add(30*time.Second).Unix(), 10)
 	for _, tc := range []struct {
 		name     string
 		attempt  int
@@ -33,7 +35,7 @@ func TestPolicy(t *testing.T) {
 	}{
 		{"403 without a rate limit", 0, resp(403), nil, 0, -1},
 		{"403 with Retry-After", 0, resp(403, "Retry-After", "2"), nil, 2 * time.Second, 2 * time.Second},
-		{"403 at the primary limit", 0, resp(403, "X-Ratelimit-Remaining", "0", "X-Ratelimit-Reset", reset), nil, time.Second, 3 * time.Second},
+		{"403 at the primary limit", 0, resp(403, "X-Ratelimit-Remaining", "0", "X-Ratelimit-Reset", reset), nil, 20 * time.Second, 30 * time.Second},
 		{"403 at the primary limit, no reset", 0, resp(403, "X-Ratelimit-Remaining", "0"), nil, 0, -1},
 		{"429 without Retry-After backs off", 1, resp(429), nil, 320 * time.Millisecond, 480 * time.Millisecond},
 		{"429 asking for too long", 0, resp(429, "Retry-After", "61"), nil, 0, -1},

@@ -166,6 +166,7 @@ func (t *table) checkIndexAgrees(a *Archive, opts ScanOptions) error {
 		return err
 	}
 	idxRaw, _ := t.jsonOf(t.byName["index.json"], "index.json", opts.maxJSON())
+	t.work.parsed(idxRaw)
 	if idx, err := parseIndex(idxRaw); err == nil {
 		if err := t.checkIndexTags(idx.Manifests); err != nil {
 			return err
@@ -178,6 +179,7 @@ func (t *table) checkIndexAgrees(a *Archive, opts ScanOptions) error {
 			continue
 		}
 		present = append(present, fm)
+		t.work.matches++
 		if byKey[fm.key()] == nil {
 			byKey[fm.key()] = fm
 		}
@@ -200,6 +202,7 @@ func (t *table) checkIndexAgrees(a *Archive, opts ScanOptions) error {
 	}
 	for _, fm := range present {
 		k := fm.key()
+		t.work.matches++
 		if !inManifest[k] {
 			return fail(t.path, fm.path, "%w: index.json leads to image manifest %s (config %s), which manifest.json does not list: containerd and podman (index.json) load it, docker and skopeo docker-archive: do not; if the archive holds several platforms, save one (docker save --platform); %s", ErrAmbiguous, fm.desc.Digest, fm.manifest.Config.Digest, resave)
 		}
@@ -217,6 +220,7 @@ func (t *table) manifestJSONInIndex(a *Archive, byKey map[string]*foundManifest)
 	tagsOf := map[string][]string{}
 	for i := range a.Images {
 		img := &a.Images[i]
+		t.work.matches++
 		fm := byKey[img.key()]
 		if fm == nil {
 			return nil, fail(t.path, "manifest.json", "%w: manifest.json entry %d (config %s, %d layers) is no image that index.json leads to: docker and skopeo docker-archive: load it, containerd and podman (index.json) do not; %s", ErrAmbiguous, i, img.ImageID, len(img.Layers), resave)

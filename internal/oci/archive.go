@@ -4,7 +4,7 @@
 // checks that they are internally consistent and that every real loader
 // (docker, containerd, containers/image, go-containerregistry) reads the
 // same images from them (ARCHITECTURE.md "Data flow", "Archive rules";
-// README "Archive rules").
+// docs/archives.md "Archive rules").
 //
 // What Scan checks (any failure is an error wrapping a sentinel of
 // errors.go, naming the archive and the entry; never a partial result):

@@ -105,6 +105,31 @@ func BenchmarkScan(b *testing.B) {
 	}
 }
 
+// BenchmarkScanCrafted times Scan on the crafted archives whose cost the
+// tests count (TestScanRepeatedConfig, TestScanManyManifestsPerConfig,
+// TestScanRepeatedIndexChildren): the times those tests used to bound.
+func BenchmarkScanCrafted(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		write func(testing.TB) string
+	}{
+		{"repeated-config", func(tb testing.TB) string { p, _ := repeatedConfigArchive(tb); return p }},
+		{"many-manifests", func(tb testing.TB) string { p, _ := manyManifestsArchive(tb); return p }},
+		{"nested-index", nestedIndexArchive},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			path := tc.write(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := oci.Scan(context.Background(), path, oci.ScanOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkGunzip compares the gzip decoders the scanner could use, on a
 // 32 MiB layer; bytes/s are decompressed bytes.
 func BenchmarkGunzip(b *testing.B) {

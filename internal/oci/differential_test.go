@@ -28,7 +28,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 )
 
-// The differential property (README "Archive rules"): for every archive
+// The differential property (docs/archives.md, "Archive rules"): for every archive
 // Scan accepts, each real loader either refuses it or reads the images
 // Scan read — the same config digests and layers, in order. The loaders
 // modelled here, in process (fast enough for a fuzz loop):

@@ -58,6 +58,7 @@ func (t *table) docker(me *entry, opts ScanOptions) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.work.parsed(raw)
 	m, err := parseManifestJSON(raw, opts.maxTags())
 	if err != nil {
 		return nil, fail(t.path, "manifest.json", "%w", err)
@@ -138,6 +139,7 @@ func (t *table) config(ce *entry, path string, opts ScanOptions) ([]byte, *image
 	cfg, ok := t.configs[ce]
 	if !ok {
 		cfg = &imageConfig{}
+		t.work.parsed(craw)
 		if err := json.Unmarshal(craw, cfg); err != nil {
 			return nil, nil, fail(t.path, path, "%w: image config is not valid JSON: %v", ErrBadManifest, err)
 		}

@@ -119,6 +119,8 @@ type table struct {
 	// unchecked are claims of a digest, by a name, that only a deferred
 	// entry's diffID can satisfy: checked once layers are decompressed.
 	unchecked []claim
+	// work counts what reading the archive's structure cost (work.go).
+	work work
 }
 
 // claim is a path at which an entry is seen that claims a digest by its

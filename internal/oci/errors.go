@@ -59,7 +59,7 @@ var (
 	// no image (for example manifest.json is "[]").
 	ErrNoImages = errors.New("archive holds no image")
 	// ErrAmbiguous is returned by Scan when real loaders would read
-	// different images, or different bytes, from the archive (README
+	// different images, or different bytes, from the archive (docs/archives.md,
 	// "Archive rules"): index.json and manifest.json of a Docker ≥25
 	// archive describe different images or tags; an entry is written
 	// through a symbolic link, or replaces a directory earlier entries are

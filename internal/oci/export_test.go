@@ -13,6 +13,18 @@ type ScanCost struct {
 	// bytes read again.
 	Deferred, Inflated int
 	Reread             int64
+	// Lookups counts the map look-ups of the extracted tree (placing and
+	// resolving paths), KeyBytes the bytes of their keys.
+	Lookups  int
+	KeyBytes int64
+	// JSONBytes counts the bytes handed to a JSON parser.
+	JSONBytes int64
+	// IndexSteps counts the descriptors visited and the image manifests
+	// gathered under image indexes while index.json is walked.
+	IndexSteps int
+	// Matches counts the images of manifest.json and index.json matched to
+	// each other.
+	Matches int
 }
 
 // ScanCounted is Scan that also returns what it cost. afterPass, when not
@@ -22,7 +34,11 @@ func ScanCounted(ctx context.Context, path string, opts ScanOptions, afterPass f
 	a, st, err := scan(ctx, path, opts)
 	var c ScanCost
 	if st != nil {
-		c = ScanCost{Decompressed: st.decompressed.Load(), Deferred: st.deferred, Inflated: st.inflated, Reread: st.reread}
+		w := st.work
+		c = ScanCost{
+			Decompressed: st.decompressed.Load(), Deferred: st.deferred, Inflated: st.inflated, Reread: st.reread,
+			Lookups: w.lookups, KeyBytes: w.keyBytes, JSONBytes: w.jsonBytes, IndexSteps: w.indexSteps, Matches: w.matches,
+		}
 	}
 	return a, c, err
 }

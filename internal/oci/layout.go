@@ -84,6 +84,7 @@ func (t *table) walkIndex(opts ScanOptions, partial bool) ([]*foundManifest, err
 	if err != nil {
 		return nil, err
 	}
+	t.work.parsed(raw)
 	idx, err := parseIndex(raw)
 	if err != nil {
 		return nil, fail(t.path, "index.json", "%w", err)
@@ -166,6 +167,7 @@ type walker struct {
 // first, or an image manifest, which it records. Anything else, and a
 // manifest the archive may lack and does, is skipped.
 func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error {
+	w.t.work.indexSteps++
 	if depth > maxIndexDepth {
 		return fail(w.t.path, from, "%w: image indexes nested more than %d deep", ErrBadManifest, maxIndexDepth)
 	}
@@ -237,6 +239,7 @@ func (w *walker) read(d ocispec.Descriptor, what string) (*entry, []byte, *index
 		return nil, nil, nil, err
 	}
 	var m indexOrManifest
+	w.t.work.parsed(raw)
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, nil, nil, fail(w.t.path, e.name, "%w: %s is not valid JSON: %v", ErrBadManifest, what, err)
 	}
@@ -257,6 +260,7 @@ func (w *walker) visitChildren(top, d ocispec.Descriptor, from string, children 
 			continue
 		}
 		for _, fm := range w.under[c.Digest] {
+			w.t.work.indexSteps++
 			if !have[fm] {
 				have[fm] = true
 				w.under[d.Digest] = append(w.under[d.Digest], fm)
@@ -285,6 +289,7 @@ func (t *table) layout(ie *entry, opts ScanOptions) (*Archive, error) {
 			return nil, fail(t.path, "index.json", "%w: index.json leads to more than %d images and layers in all, the most an archive may (README \"Limits\"); save fewer images in one archive", ErrTooLarge, maxManifestNames)
 		}
 	}
+	t.work.parsed(raw)
 	if idx, err := parseIndex(raw); err == nil {
 		if err := t.checkIndexTags(idx.Manifests); err != nil {
 			return nil, err

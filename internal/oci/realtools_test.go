@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	digest "github.com/opencontainers/go-digest"
@@ -54,9 +53,7 @@ func (rt *realTools) storage(args ...string) []string {
 // cmd runs a tool and returns its standard output.
 func (rt *realTools) cmd(t *testing.T, bin string, args ...string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	c := exec.CommandContext(ctx, bin, args...)
+	c := testenv.Command(bin, args...)
 	c.Env = append(os.Environ(), "TMPDIR="+rt.tmp)
 	var stderr bytes.Buffer
 	c.Stderr = &stderr

@@ -2,7 +2,6 @@ package oci_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	digest "github.com/opencontainers/go-digest"
 
@@ -118,9 +116,7 @@ type skopeoRun struct{ bin, policy, tmp string }
 
 // run runs skopeo; an error is skopeo refusing.
 func (s *skopeoRun) run(args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c := exec.CommandContext(ctx, s.bin, append([]string{"--policy", s.policy, "--tmpdir", s.tmp}, args...)...)
+	c := testenv.Command(s.bin, append([]string{"--policy", s.policy, "--tmpdir", s.tmp}, args...)...)
 	c.Env = append(os.Environ(), "TMPDIR="+s.tmp)
 	var stderr bytes.Buffer
 	c.Stderr = &stderr

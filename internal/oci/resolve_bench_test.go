@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // linkChainTable is an entry table where a 4 KiB path reaches its file
@@ -52,36 +51,32 @@ func BenchmarkResolveLinkChain(b *testing.B) {
 	}
 }
 
-// TestResolveLinear: resolving through 39 directory links costs time
-// linear in the path's length. It used to be quadratic: every hop looked
-// every prefix of the whole path up again (4 KiB paths cost milliseconds
-// per manifest entry). Eight times the depth must cost under sixteen times
-// the time (linear gives about eight, the old code about twenty).
+// TestResolveLinear: resolving through 39 directory links costs work
+// linear in the path's length, counted (never timed) as the tree's map
+// look-ups and the bytes of their keys. It used to be quadratic: every hop
+// looked every prefix of the whole path up again (4 KiB paths cost
+// milliseconds per manifest entry; that is 64 times the key bytes for 8
+// times the depth). A walk jumps to the deepest real directory its path
+// names by binary search over the path's slashes: 8 times the depth adds at
+// most 2 look-ups per doubling, and hashes at most 16 times the key bytes
+// (linear with the search's log factor: about 11).
 func TestResolveLinear(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures time")
-	}
-	cost := func(depth int) time.Duration {
+	t.Parallel()
+	cost := func(depth int) work {
 		tb, p := linkChainTableDepth(t, depth)
-		best := time.Duration(1 << 62)
-		for range 5 {
-			start := time.Now()
-			for range 20 {
-				if tb.tree != nil {
-					tb.tree.links = nil
-				}
-				if _, err := tb.resolve(p, "test"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			best = min(best, time.Since(start))
+		before := tb.work
+		if _, err := tb.resolve(p, "test"); err != nil {
+			t.Fatal(err)
 		}
-		return best
+		return work{lookups: tb.work.lookups - before.lookups, keyBytes: tb.work.keyBytes - before.keyBytes}
 	}
 	short, long := cost(250), cost(2000)
-	t.Logf("depth 250: %v, depth 2000: %v (20 resolutions each)", short, long)
-	if long > 16*short {
-		t.Errorf("resolution is not linear: 8 times the depth costs %.1f times the time", float64(long)/float64(short))
+	t.Logf("depth 250: %d look-ups, %d key bytes; depth 2000: %d look-ups, %d key bytes", short.lookups, short.keyBytes, long.lookups, long.keyBytes)
+	if long.lookups > short.lookups+2*3 {
+		t.Errorf("8 times the depth costs %d look-ups, %d more than %d: the walk looks components up one by one", long.lookups, long.lookups-short.lookups, short.lookups)
+	}
+	if long.keyBytes > 16*short.keyBytes {
+		t.Errorf("resolution is not linear: 8 times the depth hashes %.1f times the key bytes", float64(long.keyBytes)/float64(short.keyBytes))
 	}
 }
 
@@ -99,36 +94,24 @@ func deepNamesTable(tb testing.TB, n int) *table {
 	return t
 }
 
-// TestPlaceDeepNamesLinear: placing entries with 4 KiB names of 2000
-// components costs a few times what building the names and putting them
-// in a map costs — one look-up per name, not one per component (that was
-// about 40 times; this allows 6; it is about 2.4).
+// TestPlaceDeepNamesLinear: placing an entry whose 4 KiB name has 2000
+// components in an existing directory costs a few look-ups of its
+// directory's path (counted, never timed), not one per component: that
+// was about 40 times the time of putting the names in a map. Once the
+// shared directories exist, each further entry costs at most 4 look-ups
+// and 3 times its name's length in key bytes.
 func TestPlaceDeepNamesLinear(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures time")
+	t.Parallel()
+	const n = 500
+	one, two := deepNamesTable(t, n).work, deepNamesTable(t, 2*n).work
+	lookups, keyBytes := (two.lookups-one.lookups)/n, (two.keyBytes-one.keyBytes)/n
+	name := len(fmt.Sprintf("%s%d/f", strings.Repeat("y/", 1990), 2*n))
+	t.Logf("per entry of %d bytes: %d look-ups, %d key bytes", name, lookups, keyBytes)
+	if lookups > 4 {
+		t.Errorf("placing an entry of 2000 components costs %d look-ups, want at most 4 (one per component is the old cost)", lookups)
 	}
-	const n = 2000
-	best := func(f func()) time.Duration {
-		d := time.Duration(1 << 62)
-		for range 5 {
-			start := time.Now()
-			f()
-			d = min(d, time.Since(start))
-		}
-		return d
-	}
-	deep := strings.Repeat("y/", 1990)
-	baseline := best(func() {
-		m := map[string]*entry{}
-		for i := range n {
-			name := fmt.Sprintf("%s%d/f", deep, i)
-			m[name] = &entry{name: name}
-		}
-	})
-	place := best(func() { deepNamesTable(t, n) })
-	t.Logf("%d entries: names in a map %v, placed %v", n, baseline, place)
-	if place > 6*baseline {
-		t.Errorf("placing %d deep entries took %v, %.1f times building their names into a map", n, place, float64(place)/float64(baseline))
+	if keyBytes > 3*int64(name) {
+		t.Errorf("placing an entry of %d bytes hashes %d key bytes, want at most 3 times its length", name, keyBytes)
 	}
 }
 
@@ -136,5 +119,22 @@ func TestPlaceDeepNamesLinear(t *testing.T) {
 func BenchmarkPlaceDeepNames(b *testing.B) {
 	for b.Loop() {
 		deepNamesTable(b, 1000)
+	}
+}
+
+// BenchmarkResolveDepth times one resolution of linkChainTableDepth's path
+// at depths 250 and 2000 (the sizes TestResolveLinear counts): the ratio of
+// the two is the time TestResolveLinear used to assert.
+func BenchmarkResolveDepth(b *testing.B) {
+	for _, depth := range []int{250, 2000} {
+		b.Run(fmt.Sprint(depth), func(b *testing.B) {
+			t, p := linkChainTableDepth(b, depth)
+			for b.Loop() {
+				t.tree.links = nil
+				if _, err := t.resolve(p, "bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -115,6 +115,8 @@ type scanStats struct {
 	// reread the stored bytes read again for them.
 	inflated int
 	reread   int64
+	// work is what reading the archive's structure cost (work.go).
+	work work
 }
 
 func scan(ctx context.Context, path string, opts ScanOptions) (*Archive, *scanStats, error) {
@@ -133,6 +135,7 @@ func scan(ctx context.Context, path string, opts ScanOptions) (*Archive, *scanSt
 	s := &scanner{ctx: ctx, path: path, opts: opts, file: f, stats: &scanStats{}}
 	s.t = &table{path: path, byName: map[string]*entry{}, inflate: s.inflate}
 	defer s.decs.close()
+	defer func() { s.stats.work = s.t.work }()
 	size, sum, err := s.pass(ctx, f, st.Size())
 	if err != nil {
 		return nil, s.stats, err

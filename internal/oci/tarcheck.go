@@ -13,8 +13,8 @@ import (
 // tarCheck tells whether the bytes written to it are a tar stream that Go's
 // archive/tar reads to its end marker (or to the end of the bytes): what
 // docker (go-archive), containerd and containers/storage apply layers with.
-// A layer that is not one cannot be applied by any of them (README "Archive
-// rules").
+// A layer that is not one cannot be applied by any of them (docs/archives.md,
+// "Archive rules").
 //
 // Plain headers (USTAR or GNU magic, a valid checksum, clean octal
 // numbers, a typeflag '0'–'7') are checked in place, exactly as

@@ -21,7 +21,7 @@ import (
 // header names lexically and follow links by joining names. Both readings
 // agree only when no entry is written through a link, no entry replaces a
 // directory, and every hard link names an earlier regular file; add
-// refuses the rest (README "Archive rules"), so that the tree below is
+// refuses the rest (docs/archives.md, "Archive rules"), so that the tree below is
 // what every extractor builds, and resolve walks it as open(2) would.
 
 // node is one name of the tree: a directory (explicit or implied by the
@@ -81,13 +81,38 @@ type tree struct {
 	// busy holds the links being resolved (a loop comes back to one).
 	links map[*node]linkEnd
 	busy  map[*node]bool
+	// work counts the look-ups (the table's).
+	work *work
 }
 
 func (t *table) treeOf() *tree {
 	if t.tree == nil {
-		t.tree = &tree{root: node{dir: true}, nodes: map[nodeKey]*node{}, dirPaths: map[string]*node{}}
+		t.tree = &tree{root: node{dir: true}, nodes: map[nodeKey]*node{}, dirPaths: map[string]*node{}, work: &t.work}
 	}
 	return t.tree
+}
+
+// The tree's look-ups, counted: what placing and resolving cost is tested by
+// counting them and the bytes of their keys (hashing a key costs its
+// length), never by timing it.
+
+// child returns the node named name in directory parent, nil if none.
+func (tr *tree) child(parent *node, name string) *node {
+	tr.work.lookup(name)
+	return tr.nodes[nodeKey{parent, name}]
+}
+
+// dirAt returns the directory node at archive path p, nil if none.
+func (tr *tree) dirAt(p string) *node {
+	tr.work.lookup(p)
+	return tr.dirPaths[p]
+}
+
+// entryAt returns the entry named p.
+func (t *table) entryAt(p string) (*entry, bool) {
+	t.work.lookup(p)
+	e, ok := t.byName[p]
+	return e, ok
 }
 
 // place puts entry e (already checked for duplicates) into the tree, in
@@ -104,7 +129,7 @@ func (t *table) place(e *entry) error {
 	if err != nil {
 		return err
 	}
-	if old := tr.nodes[nodeKey{cur, last}]; old != nil {
+	if old := tr.child(cur, last); old != nil {
 		// table.add let only a directory repeat, or an explicit directory
 		// follow the directory other names imply.
 		if e.typ != tar.TypeDir {
@@ -124,7 +149,7 @@ func (t *table) place(e *entry) error {
 		n.up, n.down = relative(cur.path, e.linkname)
 	}
 	if e.typ == tar.TypeLink {
-		target, ok := t.byName[e.linkname]
+		target, ok := t.entryAt(e.linkname)
 		switch {
 		case !ok:
 			return fail(t.path, e.name, "%w: hard link to %q, which is not an earlier entry of the archive: extraction (link(2) of an existing file) fails or links another file, and lexical readers disagree; %s", ErrAmbiguous, e.linkname, resave)
@@ -153,10 +178,10 @@ func (t *table) dirNode(p string, e *entry) (*node, error) {
 	if p == "" {
 		return &tr.root, nil
 	}
-	if n := tr.dirPaths[p]; n != nil {
+	if n := tr.dirAt(p); n != nil {
 		return n, nil
 	}
-	if old, ok := t.byName[p]; ok {
+	if old, ok := t.entryAt(p); ok {
 		return nil, t.throughNonDir(e, old.node)
 	}
 	parentPath, comp := "", p
@@ -283,7 +308,7 @@ func (tr *tree) walkFrom(cur *node, p string, hops int) (*node, int, *walkErr) {
 	var deepest *node
 	for lo < hi {
 		mid := (lo + hi) / 2
-		if d := tr.dirPaths[joinPath(cur.path, p[:slashes[mid]])]; d != nil {
+		if d := tr.dirAt(joinPath(cur.path, p[:slashes[mid]])); d != nil {
 			deepest, lo = d, mid+1
 		} else {
 			hi = mid
@@ -298,7 +323,7 @@ func (tr *tree) walkFrom(cur *node, p string, hops int) (*node, int, *walkErr) {
 		if !cur.dir {
 			return nil, hops, &walkErr{kind: ErrNotFile, at: cur, path: cur.path}
 		}
-		n := tr.nodes[nodeKey{cur, comp}]
+		n := tr.child(cur, comp)
 		if n == nil {
 			return nil, hops, &walkErr{kind: ErrMissingBlob, path: joinPath(cur.path, comp)}
 		}

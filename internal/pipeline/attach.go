@@ -71,7 +71,7 @@ func (r *run) attach(ctx context.Context, units []*UnitResult) (*Unit, error) {
 	if err == nil {
 		err = errors.New("the registry kept no referrer")
 	}
-	return failed, stageError(StageAttach, failed.Binding, !failed.Binding.Named, err)
+	return failed, stageError(StageAttach, units[0].Target, failed.Binding, !failed.Binding.Named, err)
 }
 
 // logAttached says what one referrer push did.

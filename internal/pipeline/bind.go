@@ -23,7 +23,7 @@ func (r *run) bind(ctx context.Context, b *Binding) (ref.Reference, []*registry.
 		return target, nil, err
 	}
 	fail := func(stage string, err error) (ref.Reference, []*registry.Subject, error) {
-		return target, nil, stageError(stage, b, defaulted, err)
+		return target, nil, stageError(stage, target, b, defaulted, err)
 	}
 	if r.client == nil {
 		if r.client, err = registry.New(r.opts.Registry); err != nil {

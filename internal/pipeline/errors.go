@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
@@ -37,6 +38,9 @@ const (
 // StageError is a failure of a stage that talks to a registry or GitHub.
 type StageError struct {
 	Stage string
+	// Target is the registry name of the binding (zero for the GitHub
+	// stage).
+	Target ref.Reference
 	// DefaultTag is the archive's RepoTag the registry name was defaulted
 	// to ("" when the caller named it): a failure may mean that the tag
 	// names no registry the image was pushed to.
@@ -76,8 +80,8 @@ func (w *wrapped) Unwrap() error { return w.err }
 // stageError is err of stage for binding b, naming the archive's tag when
 // the registry name was defaulted to it (a registry that does not answer is
 // not a naming problem).
-func stageError(stage string, b *Binding, defaulted bool, err error) error {
-	se := &StageError{Stage: stage, Err: err}
+func stageError(stage string, target ref.Reference, b *Binding, defaulted bool, err error) error {
+	se := &StageError{Stage: stage, Target: target, Err: err}
 	if defaulted && !errors.Is(err, retry.ErrTimeout) {
 		se.DefaultTag = b.DefaultTag
 	}

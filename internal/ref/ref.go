@@ -38,6 +38,10 @@ const dockerHubWire = "docker.io"
 // ErrInvalid is returned by Parse when a string is not an image reference.
 var ErrInvalid = errors.New("not an image reference")
 
+// ErrURL is returned by Parse, besides ErrInvalid, for a URL
+// ("https://ghcr.io/org/app:1.0"): the error says which scheme to drop.
+var ErrURL = errors.New("an image reference has no scheme")
+
 // Reference is a parsed, normalised image reference. The zero value is no
 // reference.
 type Reference struct {
@@ -68,6 +72,11 @@ func Parse(s string) (Reference, error) {
 	}
 	if len(s) > 4096 {
 		return Reference{}, fmt.Errorf("%w: a name of %d bytes is too long", ErrInvalid, len(s))
+	}
+	if scheme, rest, ok := strings.Cut(s, "://"); ok && !strings.ContainsAny(scheme, "/@:") {
+		// docker, crane and oras name images without a scheme; a URL
+		// pasted from a browser or a registry's web page has one.
+		return Reference{}, fmt.Errorf("%w: %q is a URL: %w: drop %q and write %s", ErrInvalid, s, ErrURL, scheme+"://", rest)
 	}
 	var r Reference
 	rest := s

@@ -133,3 +133,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParseURL: a URL pasted for an image reference says to drop the scheme.
+func TestParseURL(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"https://ghcr.io/org/app:1.0", "http://localhost:5000/app@sha256:" + strings.Repeat("a", 64), "oci://ghcr.io/org/app"} {
+		_, err := Parse(s)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "drop") || !strings.Contains(err.Error(), "://") {
+			t.Errorf("Parse(%q) = %v, want ErrInvalid saying to drop the scheme", s, err)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
@@ -32,7 +31,7 @@ func TestAttachAll(t *testing.T) {
 			for i, s := range ss {
 				refs = append(refs, Referrer{Subject: s, Bundle: testBundle(20 + i)}, Referrer{Subject: s.ImageSubject(), Bundle: testBundle(20 + i)})
 			}
-			res, err := c.AttachAll(ctx, refs, AttachOptions{Settle: 100 * time.Millisecond})
+			res, err := c.AttachAll(ctx, refs, AttachOptions{Settle: testSettle})
 			if err != nil {
 				t.Fatalf("AttachAll() = %v", err)
 			}

@@ -229,7 +229,9 @@ func TestRetryPolicy(t *testing.T) {
 		min, max time.Duration // max < 0: not retried
 	}{
 		{"429 seconds", 0, resp(429, "2"), nil, 2 * time.Second, 2 * time.Second},
-		{"429 date", 0, resp(429, now.Add(3*time.Second).UTC().Format(http.TimeFormat)), nil, time.Second, 4 * time.Second},
+		// 30 s ahead (whole seconds): 29–30 s at once, above 20 s however
+		// slowly this test reaches the case.
+		{"429 date", 0, resp(429, now.Add(30*time.Second).UTC().Format(http.TimeFormat)), nil, 20 * time.Second, 30 * time.Second},
 		{"429 too long", 0, resp(429, "3600"), nil, 0, -1},
 		{"429 no header", 0, resp(429, ""), nil, 150 * time.Millisecond, 250 * time.Millisecond},
 		{"503", 1, resp(503, ""), nil, 300 * time.Millisecond, 500 * time.Millisecond},

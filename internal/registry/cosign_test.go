@@ -71,7 +71,7 @@ func TestCosignVerifiesReferrer(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Sign() = %v", err)
 			}
-			ar, err := c.Attach(ctx, s, res.Bundle, registry.AttachOptions{PredicateType: attest.PredicateType, Settle: 200 * time.Millisecond})
+			ar, err := c.Attach(ctx, s, res.Bundle, registry.AttachOptions{PredicateType: attest.PredicateType, Settle: 400 * time.Millisecond})
 			if err != nil {
 				t.Fatalf("Attach() = %v", err)
 			}

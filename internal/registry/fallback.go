@@ -65,6 +65,9 @@ type fallbackStats struct {
 	ignored bool
 	// reads is the number of verification reads of the last round.
 	reads int
+	// waits are the waits before the verification reads, every round's,
+	// as decided (tests check them against D rather than time them).
+	waits []time.Duration
 }
 
 // updateFallback adds entry to the fallback index of subject without losing
@@ -169,7 +172,7 @@ func (r repo) updateFallback(ctx context.Context, tag string, entry ocispec.Desc
 		if cas {
 			u.st.reads = 1
 		}
-		ok, err := r.verifyFallback(ctx, tag, entry.Digest, &u.seen, settle, u.st.reads)
+		ok, err := r.verifyFallback(ctx, tag, entry.Digest, &u.seen, settle, u.st.reads, &u.st.waits)
 		if err != nil {
 			return u.st, err
 		}
@@ -282,12 +285,14 @@ func verifyWait(settle time.Duration) time.Duration {
 }
 
 // verifyFallback reads the tag reads times, each verifyWait after the
-// previous answer arrived, and reports whether every read showed the same
-// index holding d and every entry seen so far.
-func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, known *seenEntries, settle time.Duration, reads int) (bool, error) {
+// previous answer arrived (appended to waits), and reports whether every
+// read showed the same index holding d and every entry seen so far.
+func (r repo) verifyFallback(ctx context.Context, tag string, d digest.Digest, known *seenEntries, settle time.Duration, reads int, waits *[]time.Duration) (bool, error) {
 	var first digest.Digest
 	for i := 0; i < reads; i++ {
-		if err := retry.Sleep(ctx, verifyWait(settle)); err != nil {
+		w := verifyWait(settle)
+		*waits = append(*waits, w)
+		if err := retry.Sleep(ctx, w); err != nil {
 			return false, err
 		}
 		idx, f, err := r.readFallback(ctx, tag)

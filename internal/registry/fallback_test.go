@@ -62,7 +62,7 @@ func TestFallbackForeignTag(t *testing.T) {
 			s := resolvedSubject(t, c, repository)
 			tag := fallbackTag(s.Descriptor.Digest.String())
 			squatter := pushRandomImage(t, repository+":"+tag)
-			_, err := c.Attach(ctx, s, testBundle(1), AttachOptions{Mode: ModeTag, Settle: 50 * time.Millisecond})
+			_, err := c.Attach(ctx, s, testBundle(1), AttachOptions{Mode: ModeTag, Settle: testSettle})
 			if !errors.Is(err, ErrForeignTag) || !strings.Contains(err.Error(), tag) {
 				t.Fatalf("Attach(foreign tag) = %v, want ErrForeignTag naming %s", err, tag)
 			}
@@ -93,7 +93,7 @@ func TestFallbackKeepsForeignEntries(t *testing.T) {
 			if _, err := rp.putManifest(ctx2, tag, ocispec.MediaTypeImageIndex, []byte(foreign), nil); err != nil {
 				t.Fatalf("seeding fallback tag: %v", err)
 			}
-			res, err := c.Attach(ctx, s, testBundle(2), AttachOptions{Mode: ModeTag, Settle: 50 * time.Millisecond})
+			res, err := c.Attach(ctx, s, testBundle(2), AttachOptions{Mode: ModeTag, Settle: testSettle})
 			if err != nil {
 				t.Fatalf("Attach() = %v", err)
 			}
@@ -105,7 +105,7 @@ func TestFallbackKeepsForeignEntries(t *testing.T) {
 				t.Errorf("fallback index %s did not keep the foreign entry byte for byte", raw)
 			}
 			// Attaching the same artifact again adds no duplicate.
-			if _, err := c.Attach(ctx, s, testBundle(2), AttachOptions{Mode: ModeTag, Now: func() time.Time { return time.Time{} }, Settle: 50 * time.Millisecond}); err != nil {
+			if _, err := c.Attach(ctx, s, testBundle(2), AttachOptions{Mode: ModeTag, Now: func() time.Time { return time.Time{} }, Settle: testSettle}); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -42,25 +43,62 @@ func pushedReferrers(t *testing.T, c *Client, s *Subject, first, n int) []ocispe
 	return out
 }
 
+// heldWriter is writer B of the held-write tests: it reaches the registry
+// of s through its own fault proxy, which holds B's first tag write until
+// release is closed (the test closes it once our write has landed) and
+// closes landed once the registry has taken it.
+type heldWriter struct {
+	release, landed chan struct{}
+	done            <-chan error // B's result
+}
+
 // startHeldWriter starts writer B's update of s's fallback tag with entry,
-// through proxy, whose FaultHold rule holds B's first write, and returns
-// once that write is held; B's result arrives on the channel.
-func startHeldWriter(t *testing.T, proxy *testenv.FaultProxy, s *Subject, entry ocispec.Descriptor, settle time.Duration) <-chan error {
+// through a proxy of its own in front of reg (so that only our requests
+// reach ours), and returns once B's first write is held there.
+func startHeldWriter(t *testing.T, reg string, s *Subject, entry ocispec.Descriptor, settle time.Duration, more ...testenv.Fault) *heldWriter {
 	t.Helper()
-	bctx, rb := newTestClient(t, Options{}).repository(context.Background(), s.Repository, "pull", "push")
+	b := &heldWriter{release: make(chan struct{}), landed: make(chan struct{})}
+	proxy := testenv.StartFaultProxy(t, "http://"+reg)
+	proxy.Add(testenv.Fault{Method: "PUT", Path: tagPath, Kind: testenv.FaultHold, Times: 1, Release: b.release, Then: func() { close(b.landed) }})
+	for _, f := range more {
+		proxy.Add(f)
+	}
+	bs := *s
+	bs.Repository.Registry = proxy.Host
+	bctx, rb := newTestClient(t, Options{}).repository(context.Background(), bs.Repository, "pull", "push")
 	done := make(chan error, 1)
 	go func() {
 		_, err := rb.updateFallback(bctx, fallbackTag(s.Descriptor.Digest.String()), entry, settle, 0)
 		done <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
+	b.done = done
+	// Untimed: B's write either reaches the proxy or B ends without it.
 	for proxy.Injected(testenv.FaultHold) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("writer B's tag write never reached the proxy")
+		select {
+		case err := <-done:
+			t.Fatalf("writer B ended (%v) before its tag write was held", err)
+		case <-time.After(5 * time.Millisecond):
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	return done
+	return b
+}
+
+// landAfterOurs returns a FaultRewrite rule for our proxy: after our first
+// tag write has landed, B's held write lands too, before our write is
+// answered; so it lands after ours and before any verification read of ours,
+// however loaded the machine.
+func (b *heldWriter) landAfterOurs() testenv.Fault {
+	var once sync.Once
+	return testenv.Fault{Method: "PUT", Path: tagPath, Kind: testenv.FaultRewrite, Times: -1, Rewrite: func(_ http.Header, body []byte) []byte {
+		once.Do(b.landNow)
+		return body
+	}}
+}
+
+// landNow releases B's held write and waits for the registry to take it.
+func (b *heldWriter) landNow() {
+	close(b.release)
+	<-b.landed
 }
 
 // updateAndCheck runs our update of s's fallback tag with entry, waits for
@@ -85,17 +123,20 @@ func updateAndCheck(t *testing.T, c *Client, s *Subject, entry ocispec.Descripto
 }
 
 // TestFallbackVerifyWaits: each verification read comes at least D =
-// Settle/2 after the answer before it (the write's, then the first read's),
-// and, since the waits are D plus at most D/10 of jitter, well before the
-// old minimum of a whole settle.
+// Settle/2 after the answer before it (the write's, then the first read's):
+// a lower bound, seen by the proxy. The waits decided are D plus at most
+// D/10 of jitter, well below the old minimum of a whole settle: checked on
+// the decided waits, not timed (the machine may add any delay to them).
 func TestFallbackVerifyWaits(t *testing.T) {
 	t.Parallel()
-	const settle = time.Second
+	const settle = traceSettle
 	reg := testenv.StartGGCR(t)
 	proxy := testenv.StartFaultProxy(t, "http://"+reg.Host)
 	c := newTestClient(t, Options{})
 	s := resolvedSubject(t, c, proxy.Host+"/waits")
-	res, err := c.Attach(context.Background(), s, testBundle(1), AttachOptions{Mode: ModeTag, Settle: settle})
+	entry := pushedReferrers(t, c, s, 1, 1)[0]
+	ctx, rp := c.repository(context.Background(), s.Repository, "pull", "push")
+	st, err := rp.updateFallback(ctx, fallbackTag(s.Descriptor.Digest.String()), entry, settle, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,53 +145,58 @@ func TestFallbackVerifyWaits(t *testing.T) {
 	for _, e := range ev {
 		kinds = append(kinds, e.Method)
 	}
-	if got := strings.Join(kinds, " "); got != "GET PUT GET GET" || res.TagRounds != 1 {
-		t.Fatalf("tag requests %q in %d rounds, want GET PUT GET GET in one", got, res.TagRounds)
+	if got := strings.Join(kinds, " "); got != "GET PUT GET GET" || st.rounds != 1 {
+		t.Fatalf("tag requests %q in %d rounds, want GET PUT GET GET in one", got, st.rounds)
 	}
 	for i := 2; i < 4; i++ {
 		// The proxy sees each request after the client sent it and the
 		// previous answer before the client got it: the gap it sees is a
 		// lower bound of the client's wait.
-		gap := ev[i].At.Sub(ev[i-1].At)
-		if gap < settle/2 {
+		if gap := ev[i].At.Sub(ev[i-1].At); gap < settle/2 {
 			t.Errorf("verification read %d came %v after the previous request, want ≥ D = %v", i-1, gap, settle/2)
 		}
-		if gap >= settle {
-			t.Errorf("verification read %d came %v after the previous request, want D plus jitter, < %v", i-1, gap, settle)
+	}
+	d := settle / 2
+	if len(st.waits) != 2 {
+		t.Fatalf("decided %d verification waits (%v), want 2", len(st.waits), st.waits)
+	}
+	for i, w := range st.waits {
+		if w < d || w > d+d/10 {
+			t.Errorf("verification wait %d is %v, want D = %v plus at most D/10", i+1, w, d)
 		}
 	}
-	if got, raw := fallbackEntries(t, c, s); !got[res.Artifact.Digest] {
+	if got, raw := fallbackEntries(t, c, s); !got[entry.Digest] {
 		t.Errorf("fallback index %s lacks our entry", raw)
 	}
 }
 
 // TestFallbackWriteHeldUpToD: another writer B read the tag before our
-// write and its write lands just inside its deadline, almost D after its
-// read and after ours, dropping our entry. Our first verification read,
-// D after our write, must see that, and our entry be put back: a writer
-// whose waits were shorter (both reads within the hold) would return with
-// its entry lost.
+// write, and its write, held since, lands after ours, dropping our entry.
+// Our first verification read, D after our write, must see that, and our
+// entry be put back. B's write lands when our write has landed, before our
+// write is answered (an event, not a delay: on a loaded machine a delay
+// would reorder the scenario); that the reads wait D, which covers any
+// write landing within D of its read, is TestFallbackVerifyWaits's.
 func TestFallbackWriteHeldUpToD(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const settle = time.Second
-	hold := settle/2 - 150*time.Millisecond // B's write still lands in time
 	reg := testenv.StartGGCR(t)
 	proxy := testenv.StartFaultProxy(t, "http://"+reg.Host)
 	c := newTestClient(t, Options{})
 	s := resolvedSubject(t, c, proxy.Host+"/held")
-	seed, err := c.Attach(ctx, s, testBundle(1), AttachOptions{Mode: ModeTag, Settle: 50 * time.Millisecond})
+	seed, err := c.Attach(ctx, s, testBundle(1), AttachOptions{Mode: ModeTag, Settle: testSettle})
 	if err != nil {
 		t.Fatal(err)
 	}
 	refs := pushedReferrers(t, c, s, 2, 2)
 	b, a := refs[0], refs[1]
-	proxy.Add(testenv.Fault{Method: "PUT", Path: tagPath, Kind: testenv.FaultHold, Times: 1, Delay: hold})
 
-	bDone := startHeldWriter(t, proxy, s, b, settle)
-	st := updateAndCheck(t, c, s, a, settle, bDone, seed.Artifact.Digest, b.Digest)
+	bw := startHeldWriter(t, reg.Host, s, b, settle)
+	proxy.Add(bw.landAfterOurs())
+	st := updateAndCheck(t, c, s, a, settle, bw.done, seed.Artifact.Digest, b.Digest)
 	if st.rounds < 2 {
-		t.Errorf("our update took %d round(s): either our waits missed B's held write or it did not land after ours (machine too slow?)", st.rounds)
+		t.Errorf("our update took %d round(s): our verification missed B's write, which landed after ours and dropped our entry", st.rounds)
 	}
 }
 
@@ -163,7 +209,7 @@ func TestFallbackWriteHeldUpToD(t *testing.T) {
 func TestFallbackIfMatchHonoured(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	const settle = time.Second
+	const settle = traceSettle
 	reg := testenv.StartGGCR(t)
 	proxy := testenv.StartFaultProxy(t, "http://"+reg.Host)
 	proxy.Add(testenv.Fault{Path: tagPath, Kind: testenv.FaultIfMatch, Times: -1})
@@ -200,8 +246,8 @@ func TestFallbackIfMatchHonoured(t *testing.T) {
 	if !second.TagIfMatch || second.TagIfMatchIgnored || second.TagRounds != 1 || second.TagReads != 1 {
 		t.Errorf("second update: If-Match honoured %v in %d rounds with %d verification reads, want true in 1 with 1", second.TagIfMatch, second.TagRounds, second.TagReads)
 	}
-	if second.Requests > 9 {
-		t.Errorf("Attach() made %d requests, budget 9", second.Requests)
+	if budget := requestBudget(second); second.Requests > budget {
+		t.Errorf("Attach() made %d requests, budget %d", second.Requests, budget)
 	}
 	got, raw := fallbackEntries(t, c, s)
 	if !got[first.Artifact.Digest] || !got[second.Artifact.Digest] || len(got) != 2 {
@@ -254,12 +300,13 @@ func TestFallbackIfMatchConcurrent(t *testing.T) {
 // until after another writer C created the tag and we wrote conditionally
 // over C's index: B's write drops both. Our one verification read, D after
 // our write, must see that and put both entries back; a writer that skipped
-// verification after an honoured conditional write would lose them.
+// verification after an honoured conditional write would lose them. B's
+// write lands when our conditional write has landed, before it is answered
+// (an event, not a delay).
 func TestFallbackIfMatchAfter404Write(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const settle = time.Second
-	hold := settle/2 - 150*time.Millisecond
 	reg := testenv.StartGGCR(t)
 	proxy := testenv.StartFaultProxy(t, "http://"+reg.Host)
 	c := newTestClient(t, Options{})
@@ -267,10 +314,8 @@ func TestFallbackIfMatchAfter404Write(t *testing.T) {
 	refs := pushedReferrers(t, c, s, 300, 3)
 	a, b, cEntry := refs[0], refs[1], refs[2]
 	tag := fallbackTag(s.Descriptor.Digest.String())
-	proxy.Add(testenv.Fault{Method: "PUT", Path: tagPath, Kind: testenv.FaultHold, Times: 1, Delay: hold})
-	proxy.Add(testenv.Fault{Path: tagPath, Kind: testenv.FaultIfMatch, Times: -1})
 
-	bDone := startHeldWriter(t, proxy, s, b, settle)
+	bw := startHeldWriter(t, reg.Host, s, b, settle, testenv.Fault{Path: tagPath, Kind: testenv.FaultIfMatch, Times: -1})
 	// C creates the tag (one plain write) while B's write is held.
 	cctx, rc := c.repository(ctx, s.Repository, "pull", "push")
 	raw, err := newFallbackIndex().with(cEntry)
@@ -280,7 +325,9 @@ func TestFallbackIfMatchAfter404Write(t *testing.T) {
 	if _, err := rc.putManifest(cctx, tag, ocispec.MediaTypeImageIndex, raw, nil); err != nil {
 		t.Fatal(err)
 	}
-	st := updateAndCheck(t, c, s, a, settle, bDone, b.Digest, cEntry.Digest)
+	var once sync.Once
+	proxy.Add(testenv.Fault{Path: tagPath, Kind: testenv.FaultIfMatch, Times: -1, Then: func() { once.Do(bw.landNow) }})
+	st := updateAndCheck(t, c, s, a, settle, bw.done, b.Digest, cEntry.Digest)
 	if !st.ifMatch || st.rounds < 2 {
 		t.Errorf("our update: If-Match honoured %v in %d round(s), want true in ≥ 2 (B's held write should have dropped our conditional one)", st.ifMatch, st.rounds)
 	}

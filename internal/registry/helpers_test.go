@@ -4,6 +4,7 @@ import (
 	"io"
 	"log"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -14,6 +15,32 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 )
+
+// testSettle is the fallback tag's settle in tests that need the tag
+// written but do not test the protocol's timing. A write must land within
+// D = settle/2 of its read or its round is abandoned (as it should be), which
+// on a loaded machine happened with D of 25–100 ms, breaking request counts
+// and rounds that such tests assert; D = 200 ms is far above a write's
+// round trip on a busy machine, and costs 0.4 s of verification waits.
+const testSettle = 400 * time.Millisecond
+
+// traceSettle is the settle of tests that check the exact requests of an
+// update (probe, ETag, verification reads), which an abandoned round would
+// change: D = 1 s, several times the slowest write's round trip seen at a
+// load of 17 on two cores (about 300 ms).
+const traceSettle = 2 * time.Second
+
+// requestBudget is one Attach's request budget (ARCHITECTURE.md, "Limits
+// and budgets": 6 with the referrers API, 9 with the fallback tag), plus 4
+// for each further round of the fallback tag (a read, a write and two
+// verification reads): a round is abandoned when its write outlasts D on a
+// loaded machine, which is the protocol at work, not a cost regression.
+func requestBudget(res *AttachResult) int {
+	if res.ReferrersTag == "" {
+		return 6
+	}
+	return 9 + 4*max(res.TagRounds-1, 0)
+}
 
 // pushRandomImage pushes a random OCI image to ref and returns it.
 func pushRandomImage(t testing.TB, ref string) v1.Image {

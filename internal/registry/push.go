@@ -155,6 +155,14 @@ func (c *Client) write(ctx context.Context, to ref.Reference, write func(name.Re
 		return err
 	}
 	if err := write(target, opts); err != nil {
+		var re *retry.Error
+		if errors.As(err, &re) {
+			// go-containerregistry wraps a remote's failure in url.Errors
+			// of its own and of net/http, each quoting the URL (with an
+			// upload's state in its query): the request is named once,
+			// without query, by the retry error's.
+			return fmt.Errorf("%s %s: %w", re.Method, re.URL, re)
+		}
 		return redactedError{err}
 	}
 	return nil

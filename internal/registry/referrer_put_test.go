@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
@@ -28,7 +27,7 @@ func TestReferrerPutBlobUnknown(t *testing.T) {
 		s := resolvedSubject(t, c, proxy.Host+"/blobunknown/transient")
 		// The first upload completed after this is the empty config's.
 		proxy.Add(testenv.Fault{Method: http.MethodPut, Path: uploads, Kind: testenv.FaultSwallow, Times: 1})
-		res, err := c.Attach(ctx, s, testBundle(1), AttachOptions{Mode: ModeTag, Settle: 50 * time.Millisecond})
+		res, err := c.Attach(ctx, s, testBundle(1), AttachOptions{Mode: ModeTag, Settle: testSettle})
 		if err != nil {
 			t.Fatalf("Attach() = %v", err)
 		}
@@ -66,7 +65,7 @@ func TestReferrerPutBlobUnknown(t *testing.T) {
 		s := resolvedSubject(t, c, proxy.Host+"/blobunknown/persistent")
 		proxy.Add(testenv.Fault{Method: http.MethodPut, Path: uploads, Kind: testenv.FaultSwallow, Times: -1})
 		bundle := testBundle(2)
-		_, err := c.Attach(ctx, s, bundle, AttachOptions{Mode: ModeTag, Settle: 50 * time.Millisecond})
+		_, err := c.Attach(ctx, s, bundle, AttachOptions{Mode: ModeTag, Settle: testSettle})
 		if err == nil {
 			t.Fatal("Attach() with every upload swallowed succeeded")
 		}

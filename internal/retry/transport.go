@@ -54,6 +54,18 @@ type Transport struct {
 	// every 5xx and 429 and then read it, reporting "http: read on closed
 	// response body").
 	FailOnStatus bool
+
+	// now is the clock the budget and Error.Elapsed are measured on (tests
+	// of the budget; attempt deadlines and waits stay real). Nil: time.Now.
+	now func() time.Time
+}
+
+// clock returns the time on t's clock.
+func (t *Transport) clock() time.Time {
+	if t.now != nil {
+		return t.now()
+	}
+	return time.Now()
 }
 
 // Error is a request that failed after its attempts: it timed out, ended
@@ -110,7 +122,7 @@ func redact(u *url.URL) string {
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	start := time.Now()
+	start := t.clock()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	once := isOnce(req.Context()) || !replayable
 	for attempt := 0; ; attempt++ {
@@ -132,7 +144,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			wait, _ = decide(attempt, resp, err)
 		}
-		if wait >= 0 && time.Since(start)+wait > t.Policy.budget() {
+		if wait >= 0 && t.clock().Sub(start)+wait > t.Policy.budget() {
 			wait = -1
 		}
 		if wait < 0 {
@@ -166,7 +178,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // fail builds the *Error of a request that ends after attempts.
 func (t *Transport) fail(req *http.Request, attempts int, start time.Time, resp *http.Response, err error) error {
-	e := &Error{Service: t.service(), Method: req.Method, URL: redact(req.URL), Attempts: attempts, Elapsed: time.Since(start), Err: err}
+	e := &Error{Service: t.service(), Method: req.Method, URL: redact(req.URL), Attempts: attempts, Elapsed: t.clock().Sub(start), Err: err}
 	if resp != nil {
 		e.Status = resp.StatusCode
 	}
@@ -224,7 +236,7 @@ func (t *Transport) attempt(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	w.kick()
-	resp.Body = &body{ReadCloser: resp.Body, w: w, ctx: ctx, cancel: cancel, t: t, req: r, attempts: 1, start: time.Now()}
+	resp.Body = &body{ReadCloser: resp.Body, w: w, ctx: ctx, cancel: cancel, t: t, req: r, attempts: 1, start: t.clock()}
 	return resp, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,6 +53,7 @@ func post(t *testing.T, tr *Transport, url string) (*http.Response, error) {
 }
 
 func TestTransientFailuresAreRetried(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		answers []int
@@ -81,6 +83,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 }
 
 func TestServiceDownFailsWithinTheBound(t *testing.T) {
+	t.Parallel()
 	srv, n := script(t, 503)
 	tr := &Transport{Service: "Fulcio", FailOnStatus: true, Policy: Policy{Retries: 3}}
 	_, err := post(t, tr, srv.URL+"/api/v2/signingCert?secret=1")
@@ -120,34 +123,85 @@ func TestServiceDownFailsWithinTheBound(t *testing.T) {
 	resp.Body.Close()
 }
 
+// TestNoAnswerTimesOut: an attempt that gets no answer ends at its
+// deadline, is retried, and the last one's timeout is the error, naming the
+// remote and the input.
 func TestNoAnswerTimesOut(t *testing.T) {
-	srv, n := script(t, 0)
-	tr := &Transport{Service: "registry", Policy: Policy{Timeout: 200 * time.Millisecond, Budget: time.Second}}
-	start := time.Now()
+	t.Parallel()
+	srv, _ := script(t, 0)
+	tr := &Transport{Service: "registry", Policy: Policy{Timeout: 200 * time.Millisecond, Retries: 1, Budget: time.Hour}}
 	_, err := post(t, tr, srv.URL+"/v2/")
-	el := time.Since(start)
 	var e *Error
-	if !errors.As(err, &e) || !errors.Is(err, ErrTimeout) || e.Timeout != 200*time.Millisecond {
-		t.Fatalf("err = %v, want a timeout *Error", err)
+	if !errors.As(err, &e) || !errors.Is(err, ErrTimeout) || e.Timeout != 200*time.Millisecond || e.Attempts != 2 {
+		t.Fatalf("err = %v, want a timeout *Error after 2 attempts", err)
 	}
 	// It names the remote and the deadline; the input behind the deadline
 	// is the caller's to name.
 	if !strings.Contains(err.Error(), "registry") || !strings.Contains(err.Error(), "within 200ms") || strings.Contains(err.Error(), "request-timeout") {
 		t.Errorf("error %q does not name the remote and the deadline, or names an input", err)
 	}
-	// Attempts are retried within the budget, and no attempt starts after it.
-	if n.Load() < 2 || el > 2*time.Second {
-		t.Fatalf("%d attempts in %v; want ≥2 within the 1s budget plus one timeout", n.Load(), el)
+}
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestNoAttemptStartsAfterTheBudget, on an injected clock: every attempt
+// of a service that keeps answering 503 takes 300 ms, the waits none, the
+// budget is 1 s. Attempts start at 0, 0.3, 0.6 and 0.9 s; a fifth would
+// start at 1.2 s, after the budget, so the request fails after four.
+func TestNoAttemptStartsAfterTheBudget(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.Unix(0, 0)}
+	var starts []time.Duration
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		starts = append(starts, clock.Now().Sub(time.Unix(0, 0)))
+		mu.Unlock()
+		clock.advance(300 * time.Millisecond)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	tr := &Transport{
+		Service: "Fulcio", FailOnStatus: true, Policy: Policy{Retries: 100, Budget: time.Second}, now: clock.Now,
+		Decide: func(int, *http.Response, error) (time.Duration, error) { return 0, nil },
+	}
+	_, err := post(t, tr, srv.URL)
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable || e.Attempts != 4 || e.Elapsed != 1200*time.Millisecond {
+		t.Fatalf("err = %v, want an *Error after 4 attempts in 1.2s (on the injected clock)", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(starts) != 4 || starts[3] != 900*time.Millisecond {
+		t.Errorf("attempts started at %v, want 0s 300ms 600ms 900ms", starts)
 	}
 }
 
 // A body that keeps moving is not cut off, however long it takes in all;
-// one that stops is.
+// one that stops is. The body moves every 100 ms under a deadline of 1 s,
+// so only a pause of 900 ms on a loaded machine could cut it off.
 func TestDeadlineIsOnProgress(t *testing.T) {
+	t.Parallel()
 	stall := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(200)
-		for range 8 {
+		for range 12 {
 			_, _ = io.WriteString(w, "x")
 			w.(http.Flusher).Flush()
 			time.Sleep(100 * time.Millisecond)
@@ -157,7 +211,7 @@ func TestDeadlineIsOnProgress(t *testing.T) {
 		}
 	}))
 	t.Cleanup(func() { close(stall); srv.Close() })
-	tr := &Transport{Policy: Policy{Timeout: 300 * time.Millisecond}}
+	tr := &Transport{Policy: Policy{Timeout: time.Second}}
 	get := func(path string) ([]byte, error) {
 		resp, err := (&http.Client{Transport: tr}).Get(srv.URL + path)
 		if err != nil {
@@ -166,16 +220,17 @@ func TestDeadlineIsOnProgress(t *testing.T) {
 		defer resp.Body.Close()
 		return io.ReadAll(resp.Body)
 	}
-	if b, err := get("/"); err != nil || len(b) != 8 {
-		t.Fatalf("moving body: %q, %v; want 8 bytes over ~800ms with a 300ms deadline", b, err)
+	if b, err := get("/"); err != nil || len(b) != 12 {
+		t.Fatalf("moving body: %q, %v; want 12 bytes over ~1.2s with a 1s deadline", b, err)
 	}
 	b, err := get("/stall")
-	if !errors.Is(err, ErrTimeout) || len(b) != 8 {
-		t.Fatalf("stalled body: %q, %v; want 8 bytes then a timeout", b, err)
+	if !errors.Is(err, ErrTimeout) || len(b) != 12 {
+		t.Fatalf("stalled body: %q, %v; want 12 bytes then a timeout", b, err)
 	}
 }
 
 func TestOnceAndUnreplayableBodiesAreSentOnce(t *testing.T) {
+	t.Parallel()
 	srv, n := script(t, 503, 200)
 	req, _ := http.NewRequestWithContext(Once(context.Background()), http.MethodGet, srv.URL, nil)
 	resp, err := (&http.Client{Transport: &Transport{}}).Do(req)
@@ -193,6 +248,7 @@ func TestOnceAndUnreplayableBodiesAreSentOnce(t *testing.T) {
 }
 
 func TestPolicy(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	h := func(kv ...string) *http.Response {
 		r := &http.Response{Header: http.Header{}}
@@ -235,26 +291,31 @@ func TestPolicy(t *testing.T) {
 }
 
 // TestCancelBetweenAttempts: a request cancelled while it waits for its
-// next attempt ends at once, and the error still names the remote.
+// next attempt ends at once, and the error still names the remote. The
+// request is cancelled when the policy decides to wait 30 s: counted, it
+// ends after that one attempt (a wait that ignored the cancel would end in
+// a second attempt, 30 s later).
 func TestCancelBetweenAttempts(t *testing.T) {
-	srv, _ := script(t, 429) // Retry-After: 1
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	t.Parallel()
+	srv, n := script(t, 429)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	tr := &Transport{Service: "Rekor", Decide: func(int, *http.Response, error) (time.Duration, error) {
+		cancel()
+		return 30 * time.Second, nil
+	}}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-	start := time.Now()
-	_, err := (&http.Client{Transport: &Transport{Service: "Rekor"}}).Do(req)
-	if el := time.Since(start); el > 900*time.Millisecond {
-		t.Fatalf("returned after %v, want at the cancel (200ms), not after the 1s wait", el)
-	}
+	_, err := (&http.Client{Transport: tr}).Do(req)
 	var e *Error
-	if !errors.As(err, &e) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "Rekor") {
-		t.Fatalf("err = %v, want a *retry.Error naming Rekor that is the deadline", err)
+	if !errors.As(err, &e) || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "Rekor") || e.Attempts != 1 || n.Load() != 1 {
+		t.Fatalf("err = %v after %d requests, want a *retry.Error naming Rekor that is the cancel, after 1 attempt", err, n.Load())
 	}
 }
 
 // TestStatus: the status rules for callers that retry at their own level
 // are Retry's, without GitHub's rate-limited 403s.
 func TestStatus(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		code       int
 		retryAfter string

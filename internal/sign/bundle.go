@@ -18,6 +18,7 @@ type stage struct {
 	name string // "getting a signing certificate from Fulcio"
 	what string // "getting a signing certificate", for errors that name the service themselves
 	url  string
+	said *lastAnswer // the remote's last error answer, when kept
 }
 
 // assembling is the stage outside any remote.
@@ -41,7 +42,7 @@ func (c *certProvider) GetCertificate(ctx context.Context, kp sgsign.Keypair, o 
 		*c.at = c.next
 		return c.cert, nil
 	}
-	*c.at = stage{"getting a signing certificate from Fulcio", "getting a signing certificate", c.url}
+	*c.at = stage{name: "getting a signing certificate from Fulcio", what: "getting a signing certificate", url: c.url}
 	cert, err := c.inner.GetCertificate(ctx, kp, o)
 	if err != nil {
 		return nil, err
@@ -55,12 +56,13 @@ type tlog struct {
 	inner sgsign.Transparency
 	url   string
 	at    *stage
+	said  *lastAnswer
 }
 
 var _ sgsign.Transparency = (*tlog)(nil)
 
 func (t *tlog) GetTransparencyLogEntry(ctx context.Context, pem []byte, b *protobundle.Bundle) error {
-	*t.at = stage{"adding the signature to the transparency log Rekor", "adding the signature to the transparency log", t.url}
+	*t.at = stage{"adding the signature to the transparency log Rekor", "adding the signature to the transparency log", t.url, t.said}
 	if err := t.inner.GetTransparencyLogEntry(ctx, pem, b); err != nil {
 		return err
 	}
@@ -80,7 +82,8 @@ const signings = 2
 // repeated certificate request only certifies the same ephemeral key again,
 // a repeated timestamp request only yields another timestamp over the same
 // signature, and a repeated Rekor v1 POST answers 409 with the existing
-// entry's location, which sigstore-go fetches. A repeated Rekor v2 POST
+// entry's location, which sigstore-go fetches (again while the log answers
+// 404 for it: queued, not yet integrated; rekorV1). A repeated Rekor v2 POST
 // whose first attempt landed answers 409 with no entry to put in the bundle
 // (sigstore-go v1.3.0 does not handle it, see its getRekorV2TLE): the
 // statement is then signed once more, which makes a different signature
@@ -93,7 +96,7 @@ func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc se
 	// the first (a *retry.Error names the one that failed).
 	first := assembling
 	if len(svc.TSA) > 0 {
-		first = stage{"getting an RFC 3161 timestamp from the timestamp authority", "getting an RFC 3161 timestamp", svc.TSA[0]}
+		first = stage{name: "getting an RFC 3161 timestamp from the timestamp authority", what: "getting an RFC 3161 timestamp", url: svc.TSA[0]}
 	}
 	opts := sgsign.BundleOptions{Context: ctx}
 	if fulcio != nil {
@@ -104,11 +107,11 @@ func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc se
 		opts.TimestampAuthorities = append(opts.TimestampAuthorities, rem.tsa(u))
 	}
 	for _, r := range svc.Rekor {
-		log, err := rem.rekor(r)
+		log, said, err := rem.rekor(r)
 		if err != nil {
 			return nil, err
 		}
-		opts.TransparencyLogs = append(opts.TransparencyLogs, &tlog{inner: log, url: r.URL, at: at})
+		opts.TransparencyLogs = append(opts.TransparencyLogs, &tlog{inner: log, url: r.URL, at: at, said: said})
 	}
 	for n := 1; ; n++ {
 		*at = first
@@ -127,7 +130,11 @@ func bundleWith(ctx context.Context, statement []byte, kp sgsign.Keypair, svc se
 		if re, ok := retryError(err); ok {
 			// It names the service, its host, the last status and the
 			// attempts; the request it failed is said once, before it.
-			return nil, &serviceError{msg: at.what + " (" + re.Method + " " + re.URL + "): " + re.Error(), err: err}
+			msg := at.what + " (" + re.Method + " " + re.URL + "): " + re.Error()
+			if m := at.said.message(); re.Status != 0 && m != "" {
+				msg += ": " + m // the remote's own words
+			}
+			return nil, &serviceError{msg: msg, err: err}
 		}
 		where := at.name
 		if at.url != "" {
@@ -164,6 +171,12 @@ func finish(ctx context.Context, pb *protobundle.Bundle, tm root.TrustedMaterial
 	}
 	for _, ts := range vr.VerifiedTimestamps {
 		res.Timestamps = append(res.Timestamps, ts.Timestamp)
+		switch ts.Type {
+		case timestampRFC3161:
+			res.SignedTimestamps = append(res.SignedTimestamps, ts.Timestamp)
+		case timestampLog:
+			res.LogTimes = append(res.LogTimes, ts.Timestamp)
+		}
 	}
 	return res, nil
 }
@@ -193,25 +206,16 @@ func expectedIdentity(c tokenClaims) (Policy, error) {
 }
 
 // signWithKey signs with a long-lived or ephemeral key: no certificate, a
-// public-key hint. The custom instance's Rekor and TSA are used when given.
+// public-key hint. The custom instance's Rekor logs and timestamp
+// authorities are used when it has any.
 func signWithKey(ctx context.Context, statement []byte, opts Options) (*Result, error) {
 	kp, err := loadKeypair(opts.SigningKey)
 	if err != nil {
 		return nil, err
 	}
-	var svc services
-	var tm root.TrustedMaterial
-	instance := "key"
-	if opts.Instance == InstanceCustom && (opts.RekorURL != "" || opts.TSAURL != "") {
-		tr, _, err := instanceRoot(ctx, opts.trust(InstanceCustom), "", false)
-		if err != nil {
-			return nil, err
-		}
-		tm = tr
-		if svc, err = customServices(Options{RekorURL: opts.RekorURL, RekorVersion: opts.RekorVersion, TSAURL: opts.TSAURL}, nil, opts.now()); err != nil {
-			return nil, err
-		}
-		instance = InstanceCustom
+	svc, tm, instance, err := keyServices(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
 	pb, err := bundleWith(ctx, statement, kp, svc, nil, "", opts.remotes(ctx))
 	if err != nil {
@@ -226,4 +230,31 @@ func signWithKey(ctx context.Context, statement []byte, opts Options) (*Result, 
 		return nil, fmt.Errorf("encoding the public key: %w", err)
 	}
 	return res, nil
+}
+
+// keyServices are the services a key signs with, the trusted material its
+// bundle is verified against and the instance it is signed with: the
+// custom instance's logs and timestamp authorities (from its URL options or
+// its signing config; never its Fulcio) and its trusted root, or nothing
+// ("key").
+func keyServices(ctx context.Context, opts Options) (services, root.TrustedMaterial, string, error) {
+	if opts.Instance != InstanceCustom {
+		return services{}, nil, "key", nil
+	}
+	sc, err := customSigningConfig(opts)
+	if err != nil {
+		return services{}, nil, "", err
+	}
+	svc, err := customServices(opts, sc, opts.now())
+	if err != nil {
+		return services{}, nil, "", err
+	}
+	if svc.Fulcio = ""; len(svc.Rekor) == 0 && len(svc.TSA) == 0 {
+		return services{}, nil, "key", nil
+	}
+	tr, _, err := instanceRoot(ctx, opts.trust(InstanceCustom), false)
+	if err != nil {
+		return services{}, nil, "", err
+	}
+	return svc, tr, InstanceCustom, nil
 }

@@ -4,7 +4,7 @@ import "errors"
 
 // Sentinel errors. Check them with errors.Is.
 var (
-	// ErrNoToken is returned by Sign when keyless signing has no OIDC
+	// ErrNoToken is returned by Check and Sign when keyless signing has no OIDC
 	// identity token: inside GitHub Actions the job lacks the id-token
 	// permission, elsewhere neither SIGSTORE_ID_TOKEN nor an explicit token
 	// was given.
@@ -19,6 +19,12 @@ var (
 	// verify against the trusted root and the signer's identity (fail closed),
 	// and by Verify when a bundle does not satisfy the policy.
 	ErrVerify = errors.New("verifying the sigstore bundle")
+
+	// ErrKeySigned is returned by Verify, with ErrVerify, when a policy of
+	// a certificate identity meets a key-signed bundle (one that carries a
+	// public key hint instead of a certificate): it verifies only with the
+	// signer's public key.
+	ErrKeySigned = errors.New("the bundle is key-signed")
 
 	// ErrOptions is returned by Sign, TrustedMaterial and Verify for invalid
 	// options: an unknown instance, a custom instance without URLs or trusted

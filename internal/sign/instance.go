@@ -13,18 +13,23 @@ import (
 	"github.com/oci-attest/oci-attest/internal/retry"
 )
 
-// API major versions this package (sigstore-go v1.3.0) signs with; services
-// in a signing config with other versions are skipped. Functions, not
-// package variables, so nothing can change them.
-func fulcioAPIVersions() []uint32 { return []uint32{1} }
-func rekorAPIVersions() []uint32  { return []uint32{1, 2} }
-func tsaAPIVersions() []uint32    { return []uint32{1} }
-
 // services are the Sigstore endpoints one signature uses.
 type services struct {
 	Fulcio string
 	Rekor  []rekorService
 	TSA    []string // full URLs, with path
+	// fromConfig: selected from the custom instance's signing config, not
+	// given as URLs (errors then name SigningConfigPath).
+	fromConfig bool
+}
+
+// field is the Options field behind a kind of service, for OptionError:
+// the URL option, or the signing config that chose it.
+func (s services) field(urlField string) string {
+	if s.fromConfig {
+		return "SigningConfigPath"
+	}
+	return urlField
 }
 
 type rekorService struct {
@@ -117,16 +122,20 @@ func githubServices(serverURL string) (services, error) {
 	}, nil
 }
 
-// customServices are the custom instance's endpoints from the URL options,
-// falling back to a signing config for the ones left empty.
+// customServices are the custom instance's endpoints: those its signing
+// config selects, or those of the URL options (Check refuses both at once).
+// A RekorURL is Rekor v2 (rekor-tiles); a Rekor v1 log is named in a
+// signing config, by its majorApiVersion.
 func customServices(opts Options, sc *root.SigningConfig, now time.Time) (services, error) {
-	var s services
 	if sc != nil {
-		var err error
-		if s, err = signingConfigServices(sc, now); err != nil {
-			return services{}, err
+		s, err := signingConfigServices(sc, now)
+		if err != nil {
+			return services{}, optionError("SigningConfigPath", "%s: %v", opts.SigningConfigPath, err)
 		}
+		s.fromConfig = true
+		return s, nil
 	}
+	var s services
 	if opts.FulcioURL != "" {
 		u, err := serviceURL("FulcioURL", opts.FulcioURL)
 		if err != nil {
@@ -139,14 +148,7 @@ func customServices(opts Options, sc *root.SigningConfig, now time.Time) (servic
 		if err != nil {
 			return services{}, err
 		}
-		v := opts.RekorVersion
-		if v == 0 {
-			v = 2
-		}
-		if v != 1 && v != 2 {
-			return services{}, &sentinelError{msg: fmt.Sprintf("rekor version %d is not supported: use 1 or 2", v), sentinel: ErrOptions}
-		}
-		s.Rekor = []rekorService{{URL: strings.TrimRight(u.String(), "/"), Version: v}}
+		s.Rekor = []rekorService{{URL: strings.TrimRight(u.String(), "/"), Version: 2}}
 	}
 	if opts.TSAURL != "" {
 		u, err := serviceURL("TSAURL", opts.TSAURL)
@@ -161,64 +163,54 @@ func customServices(opts Options, sc *root.SigningConfig, now time.Time) (servic
 	return s, nil
 }
 
-// serviceURL parses the URL in Options field field: an http(s) URL, plain
-// HTTP only to a loopback host (the transport's guard refuses the rest
-// again, under redirects).
+// serviceURL parses the URL in Options field field with guardedURL; its
+// refusal is an OptionError naming field.
 func serviceURL(field, raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, optionError(field, "%q is not an http(s) URL", raw)
-	}
-	if u.Scheme == "http" && !retry.IsLoopback(u.Host) {
-		return nil, optionError(field, "%q is plain HTTP to a host that is not loopback: give its https:// URL (a token or a signature would cross the network in clear)", raw)
+	u, err := guardedURL(raw)
+	if err != nil {
+		return nil, optionError(field, "%v", err)
 	}
 	return u, nil
 }
 
-// signingConfigServices selects Fulcio, Rekor and TSA services from a
-// signing config with sigstore-go's helpers, for the API versions this
-// package supports.
-func signingConfigServices(sc *root.SigningConfig, now time.Time) (services, error) {
-	var s services
-	fulcio, err := root.SelectService(sc.FulcioCertificateAuthorityURLs(), fulcioAPIVersions(), now)
-	if err != nil {
-		return services{}, fmt.Errorf("%w: selecting a Fulcio from the signing config: %w", ErrService, err)
+// guardedURL parses the URL of a signing service: an http(s) URL, plain
+// HTTP only to a loopback host (retry.IsLoopback), so that the workflow's
+// token and what is signed never cross a network in clear; no opt-in, a
+// private instance serves HTTPS. The client's guard refuses the rest
+// again, under redirects.
+func guardedURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http(s) URL", raw)
 	}
-	s.Fulcio = fulcio.URL
-	if len(sc.RekorLogURLs()) > 0 {
-		rekors, err := root.SelectServices(sc.RekorLogURLs(), sc.RekorLogURLsConfig(), rekorAPIVersions(), now)
-		if err != nil {
-			return services{}, fmt.Errorf("%w: selecting Rekor logs from the signing config: %w", ErrService, err)
-		}
-		for _, r := range rekors {
-			s.Rekor = append(s.Rekor, rekorService{URL: r.URL, Version: r.MajorAPIVersion})
-		}
+	if u.Scheme == "http" && !retry.IsLoopback(u.Host) {
+		return nil, fmt.Errorf("%q is plain HTTP to a host that is not loopback: give its https:// URL (a token or a signature would cross the network in clear)", raw)
 	}
-	if len(sc.TimestampAuthorityURLs()) > 0 {
-		tsas, err := root.SelectServices(sc.TimestampAuthorityURLs(), sc.TimestampAuthorityURLsConfig(), tsaAPIVersions(), now)
-		if err != nil {
-			return services{}, fmt.Errorf("%w: selecting timestamp authorities from the signing config: %w", ErrService, err)
-		}
-		for _, t := range tsas {
-			s.TSA = append(s.TSA, t.URL)
-		}
-	}
-	return s, nil
+	return u, nil
 }
 
-// check reports services that cannot produce a verifiable keyless bundle.
+// check reports services that cannot produce a verifiable keyless bundle:
+// a Fulcio and a signed time, from a timestamp authority or a Rekor v1 log
+// (its integrated time, vouched for by its signed entry timestamp; a Rekor
+// v2 entry carries none).
 func (s services) check(instance string) error {
 	if s.Fulcio == "" {
-		return optionError("FulcioURL", "the Sigstore instance %s has no Fulcio URL", instance)
+		return optionError(s.field("FulcioURL"), "the Sigstore instance %s has no Fulcio URL", instance)
 	}
 	if len(s.Rekor) == 0 && len(s.TSA) == 0 {
-		return optionError("TSAURL", "the Sigstore instance %s has neither a Rekor nor a timestamp authority (a short-lived certificate needs a signed time)", instance)
+		return optionError(s.field("TSAURL"), "the Sigstore instance %s has neither a Rekor nor a timestamp authority (a short-lived certificate needs a signed time)", instance)
 	}
-	if len(s.TSA) == 0 {
-		for _, r := range s.Rekor {
-			if r.Version == 2 {
-				return optionError("TSAURL", "the Sigstore instance %s: Rekor v2 gives no integrated time, so a timestamp authority is needed too", instance)
-			}
+	return s.checkRekorV2(instance)
+}
+
+// checkRekorV2 refuses a Rekor v2 log without a timestamp authority.
+func (s services) checkRekorV2(instance string) error {
+	if len(s.TSA) > 0 {
+		return nil
+	}
+	for _, r := range s.Rekor {
+		if r.Version == 2 {
+			return optionError(s.field("TSAURL"), "the Sigstore instance %s: Rekor v2 gives no integrated time, so a timestamp authority is needed too", instance)
 		}
 	}
 	return nil

@@ -78,7 +78,7 @@ func TestGitHubServices(t *testing.T) {
 		if err != nil {
 			t.Fatalf("githubServices(%q) = %v", tc.server, err)
 		}
-		if diff := cmp.Diff(tc.want, got); diff != "" {
+		if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(services{})); diff != "" {
 			t.Errorf("githubServices(%q) mismatch (-want +got):\n%s", tc.server, diff)
 		}
 		if err := got.check(InstanceGitHub); err != nil {
@@ -101,16 +101,12 @@ func TestCustomServices(t *testing.T) {
 		{"all, rekor v2 default, TSA path added",
 			Options{FulcioURL: "https://fulcio.example/", RekorURL: "https://rekor.example", TSAURL: "https://tsa.example"},
 			services{Fulcio: "https://fulcio.example", Rekor: []rekorService{{"https://rekor.example", 2}}, TSA: []string{"https://tsa.example/api/v1/timestamp"}}, ""},
-		{"rekor v1 alone",
-			Options{FulcioURL: "https://f.example", RekorURL: "https://r.example", RekorVersion: 1},
-			services{Fulcio: "https://f.example", Rekor: []rekorService{{"https://r.example", 1}}}, ""},
 		{"TSA with its own path",
 			Options{FulcioURL: "https://f.example", TSAURL: "https://t.example/tsa"},
 			services{Fulcio: "https://f.example", TSA: []string{"https://t.example/tsa"}}, ""},
 		{"no fulcio", Options{TSAURL: "https://t.example"}, services{}, "no Fulcio URL"},
 		{"no rekor, no tsa", Options{FulcioURL: "https://f.example"}, services{}, "neither a Rekor nor a timestamp authority"},
 		{"rekor v2 without tsa", Options{FulcioURL: "https://f.example", RekorURL: "https://r.example"}, services{}, "Rekor v2 gives no integrated time"},
-		{"rekor v3", Options{FulcioURL: "https://f.example", RekorURL: "https://r.example", RekorVersion: 3}, services{}, "rekor version 3"},
 		{"not a URL", Options{FulcioURL: "fulcio.example"}, services{}, `FulcioURL: "fulcio.example" is not an http(s) URL`},
 	}
 	for _, tc := range tests {
@@ -129,7 +125,7 @@ func TestCustomServices(t *testing.T) {
 			if err != nil {
 				t.Fatalf("customServices() = %v", err)
 			}
-			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(rekorService{})); diff != "" {
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(rekorService{}, services{})); diff != "" {
 				t.Errorf("customServices() mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -166,6 +162,9 @@ func TestSigningConfigServices(t *testing.T) {
 			nil,
 			[]root.Service{svc("https://fulcio2.example", 2, recent), svc("https://fulcio.sigstore.dev", 1, old)},
 			services{Fulcio: "https://fulcio.sigstore.dev", Rekor: []rekorService{{"https://rekor.sigstore.dev", 1}}}},
+		{"no certificate authority: no Fulcio (key signing)",
+			[]root.Service{svc("https://rekor.example", 1, old)}, nil, nil,
+			services{Rekor: []rekorService{{"https://rekor.example", 1}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,7 +179,7 @@ func TestSigningConfigServices(t *testing.T) {
 			if err != nil {
 				t.Fatalf("signingConfigServices() = %v", err)
 			}
-			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(rekorService{})); diff != "" {
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(rekorService{}, services{})); diff != "" {
 				t.Errorf("signingConfigServices() mismatch (-want +got):\n%s", diff)
 			}
 		})

@@ -42,14 +42,19 @@ type Options struct {
 	Instance string
 
 	// FulcioURL, RekorURL and TSAURL are the custom instance's services
-	// (base URLs; a TSA URL without a path gets /api/v1/timestamp). Rekor and
-	// TSA are each optional, but a keyless bundle needs at least one of them.
+	// (base URLs; a TSA URL without a path gets /api/v1/timestamp). RekorURL
+	// is a Rekor v2 log (rekor-tiles), which needs the TSA for a signed
+	// time; a Rekor v1 log is named in a signing config.
 	FulcioURL, RekorURL, TSAURL string
-	// RekorVersion is the custom Rekor's major API version: 1 or 2 (default 2,
-	// rekor-tiles).
-	RekorVersion uint32
-	// SigningConfigPath is a custom instance's signing_config.json (v0.2);
-	// its services are used where the URL fields are empty.
+	// SigningConfigPath is a custom instance's signing config instead of
+	// the URL fields (never with them): the standard SigningConfig
+	// (application/vnd.dev.sigstore.signingconfig.v0.2+json, what `cosign
+	// signing-config create` writes and cosign's --signing-config reads).
+	// It chooses the Fulcio, the Rekor logs — v1 or v2 by their
+	// majorApiVersion — and the timestamp authorities as sigstore-go's
+	// service selection does; a Rekor v1 log without a timestamp authority
+	// is a complete instance (the log's integrated time is the signed time).
+	// Every URL in it must be https, or plain http to a loopback host.
 	SigningConfigPath string
 	// TrustedRootPath is a trusted_root.json. Required for custom; for the
 	// other instances it replaces the root fetched from TUF (air-gapped
@@ -62,8 +67,9 @@ type Options struct {
 	// SigningKey is "" for keyless signing, "ephemeral" or the path of a PEM
 	// ECDSA private key (PKCS#8 or SEC 1) for key signing. Key-signed bundles
 	// carry a public-key hint, not a certificate: they are not keyless. Key
-	// signing contacts no service unless Instance is custom with a RekorURL
-	// and/or TSAURL (and then TrustedRootPath); other instances are ignored.
+	// signing contacts no service unless Instance is custom with a Rekor
+	// and/or a TSA (URLs or signing config; then TrustedRootPath too); other
+	// instances are ignored.
 	SigningKey string
 
 	// IdentityToken is an explicit OIDC token (the caller was given one).
@@ -115,11 +121,21 @@ type Result struct {
 	KeyHint string
 	// PublicKeyPEM is the signing public key (key signing only).
 	PublicKeyPEM string
-	// LogIndex is the transparency log index, -1 without a log entry.
+	// LogIndex is the transparency log index, -1 without a log entry (the
+	// bundle has one exactly when LogIndex >= 0).
 	LogIndex int64
 	// Timestamps are the verified RFC 3161 timestamps and log integrated
-	// times.
+	// times: SignedTimestamps and LogTimes, in the order sigstore-go
+	// verified them.
 	Timestamps []time.Time
+	// SignedTimestamps are the bundle's RFC 3161 timestamps, from timestamp
+	// authorities. A verifier told to rely on them (cosign
+	// --use-signed-timestamps) refuses a bundle without one.
+	SignedTimestamps []time.Time
+	// LogTimes are the integrated times of the bundle's Rekor v1 entries,
+	// vouched for by their signed entry timestamps (Rekor v2 entries carry
+	// none): the signed time of a bundle without RFC 3161 timestamps.
+	LogTimes []time.Time
 }
 
 func (o Options) getenv(k string) string {

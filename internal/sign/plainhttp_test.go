@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -45,32 +43,6 @@ func TestCheckRefusesPlainHTTP(t *testing.T) {
 		if err := Check(custom(u, u, u)); !errors.As(err, &oe) || oe.Field != "TrustedRootPath" {
 			t.Errorf("Check(%s) = %v, want the URLs accepted and the trusted root refused", u, err)
 		}
-	}
-}
-
-// TestCheckRefusesPlainHTTPSigningConfig: a custom signing config's
-// services obey the same rule.
-func TestCheckRefusesPlainHTTPSigningConfig(t *testing.T) {
-	t.Parallel()
-	write := func(fulcio string) string {
-		p := filepath.Join(t.TempDir(), "signing_config.json")
-		sc := `{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json",
-			"caUrls":[{"url":"` + fulcio + `","majorApiVersion":1,"validFor":{"start":"2024-01-01T00:00:00Z"}}],
-			"tsaUrls":[{"url":"https://tsa.example/api/v1/timestamp","majorApiVersion":1,"validFor":{"start":"2024-01-01T00:00:00Z"}}],
-			"tsaConfig":{"selector":"ANY"}}`
-		if err := os.WriteFile(p, []byte(sc), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	opts := Options{Instance: InstanceCustom, SigningConfigPath: write("http://fulcio.example")}
-	var oe *OptionError
-	if err := Check(opts); !errors.As(err, &oe) || oe.Field != "SigningConfigPath" || !strings.Contains(oe.Msg, "http://fulcio.example") {
-		t.Errorf("Check(signing config with plain HTTP) = %v, want an OptionError for SigningConfigPath", err)
-	}
-	opts.SigningConfigPath = write("http://127.0.0.1:5555")
-	if err := Check(opts); !errors.As(err, &oe) || oe.Field != "TrustedRootPath" {
-		t.Errorf("Check(signing config on loopback) = %v, want it accepted and the missing trusted root refused", err)
 	}
 }
 

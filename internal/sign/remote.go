@@ -101,22 +101,39 @@ func (r remotes) tsa(u string) *sgsign.TimestampAuthority {
 // rekor is sigstore-go's Rekor with clients of ours on client's http.Client
 // (rekor.go): sigstore-go v1.3.0 would build a Rekor v2 client that never
 // retries and ignores any transport, and a Rekor v1 client with
-// go-retryablehttp's retries.
-func (r remotes) rekor(s rekorService) (sgsign.Transparency, error) {
-	c := client(r.ctx, &http.Client{Transport: r.base, Timeout: libraryTimeout(r.p)}, r.p, serviceRekor)
+// go-retryablehttp's retries. The lastAnswer it returns, below the guard
+// and the retries, keeps the log's message of its last error answer.
+func (r remotes) rekor(s rekorService) (sgsign.Transparency, *lastAnswer, error) {
+	said := &lastAnswer{next: r.base}
 	o := &sgsign.RekorOptions{BaseURL: s.URL, Version: s.Version, Retries: 0, Timeout: libraryTimeout(r.p)}
 	if s.Version == 2 {
-		v2, err := newRekorV2(s.URL, c)
+		v2, err := newRekorV2(s.URL, r.rekorClient(said, nil))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		o.ClientV2 = v2
-	} else {
-		v1, err := newRekorV1(s.URL, c)
-		if err != nil {
-			return nil, err
-		}
-		o.Client = v1
+		return sgsign.NewRekor(o), said, nil
 	}
-	return sgsign.NewRekor(o), nil
+	v1, err := r.rekorV1Client(s.URL, said)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.Client = v1
+	return sgsign.NewRekor(o), said, nil
+}
+
+// rekorV1Client is the Rekor v1 client of rekor: its writes under the
+// policy, its fetches of the entry a 409 names asking again while the log
+// answers 404 (untilIntegrated), both over said.
+func (r remotes) rekorV1Client(url string, said *lastAnswer) (*rekorV1, error) {
+	return newRekorV1(url, r.rekorClient(said, nil), r.rekorClient(said, untilIntegrated(r.p)), libraryTimeout(r.p))
+}
+
+// rekorClient is Rekor's client over said: client's, with decide (nil: the
+// policy's) deciding its retries.
+func (r remotes) rekorClient(said *lastAnswer, decide func(int, *http.Response, error) (time.Duration, error)) *http.Client {
+	return retry.NewClient(retry.ClientOptions{
+		Service: serviceRekor, Policy: r.p, Decide: decide, FailOnStatus: true, Context: r.ctx,
+		Base: &http.Client{Transport: said, Timeout: libraryTimeout(r.p)},
+	})
 }

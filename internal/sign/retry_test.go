@@ -3,7 +3,6 @@ package sign_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -121,7 +120,7 @@ func TestSignSurvivesBlips(t *testing.T) {
 				if res.LogIndex < 0 || len(res.Timestamps) != 1 {
 					t.Errorf("Sign() = log index %d, %d timestamps; want an entry and a timestamp", res.LogIndex, len(res.Timestamps))
 				}
-				if out, err := cosignVerify(t, p.s, res.Bundle, digest, id...); err != nil {
+				if out, err := cosignVerify(t, p.s, res.Bundle, digest, append(id, cosignFlags(res)...)...); err != nil {
 					t.Fatalf("cosign verify-blob-attestation = %v\n%s", err, out)
 				}
 			})
@@ -176,12 +175,10 @@ func TestSignServiceStaysDown(t *testing.T) {
 			} else if !errors.Is(err, want) {
 				t.Errorf("Sign() = %v, want ErrService", err)
 			}
+			// The bound is counted, not timed: three attempts (two retries)
+			// reached the service, and the error says so.
 			if n := tc.proxy.Injected(testenv.Fault503); n != 3 {
 				t.Errorf("%s saw %d requests, want 3", tc.service, n)
-			}
-			// Two waits of 200 ms and 400 ms (±20 %) and local answers.
-			if took > 5*time.Second {
-				t.Errorf("Sign() took %v to give up", took)
 			}
 		})
 	}
@@ -204,8 +201,8 @@ func TestSignServiceStaysDown(t *testing.T) {
 			took := time.Since(begin)
 			t.Logf("Sign() = %v after %v", err, took)
 			var re *retry.Error
-			if !errors.As(err, &re) || re.Service != tc.service || re.Attempts != 2 || !errors.Is(err, retry.ErrTimeout) {
-				t.Fatalf("Sign() = %v, want a timeout of %s after 2 attempts", err, tc.service)
+			if !errors.As(err, &re) || re.Service != tc.service || re.Attempts != 2 || !errors.Is(err, retry.ErrTimeout) || re.Timeout != time.Second {
+				t.Fatalf("Sign() = %v, want a timeout of %s after 2 attempts of request-timeout 1s (the policy's deadline, not a library's)", err, tc.service)
 			}
 			// The deadline, not the input behind it: the command layer
 			// names request-timeout.
@@ -214,9 +211,10 @@ func TestSignServiceStaysDown(t *testing.T) {
 					t.Errorf("Sign() = %q, want it to name %q", err, w)
 				}
 			}
-			// Two attempts of 1 s and a wait of 200 ms (±20 %).
-			if took < 2*time.Second || took > 6*time.Second {
-				t.Errorf("Sign() took %v, want about 2.2 s", took)
+			// Two attempts of 1 s each: a lower bound (an upper one would
+			// fail on a loaded machine; the attempts are counted above).
+			if took < 2*time.Second {
+				t.Errorf("Sign() took %v, less than the two attempts of 1 s", took)
 			}
 		})
 	}
@@ -225,35 +223,44 @@ func TestSignServiceStaysDown(t *testing.T) {
 // TestSignRekorV2LostAnswer: Rekor v2 takes the entry but its answer comes
 // after request-timeout, so the POST is sent again and answered 409 (the
 // entry exists). Sign signs once more, which logs a different signature,
-// and the bundle verifies.
+// and the bundle verifies. request-timeout is 5 s and the answer 15 s late:
+// margins a loaded machine does not eat (Rekor's own wait for the entry to
+// be logged took over 1 s at a load of 30 on two cores).
 func TestSignRekorV2LostAnswer(t *testing.T) {
 	t.Parallel()
 	p := startProxied(t)
 	entries := regexp.MustCompile(`^/api/v2/log/entries$`)
-	p.rekor.Add(testenv.Fault{Kind: testenv.FaultSlow, Method: http.MethodPost, Path: entries, Times: 1, Delay: 3 * time.Second})
+	p.rekor.Add(testenv.Fault{Kind: testenv.FaultSlow, Method: http.MethodPost, Path: entries, Times: 1, Delay: 15 * time.Second})
 	opts := p.options()
-	opts.RequestTimeout = time.Second
+	opts.RequestTimeout = 5 * time.Second
 	st, digest := testStatement(t, "lost answer")
 	res, err := sign.Sign(context.Background(), st, opts)
 	if err != nil {
 		t.Fatalf("Sign() = %v", err)
 	}
-	var posts []string
+	var posts []int
 	for _, e := range p.rekor.Events() {
 		if e.Method == http.MethodPost {
-			posts = append(posts, fmt.Sprint(e.Injected))
+			posts = append(posts, e.Status)
 		}
 	}
 	// The slow POST (its entry lands), the retry (409), the second
-	// signature's POST.
-	if len(posts) != 3 {
-		t.Errorf("Rekor saw POSTs %v, want the slow one, the retried one and the second signature's", posts)
+	// signature's POST (201): a Rekor v2 cannot serve the entry it holds,
+	// so sign signs again where Rekor v1's entry is fetched
+	// (TestSignRekorV1Stalls).
+	if len(posts) != 3 || posts[1] != http.StatusConflict || posts[2] != http.StatusCreated {
+		t.Errorf("Rekor answered POSTs %v, want the slow one, the retried one 409 and the second signature's 201", posts)
+	}
+	for _, e := range p.rekor.Events() {
+		if e.Method == http.MethodGet {
+			t.Errorf("Rekor v2 was asked %s %s: nothing is fetched after its 409", e.Method, e.Path)
+		}
 	}
 	if fulcio := len(p.fulcio.Events()); fulcio != 1 {
 		t.Errorf("Fulcio saw %d requests, want 1 (the certificate is reused)", fulcio)
 	}
 	id := []string{"--certificate-identity", p.s.Identity(), "--certificate-oidc-issuer", p.s.IssuerURL}
-	if out, err := cosignVerify(t, p.s, res.Bundle, digest, id...); err != nil {
+	if out, err := cosignVerify(t, p.s, res.Bundle, digest, append(id, cosignFlags(res)...)...); err != nil {
 		t.Fatalf("cosign verify-blob-attestation = %v\n%s", err, out)
 	}
 }

@@ -43,9 +43,14 @@ func Sign(ctx context.Context, statement []byte, opts Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	tr, sc, err := instanceRoot(ctx, opts.trust(instance), opts.SigningConfigPath, true)
+	tr, sc, err := instanceRoot(ctx, opts.trust(instance), true)
 	if err != nil {
 		return nil, err
+	}
+	if instance == InstanceCustom {
+		if sc, err = customSigningConfig(opts); err != nil {
+			return nil, err
+		}
 	}
 	svc, err := instanceServices(opts, instance, sc)
 	if err != nil {
@@ -73,7 +78,11 @@ func instanceServices(opts Options, instance string, sc *root.SigningConfig) (se
 		if sc == nil {
 			return services{}, fmt.Errorf("%w: public-good has no signing config", ErrService)
 		}
-		return signingConfigServices(sc, opts.now())
+		s, err := signingConfigServices(sc, opts.now())
+		if err != nil {
+			return services{}, fmt.Errorf("%w: %w", ErrService, err)
+		}
+		return s, nil
 	case InstanceGitHub:
 		return githubServices(opts.getenv("GITHUB_SERVER_URL"))
 	default:

@@ -44,13 +44,20 @@ func identityToken(ctx context.Context, opts Options) (string, string, error) {
 		opts.mask(t)
 		return t, sourceEnv, nil
 	}
+	return "", "", noToken(opts)
+}
+
+// noToken is the error of keyless signing with no token source: in GitHub
+// Actions, the job lacks the id-token permission (the runner sets no token
+// endpoint); elsewhere nothing gave a token.
+func noToken(opts Options) error {
 	if opts.getenv("GITHUB_ACTIONS") == "true" {
-		return "", "", &sentinelError{
+		return &sentinelError{
 			msg:      `missing id-token permission: add "permissions: id-token: write" to the job`,
 			sentinel: ErrNoToken,
 		}
 	}
-	return "", "", &sentinelError{
+	return &sentinelError{
 		msg:      "no OIDC identity token: none was given and SIGSTORE_ID_TOKEN is empty",
 		sentinel: ErrNoToken,
 	}

@@ -5,9 +5,11 @@ import (
 	_ "embed" // the GitHub TUF root
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
+	"github.com/oci-attest/oci-attest/internal/retry"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
@@ -76,9 +78,38 @@ func (o TrustOptions) instance() string {
 // tries once (its backoff is set to one try) and builds requests without a
 // context, so the retries and the deadlines are the transport's and the run's
 // context is bound to its requests.
+//
+// A host the resolver does not know is not retried: it is how a machine
+// without network access answers, and retrying it only delays the advice
+// to give a trusted root file (TrustedMaterialFrom). Other remotes keep
+// retrying it, as a DNS blip.
 func (o TrustOptions) httpClient(ctx context.Context) *http.Client {
-	return client(ctx, o.HTTPClient, policy(o.RequestTimeout, o.retries), serviceTUF)
+	return retry.NewClient(retry.ClientOptions{
+		Service: serviceTUF, Policy: policy(o.RequestTimeout, o.retries), FailOnStatus: true,
+		Context: ctx, Base: o.HTTPClient, Permanent: func(err error) bool { return unknownHost(err) != "" },
+	})
 }
+
+// unknownHost is the host of a "no such host" answer of the resolver in
+// err's chain ("" when there is none).
+func unknownHost(err error) string {
+	var de *net.DNSError
+	if errors.As(err, &de) && de.IsNotFound {
+		return de.Name
+	}
+	return ""
+}
+
+// offlineFetcher is a TUF fetcher for a client that must use its cache
+// only: every download fails at once.
+type offlineFetcher struct{}
+
+func (offlineFetcher) DownloadFile(string, int64, time.Duration) ([]byte, error) {
+	return nil, errOffline
+}
+
+// errOffline is offlineFetcher's error.
+var errOffline = errors.New("offline: the TUF repository is not reachable")
 
 // TrustedMaterial returns the trusted root a bundle of the instance is
 // verified against: TrustedRootPath when set (required for custom),
@@ -90,7 +121,7 @@ func TrustedMaterial(ctx context.Context, opts TrustOptions) (root.TrustedMateri
 	default:
 		return nil, optionError("Instance", "%q is not one of public-good, github, custom", opts.Instance)
 	}
-	tr, _, err := instanceRoot(ctx, opts, "", false)
+	tr, _, err := instanceRoot(ctx, opts, false)
 	if err != nil {
 		return nil, err
 	}
@@ -119,9 +150,18 @@ func TrustedMaterialFrom(ctx context.Context, opts TrustOptions) (root.TrustedMa
 	if oerr != nil {
 		return nil, "", err
 	}
-	o.ForceCache = true
-	o.Context = ctx
+	if host := unknownHost(err); host != "" {
+		// Said once and short: the resolver does not know the host.
+		err = fmt.Errorf("%w: updating TUF metadata from %s: %s: no such host", ErrService, o.RepositoryBaseURL, host)
+	}
+	// The cache only: no second round of requests to a repository that
+	// just failed.
+	o.ForceCache, o.Context, o.Fetcher = true, ctx, offlineFetcher{}
 	c, cerr := tuf.New(o)
+	if errors.Is(cerr, errOffline) {
+		// Nothing cached: the client had to download even the root.
+		return nil, "", fmt.Errorf("%w (and no TUF cache at %s)", err, o.CachePath)
+	}
 	if cerr != nil {
 		return nil, "", fmt.Errorf("%w (and no usable TUF cache at %s: %w)", err, o.CachePath, cerr)
 	}
@@ -132,24 +172,18 @@ func TrustedMaterialFrom(ctx context.Context, opts TrustOptions) (root.TrustedMa
 	return tr, fmt.Sprintf("TUF cache at %s (offline: %v)", o.CachePath, err), nil
 }
 
-// instanceRoot loads the trusted root and, when wanted and available, the
-// signing config of an instance (the one at signingConfigPath, for custom).
-func instanceRoot(ctx context.Context, opts TrustOptions, signingConfigPath string, wantSigningConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
+// instanceRoot loads the trusted root of an instance and, when wanted, its
+// signing config from TUF (public-good's; a custom instance's is
+// customSigningConfig).
+func instanceRoot(ctx context.Context, opts TrustOptions, wantSigningConfig bool) (*root.TrustedRoot, *root.SigningConfig, error) {
 	instance := opts.instance()
-	var sc *root.SigningConfig
-	if instance == InstanceCustom && signingConfigPath != "" && wantSigningConfig {
-		var err error
-		if sc, err = root.NewSigningConfigFromPath(signingConfigPath); err != nil {
-			return nil, nil, fmt.Errorf("%w: reading signing config %s: %w", ErrOptions, signingConfigPath, err)
-		}
-	}
 	if opts.TrustedRootPath != "" {
 		tr, err := root.NewTrustedRootFromPath(opts.TrustedRootPath)
 		if err != nil {
 			return nil, nil, optionError("TrustedRootPath", "reading %s (a trusted_root.json, e.g. from `cosign trusted-root create`): %v", opts.TrustedRootPath, err)
 		}
 		if instance != InstancePublicGood || !wantSigningConfig {
-			return tr, sc, nil
+			return tr, nil, nil
 		}
 		// public-good with an explicit root still needs the signing config.
 		_, sc, err := tufRoot(ctx, opts, true)

@@ -88,9 +88,10 @@ func (p Policy) Check() error {
 // certificate chaining to tm, an observer timestamp (RFC 3161 or a Rekor v1
 // integrated time) within the certificate's validity, a transparency log
 // entry when tm lists Rekor logs, and an SCT when tm lists CT logs. For
-// key-signed bundles tm may be nil; log entries and timestamps in the bundle
-// are verified when present. Every failure wraps ErrVerify (or ErrOptions for
-// an unusable policy).
+// key-signed bundles tm may be nil; the log entries, RFC 3161 timestamps
+// and Rekor v1 integrated times the bundle carries must all verify (a
+// bundle with a log entry or a timestamp needs tm). Every failure wraps
+// ErrVerify (or ErrOptions for an unusable policy).
 func Verify(_ context.Context, bundleJSON []byte, tm root.TrustedMaterial, p Policy) (*verify.VerificationResult, error) {
 	b := &bundle.Bundle{Bundle: new(protobundle.Bundle)}
 	if err := b.UnmarshalJSON(bundleJSON); err != nil {
@@ -115,7 +116,7 @@ func Verify(_ context.Context, bundleJSON []byte, tm root.TrustedMaterial, p Pol
 	if p.PublicKey != nil {
 		s, err = keySetup(b.GetVerificationMaterial(), p.PublicKey, tm)
 	} else {
-		s, err = keylessSetup(p, tm)
+		s, err = keylessSetup(b.GetVerificationMaterial(), p, tm)
 	}
 	if err != nil {
 		return nil, err
@@ -143,7 +144,7 @@ type verifierSetup struct {
 // keySetup is the setup for a bundle signed by pub, whose verification
 // material is vm: it must carry no certificate and no other key's hint;
 // pub is trusted beside tm (which may be nil), and the log entries and
-// timestamps the bundle carries are verified.
+// timestamps the bundle carries are verified (keyRequirements).
 func keySetup(vm *protobundle.VerificationMaterial, pub crypto.PublicKey, tm root.TrustedMaterial) (verifierSetup, error) {
 	var s verifierSetup
 	if vm.GetCertificate() != nil || len(vm.GetX509CertificateChain().GetCertificates()) > 0 {
@@ -160,23 +161,19 @@ func keySetup(vm *protobundle.VerificationMaterial, pub crypto.PublicKey, tm roo
 	if tm != nil {
 		s.material = root.TrustedMaterialCollection{tm, km}
 	}
-	if n := len(vm.GetTlogEntries()); n > 0 {
-		s.verifier = append(s.verifier, verify.WithTransparencyLog(n))
-	}
-	if n := len(vm.GetTimestampVerificationData().GetRfc3161Timestamps()); n > 0 {
-		s.verifier = append(s.verifier, verify.WithSignedTimestamps(n))
-	}
-	if len(s.verifier) == 0 {
-		s.verifier = append(s.verifier, verify.WithNoObserverTimestamps())
-	}
+	s.verifier = keyRequirements(vm)
 	s.policy = append(s.policy, verify.WithKey())
 	return s, nil
 }
 
-// keylessSetup is the setup for a keyless bundle: it must chain to tm,
-// carry what p.Instance requires (keylessRequirements), and its
-// certificate name p's identity and issuer.
-func keylessSetup(p Policy, tm root.TrustedMaterial) (verifierSetup, error) {
+// keylessSetup is the setup for a keyless bundle, whose verification
+// material is vm: it must carry a certificate chaining to tm, carry what
+// p.Instance requires (keylessRequirements), and its certificate name p's
+// identity and issuer. A key-signed bundle is ErrKeySigned.
+func keylessSetup(vm *protobundle.VerificationMaterial, p Policy, tm root.TrustedMaterial) (verifierSetup, error) {
+	if vm.GetPublicKey() != nil {
+		return verifierSetup{}, fmt.Errorf("%w: %w (public key hint %s), not keyless: verify it with the signer's public key", ErrVerify, ErrKeySigned, vm.GetPublicKey().GetHint())
+	}
 	if tm == nil {
 		return verifierSetup{}, &sentinelError{msg: "verifying a keyless bundle needs a trusted root", sentinel: ErrOptions}
 	}
@@ -237,6 +234,42 @@ func keyMaterial(pub crypto.PublicKey) (root.TrustedMaterial, error) {
 	}
 	key := root.NewExpiringKey(sv, time.Time{}, time.Time{})
 	return root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return key, nil }), nil
+}
+
+// Types of sigstore-go's verified timestamps (verify.TimestampVerificationResult.Type).
+const (
+	timestampRFC3161 = "TimestampAuthority"
+	timestampLog     = "Tlog"
+)
+
+// keyRequirements are the verifier options for a key-signed bundle: every
+// log entry, RFC 3161 timestamp and Rekor v1 integrated time it carries
+// must verify. A key has no validity period to hold a time to, so a bundle
+// may carry none; a Rekor v1 entry's integrated time (its signed entry
+// timestamp) is the observer time of a bundle without RFC 3161 timestamps.
+func keyRequirements(vm *protobundle.VerificationMaterial) []verify.VerifierOption {
+	var opts []verify.VerifierOption
+	entries := vm.GetTlogEntries()
+	if n := len(entries); n > 0 {
+		opts = append(opts, verify.WithTransparencyLog(n))
+	}
+	if n := len(vm.GetTimestampVerificationData().GetRfc3161Timestamps()); n > 0 {
+		opts = append(opts, verify.WithSignedTimestamps(n))
+	}
+	// sigstore-go counts one integrated time per log.
+	promised := map[string]bool{}
+	for _, e := range entries {
+		if e.GetInclusionPromise() != nil {
+			promised[string(e.GetLogId().GetKeyId())] = true
+		}
+	}
+	if n := len(promised); n > 0 {
+		opts = append(opts, verify.WithIntegratedTimestamps(n))
+	}
+	if len(opts) == 0 {
+		opts = append(opts, verify.WithNoObserverTimestamps())
+	}
+	return opts
 }
 
 // keylessRequirements are the verifier options for a keyless bundle of an

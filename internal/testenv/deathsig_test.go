@@ -56,23 +56,63 @@ func TestStartedProcessDiesWithTest(t *testing.T) {
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for syscall.Kill(pid, 0) == nil && !zombie(pid) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGKILL) // the process this test leaked
-			t.Fatalf("process %d outlived the killed test binary that started it", pid)
-		}
-		time.Sleep(50 * time.Millisecond)
+	// The kernel sends the death signal while the killed binary's threads
+	// exit, before Wait can reap it: by now the process is gone, or dying,
+	// or has SIGKILL pending. Checked at once, so no wait is timed.
+	if !killed(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL) // the process this test leaked
+		t.Fatalf("process %d outlived the killed test binary that started it: no SIGKILL pending", pid)
 	}
+	for syscall.Kill(pid, 0) == nil && !zombie(pid) {
+		time.Sleep(50 * time.Millisecond) // it is dying: wait, untimed, for it to be gone
+	}
+}
+
+// stat returns the fields of /proc/PID/stat after the command name (state
+// first), nil when the process is gone.
+func stat(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
 }
 
 // zombie reports whether pid has exited and waits for a parent to reap it.
 func zombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f := stat(pid)
+	return f == nil || f[0] == "Z" || f[0] == "X"
+}
+
+// killed reports whether pid is gone, exiting (PF_EXITING in its flags:
+// the signal was taken) or has SIGKILL pending, for the thread or the
+// process.
+func killed(pid int) bool {
+	const pfExiting = 0x4
+	f := stat(pid)
+	if f == nil || zombie(pid) {
+		return true
+	}
+	if flags, err := strconv.ParseUint(f[6], 10, 64); err == nil && flags&pfExiting != 0 {
+		return true
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return true
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "SigPnd" && k != "ShdPnd") {
+			continue
+		}
+		if mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil && mask&(1<<(syscall.SIGKILL-1)) != 0 {
+			return true
+		}
+	}
+	return false
 }

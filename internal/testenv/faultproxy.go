@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -36,7 +38,8 @@ const (
 	// the header without serving the referrers API.
 	FaultSubjectHeader
 	// FaultSlow forwards the request at once (the registry answers from
-	// its state at arrival) and holds the answer back for Delay: a slow
+	// its state at arrival, and finishes the request even if the client
+	// gives up meanwhile) and holds the answer back for Delay: a slow
 	// response, or a response delayed on the network.
 	FaultSlow
 	// FaultSwallow reads the request and answers 201 Created without
@@ -62,9 +65,14 @@ type Fault struct {
 	Kind       FaultKind
 	Times      int
 	RetryAfter string        // Fault429's Retry-After value; "1" when empty
-	Delay      time.Duration // FaultSlow's and FaultHold's delay
+	Delay      time.Duration // FaultSlow's delay
 	// Rewrite is FaultRewrite's change to the answer.
 	Rewrite func(h http.Header, body []byte) []byte
+	// Release ends FaultHold's hold when it is closed.
+	Release <-chan struct{}
+	// Then runs after the registry answered a request FaultHold or
+	// FaultIfMatch forwarded, before the answer is relayed.
+	Then func()
 }
 
 // FaultEvent records one request the proxy saw.
@@ -74,6 +82,9 @@ type FaultEvent struct {
 	Path     string
 	Injected FaultKind // 0 when forwarded
 	IfMatch  string    // the request's If-Match header
+	// Status is the status the proxy answered (the remote's, when
+	// forwarded); 0 while unanswered, or when the connection was reset.
+	Status int
 }
 
 // FaultProxy is a real HTTP reverse proxy in front of a real registry that
@@ -99,8 +110,10 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 	hung := make(chan struct{}) // closed at cleanup: hanging handlers return
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ErrorLog = nil
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f := p.match(r)
+	ts := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		f, event := p.match(r)
+		w := &statusRecorder{ResponseWriter: rw}
+		defer func() { p.answered(event, w.status) }()
 		if f == nil {
 			rp.ServeHTTP(w, r)
 			return
@@ -121,8 +134,11 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 			rp.ServeHTTP(w, r)
 		case FaultSlow:
 			rec := httptest.NewRecorder()
-			rp.ServeHTTP(rec, r)
-			time.Sleep(f.Delay)
+			rp.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+			select {
+			case <-time.After(f.Delay):
+			case <-hung:
+			}
 			for k, v := range rec.Header() {
 				w.Header()[k] = v
 			}
@@ -145,9 +161,9 @@ func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 		case FaultReset:
 			resetMidRequest(w, r)
 		case FaultIfMatch:
-			serveIfMatch(w, r, rp, u)
+			serveIfMatch(w, r, rp, u, f.Then)
 		case FaultHold:
-			serveHold(w, r, rp, f.Delay)
+			serveHold(w, r, rp, f.Release, hung, f.Then)
 		case FaultHang:
 			_, _ = io.Copy(io.Discard, r.Body)
 			select {
@@ -181,11 +197,10 @@ func resetMidRequest(w http.ResponseWriter, r *http.Request) {
 		n = 1
 	}
 	_, _ = io.CopyN(io.Discard, r.Body, n)
-	hj, ok := w.(http.Hijacker)
-	if !ok {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if errors.Is(err, http.ErrNotSupported) {
 		panic("testenv: response writer cannot be hijacked")
 	}
-	conn, _, err := hj.Hijack()
 	if err != nil {
 		return
 	}
@@ -227,7 +242,9 @@ func (p *FaultProxy) Injected(kind FaultKind) int {
 	return n
 }
 
-func (p *FaultProxy) match(r *http.Request) *Fault {
+// match records the request and returns the fault it gets (nil: none) and
+// the index of its event.
+func (p *FaultProxy) match(r *http.Request) (*Fault, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ev := FaultEvent{At: time.Now(), Method: r.Method, Path: r.URL.Path, IfMatch: r.Header.Get("If-Match")}
@@ -244,8 +261,39 @@ func (p *FaultProxy) match(r *http.Request) *Fault {
 		break
 	}
 	p.events = append(p.events, ev)
-	return hit
+	return hit, len(p.events) - 1
 }
+
+// answered records the status event i was answered with.
+func (p *FaultProxy) answered(i, status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events[i].Status = status
+}
+
+// statusRecorder is a ResponseWriter that remembers the status written.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController (ReverseProxy's flushes, the reset's
+// hijack) reach the connection's writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // String names a fault kind.
 func (k FaultKind) String() string {

@@ -1,13 +1,15 @@
 package testenv
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 )
 
 // Faults for the fallback-tag protocol. They are numbered apart from the
@@ -20,10 +22,14 @@ const (
 	// and the check and the forwarded PUT are one atomic step. GET and HEAD
 	// answers without an ETag get one (the quoted Docker-Content-Digest).
 	// Install it with Method "" for the manifest paths it should guard.
+	// Fault.Then, when set, runs after a PUT whose If-Match held was
+	// answered by the registry, before the answer is relayed.
 	FaultIfMatch FaultKind = 100 + iota
-	// FaultHold holds the request for Delay before forwarding it: a write
-	// the registry commits late, Delay after the client sent it (not at all
-	// when the client gives up first).
+	// FaultHold holds the request until Fault.Release is closed, then
+	// forwards it whether or not the client still waits: a write the
+	// registry commits late, at a moment the test chooses (an event, not a
+	// delay, so that a loaded machine does not reorder the scenario).
+	// Fault.Then, when set, runs once the registry has answered it.
 	FaultHold
 )
 
@@ -32,7 +38,7 @@ const (
 var ifMatchMu sync.Mutex
 
 // serveIfMatch is FaultIfMatch.
-func serveIfMatch(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy, target *url.URL) {
+func serveIfMatch(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy, target *url.URL, then func()) {
 	if r.Method != http.MethodPut {
 		rec := httptest.NewRecorder()
 		rp.ServeHTTP(rec, r)
@@ -52,7 +58,24 @@ func serveIfMatch(w http.ResponseWriter, r *http.Request, rp *httputil.ReversePr
 		http.Error(w, `{"errors":[{"code":"PRECONDITION_FAILED","message":"injected: If-Match does not match"}]}`, http.StatusPreconditionFailed)
 		return
 	}
-	rp.ServeHTTP(w, r)
+	forwardThen(w, r, rp, then)
+}
+
+// forwardThen forwards r and runs then (when set) after the registry
+// answered, before the answer is relayed.
+func forwardThen(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy, then func()) {
+	if then == nil {
+		rp.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	rp.ServeHTTP(rec, r)
+	then()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 // ifMatchHolds reports whether the If-Match list im matches the current
@@ -89,14 +112,20 @@ func ifMatchHolds(r *http.Request, target *url.URL, im string) bool {
 	return false
 }
 
-// serveHold is FaultHold.
-func serveHold(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-r.Context().Done():
+// serveHold is FaultHold: the request is read at once, held until release
+// is closed (or the test ends: stop), and then forwarded even if the client
+// has gone.
+func serveHold(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy, release, stop <-chan struct{}, then func()) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
 		return
-	case <-t.C:
 	}
-	rp.ServeHTTP(w, r)
+	select {
+	case <-release:
+	case <-stop:
+		return
+	}
+	r = r.WithContext(context.WithoutCancel(r.Context()))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	forwardThen(w, r, rp, then)
 }

@@ -3,6 +3,8 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -17,9 +19,7 @@ import (
 // Tool returns the path of the pinned Go tool name, installing it if missing.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	p, err := Install(ctx, name)
+	p, err := Install(context.Background(), name)
 	if err != nil {
 		t.Fatalf("installing %s: %v", name, err)
 	}
@@ -53,10 +53,24 @@ func RequireBin(t testing.TB, name string) string {
 // the same one.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for range 100 {
+	p, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p[0]
+}
+
+// freePorts is FreePort for n ports, outside a test (the processes a test
+// binary's tests share).
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for try := 0; len(ports) < n; try++ {
+		if try == 100*n {
+			return nil, errors.New("finding a free port: the kernel keeps handing out ports already used")
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("finding a free port: %v", err)
+			return nil, fmt.Errorf("finding a free port: %w", err)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
@@ -65,11 +79,10 @@ func FreePort(t testing.TB) int {
 		handedOut[port] = true
 		handedOutMu.Unlock()
 		if !seen {
-			return port
+			ports = append(ports, port)
 		}
 	}
-	t.Fatal("finding a free port: the kernel keeps handing out ports already used")
-	return 0
+	return ports, nil
 }
 
 // handedOut are the ports FreePort returned.
@@ -120,6 +133,24 @@ func (l *lockedBuffer) String() string {
 // process group, when the test ends. On test failure its output is logged.
 func Start(t testing.TB, dir, name string, args ...string) *Proc {
 	t.Helper()
+	p, err := spawn(dir, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", name, p.Output())
+		}
+	})
+	return p
+}
+
+// spawn runs name with args in dir (may be empty) in a process group of its
+// own, which the kernel kills when the test binary dies (dieWithParent).
+// Nothing else stops it: Start ties it to a test, the processes shared by
+// a test binary's tests (SharedRekorV1) live as long as the binary.
+func spawn(dir, name string, args ...string) (*Proc, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -127,48 +158,74 @@ func Start(t testing.TB, dir, name string, args ...string) *Proc {
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
+		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	done := make(chan struct{})
 	p := &Proc{Cmd: cmd, out: out, done: done}
 	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("output of %s:\n%s", name, out.String())
-		}
-	})
-	return p
+	return p, nil
 }
 
-// WaitHTTP polls url until it answers with any HTTP status, the process
-// exits, or the timeout passes.
-func WaitHTTP(t testing.TB, p *Proc, url string, timeout time.Duration) {
+// kill ends p's process group: SIGTERM, then SIGKILL after 5 s (Trillian's
+// servers linger on SIGTERM), and waits for p to exit. A stopped process
+// (SIGSTOP) is continued first, so that it can take the SIGTERM.
+func (p *Proc) kill() {
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGTERM)
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGCONT)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// WaitHTTP polls url until it answers with any HTTP status, or fails the
+// test when process p exits first. It sets no deadline: a slow start on a
+// loaded machine is not a failure, and a process that never answers is
+// caught by go test's -timeout (every waitLog it says what it waits for).
+func WaitHTTP(t testing.TB, p *Proc, url string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	if err := waitHTTP(p, url, t.Logf); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitHTTP is WaitHTTP returning its failure, for processes started outside
+// a test (the shared Rekor v1 log); logf (nil: none) hears every waitLog
+// what it waits for.
+func waitHTTP(p *Proc, url string, logf func(string, ...any)) error {
 	c := &http.Client{Timeout: 2 * time.Second}
-	for time.Now().Before(deadline) {
-		if p != nil && p.Exited() {
-			t.Fatalf("%s exited before answering %s:\n%s", p.Cmd.Path, url, p.Output())
+	next := time.Now().Add(waitLog)
+	for {
+		if p.Exited() {
+			return fmt.Errorf("%s exited before answering %s:\n%s", p.Cmd.Path, url, p.Output())
 		}
 		resp, err := c.Get(url)
 		if err == nil {
 			resp.Body.Close()
-			return
+			return nil
+		}
+		if logf != nil && time.Now().After(next) {
+			logf("still waiting for %s to answer %s: %v", p.Cmd.Path, url, err)
+			next = time.Now().Add(waitLog)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	out := ""
-	if p != nil {
-		out = p.Output()
-	}
-	t.Fatalf("%s did not answer within %v:\n%s", url, timeout, out)
+}
+
+// waitLog is how often WaitHTTP says that it is still waiting.
+const waitLog = 30 * time.Second
+
+// Command is exec.Command for a tool a test runs to its end. It sets no
+// deadline (a hung tool is caught by go test's -timeout, which names the
+// test, rather than a deadline that a loaded machine can miss), and on Linux
+// the tool dies with the test binary, so a timed-out run leaks nothing.
+func Command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	dieWithParent(cmd.SysProcAttr)
+	return cmd
 }
 
 // Addr formats a loopback host:port.

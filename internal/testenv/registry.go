@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 )
 
 // Registry is a real registry on loopback, in-process or a process; every
@@ -70,6 +69,6 @@ func startRegistry(t testing.TB, name, bin string) Registry {
 	// OTEL_TRACES_EXPORTER=none: distribution v3 would otherwise try to
 	// export traces to a collector.
 	p := Start(t, dir, "env", "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true", bin, "serve", cfg)
-	WaitHTTP(t, p, "http://"+addr+"/v2/", 30*time.Second)
+	WaitHTTP(t, p, "http://"+addr+"/v2/")
 	return Registry{Name: name, Host: addr, URL: "http://" + addr, Proc: p}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -27,6 +28,10 @@ type SigstoreOptions struct {
 	// v1.2.9, built with its metrics on a free loopback port instead of the
 	// release's fixed :2112 — see GoTools — so that any number run at once).
 	TSA bool
+	// RekorV1 adds a Rekor v1 log to the stack: the test binary's
+	// (SharedRekorV1) or a test's own (StartRekorV1). Its lifetime is its
+	// own: the stack does not stop it.
+	RekorV1 *RekorV1
 }
 
 // Sigstore is a local Sigstore stack on 127.0.0.1 (ARCHITECTURE.md, "Testing"): our OIDC
@@ -34,15 +39,19 @@ type SigstoreOptions struct {
 // Rekor v2 and a timestamp authority, with a trusted root for them. Every
 // process is killed when the test ends.
 type Sigstore struct {
-	// FulcioURL, RekorURL (empty without Rekor) and TSAURL (the full
-	// timestamp endpoint, .../api/v1/timestamp; empty without TSA).
-	FulcioURL, RekorURL, TSAURL string
+	// FulcioURL, RekorURL (Rekor v2; empty without it), RekorV1URL (empty
+	// without Rekor v1) and TSAURL (the full timestamp endpoint,
+	// .../api/v1/timestamp; empty without TSA).
+	FulcioURL, RekorURL, RekorV1URL, TSAURL string
 	// TrustedRootPath is a trusted_root.json for this stack: Fulcio's CA, the
 	// Rekor v2 key (base URL http://localhost:PORT, the log's origin), the
-	// TSA's chain. No CT logs: certificates carry no SCT.
+	// Rekor v1 key (log ID: the SHA-256 of its DER), the TSA's chain. No CT
+	// logs: certificates carry no SCT.
 	TrustedRootPath string
 	// SigningConfigPath is a signing_config.json (v0.2) naming the stack's
-	// services, for clients that take one (cosign --signing-config).
+	// services, for clients that take one (cosign --signing-config). With
+	// both Rekors it names both, and a client picks v2 (the higher API
+	// version).
 	SigningConfigPath string
 	// IssuerURL is the OIDC issuer (the certificates' issuer).
 	IssuerURL string
@@ -53,8 +62,10 @@ type Sigstore struct {
 	Issuer *OIDCIssuer
 	// Dir holds the stack's files.
 	Dir string
-	// Fulcio, Rekor and TSA are the processes (nil when not started).
+	// Fulcio, Rekor (v2) and TSA are the processes (nil when not started).
 	Fulcio, Rekor, TSA *Proc
+	// RekorV1 is SigstoreOptions.RekorV1.
+	RekorV1 *RekorV1
 	// StartupTime is how long StartSigstore took.
 	StartupTime time.Duration
 }
@@ -170,26 +181,31 @@ func StartSigstore(t testing.TB, opts SigstoreOptions) *Sigstore {
 		s.TSAURL = "http://" + Addr(tport) + "/api/v1/timestamp"
 	}
 
-	WaitHTTP(t, s.Fulcio, s.FulcioURL+"/healthz", 60*time.Second)
+	WaitHTTP(t, s.Fulcio, s.FulcioURL+"/healthz")
 	fulcioChain := fetchFulcioChain(t, s.FulcioURL)
 	var tsaChain []*x509.Certificate
 	if opts.TSA {
-		WaitHTTP(t, s.TSA, "http://"+Addr(tport)+"/ping", 60*time.Second)
+		WaitHTTP(t, s.TSA, "http://"+Addr(tport)+"/ping")
 		tsaChain = fetchPEMChain(t, "http://"+Addr(tport)+"/api/v1/timestamp/certchain")
 	}
 	if opts.Rekor {
-		WaitHTTP(t, s.Rekor, s.RekorURL+"/healthz", 60*time.Second)
+		WaitHTTP(t, s.Rekor, s.RekorURL+"/healthz")
 	}
 
 	tr := trustedRoot{
 		fulcioURL: s.FulcioURL, fulcioChain: fulcioChain,
 		tsaURL: s.TSAURL, tsaChain: tsaChain,
 		rekorPub: rekorPub, rekorPort: rport,
+		rekorV1: opts.RekorV1,
+	}
+	if opts.RekorV1 != nil {
+		s.RekorV1, s.RekorV1URL = opts.RekorV1, opts.RekorV1.URL
 	}
 	s.TrustedRootPath = filepath.Join(dir, "trusted_root.json")
 	writeFile(t, s.TrustedRootPath, tr.json(t))
-	s.SigningConfigPath = filepath.Join(dir, "signing_config.json")
-	writeFile(t, s.SigningConfigPath, signingConfigJSON(t, s))
+	s.SigningConfigPath = WriteSigningConfig(t, SigningServices{
+		Fulcio: s.FulcioURL, OIDC: s.IssuerURL, RekorV2: s.RekorURL, RekorV1: s.RekorV1URL, TSA: s.TSAURL,
+	})
 	s.StartupTime = time.Since(start)
 	return s
 }
@@ -208,22 +224,33 @@ func writeFile(t testing.TB, p string, b []byte) {
 
 func httpGet(t testing.TB, url string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	b, err := fetch(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// fetch GETs url and returns the body of its 200 answer (up to 1 MiB). No
+// deadline: go test's -timeout catches a service that never answers.
+func fetch(url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: HTTP %d %v: %s", url, resp.StatusCode, err, b)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("GET %s: reading the answer: %w", url, err)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("GET %s: HTTP %d: %s", url, resp.StatusCode, b)
 	}
-	return b
+	return b, nil
 }
 
 // fetchFulcioChain reads the ephemeral CA from Fulcio's v2 trust bundle.

@@ -27,6 +27,7 @@ type trustedRoot struct {
 	tsaChain    []*x509.Certificate // TSA leaf first, root last
 	rekorPub    ed25519.PublicKey   // nil without Rekor
 	rekorPort   int
+	rekorV1     *RekorV1 // nil without Rekor v1
 }
 
 func chainProto(certs []*x509.Certificate) *protocommon.X509CertificateChain {
@@ -89,6 +90,18 @@ func (tr trustedRoot) json(t testing.TB) []byte {
 			LogId: &protocommon.LogId{KeyId: logID},
 		}}
 	}
+	if v1 := tr.rekorV1; v1 != nil {
+		pb.Tlogs = append(pb.Tlogs, &prototrustroot.TransparencyLogInstance{
+			BaseUrl:       v1.URL,
+			HashAlgorithm: protocommon.HashAlgorithm_SHA2_256,
+			PublicKey: &protocommon.PublicKey{
+				RawBytes:   v1.PublicKeyDER,
+				KeyDetails: protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256,
+				ValidFor:   &protocommon.TimeRange{Start: timestamppb.New(v1.Since)},
+			},
+			LogId: &protocommon.LogId{KeyId: v1.LogID},
+		})
+	}
 	b, err := protojson.Marshal(pb)
 	if err != nil {
 		t.Fatal(err)
@@ -99,23 +112,36 @@ func (tr trustedRoot) json(t testing.TB) []byte {
 	return b
 }
 
-// signingConfigJSON names the stack's services in a signing config v0.2.
-func signingConfigJSON(t testing.TB, s *Sigstore) []byte {
+// SigningServices are the services a signing config names; an empty URL
+// leaves that kind out.
+type SigningServices struct {
+	Fulcio, OIDC, TSA string
+	// RekorV1 and RekorV2 are logs of major API version 1 and 2.
+	RekorV1, RekorV2 string
+}
+
+// WriteSigningConfig writes a signing_config.json (v0.2, as `cosign
+// signing-config create` writes it) naming svc, valid since an hour ago,
+// operator "oci-attest test", selector ANY; it returns its path.
+func WriteSigningConfig(t testing.TB, svc SigningServices) string {
 	t.Helper()
 	since := &protocommon.TimeRange{Start: timestamppb.New(time.Now().Add(-time.Hour))}
-	svc := func(url string, v uint32) []*prototrustroot.Service {
-		if url == "" {
-			return nil
+	services := func(v uint32, urls ...string) []*prototrustroot.Service {
+		var out []*prototrustroot.Service
+		for _, u := range urls {
+			if u != "" {
+				out = append(out, &prototrustroot.Service{Url: u, MajorApiVersion: v, ValidFor: since, Operator: "oci-attest test"})
+			}
 		}
-		return []*prototrustroot.Service{{Url: url, MajorApiVersion: v, ValidFor: since, Operator: "oci-attest test"}}
+		return out
 	}
 	pb := &prototrustroot.SigningConfig{
 		MediaType:       root.SigningConfigMediaType02,
-		CaUrls:          svc(s.FulcioURL, 1),
-		OidcUrls:        svc(s.IssuerURL, 1),
-		RekorTlogUrls:   svc(s.RekorURL, 2),
+		CaUrls:          services(1, svc.Fulcio),
+		OidcUrls:        services(1, svc.OIDC),
+		RekorTlogUrls:   append(services(1, svc.RekorV1), services(2, svc.RekorV2)...),
 		RekorTlogConfig: &prototrustroot.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY},
-		TsaUrls:         svc(s.TSAURL, 1),
+		TsaUrls:         services(1, svc.TSA),
 		TsaConfig:       &prototrustroot.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY},
 	}
 	b, err := protojson.Marshal(pb)
@@ -123,9 +149,11 @@ func signingConfigJSON(t testing.TB, s *Sigstore) []byte {
 		t.Fatal(err)
 	}
 	if _, err := root.NewSigningConfigFromJSON(b); err != nil {
-		t.Fatalf("sigstore-go rejects the stack's signing config: %v\n%s", err, b)
+		t.Fatalf("sigstore-go rejects the signing config: %v\n%s", err, b)
 	}
-	return b
+	p := filepath.Join(t.TempDir(), "signing_config.json")
+	writeFile(t, p, b)
+	return p
 }
 
 // OfflineTrustedRoot writes a trusted_root.json that sigstore-go accepts,

@@ -1,6 +1,9 @@
 package testenv_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -72,5 +75,40 @@ func TestOIDCIssuerActionsEndpoint(t *testing.T) {
 	}
 	if got := o.TokenRequests(); got != 1 {
 		t.Errorf("TokenRequests() = %d, want 1", got)
+	}
+}
+
+// TestRekorV1 starts the shared Rekor v1 log and one of a test's own: each
+// serves the key the stack's trusted root lists under the log ID
+// sigstore-go looks entries up by, and a log of one's own starts empty.
+func TestRekorV1(t *testing.T) {
+	t.Parallel()
+	shared := testenv.SharedRekorV1(t)
+	if again := testenv.SharedRekorV1(t); again != shared {
+		t.Error("SharedRekorV1 started a second log")
+	}
+	own := testenv.StartRekorV1(t)
+	if own.URL == shared.URL || bytes.Equal(own.LogID, shared.LogID) || own.TreeID == shared.TreeID {
+		t.Errorf("the test's own log shares the URL, key or tree of the shared one")
+	}
+	if n := own.TreeSize(t); n != 0 {
+		t.Errorf("a new log holds %d entries", n)
+	}
+	s := testenv.StartSigstore(t, testenv.SigstoreOptions{RekorV1: own, TSA: true})
+	tr, err := root.NewTrustedRootFromPath(s.TrustedRootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(own.PublicKeyDER)
+	log, ok := tr.RekorLogs()[hex.EncodeToString(sum[:])]
+	if !ok || len(tr.RekorLogs()) != 1 || log.BaseURL != own.URL || !bytes.Equal(own.LogID, sum[:]) {
+		t.Errorf("trusted root logs = %v, want the Rekor v1 log under the SHA-256 of its key", tr.RekorLogs())
+	}
+	sc, err := root.NewSigningConfigFromPath(s.SigningConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logs := sc.RekorLogURLs(); len(logs) != 1 || logs[0].URL != own.URL || logs[0].MajorAPIVersion != 1 {
+		t.Errorf("signing config logs = %+v, want the Rekor v1 log", logs)
 	}
 }

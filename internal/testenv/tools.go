@@ -2,8 +2,9 @@
 // (ARCHITECTURE.md, "Testing"): registries and the local Sigstore stack as processes on
 // loopback, a stand-in of GitHub's attestations API, and the independent
 // clients that read what we write. Every tool is
-// pinned; a missing one is installed with `go install pkg@version` (or, for
-// Debian packages, reported with the apt-get line to run).
+// pinned; a missing one is installed with `go install pkg@version` into the
+// project's own tool cache (ToolsDir), or, for Debian packages, reported
+// with the apt-get line to run.
 //
 // It is test-only code: nothing outside _test.go files and cmd/installtools
 // imports it.
@@ -13,7 +14,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -74,9 +74,20 @@ var GoTools = []GoTool{
 		Patch:  []Patch{{File: "pkg/server/prometheus.go", Old: `Addr:         ":2112",`, New: `Addr:         "127.0.0.1:0",`}}},
 	{Name: "fulcio", Package: "github.com/sigstore/fulcio", Version: "v1.8.8"},
 	{Name: "posix", Package: "github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix", Version: "v2.3.0"},
+	// Rekor v1 (rekor-server v1.5.3) on Trillian v1.7.3: the log public-good
+	// and most private instances still write to. rekor-server serves its
+	// metrics on the fixed :2112 as well (it ignores the error when the port
+	// is taken, and holds it from everyone else when not): the test build
+	// serves them on a free loopback port.
+	{Name: "rekor-server", Package: "github.com/sigstore/rekor/cmd/rekor-server", Version: "v1.5.3",
+		Module: "github.com/sigstore/rekor",
+		Patch:  []Patch{{File: "cmd/rekor-server/app/serve.go", Old: `Addr:         ":2112",`, New: `Addr:         "127.0.0.1:0",`}}},
+	{Name: "createtree", Package: "github.com/google/trillian/cmd/createtree", Version: "v1.7.3"},
+	{Name: "trillian_log_server", Package: "github.com/google/trillian/cmd/trillian_log_server", Version: "v1.7.3"},
+	{Name: "trillian_log_signer", Package: "github.com/google/trillian/cmd/trillian_log_signer", Version: "v1.7.3"},
 	{Name: "cosign", Package: "github.com/sigstore/cosign/v3/cmd/cosign", Version: "v3.1.3"},
 	{Name: "golangci-lint", Package: "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", Version: "v2.1.6"},
-	// Lints .github/workflows and README.md's workflows (.ci/lint-workflows).
+	// Lints .github/workflows and the workflows of README.md and docs/ (.ci/lint-workflows).
 	{Name: "actionlint", Package: "github.com/rhysd/actionlint/cmd/actionlint", Version: "v1.7.12"},
 	// The deploy gates (docs/gates.md), built from their module source:
 	// `go install` refuses policy-controller's and Kyverno's replace
@@ -101,28 +112,32 @@ var DebianTools = map[string]string{
 	"buildah":         "buildah",
 	"docker-registry": "docker-registry",
 	"openssl":         "openssl",
+	// Rekor v1's database (Trillian's storage and Rekor's search index).
+	"mariadbd":           "mariadb-server",
+	"mariadb-install-db": "mariadb-server",
+	"mariadb":            "mariadb-server",
 }
 
-// gobin is where `go install` puts binaries.
-func gobin() string {
-	if b := os.Getenv("GOBIN"); b != "" {
-		return b
-	}
-	out, err := exec.Command("go", "env", "GOPATH").Output()
-	if err == nil {
-		if p := filepath.SplitList(string(trimNL(out))); len(p) > 0 && p[0] != "" {
-			return filepath.Join(p[0], "bin")
-		}
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, "go", "bin")
-}
+// ToolsEnv names the variable that overrides ToolsDir.
+const ToolsEnv = "OCI_ATTEST_TOOLS"
 
-func trimNL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
+// ToolsDir is where the pinned Go tools are installed: $OCI_ATTEST_TOOLS,
+// else oci-attest/tools/GOOS-GOARCH under the user's cache directory
+// (~/.cache on Linux), never $GOPATH/bin: the tools are the tests', and
+// about 400 MB (CONTRIBUTING.md, "Test tools").
+func ToolsDir() (string, error) { return toolsDir(os.Getenv, os.UserCacheDir) }
+
+// toolsDir is ToolsDir in the environment getenv reads, with cacheDir the
+// user's cache directory.
+func toolsDir(getenv func(string) string, cacheDir func() (string, error)) (string, error) {
+	if d := getenv(ToolsEnv); d != "" {
+		return filepath.Abs(d)
 	}
-	return b
+	cache, err := cacheDir()
+	if err != nil {
+		return "", fmt.Errorf("testenv: no cache directory for the test tools (set %s): %w", ToolsEnv, err)
+	}
+	return filepath.Join(cache, "oci-attest", "tools", runtime.GOOS+"-"+runtime.GOARCH), nil
 }
 
 // findGoTool returns the GoTool named name.
@@ -135,17 +150,20 @@ func findGoTool(name string) (GoTool, bool) {
 	return GoTool{}, false
 }
 
-// Install makes sure the pinned tool is in GOBIN and returns its path. It
-// installs with `go install` under a file lock so that parallel test
-// packages do not build the same tool twice. The binary in GOBIN is trusted
-// to be the pinned version: cmd/installtools writes a stamp file per tool and
-// Install rebuilds when the stamp names another version.
+// Install makes sure the pinned tool is in ToolsDir and returns its path.
+// It installs with `go install` under a file lock so that parallel test
+// packages do not build the same tool twice, and writes a stamp file with
+// the version beside the binary; a binary whose stamp is missing or names
+// another version is built again.
 func Install(ctx context.Context, name string) (string, error) {
 	t, ok := findGoTool(name)
 	if !ok {
 		return "", fmt.Errorf("testenv: unknown tool %q", name)
 	}
-	dir := gobin()
+	dir, err := ToolsDir()
+	if err != nil {
+		return "", err
+	}
 	bin := filepath.Join(dir, t.Name)
 	stamp := filepath.Join(dir, "."+t.Name+".oci-attest-version")
 	if have(bin, stamp, t.stampVersion()) {
@@ -182,24 +200,17 @@ func Install(ctx context.Context, name string) (string, error) {
 
 // buildModule builds t from a (patched) copy of its module's source.
 func buildModule(ctx context.Context, t GoTool, bin string) error {
-	dl := exec.CommandContext(ctx, "go", "mod", "download", "-json", t.Module+"@"+t.Version)
-	dl.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=")
-	dl.Dir = os.TempDir() // outside any module
-	out, err := dl.Output()
+	dir, err := moduleDir(ctx, t.Module, t.Version)
 	if err != nil {
-		return fmt.Errorf("testenv: go mod download %s@%s: %w", t.Module, t.Version, err)
-	}
-	var m struct{ Dir string }
-	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
-		return fmt.Errorf("testenv: go mod download %s@%s: no source directory in %s", t.Module, t.Version, out)
+		return err
 	}
 	src, err := os.MkdirTemp("", "oci-attest-"+t.Name+"-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(src)
-	if err := os.CopyFS(src, os.DirFS(m.Dir)); err != nil {
-		return fmt.Errorf("testenv: copying %s: %w", m.Dir, err)
+	if err := os.CopyFS(src, os.DirFS(dir)); err != nil {
+		return fmt.Errorf("testenv: copying %s: %w", dir, err)
 	}
 	for _, p := range t.Patch {
 		f := filepath.Join(src, filepath.FromSlash(p.File))
@@ -226,16 +237,30 @@ func buildModule(ctx context.Context, t GoTool, bin string) error {
 	return nil
 }
 
+// moduleDir is the source directory of module@version in the module cache,
+// downloaded if missing (read-only: copy it before changing anything).
+func moduleDir(ctx context.Context, module, version string) (string, error) {
+	dl := exec.CommandContext(ctx, "go", "mod", "download", "-json", module+"@"+version)
+	dl.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=")
+	dl.Dir = os.TempDir() // outside any module
+	out, err := dl.Output()
+	if err != nil {
+		return "", fmt.Errorf("testenv: go mod download %s@%s: %w", module, version, err)
+	}
+	var m struct{ Dir string }
+	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
+		return "", fmt.Errorf("testenv: go mod download %s@%s: no source directory in %s", module, version, out)
+	}
+	return m.Dir, nil
+}
+
+// have reports whether bin is there with a stamp naming version (the stamp
+// is written after the binary, so an interrupted install has none).
 func have(bin, stamp, version string) bool {
 	if _, err := os.Stat(bin); err != nil {
 		return false
 	}
 	v, err := os.ReadFile(stamp)
-	if errors.Is(err, os.ErrNotExist) {
-		// Installed by hand or by an older run: accept it, but only when the
-		// stamp is missing (a stamp with another version forces a rebuild).
-		return true
-	}
 	return err == nil && string(v) == version
 }
 

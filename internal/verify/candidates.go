@@ -16,7 +16,7 @@ import (
 // fetches and verifies, those of an index and of its platforms together:
 // far more than an image carries (one per attest run and platform), so that
 // pushing referrers cannot crowd the real attestation out before this many
-// are pushed (README "Verify").
+// are pushed (docs/verify.md, "The report").
 const maxCandidates = 1024
 
 // checkWorkers is how many referrers are fetched and verified at once.

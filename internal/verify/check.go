@@ -138,7 +138,7 @@ func (c bundleCheck) verifySigner(ctx context.Context, raw []byte, a *Attestatio
 	pol.SkipArtifact = c.subject == ""
 	res, err := sign.Verify(ctx, raw, c.opts.TrustedMaterial, pol)
 	if err != nil {
-		a.Error = err.Error()
+		a.Error, a.KeySigned = err.Error(), errors.Is(err, sign.ErrKeySigned)
 		return false
 	}
 	if cert := res.Signature.Certificate; cert != nil {

@@ -134,7 +134,9 @@ func (f *fixture) attach(t testing.TB, bundle []byte, predicateType string) dige
 	t.Helper()
 	res, err := f.client.Attach(context.Background(), f.subject, bundle, registry.AttachOptions{
 		PredicateType: predicateType,
-		Settle:        20 * time.Millisecond,
+		// D = 200 ms: a write that takes longer on a loaded machine
+		// abandons its round (registry's testSettle).
+		Settle: 400 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatalf("Attach() = %v", err)

@@ -3,7 +3,10 @@ package verify
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/oci-attest/oci-attest/internal/sign"
 )
 
 // outcome maps a report to Verify's sentinel errors: for an index, every
@@ -60,6 +63,10 @@ func noneVerified(rep *Report, as []Attestation, at string) error {
 	}
 	if rep.Unchecked > 0 {
 		return fmt.Errorf("verifying %s: none of the %d checked verifies, and %d more Sigstore bundle referrers were not checked (at most %d are): %s", at, len(as), rep.Unchecked, maxCandidates, strings.Join(errs, "; "))
+	}
+	if !slices.ContainsFunc(as, func(a Attestation) bool { return !a.KeySigned }) {
+		// One reason for all: say it once.
+		return fmt.Errorf("%w for %s: %d found, all key-signed (%w), and the policy names a certificate identity", ErrNoneVerified, at, len(as), sign.ErrKeySigned)
 	}
 	return fmt.Errorf("%w for %s: %d found, all rejected: %s", ErrNoneVerified, at, len(as), strings.Join(errs, "; "))
 }

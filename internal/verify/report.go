@@ -87,6 +87,9 @@ type Attestation struct {
 	Verified bool `json:"verified"`
 	// Error is why it was rejected; empty when verified.
 	Error string `json:"error,omitempty"`
+	// KeySigned is true when it was rejected for being key-signed while
+	// the policy names a certificate identity.
+	KeySigned bool `json:"keySigned,omitempty"`
 	// Signer is who signed it, as the bundle claims (verified when Verified).
 	Signer *Signer `json:"signer,omitempty"`
 	// Timestamps are the verified signing times (RFC 3161 timestamps, log

@@ -37,7 +37,7 @@ func image(tag string, c oci.Compression, layers int) Image {
 }
 
 // Archives lists the good archives `go run ./internal/oci/ocitest/gen`
-// writes to testdata/archives, one per layout the README lists plus the
+// writes to testdata/archives, one per layout docs/archives.md lists plus the
 // multi-image and repeated-layer cases.
 func Archives() []Archive {
 	none, gz, zst := oci.CompressionNone, oci.CompressionGzip, oci.CompressionZstd
