@@ -172,15 +172,15 @@ func (f *fixture) attestIndex(t *testing.T, tag string) (index, amd64 image) {
 }
 
 // run runs oci-attest on im's archive (push-image, the local stack as a
-// custom instance: Fulcio, Rekor v2 and a timestamp authority), signed by
-// workflow at releaseRef, and returns its outputs (the first image's).
+// custom instance), signed by workflow at releaseRef, and returns its
+// outputs (the first image's).
 func (f *fixture) run(t *testing.T, im image, workflow string) map[string]string {
 	t.Helper()
 	s := f.s
-	args := []string{"--subject-path", im.archive, "--subject-name", im.ref, "--push-image",
-		"--sigstore", "custom", "--fulcio-url", s.FulcioURL, "--rekor-url", s.RekorURL, "--tsa-url", s.TSAURL,
-		"--trusted-root", s.TrustedRootPath, "--identity-token", s.Token(t, workflowClaims(workflow, releaseRef)),
-		"--bundle-path", im.bundle}
+	args := append([]string{"--subject-path", im.archive, "--subject-name", im.ref, "--push-image",
+		"--sigstore", "custom"}, signingArgs(t, s)...)
+	args = append(args, "--trusted-root", s.TrustedRootPath, "--identity-token", s.Token(t, workflowClaims(workflow, releaseRef)),
+		"--bundle-path", im.bundle)
 	var stdout, stderr bytes.Buffer
 	if err := cli.Run(context.Background(), args, func(string) string { return "" }, &stdout, &stderr); err != nil {
 		t.Fatalf("attesting %s: %v\n%s", im.ref, err, stderr.String())
@@ -192,6 +192,19 @@ func (f *fixture) run(t *testing.T, im image, workflow string) map[string]string
 		}
 	}
 	return out
+}
+
+// signingArgs name the stack's services to oci-attest: Fulcio, Rekor v2
+// and the timestamp authority; or, on a stack with Rekor v1 and no Rekor v2
+// (public-good's shape), Fulcio and Rekor v1 in a signing config, the log's
+// integrated time being the signed time.
+func signingArgs(t *testing.T, s *testenv.Sigstore) []string {
+	t.Helper()
+	if s.RekorV1URL == "" || s.RekorURL != "" {
+		return []string{"--fulcio-url", s.FulcioURL, "--rekor-url", s.RekorURL, "--tsa-url", s.TSAURL}
+	}
+	svc := testenv.SigningServices{Fulcio: s.FulcioURL, RekorV1: s.RekorV1URL, TSA: s.TSAURL}
+	return []string{"--signing-config", testenv.WriteSigningConfig(t, svc)}
 }
 
 // push pushes an image with go-containerregistry and attests nothing.
