@@ -146,13 +146,13 @@ func ghVerdict(t *testing.T, bin string, f *fixture, args []string) verdict {
 }
 
 // trustRoot converts the stack's trusted root into the policy-controller
-// TrustRoot the custom policy names, with the documented filter:
+// TrustRoot named name, with the documented filter:
 //
 //	jq -f docs/gates/trustroot.jq --arg name my-sigstore trusted_root.json
-func trustRoot(t *testing.T, s *testenv.Sigstore, dir string) string {
+func trustRoot(t *testing.T, s *testenv.Sigstore, dir, name string) string {
 	t.Helper()
 	jq := testenv.RequireBin(t, "jq")
-	out, stderr, code := run(t, jq, nil, "-f", filepath.Join(docsDir, trustRootJQ), "--arg", "name", trustRootName, s.TrustedRootPath)
+	out, stderr, code := run(t, jq, nil, "-f", filepath.Join(docsDir, trustRootJQ), "--arg", "name", name, s.TrustedRootPath)
 	if code != 0 {
 		t.Fatalf("jq -f %s: exit %d: %s", trustRootJQ, code, stderr)
 	}
@@ -163,8 +163,9 @@ func trustRoot(t *testing.T, s *testenv.Sigstore, dir string) string {
 	return p
 }
 
-// checkPolicyTester runs policy-controller's tester with the documented
-// custom-instance policy and the TrustRoot made by trustroot.jq:
+// checkPolicyTester runs policy-controller's tester with the fixture's
+// documented policy (the custom instance's, or GitHub's) and the TrustRoot
+// it names, made by trustroot.jq:
 //
 //	policy-tester --policy clusterimagepolicy-custom.yaml --trustroot trustroot.json --image IMAGE
 //
@@ -174,8 +175,8 @@ func trustRoot(t *testing.T, s *testenv.Sigstore, dir string) string {
 func checkPolicyTester(t *testing.T, bin string, f *fixture, img image, issuer string) verdict {
 	t.Helper()
 	dir := t.TempDir()
-	args := []string{"--policy", writeDoc(t, dir, customPolicy, f.repo, issuer),
-		"--trustroot", trustRoot(t, f.s, dir), "--image", img.byDigest()}
+	args := []string{"--policy", writeDoc(t, dir, f.docs.clusterImagePolicy, f.repo, issuer),
+		"--trustroot", trustRoot(t, f.s, dir, f.docs.trustRoot), "--image", img.byDigest()}
 	stdout, stderr, code := run(t, bin, nil, args...)
 	out := "policy-tester " + strings.Join(args, " ") + "\nstdout:\n" + stdout + "\nstderr:\n" + stderr
 	switch {
@@ -190,7 +191,8 @@ func checkPolicyTester(t *testing.T, bin string, f *fixture, img image, issuer s
 // kyvernoResult is the count line of `kyverno apply`.
 var kyvernoResult = regexp.MustCompile(`pass: (\d+), fail: (\d+), warn: (\d+), error: (\d+), skip: (\d+)`)
 
-// checkKyverno runs the documented Kyverno policy on the documented Pod,
+// checkKyverno runs the fixture's documented Kyverno policy on the
+// documented Pod,
 // whose image is img by tag (a platform manifest by digest):
 //
 //	kyverno apply kyverno-clusterpolicy.yaml --resource pod.yaml --registry
@@ -209,7 +211,7 @@ func checkKyverno(t *testing.T, bin string, f *fixture, img image, issuer string
 	if err := os.WriteFile(podPath, pod, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"apply", writeDoc(t, dir, kyvernoPolicy, f.repo, issuer), "--resource", podPath, "--registry"}
+	args := []string{"apply", writeDoc(t, dir, f.docs.kyverno, f.repo, issuer), "--resource", podPath, "--registry"}
 	stdout, stderr, code := run(t, bin, []string{"TUF_ROOT=" + kyvernoTUF(t, f.s)}, args...)
 	out := "kyverno " + strings.Join(args, " ") + "\nstdout:\n" + stdout + "\nstderr:\n" + stderr
 	m := kyvernoResult.FindStringSubmatch(stdout)

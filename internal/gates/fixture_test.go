@@ -29,13 +29,27 @@ const (
 	predicateType  = "https://aflock.ai/attestations/oci/v0.1"
 	releaseRef     = "refs/tags/v1.0.0"
 	docsDir        = "../../docs/gates"
-	trustRootName  = "my-sigstore"
-	kyvernoPolicy  = "kyverno-clusterpolicy.yaml"
-	customPolicy   = "clusterimagepolicy-custom.yaml"
 	ghPredicateJQ  = "gh-predicate.jq"
 	trustRootJQ    = "trustroot.jq"
 	podResource    = "pod.yaml"
 	ghTrustedRoots = "trusted_root.jsonl"
+)
+
+// policies are the documented files the gates run with for one kind of
+// Sigstore instance: a ClusterImagePolicy and the name of the TrustRoot it
+// refers to (made by trustroot.jq from the stack's trusted root), and a
+// Kyverno ClusterPolicy.
+type policies struct {
+	clusterImagePolicy, trustRoot, kyverno string
+}
+
+var (
+	// customPolicies are the recipes for a custom instance; Kyverno's is
+	// also public-good's.
+	customPolicies = policies{"clusterimagepolicy-custom.yaml", "my-sigstore", "kyverno-clusterpolicy.yaml"}
+	// githubPolicies are the recipes for GitHub's instance; the test's
+	// TrustRoot "github" stands in for trustroot-github.yaml.
+	githubPolicies = policies{"clusterimagepolicy-github.yaml", "github", "kyverno-clusterpolicy-github.yaml"}
 )
 
 // image is one registry image of a fixture: pushed from an archive, attested
@@ -68,6 +82,7 @@ func (i image) podName() string {
 type fixture struct {
 	s    *testenv.Sigstore
 	reg  testenv.Registry
+	docs policies
 	repo string // HOST/my-org/my-app: what docImage becomes
 	// release is attested by the release workflow on a release tag: every
 	// gate admits it.
@@ -86,9 +101,9 @@ type fixture struct {
 }
 
 // newFixture pushes and attests the fixture's images on reg.
-func newFixture(t *testing.T, s *testenv.Sigstore, reg testenv.Registry) *fixture {
+func newFixture(t *testing.T, s *testenv.Sigstore, reg testenv.Registry, docs policies) *fixture {
 	t.Helper()
-	f := &fixture{s: s, reg: reg, repo: reg.Host + "/" + docRepository}
+	f := &fixture{s: s, reg: reg, docs: docs, repo: reg.Host + "/" + docRepository}
 	f.release = f.attest(t, "v1.0.0", "release", docWorkflow)
 	f.nightly = f.attest(t, "v1.0.1", "nightly", otherWorkflow)
 	f.dev = f.attest(t, "dev", "dev", docWorkflow)
@@ -194,17 +209,21 @@ func (f *fixture) run(t *testing.T, im image, workflow string) map[string]string
 	return out
 }
 
-// signingArgs name the stack's services to oci-attest: Fulcio, Rekor v2
-// and the timestamp authority; or, on a stack with Rekor v1 and no Rekor v2
-// (public-good's shape), Fulcio and Rekor v1 in a signing config, the log's
-// integrated time being the signed time.
+// signingArgs name the stack's services to oci-attest: Fulcio, the
+// timestamp authority and Rekor v2 if it runs (no log: GitHub's shape); or,
+// on a stack with Rekor v1 and no Rekor v2 (public-good's shape), Fulcio and
+// Rekor v1 in a signing config, the log's integrated time being the signed
+// time.
 func signingArgs(t *testing.T, s *testenv.Sigstore) []string {
 	t.Helper()
-	if s.RekorV1URL == "" || s.RekorURL != "" {
+	switch {
+	case s.RekorURL != "":
 		return []string{"--fulcio-url", s.FulcioURL, "--rekor-url", s.RekorURL, "--tsa-url", s.TSAURL}
+	case s.RekorV1URL != "":
+		svc := testenv.SigningServices{Fulcio: s.FulcioURL, RekorV1: s.RekorV1URL, TSA: s.TSAURL}
+		return []string{"--signing-config", testenv.WriteSigningConfig(t, svc)}
 	}
-	svc := testenv.SigningServices{Fulcio: s.FulcioURL, RekorV1: s.RekorV1URL, TSA: s.TSAURL}
-	return []string{"--signing-config", testenv.WriteSigningConfig(t, svc)}
+	return []string{"--fulcio-url", s.FulcioURL, "--tsa-url", s.TSAURL}
 }
 
 // push pushes an image with go-containerregistry and attests nothing.

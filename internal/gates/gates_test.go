@@ -21,7 +21,7 @@ func TestGates(t *testing.T) {
 	for _, reg := range []testenv.Registry{testenv.StartOlareg(t), testenv.StartDistribution(t)} {
 		t.Run(reg.Name, func(t *testing.T) {
 			t.Parallel()
-			runCases(t, newFixture(t, s, reg), engines)
+			runCases(t, newFixture(t, s, reg, customPolicies), engines)
 		})
 	}
 }
@@ -36,7 +36,7 @@ func TestGates(t *testing.T) {
 func TestGatesPublicGoodShape(t *testing.T) {
 	t.Parallel()
 	s := testenv.StartSigstore(t, testenv.SigstoreOptions{RekorV1: testenv.SharedRekorV1(t)})
-	f := newFixture(t, s, testenv.StartOlareg(t))
+	f := newFixture(t, s, testenv.StartOlareg(t), customPolicies)
 	requireRekorV1(t, f.release.bundle)
 	var publicGood []engine
 	for _, e := range engines {
@@ -45,6 +45,19 @@ func TestGatesPublicGoodShape(t *testing.T) {
 		}
 	}
 	runCases(t, f, publicGood)
+}
+
+// TestGatesGitHubShape runs every gate with the recipes for GitHub's
+// instance — clusterimagepolicy-github.yaml with a TrustRoot "github" made
+// by trustroot.jq standing in for trustroot-github.yaml, and
+// kyverno-clusterpolicy-github.yaml — on attestations signed the way GitHub's
+// instance signs them: Fulcio and a timestamp authority, no transparency
+// log.
+func TestGatesGitHubShape(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSigstore(t, testenv.SigstoreOptions{TSA: true})
+	f := newFixture(t, s, testenv.StartOlareg(t), githubPolicies)
+	runCases(t, f, engines)
 }
 
 // runCases requires each engine to admit the release workflow's
@@ -101,7 +114,7 @@ func runCases(t *testing.T, f *fixture, es []engine) {
 func TestGHTarball(t *testing.T) {
 	t.Parallel()
 	s := testenv.StartSigstore(t, testenv.SigstoreOptions{Rekor: true, TSA: true})
-	f := &fixture{s: s, reg: testenv.StartOlareg(t)}
+	f := &fixture{s: s, reg: testenv.StartOlareg(t), docs: customPolicies}
 	f.repo = f.reg.Host + "/" + docRepository
 	release := f.attest(t, "v1.0.0", "release", docWorkflow)
 	nightly := f.attest(t, "v1.0.1", "nightly", otherWorkflow)

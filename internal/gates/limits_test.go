@@ -26,7 +26,7 @@ import (
 func TestGateLimits(t *testing.T) {
 	t.Parallel()
 	s := testenv.StartSigstore(t, testenv.SigstoreOptions{Rekor: true, TSA: true})
-	f := &fixture{s: s, reg: testenv.StartOlareg(t)}
+	f := &fixture{s: s, reg: testenv.StartOlareg(t), docs: customPolicies}
 	f.repo = f.reg.Host + "/" + docRepository
 	crowded := f.attest(t, "v1.0.0", "crowded", docWorkflow)
 	broken := f.attest(t, "v1.0.1", "broken", docWorkflow)
