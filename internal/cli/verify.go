@@ -50,7 +50,7 @@ type verifyFlags struct {
 func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	image, f, err := parseVerifyFlags(args, stdout)
 	if err == nil {
-		err = remoteAdvice(doVerify(ctx, image, f, getenv, stdout))
+		err = remoteAdvice(doVerify(ctx, image, f, getenv, stdout, stderr))
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stderr, "oci-attest verify: %s\n", display.Clean(err.Error()))
@@ -111,7 +111,7 @@ func usageError(err error) error {
 	return fmt.Errorf("%w: %w", errUsage, err)
 }
 
-func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv func(string) string, stdout io.Writer) error {
+func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv func(string) string, stdout, stderr io.Writer) error {
 	opts, err := verifyOptions(f)
 	if err != nil {
 		return err
@@ -143,6 +143,12 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 		}
 		if werr := write(stdout); werr != nil && verr == nil {
 			verr = fmt.Errorf("writing the report: %w", werr)
+		}
+		if f.output == "json" {
+			// The text report shows them; JSON is for a program.
+			for _, w := range rep.Warnings {
+				fmt.Fprintf(stderr, "oci-attest verify: warning: %s (docs/gates.md, \"Limits\")\n", display.Clean(w))
+			}
 		}
 	}
 	return verifyExit(verr)

@@ -224,7 +224,13 @@ func TestVerifyCommandKeyless(t *testing.T) {
 		contains []string
 	}{
 		{"identity, repository, workflow", []string{"--certificate-identity", s.Identity(), "--repository", testenv.DefaultRepository, "--workflow", "release.yml", "--subject-path", archive}, 0,
-			[]string{"VERIFIED", "signer " + s.Identity(), "issuer " + s.IssuerURL, "log index", "(rfc3161)", archive + " matches"}},
+			[]string{"VERIFIED", "signer " + s.Identity(), "issuer " + s.IssuerURL, "log index", "(rfc3161)", archive + " matches",
+				// What was required, in the deploy gates' terms (docs/gates.md).
+				"requires predicate type https://aflock.ai/attestations/oci/v0.1", "requires identity " + s.Identity(),
+				"requires issuer " + s.IssuerURL, "requires repository https://github.com/" + testenv.DefaultRepository,
+				"requires workflow https://github.com/" + testenv.DefaultRepository + "/.github/workflows/release.yml"}},
+		{"identity regexp required", []string{"--certificate-identity-regexp", "^https://github.com/oci-attest/"}, 0,
+			[]string{"requires identity matching ^https://github.com/oci-attest/"}},
 		{"identity regexp", []string{"--certificate-identity-regexp", "^https://github.com/oci-attest/"}, 0, []string{"VERIFIED"}},
 		{"wrong identity", []string{"--certificate-identity", "https://github.com/evil/x/.github/workflows/a.yml@refs/heads/main"}, 4, []string{"REJECTED", "expected SAN value"}},
 		{"wrong workflow", []string{"--certificate-identity", s.Identity(), "--workflow", testenv.DefaultRepository + "/.github/workflows/other.yml"}, 4, []string{"REJECTED", "signing workflow is"}},

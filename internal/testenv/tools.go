@@ -29,12 +29,17 @@ type GoTool struct {
 	Package string // package path to go install
 	Version string // pinned version
 	Env     []string
-	// Module and Patch, when set, build the tool from a copy of Module's
-	// source at Version with each Patch applied (exact text, which must be
-	// there), instead of `go install`: for a test-only change such as a
-	// listener address that is fixed in the release.
+	// Module, when set, builds the tool from a copy of Module's source at
+	// Version (what `go mod download -json` unpacks) with each Patch applied
+	// (exact text, which must be there), instead of `go install`: for a
+	// test-only change such as a listener address that is fixed in the
+	// release, or for a module whose go.mod has replace directives, which
+	// `go install pkg@version` refuses. A patch of go.mod may pin a
+	// requirement; the build then records its checksums.
 	Module string
 	Patch  []Patch
+	// Flags are added to the go build of a Module build (-tags, -ldflags).
+	Flags []string
 }
 
 // Patch replaces Old by New in File (a path inside the module).
@@ -48,6 +53,10 @@ func (t GoTool) stampVersion() string {
 	}
 	return t.Version + "+patched"
 }
+
+// gateFlags trim the builds of the deploy gates: no symbol table or DWARF
+// (a smaller link; the tests never debug the engines).
+var gateFlags = []string{"-ldflags=-s -w"}
 
 // GoTools are the pinned Go tools the tests use. .ci/run installs all of them
 // through cmd/installtools; tests install a missing one on first use.
@@ -80,6 +89,20 @@ var GoTools = []GoTool{
 	{Name: "golangci-lint", Package: "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", Version: "v2.1.6"},
 	// Lints .github/workflows and the workflows of README.md and docs/ (.ci/lint-workflows).
 	{Name: "actionlint", Package: "github.com/rhysd/actionlint/cmd/actionlint", Version: "v1.7.12"},
+	// The deploy gates (docs/gates.md), built from their module source:
+	// `go install` refuses policy-controller's and Kyverno's replace
+	// directives. policy-controller v0.15.1 requires go-containerregistry
+	// sub-modules at a pseudo-version the module proxy does not serve; the
+	// build pins the published ones before it.
+	{Name: "gh", Package: "github.com/cli/cli/v2/cmd/gh", Version: "v2.83.0",
+		Module: "github.com/cli/cli/v2", Flags: gateFlags},
+	{Name: "policy-tester", Package: "github.com/sigstore/policy-controller/cmd/tester", Version: "v0.15.1",
+		Module: "github.com/sigstore/policy-controller", Flags: gateFlags, Patch: []Patch{
+			{File: "go.mod", Old: "pkg/authn/k8schain v0.0.0-20260317232201-3888fb8f8738", New: "pkg/authn/k8schain v0.0.0-20260205022027-93aa2732266a"},
+			{File: "go.mod", Old: "pkg/authn/kubernetes v0.0.0-20260317232201-3888fb8f8738", New: "pkg/authn/kubernetes v0.0.0-20260224031529-85f2bf5f7303"},
+		}},
+	{Name: "kyverno", Package: "github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno", Version: "v1.19.1",
+		Module: "github.com/kyverno/kyverno", Flags: gateFlags},
 }
 
 // DebianTools are the tools that come from Debian packages; .ci/run installs
@@ -157,8 +180,8 @@ func Install(ctx context.Context, name string) (string, error) {
 	if have(bin, stamp, t.stampVersion()) {
 		return bin, nil
 	}
-	if len(t.Patch) > 0 {
-		if err := buildPatched(ctx, t, bin); err != nil {
+	if t.Module != "" {
+		if err := buildModule(ctx, t, bin); err != nil {
 			return "", err
 		}
 	} else {
@@ -175,8 +198,8 @@ func Install(ctx context.Context, name string) (string, error) {
 	return bin, nil
 }
 
-// buildPatched builds t from a patched copy of its module's source.
-func buildPatched(ctx context.Context, t GoTool, bin string) error {
+// buildModule builds t from a (patched) copy of its module's source.
+func buildModule(ctx context.Context, t GoTool, bin string) error {
 	dir, err := moduleDir(ctx, t.Module, t.Version)
 	if err != nil {
 		return err
@@ -203,12 +226,13 @@ func buildPatched(ctx context.Context, t GoTool, bin string) error {
 		}
 	}
 	pkg := "./" + strings.TrimPrefix(strings.TrimPrefix(t.Package, t.Module), "/")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, pkg)
+	args := append([]string{"build", "-trimpath", "-o", bin}, t.Flags...)
+	cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false -mod=mod", "GOTOOLCHAIN=local")
 	cmd.Env = append(cmd.Env, t.Env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("testenv: building patched %s@%s: %w\n%s", t.Package, t.Version, err, out)
+		return fmt.Errorf("testenv: building %s@%s from its module: %w\n%s", t.Package, t.Version, err, out)
 	}
 	return nil
 }

@@ -54,6 +54,7 @@ func Bundles(ctx context.Context, bundles []string, opts Options) (*Report, erro
 		Attestations: []Attestation{},
 		Ignored:      []Ignored{},
 		SubjectPath:  opts.SubjectPath,
+		Required:     requirements(opts, pol),
 	}
 	for i, raw := range raws {
 		a := Attestation{Source: "file:" + bundles[i]}

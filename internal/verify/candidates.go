@@ -60,9 +60,9 @@ func candidates(ctx context.Context, base checker, subject ocispec.Descriptor, p
 		}
 		listed[s.Digest] = source
 		if i == 0 {
-			rep.ReferrersSource = source
+			rep.ReferrersSource, rep.Referrers = source, len(refs)
 		} else {
-			rep.Platforms[i-1].ReferrersSource = source
+			rep.Platforms[i-1].ReferrersSource, rep.Platforms[i-1].Referrers = source, len(refs)
 		}
 		c := base
 		c.subject = s

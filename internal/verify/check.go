@@ -22,6 +22,10 @@ import (
 // predicateType is the predicate type of the attestations Verify keeps.
 const predicateType = attest.PredicateType
 
+// bundleParseError starts the error of a referrer whose layer is no
+// Sigstore bundle.
+const bundleParseError = "parsing the Sigstore bundle: "
+
 // checker verifies the referrers of one subject.
 type checker struct {
 	reg        source
@@ -78,7 +82,7 @@ type bundleCheck struct {
 func checkBundle(ctx context.Context, raw []byte, a *Attestation, c bundleCheck) string {
 	b := &bundle.Bundle{Bundle: new(protobundle.Bundle)}
 	if err := b.UnmarshalJSON(raw); err != nil {
-		a.Error = fmt.Sprintf("parsing the Sigstore bundle: %v", err)
+		a.Error = bundleParseError + err.Error()
 		return ""
 	}
 	env := b.GetDsseEnvelope()

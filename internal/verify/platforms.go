@@ -155,6 +155,9 @@ type PlatformReport struct {
 	// ReferrersSource says how the platform manifest's own referrers were
 	// listed ("api" or "tag:sha256-<hex>").
 	ReferrersSource string `json:"referrersSource"`
+	// Referrers is how many referrers of any type the platform manifest
+	// has.
+	Referrers int `json:"referrers"`
 	// Attestations is how many oci attestations are of this platform: found
 	// on the platform manifest, or on the index naming it.
 	Attestations int `json:"attestations"`

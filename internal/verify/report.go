@@ -30,6 +30,15 @@ type Report struct {
 	// repository, a TUF cache); set by the caller, empty for key-only
 	// verification.
 	TrustedRoot string `json:"trustedRoot,omitempty"`
+	// Required is what every attestation was held to, named as the deploy
+	// gates name it (gates.go).
+	Required *Requirements `json:"required,omitempty"`
+	// Referrers is how many referrers of any type the image's digest has
+	// (what a deploy gate lists for it); 0 for bundle files.
+	Referrers int `json:"referrers,omitempty"`
+	// Warnings say what would make a deploy gate refuse the image that
+	// verify accepts (gateWarnings).
+	Warnings []string `json:"warnings,omitempty"`
 	// Attestations are the Sigstore bundle referrers carrying an oci
 	// attestation, verified or rejected.
 	Attestations []Attestation `json:"attestations"`

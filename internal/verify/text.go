@@ -79,6 +79,9 @@ func (r *Report) writeHeader(pf printer) {
 	if r.TrustedRoot != "" {
 		pf("trusted root\t%s\n", r.TrustedRoot)
 	}
+	for _, l := range r.Required.lines() {
+		pf("requires\t%s\n", l)
+	}
 	if r.Repository != "" {
 		pf("referrers\t%s: %d oci attestation(s), %d other referrer(s) ignored\n", r.ReferrersSource, len(r.Attestations), len(r.Ignored))
 		checked := fmt.Sprintf("%d Sigstore bundle referrer(s)", r.Checked)
@@ -86,6 +89,9 @@ func (r *Report) writeHeader(pf printer) {
 			checked += fmt.Sprintf(", %d more NOT checked (at most %d are)", r.Unchecked, r.Checked)
 		}
 		pf("checked\t%s\n", checked)
+	}
+	for _, w := range r.Warnings {
+		pf("warning\t%s\n", w)
 	}
 }
 

@@ -121,6 +121,7 @@ func verifyWith(ctx context.Context, reg source, image ref.Reference, opts Optio
 		Attestations: []Attestation{},
 		Ignored:      []Ignored{},
 		SubjectPath:  opts.SubjectPath,
+		Required:     requirements(opts, pol),
 	}
 	plats, err := platforms(ctx, reg, repository, raw, subject, opts.Platform)
 	if err != nil {
@@ -145,5 +146,6 @@ func verifyWith(ctx context.Context, reg source, image ref.Reference, opts Optio
 	checkAll(ctx, cands)
 	rep.Checked = len(cands)
 	record(rep, subject, plats, cands)
+	gateWarnings(rep)
 	return rep, outcome(rep)
 }

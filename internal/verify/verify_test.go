@@ -56,6 +56,8 @@ func TestVerifyKeySigned(t *testing.T) {
 					Digest:          f.subject.Descriptor.Digest.String(),
 					MediaType:       f.subject.Descriptor.MediaType,
 					ReferrersSource: wantSource(reg, f.subject.Descriptor.Digest),
+					Required:        &Requirements{PredicateType: predicateType, Key: true},
+					Referrers:       1,
 					Attestations: []Attestation{{
 						Digest:   art.String(),
 						Source:   wantSource(reg, f.subject.Descriptor.Digest),
