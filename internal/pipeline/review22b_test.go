@@ -286,6 +286,12 @@ func TestReview22bShapes(t *testing.T) {
 // a manifest.json names the amd64 image, as `docker save` with the
 // containerd store writes on an amd64 host.
 func buildxLayout(t *testing.T, idx v1.ImageIndex, ref string, lackOthers bool) string {
+	return dockerSaveLayout(t, idx, ref, lackOthers, lackOthers)
+}
+
+// dockerSaveLayout is buildxLayout, with a manifest.json naming the
+// linux/amd64 image when manifestJSON.
+func dockerSaveLayout(t *testing.T, idx v1.ImageIndex, ref string, lackOthers, manifestJSON bool) string {
 	t.Helper()
 	dir := t.TempDir()
 	p, err := layout.Write(dir, empty.Index)
@@ -295,7 +301,7 @@ func buildxLayout(t *testing.T, idx v1.ImageIndex, ref string, lackOthers bool) 
 	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": "12"})); err != nil {
 		t.Fatal(err)
 	}
-	if lackOthers {
+	if manifestJSON {
 		im, err := idx.IndexManifest()
 		if err != nil {
 			t.Fatal(err)
@@ -308,7 +314,7 @@ func buildxLayout(t *testing.T, idx v1.ImageIndex, ref string, lackOthers bool) 
 			if isAmd {
 				amd64 = d.Digest
 			}
-			if !isAmd && !isAmdAtt {
+			if !isAmd && !isAmdAtt && lackOthers {
 				continue
 			}
 			img, err := idx.Image(d.Digest)
@@ -328,7 +334,7 @@ func buildxLayout(t *testing.T, idx v1.ImageIndex, ref string, lackOthers bool) 
 		keep[idxd] = true
 		ents, _ := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
 		for _, e := range ents {
-			if !keep[v1.Hash{Algorithm: "sha256", Hex: e.Name()}] {
+			if lackOthers && !keep[v1.Hash{Algorithm: "sha256", Hex: e.Name()}] {
 				if err := os.Remove(filepath.Join(dir, "blobs", "sha256", e.Name())); err != nil {
 					t.Fatal(err)
 				}
@@ -348,7 +354,7 @@ func buildxLayout(t *testing.T, idx v1.ImageIndex, ref string, lackOthers bool) 
 	}
 	out := dir + ".tar"
 	args := []string{"-C", dir, "-cf", out, "oci-layout", "index.json", "blobs"}
-	if lackOthers {
+	if manifestJSON {
 		args = append(args, "manifest.json")
 	}
 	runTool(t, "tar", args...)
@@ -378,6 +384,16 @@ func TestReview22bBuildxLayouts(t *testing.T) {
 	part := buildxLayout(t, idx, app, true)
 	check("docker save, containerd store, amd64 host", part, app, false)
 	check("docker save, containerd store, amd64 host, push-image", part, reg.Host+"/buildx/pushed1:12", true)
+
+	// docker build on Docker Engine 29 / Docker Desktop (containerd image
+	// store, buildx's default provenance mode=min): a one-platform index
+	// with its attestation manifest, saved whole with docker save
+	// (index.json and manifest.json) and pushed with docker push.
+	local := reg.Host + "/local/app:1"
+	one := pushShape(t, local, false, shapeEntry{platform: v1.Platform{OS: "linux", Architecture: "amd64"}, layers: 3, attest: true})
+	saved := dockerSaveLayout(t, one, local, false, true)
+	check("docker build + docker save, containerd store", saved, local, false)
+	check("docker build + docker save, containerd store, push-image", saved, reg.Host+"/local/pushed:1", true)
 }
 
 // TestReview22bConvertedConfigAdvice (review 22b, an error a user cannot
