@@ -56,7 +56,7 @@ func pushShape(t *testing.T, ref string, docker bool, entries ...shapeEntry) v1.
 		img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, mt), cmt)
 		for range e.layers {
 			l, err := random.Layer(512, types.DockerLayer)
-			if docker == false {
+			if !docker {
 				l, err = random.Layer(512, types.OCILayer)
 			}
 			if err != nil {
@@ -225,6 +225,12 @@ func TestReview22bShapes(t *testing.T) {
 	// Docker schema 2 manifests, no attestations.
 	podman := reg.Host + "/podman/app:1"
 	pushShape(t, podman, true, shapeEntry{platform: v1.Platform{OS: "linux", Architecture: "amd64"}, layers: 2}, shapeEntry{platform: v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, layers: 2})
+	regctl := testenv.Tool(t, "regctl")
+	for _, tc := range []struct{ what, ref string }{{"official", official}, {"podman list", podman}} {
+		out := filepath.Join(dir, "regctl-"+filepath.Base(filepath.Dir(tc.ref))+".tar")
+		runTool(t, regctl, "--host", "reg="+reg.Host+",tls=disabled", "image", "export", tc.ref, out)
+		check(tc.what+" regctl image export", out, tc.ref, false)
+	}
 	// (skopeo copy --all of a Docker list into an oci-archive converts its
 	// configs: TestReview22bConvertedConfigAdvice.)
 	pl := filepath.Join(dir, "podman-layout")
