@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -108,8 +109,28 @@ func (b *binding) match(ctx context.Context, s oci.Selected) (*entry, error) {
 	}
 	if len(e.images) == 0 {
 		e.why = fmt.Sprintf("config %s is no image of the archive", cfg)
+		if img := b.sameStoredLayers(m.Raw); img != nil {
+			e.why += fmt.Sprintf(", though its layers are the archive's %s image's (image ID %s): the archive holds that image with another config (skopeo copy to oci-archive: rewrites a Docker image's config as OCI); save the archive from the registry's bytes (crane pull --format=oci, regctl image export, docker save), or push the archive's own image",
+				imagePlatform(img), img.ImageID)
+		}
 	}
 	return e, nil
+}
+
+// sameStoredLayers returns a held image whose layers, as the archive
+// stores them, are the manifest raw's layer blobs, in order: the same
+// image with a rewritten config, which an error should say. Nil when none.
+func (b *binding) sameStoredLayers(raw []byte) *oci.Image {
+	var m ocispec.Manifest
+	if json.Unmarshal(raw, &m) != nil || len(m.Layers) == 0 {
+		return nil
+	}
+	for _, img := range b.held {
+		if slices.EqualFunc(img.Layers, m.Layers, func(l oci.Layer, d ocispec.Descriptor) bool { return l.Digest == d.Digest }) {
+			return img
+		}
+	}
+	return nil
 }
 
 // samePlatform keeps the images e is that the index lists under their own
@@ -129,7 +150,7 @@ func (b *binding) samePlatform(e *entry) error {
 	}
 	var same []*oci.Image
 	for _, img := range e.images {
-		if p := imagePlatform(img); p.String() == "" || listed.Matches(p) {
+		if listedAs(listed, img) {
 			same = append(same, img)
 		}
 	}
@@ -140,6 +161,24 @@ func (b *binding) samePlatform(e *entry) error {
 	}
 	e.images = same
 	return nil
+}
+
+// listedAs reports whether an index may list the archive image img under
+// the platform listed. An image whose platform comes from a config that
+// names no variant (Docker before 20.10 and Jib write os and architecture
+// only) is compared by OS and architecture alone: containerd's Normalize
+// would read a bare "arm" as arm/v7, and an honest arm/v6 or arm/v5 image
+// listed as such would be refused.
+func listedAs(listed oci.Platform, img *oci.Image) bool {
+	p := imagePlatform(img)
+	switch {
+	case p.String() == "":
+		return true
+	case img.Platform.String() == "" && p.Variant == "":
+		l, q := listed.Normalize(), p.Normalize()
+		return l.OS == q.OS && l.Architecture == q.Architecture
+	}
+	return listed.Matches(p)
 }
 
 // imagePlatform is img's platform: the archive's index descriptor's, else

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -223,10 +224,14 @@ func (b *binding) another(ix *oci.Index, others []*entry) error {
 func describePicks(p oci.Platform, picks []oci.Pick) string {
 	var s []string
 	for _, pk := range picks {
+		said := fmt.Sprintf("%s reads nothing (%s)", pk.Resolver, pk.Reason)
 		if c, ok := pk.Entry(); ok {
-			s = append(s, fmt.Sprintf("%s reads %s", pk.Resolver, c))
-		} else {
-			s = append(s, fmt.Sprintf("%s reads nothing (%s)", pk.Resolver, pk.Reason))
+			said = fmt.Sprintf("%s reads %s", pk.Resolver, c)
+		}
+		// Resolve asks for the platform as spelt and as normalised: a
+		// resolver reading the same entry for both is said once.
+		if !slices.Contains(s, said) {
+			s = append(s, said)
 		}
 	}
 	return fmt.Sprintf("for %s %s", p, strings.Join(s, ", "))

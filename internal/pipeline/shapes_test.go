@@ -172,7 +172,7 @@ func officialShape() []shapeEntry {
 	return es
 }
 
-// TestReview22bShapes: the shapes real tools make that bind today (each
+// TestBindPublishedShapes: the shapes real tools make that bind today (each
 // check says which tool writes it): Docker Hub official images (nine
 // platforms, attestation manifests) saved whole with skopeo copy --all and
 // crane pull --format=oci, one platform with crane pull (docker save's
@@ -180,7 +180,7 @@ func officialShape() []shapeEntry {
 // with zstd (skopeo --dest-compress-format zstd); a Docker manifest list
 // (podman, manifest-tool) saved with crane and skopeo docker-archive;
 // Windows images of three builds; images with no layers.
-func TestReview22bShapes(t *testing.T) {
+func TestBindPublishedShapes(t *testing.T) {
 	t.Parallel()
 	skopeo := testenv.RequireBin(t, "skopeo")
 	crane := testenv.Tool(t, "crane")
@@ -232,7 +232,7 @@ func TestReview22bShapes(t *testing.T) {
 		check(tc.what+" regctl image export", out, tc.ref, false)
 	}
 	// (skopeo copy --all of a Docker list into an oci-archive converts its
-	// configs: TestReview22bConvertedConfigAdvice.)
+	// configs: TestBindConvertedConfigAdvice.)
 	pl := filepath.Join(dir, "podman-layout")
 	runTool(t, crane, "pull", "--insecure", "--format=oci", podman, pl)
 	runTool(t, "tar", "-C", pl, "-cf", pl+".tar", "oci-layout", "index.json", "blobs")
@@ -281,7 +281,7 @@ func TestReview22bShapes(t *testing.T) {
 	runTool(t, skopeo, "copy", "--all", "--src-tls-verify=false", "docker://"+v6, "oci-archive:"+v6a+":1")
 	check("arm/v6 config without variant, skopeo --all", v6a, v6, false)
 	// (Its one-platform docker save is refused: registry's
-	// TestReview22bArmConfigWithoutVariant.)
+	// TestResolveArmConfigWithoutVariant.)
 }
 
 // buildxLayout writes the OCI layout buildx's exporters write for an
@@ -367,7 +367,7 @@ func dockerSaveLayout(t *testing.T, idx v1.ImageIndex, ref string, lackOthers, m
 	return out
 }
 
-func TestReview22bBuildxLayouts(t *testing.T) {
+func TestBindBuildxLayouts(t *testing.T) {
 	t.Parallel()
 	reg := testenv.StartOlareg(t)
 	check := func(what, archive, target string, push bool) {
@@ -402,7 +402,7 @@ func TestReview22bBuildxLayouts(t *testing.T) {
 	check("docker build + docker save, containerd store, push-image", saved, reg.Host+"/local/pushed:1", true)
 }
 
-// TestReview22bConvertedConfigAdvice (review 22b, an error a user cannot
+// TestBindConvertedConfigAdvice (an error a user cannot
 // act on; the refusal itself is right): `skopeo copy --all docker://…
 // oci-archive:…` of a Docker manifest list — what `podman manifest push
 // --format v2s2`, manifest-tool, `docker manifest push` and every image
@@ -423,7 +423,7 @@ func TestReview22bBuildxLayouts(t *testing.T) {
 // archive that keeps the registry's bytes (docker save, crane pull
 // --format=oci, skopeo copy --all to docker-archive is one platform only) or
 // push this archive's image with push-image").
-func TestReview22bConvertedConfigAdvice(t *testing.T) {
+func TestBindConvertedConfigAdvice(t *testing.T) {
 	t.Parallel()
 	skopeo := testenv.RequireBin(t, "skopeo")
 	reg := testenv.StartOlareg(t)

@@ -15,7 +15,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
-// TestReview22bArmConfigWithoutVariant (review 22b, a false refusal): an
+// TestResolveArmConfigWithoutVariant: an
 // index lists an image under linux/arm/v6 (or arm/v5) whose config says
 // only "architecture": "arm", with no variant — what Docker wrote before
 // 20.10 (image.V1Image had no variant), what Jib writes (its container
@@ -38,7 +38,7 @@ import (
 // architecture only (platforms.Normalize's arm default of v7 is a default,
 // not what the image says); keep the strict comparison when the variant
 // comes from the archive's index descriptor or the config names one.
-func TestReview22bArmConfigWithoutVariant(t *testing.T) {
+func TestResolveArmConfigWithoutVariant(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	reg := testenv.StartOlareg(t)

@@ -13,14 +13,14 @@ import (
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
-// TestReview22bVerifyShapes (review 22b): verify of the index shapes real
+// TestVerifyPublishedShapes: verify of the index shapes real
 // tools publish, every platform manifest attested on its own (as attest
 // does for each), passes with and without --platform: Docker Hub official
 // images (nine platforms, arm64 listed as arm64/v8, buildx attestation
 // manifests), Windows images of three builds (mcr.microsoft.com), a
 // Go binary image listed under arm/v6 and arm/v7 alike (one manifest),
 // and an index whose platform entries carry os.features.
-func TestReview22bVerifyShapes(t *testing.T) {
+func TestVerifyPublishedShapes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	reg := testenv.StartOlareg(t)

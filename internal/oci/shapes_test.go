@@ -14,7 +14,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/oci"
 )
 
-// TestReview22bLayoutTarredFromDot (review 22b, a false refusal): an OCI
+// TestLayoutTarredFromDot: an OCI
 // layout directory — what `crane pull --format=oci`, `skopeo copy … oci:`,
 // kaniko's --oci-layout-path, umoci and rules_oci write — is made an archive
 // with `tar -C layout -cf image.tar .`, the usual idiom (GNU and BSD tar
@@ -25,7 +25,7 @@ import (
 // name" (ErrUnsafePath), so the user is told the archive is unsafe and not
 // what to do. Fix: a directory entry naming the archive's root ("./", ".")
 // says nothing and is skipped (a regular file named "." stays refused).
-func TestReview22bLayoutTarredFromDot(t *testing.T) {
+func TestLayoutTarredFromDot(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	p, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
