@@ -61,6 +61,10 @@ type ReadOptions struct {
 	ProgressThreshold int64
 	// ProgressInterval is how often (0: oci's default).
 	ProgressInterval time.Duration
+	// TempDir is where an archive compressed as a whole keeps its blobs
+	// once a push needs them (oci.ScanOptions.TempDir; released by
+	// oci.Archive.Close). Empty: the system's temporary directory.
+	TempDir string
 }
 
 // GitHubMode says when the GitHub stage stores attestations.
