@@ -140,7 +140,7 @@ type Archive struct {
 	blobs map[digest.Digest]blobAt
 	// spill holds the blobs of a compressed archive once OpenBlob needed
 	// them (spill.go); tempDir is where (ScanOptions.TempDir).
-	spill   spill
+	spill   *spill
 	tempDir string
 }
 

@@ -36,7 +36,7 @@ func (a *Archive) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	if !ok {
 		return nil, 0, fmt.Errorf("reading image archive %q: %w: %s is no config, layer or image manifest of its images, nor a blob its image indexes lead to", a.Path, ErrMissingBlob, d)
 	}
-	if a.Compression != "" && a.Compression != CompressionNone {
+	if a.spill != nil {
 		if err := a.spilled(); err != nil {
 			return nil, 0, err
 		}

@@ -163,7 +163,7 @@ func scan(ctx context.Context, path string, opts ScanOptions) (*Archive, *scanSt
 	a.Path, a.Size, a.TarDigest, a.Compression = path, size, sum, CompressionNone
 	if s.whole != "" {
 		a.Compression = s.whole
-		a.tempDir = opts.TempDir
+		a.tempDir, a.spill = opts.TempDir, &spill{}
 	}
 	return a, s.stats, nil
 }

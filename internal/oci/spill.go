@@ -92,7 +92,7 @@ func (a *Archive) copyBlobs(src io.Reader, dst io.Writer) (map[int64]int64, erro
 // (its decompressed blobs); call it after the last OpenBlob reader is
 // closed. It does nothing for other archives.
 func (a *Archive) Close() error {
-	if a == nil || a.spill.f == nil {
+	if a == nil || a.spill == nil || a.spill.f == nil {
 		return nil
 	}
 	return a.spill.f.Close()
