@@ -35,10 +35,13 @@ func parseVerifyFlags(args []string, stdout io.Writer) (ref.Reference, *verifyFl
 // flagSet registers verify's flags into f.
 func (f *verifyFlags) flagSet(stdout io.Writer) *flagSet {
 	fs := newFlagSet("oci-attest verify", stdout, func() string {
-		return fmt.Sprintf("Usage: oci-attest verify IMAGE [flags]\n\n"+
+		return fmt.Sprintf("Usage: oci-attest verify IMAGE [flags]\n"+
+			"       oci-attest verify --bundle FILE --subject-path ARCHIVE [flags]\n"+
+			"       oci-attest verify --subject-path ARCHIVE [flags]\n\n"+
 			"Finds the oci attestations (%s) of IMAGE\n"+
 			"(registry/repo:tag or registry/repo@sha256:…) through the referrers API or the\n"+
-			"sha256-<hex> fallback tag, and verifies each one.\n"+
+			"sha256-<hex> fallback tag, and verifies each one; with --bundle, bundle files against\n"+
+			"the archive; with --subject-path alone, the attestations the archive carries.\n"+
 			"Exit codes: 0 verified, 1 error, 2 usage, 3 none found, 4 none verifies, 5 archive differs.\n"+
 			"docs/verify.md describes every flag in full.\n\nFlags:\n", attest.PredicateType)
 	})
@@ -55,7 +58,7 @@ func (f *verifyFlags) flagSet(stdout io.Writer) *flagSet {
 	str(&f.key, "key", "FILE", "verify key-signed bundles with this PEM public key")
 	str(&f.trustedRoot, "trusted-root", "FILE", "trusted_root.json to verify against (default: --sigstore's, from TUF)")
 	str(&f.sigstore, "sigstore", "INSTANCE", "public-good (default) or github; custom with --trusted-root")
-	str(&f.subjectPath, "subject-path", "FILE", "a local image archive to compare with what is attested")
+	str(&f.subjectPath, "subject-path", "FILE", "a local image archive to compare with what is attested (alone: verify what it carries)")
 	str(&f.platform, "platform", "OS/ARCH", "of an index, require only this platform's attestation (default: all)")
 	fs.Func("bundle", "bundle file or directory to check against --subject-path, offline", func(v string) error {
 		f.bundles = append(f.bundles, v)
@@ -98,8 +101,11 @@ func (f *verifyFlags) check(image string) (ref.Reference, *verifyFlags, error) {
 		f.bundles = bundles
 		return ref.Reference{}, f, nil
 	}
+	if image == "" && f.subjectPath != "" {
+		return ref.Reference{}, f, nil // the attestations the archive carries
+	}
 	if image == "" {
-		return ref.Reference{}, nil, fmt.Errorf("%w: name the image to verify: oci-attest verify REGISTRY/REPO:TAG (or @sha256:DIGEST), or give --bundle FILE --subject-path ARCHIVE", errUsage)
+		return ref.Reference{}, nil, fmt.Errorf("%w: name the image to verify: oci-attest verify REGISTRY/REPO:TAG (or @sha256:DIGEST), give --bundle FILE --subject-path ARCHIVE, or --subject-path ARCHIVE alone (the attestations it carries)", errUsage)
 	}
 	r, err := ref.Parse(image)
 	if err != nil {

@@ -133,6 +133,12 @@ type Archive struct {
 	Manifest []ManifestEntry
 	// Images holds one Image per Manifest entry, in the same order.
 	Images []Image
+	// Referrers are the manifests index.json lists (directly, or in a
+	// referrers index named sha256-<hex>) whose subject is one of Images'
+	// manifests or image indexes: attestations that travel with the
+	// images; at most 1024, ReferrersOmitted counts the others.
+	Referrers        []Referrer
+	ReferrersOmitted int
 
 	// blobs locates the images' configs, layers and stored manifests in the
 	// file (in its decompressed stream when it is compressed), by digest
