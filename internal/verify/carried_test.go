@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,7 +25,7 @@ import (
 func runTool(t *testing.T, bin string, args ...string) string {
 	t.Helper()
 	home := t.TempDir()
-	cmd := exec.Command(bin, args...)
+	cmd := testenv.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "HOME="+home, "DOCKER_CONFIG="+home, "REGCTL_CONFIG="+home+"/regctl.json", "TMPDIR="+home)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
