@@ -105,6 +105,7 @@ func (c *Config) pipelineOptions(s seams) pipeline.Options {
 		Sign:          c.signOptions(c.getenv),
 		BundlePath:    c.BundlePath,
 		StatementPath: c.StatementPath,
+		CarryPath:     c.AttestedArchivePath,
 		TempDir:       c.getenv("RUNNER_TEMP"),
 		HandBack:      c.handBack,
 		GitHub: pipeline.GitHubOptions{

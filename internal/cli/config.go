@@ -35,6 +35,7 @@ type Config struct {
 	SigningKey            string
 	IdentityToken         string
 	BundlePath            string
+	AttestedArchivePath   string
 	StatementPath         string
 	DryRun                bool
 	GitHubToken           string
@@ -100,7 +101,7 @@ func readActionsConfig(getenv func(string) string) (*Config, error) {
 		{host: vals["runner-temp"], container: getenv("RUNNER_TEMP")},
 		{host: vals["workspace"], container: getenv("GITHUB_WORKSPACE")},
 	}
-	for _, p := range []*string{&c.BundlePath, &c.StatementPath, &c.TrustedRoot, &c.SigningConfig, &c.SigningKey} {
+	for _, p := range []*string{&c.BundlePath, &c.StatementPath, &c.AttestedArchivePath, &c.TrustedRoot, &c.SigningConfig, &c.SigningKey} {
 		*p = c.paths.toContainer(*p)
 	}
 	// subject-path is a list: each path or pattern is translated.
@@ -230,6 +231,7 @@ func configFrom(v map[string]string) (*Config, error) {
 			return nil, err
 		}
 	}
+	c.AttestedArchivePath = v["attested-archive-path"]
 	if d := v["subject-digest"]; d != "" {
 		c.SubjectDigest = digest.Digest(d)
 	}

@@ -58,7 +58,7 @@ func (f *verifyFlags) flagSet(stdout io.Writer) *flagSet {
 	str(&f.key, "key", "FILE", "verify key-signed bundles with this PEM public key")
 	str(&f.trustedRoot, "trusted-root", "FILE", "trusted_root.json to verify against (default: --sigstore's, from TUF)")
 	str(&f.sigstore, "sigstore", "INSTANCE", "public-good (default) or github; custom with --trusted-root")
-	str(&f.subjectPath, "subject-path", "FILE", "a local image archive to compare with what is attested (alone: verify what it carries)")
+	str(&f.subjectPath, "subject-path", "FILE", "a local image archive to compare (alone: verify the attestations it carries)")
 	str(&f.platform, "platform", "OS/ARCH", "of an index, require only this platform's attestation (default: all)")
 	fs.Func("bundle", "bundle file or directory to check against --subject-path, offline", func(v string) error {
 		f.bundles = append(f.bundles, v)

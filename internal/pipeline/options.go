@@ -44,6 +44,10 @@ type Options struct {
 	// StatementPath is where the first unit's statement is written, the
 	// others' beside it as <image-id>.statement.json. Empty: not written.
 	StatementPath string
+	// CarryPath is where the OCI archive of the attested images as pushed
+	// and the referrers attached to them is written (carry.go), once they
+	// are attached. Empty: not written.
+	CarryPath string
 	// TempDir is the runner's temporary directory (RUNNER_TEMP).
 	TempDir string
 	// HandBack gives a file or directory the run created to the job's user

@@ -18,7 +18,7 @@ import (
 // opts.SubjectPath once — its images under the archive rules, and the
 // referrer manifests whose subject is one of them (oci.Archive.Referrers:
 // what oras cp -r --to-oci-layout, regctl image copy --referrers and
-// oci-attest's write-archive put into a layout) — and verifies every
+// oci-attest's attested-archive-path put into a layout) — and verifies every
 // Sigstore bundle referrer with the same policy as Verify and Bundles: the
 // signature and signer, the predicate type, the statement naming the
 // referrer's subject digest, and the predicate's image (image ID and

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -20,20 +19,8 @@ import (
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
-// runTool runs a client tool with its configuration confined to a test
-// directory and returns its standard output.
-func runTool(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	home := t.TempDir()
-	cmd := testenv.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HOME="+home, "DOCKER_CONFIG="+home, "REGCTL_CONFIG="+home+"/regctl.json", "TMPDIR="+home)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
-}
+// runTool is testenv.RunTool.
+var runTool = testenv.RunTool
 
 // layoutTar tars a layout directory as people do: tar -cf x.tar -C DIR .
 func layoutTar(t *testing.T, dir string) string {

@@ -1,0 +1,259 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+
+	"github.com/oci-attest/oci-attest/internal/attest"
+	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/testenv"
+)
+
+// tool is testenv.RunTool.
+var tool = testenv.RunTool
+
+// skopeoPolicy is a containers policy that accepts anything (the tests'
+// registries are local).
+func skopeoPolicy(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(p, []byte(`{"default":[{"type":"insecureAcceptAnything"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func fileDigest(t *testing.T, p string) string {
+	t.Helper()
+	s := sha256.Sum256(mustRead(t, p))
+	return string(s[:])
+}
+
+// airgapCase is an attested image to carry: the archive, how it got to the
+// registry, and what the written archive must then hold.
+type airgapCase struct {
+	name string
+	// setup makes the attested archive and returns it and the extra
+	// attest flags.
+	setup func(t *testing.T, image string) (string, []string)
+	// referrers is how many referrers the written archive carries (one per
+	// platform on the index and on the platform manifest).
+	referrers int
+	// downloaded: the registry's layers are not the archive's (another
+	// tool pushed them re-compressed), so they were downloaded.
+	downloaded bool
+	// docker: the registry's manifest is Docker's schema 2, which
+	// containers/image's oci-archive: does not select by name (it lists
+	// only OCI media types): skopeo reads the image through manifest.json.
+	docker bool
+}
+
+func airgapCases(reg testenv.Registry) []airgapCase {
+	return []airgapCase{
+		{name: "index pushed by push-image", referrers: 4, setup: func(t *testing.T, image string) (string, []string) {
+			src := reg.Host + "/src/" + strings.ReplaceAll(t.Name(), "/", "-") + ":v1"
+			testenv.PushPlatformIndex(t, strings.ToLower(src), "linux/amd64", "linux/arm64")
+			return skopeoArchive(t, strings.ToLower(src)), []string{"--push-image"}
+		}},
+		{name: "docker save pushed re-compressed by skopeo", referrers: 1, downloaded: true, setup: func(t *testing.T, image string) (string, []string) {
+			return skopeoPushed(t, image, "--format", "oci"), nil
+		}},
+		{name: "docker save pushed by skopeo as docker schema 2", referrers: 1, downloaded: true, docker: true, setup: func(t *testing.T, image string) (string, []string) {
+			return skopeoPushed(t, image), nil
+		}},
+	}
+}
+
+// skopeoPushed is a docker save archive of an image tagged image, which
+// skopeo copy pushes there, compressing its layers.
+func skopeoPushed(t *testing.T, image string, flags ...string) string {
+	t.Helper()
+	archive := filepath.Join(t.TempDir(), "app.tar")
+	writeArchiveFile(t, archive, docker25(t, imageTagged(image, "airgap")))
+	args := append([]string{"--policy", skopeoPolicy(t), "copy", "--dest-tls-verify=false"}, flags...)
+	tool(t, testenv.RequireBin(t, "skopeo"), append(args, "docker-archive:"+archive, "docker://"+image)...)
+	return archive
+}
+
+// TestAttestedArchiveRoundTrip (issue 26 item 2): attested-archive-path
+// writes, beside the untouched archive, an OCI archive of the images as the
+// registry holds them — olareg (referrers API) and ggcr's registry (the
+// fallback tag); a multi-platform index pushed with push-image, and an
+// image skopeo pushed with re-compressed layers, which are downloaded — and
+// their referrers. The scanner accepts it under the archive rules, verify
+// --subject-path verifies what it carries; on the far side skopeo copy
+// --preserve-digests keeps the digests, oras cp -r carries the referrers,
+// which cosign verify-attestation and oci-attest verify then check in the
+// production registry.
+func TestAttestedArchiveRoundTrip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs skopeo, oras, cosign and registries")
+	}
+	t.Parallel()
+	priv, pub := verifyKeyPair(t)
+	oras, cosign := testenv.Tool(t, "oras"), testenv.Tool(t, "cosign")
+	for _, reg := range []testenv.Registry{testenv.StartOlareg(t), testenv.StartGGCR(t)} {
+		for i, tc := range airgapCases(reg) {
+			t.Run(reg.Name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				image := reg.Host + "/airgap/app" + string(rune('a'+i)) + ":v1"
+				archive, flags := tc.setup(t, image)
+				before := fileDigest(t, archive)
+				out := filepath.Join(filepath.Dir(archive), "app.oci.tar")
+				args := append([]string{"--subject-path", archive, "--subject-name", image, "--signing-key", priv,
+					"--attested-archive-path", out, "--github-attestations=false", "--output", "json"}, flags...)
+				stdout, stderr, err := runCLI(t, env{}, args...)
+				if err != nil {
+					t.Fatalf("attest: %v\n%s", err, stderr)
+				}
+				var outs map[string]any
+				if err := json.Unmarshal([]byte(stdout), &outs); err != nil || outs["attested-archive-path"] != out {
+					t.Errorf("outputs %s: attested-archive-path is not %s (%v)", stdout, out, err)
+				}
+				if fileDigest(t, archive) != before {
+					t.Errorf("the attested archive %s changed", archive)
+				}
+				subject := checkWritten(t, archive, out, tc)
+
+				// Offline: the archive carries its attestations.
+				if vout, _, err := runCLI(t, env{}, "verify", "--subject-path", out, "--key", pub); err != nil {
+					t.Errorf("verify --subject-path %s = %v\n%s", out, err, vout)
+				}
+				// The far side: skopeo keeps the digests, oras the referrers.
+				far := testenv.StartOlareg(t)
+				farSkopeo(t, out, far.Host+"/prod/skopeo:v1", subject, tc.docker)
+				prod := far.Host + "/prod/oras:v1"
+				tool(t, oras, "cp", "-r", "--from-oci-layout", out+":v1", "--to-plain-http", prod)
+				if got := tool(t, oras, "discover", "--plain-http", "--format", "json", prod+"@"+subject.String()); !strings.Contains(got, "application/vnd.dev.sigstore.bundle") {
+					t.Errorf("oras discover in the production registry lists no bundle:\n%s", got)
+				}
+				cout := tool(t, cosign, "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", attest.PredicateType,
+					"--allow-http-registry", prod)
+				if strings.Count(cout, `"payloadType":"application/vnd.in-toto+json"`) != tc.referrers/len(orig(t, archive)) {
+					t.Errorf("cosign verify-attestation %s printed no statement:\n%s", prod, cout)
+				}
+				if vout, _, err := runCLI(t, env{}, "verify", prod, "--key", pub); err != nil {
+					t.Errorf("oci-attest verify %s = %v\n%s", prod, err, vout)
+				}
+				// regctl reads a layout directory: the archive untarred.
+				dir := t.TempDir()
+				tool(t, testenv.RequireBin(t, "tar"), "-xf", out, "-C", dir)
+				regctl, host := testenv.Tool(t, "regctl"), "reg="+far.Host+",tls=disabled"
+				tool(t, regctl, "--host", host, "image", "copy", "--referrers", "ocidir://"+dir+":v1", far.Host+"/prod/regctl:v1")
+				if got := tool(t, regctl, "--host", host, "artifact", "list", "--format", "{{json .}}", far.Host+"/prod/regctl@"+subject.String()); !strings.Contains(got, "application/vnd.dev.sigstore.bundle") {
+					t.Errorf("regctl artifact list in the production registry lists no bundle:\n%s", got)
+				}
+			})
+		}
+	}
+}
+
+// farSkopeo: skopeo reads the written archive as the registry's image —
+// by name from index.json, and copies it with --preserve-digests into the
+// production registry; a Docker schema 2 image, which oci-archive: does not
+// select, through manifest.json as the same image (its config).
+func farSkopeo(t *testing.T, out, prod string, subject digest.Digest, docker bool) {
+	t.Helper()
+	skopeo := testenv.RequireBin(t, "skopeo")
+	if docker {
+		a, err := oci.Scan(context.Background(), out, oci.ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		if got := digest.FromString(tool(t, skopeo, "inspect", "--config", "--raw", "docker-archive:"+out)); got != a.Images[0].ImageID {
+			t.Errorf("skopeo inspect docker-archive: config %s, want %s", got, a.Images[0].ImageID)
+		}
+		return
+	}
+	if got := digest.FromString(tool(t, skopeo, "inspect", "--raw", "oci-archive:"+out+":v1")); got != subject {
+		t.Errorf("skopeo inspect oci-archive: digest %s, want the registry's %s", got, subject)
+	}
+	tool(t, skopeo, "--policy", skopeoPolicy(t), "copy", "--all", "--preserve-digests", "--dest-tls-verify=false",
+		"oci-archive:"+out+":v1", "docker://"+prod)
+	if got := digest.FromString(tool(t, skopeo, "inspect", "--raw", "--tls-verify=false", "docker://"+prod)); got != subject {
+		t.Errorf("skopeo copy --preserve-digests: %s in the production registry, want %s", got, subject)
+	}
+}
+
+// orig is the attested archive's images.
+func orig(t *testing.T, archive string) []oci.Image {
+	t.Helper()
+	a, err := oci.Scan(context.Background(), archive, oci.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	return a.Images
+}
+
+// checkWritten checks the written archive under the archive rules: the
+// attested images under the registry's subject digest, their layers the
+// registry's (downloaded when another tool re-compressed them, else the
+// archive's), and the referrers. It returns the subject digest.
+func checkWritten(t *testing.T, archive, out string, tc airgapCase) digest.Digest {
+	t.Helper()
+	orig, err := oci.Scan(context.Background(), archive, oci.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	a, err := oci.Scan(context.Background(), out, oci.ScanOptions{})
+	if err != nil {
+		t.Fatalf("the written archive is refused under the archive rules: %v", err)
+	}
+	defer a.Close()
+	if len(a.Images) != len(orig.Images) {
+		t.Fatalf("written archive: %d images, want %d", len(a.Images), len(orig.Images))
+	}
+	for i, img := range a.Images {
+		o := orig.Images[i]
+		if img.ImageID != o.ImageID || len(img.RepoTags) == 0 {
+			t.Errorf("image %d: %s %v, want %s, named", i, img.ImageID, img.RepoTags, o.ImageID)
+		}
+		if same := img.Layers[0].Digest == o.Layers[0].Digest; same == tc.downloaded {
+			t.Errorf("image %d: layer %s, archive's %s: want them different only when re-compressed (%v)", i, img.Layers[0].Digest, o.Layers[0].Digest, tc.downloaded)
+		}
+	}
+	if len(a.Referrers) != tc.referrers {
+		t.Errorf("written archive carries %d referrers, want %d", len(a.Referrers), tc.referrers)
+	}
+	if idx := a.Images[0].ImageIndex; idx != nil {
+		return idx.Digest
+	}
+	return a.Images[0].ManifestDigest
+}
+
+// TestAttestedArchivePathMistakes: attested-archive-path without
+// push-to-registry, or naming the attested archive itself, is an input
+// error (exit 2) naming it, before anything is signed or written.
+func TestAttestedArchivePathMistakes(t *testing.T) {
+	t.Parallel()
+	priv, _ := verifyKeyPair(t)
+	archive := filepath.Join(t.TempDir(), "app.tar")
+	writeArchiveFile(t, archive, docker25(t, imageTagged("127.0.0.1:1/app:v1", "x")))
+	before := fileDigest(t, archive)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no push", []string{"--attested-archive-path", filepath.Join(t.TempDir(), "out.tar"), "--push-to-registry=false"}, "needs push-to-registry"},
+		{"over the archive", []string{"--attested-archive-path", archive}, "is the attested archive"},
+	} {
+		_, stderr, err := runCLI(t, env{}, append([]string{"--subject-path", archive, "--signing-key", priv, "--github-attestations=false"}, tc.args...)...)
+		if ExitCode(err) != 2 || !strings.Contains(err.Error(), "attested-archive-path") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: exit %d, %v; want 2 naming attested-archive-path: %s\n%s", tc.name, ExitCode(err), err, tc.want, stderr)
+		}
+	}
+	if fileDigest(t, archive) != before {
+		t.Error("the attested archive changed")
+	}
+}
