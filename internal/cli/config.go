@@ -124,6 +124,8 @@ func readFlagsConfig(args []string, getenv func(string) string, stdout io.Writer
 	fs := newFlagSet("oci-attest", stdout, func() string {
 		return "Usage: oci-attest [flags]          attest, sign and push an image archive\n" +
 			"       oci-attest verify IMAGE     verify attestations of a registry image (verify --help)\n" +
+			"       oci-attest attach --bundle FILE IMAGE\n" +
+			"                                   verify a bundle and attach it to IMAGE (attach --help)\n" +
 			"       oci-attest demo [--keep]    run the whole flow offline\n" +
 			"       oci-attest version\n\n" +
 			"Flags (the action's inputs, described in full in " + docsInputs + "):\n"

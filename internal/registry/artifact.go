@@ -24,6 +24,13 @@ const (
 	bundleContentDSSE = "dsse-envelope"
 )
 
+// MaxBundleSize is the largest bundle a referrer carries: Kyverno v1.19.1
+// refuses a bundle layer of more than 10 MB (maxLayerSize in
+// pkg/image/verifiers/cpol/cosign/sigstore.go), and with it every attestation
+// of the image, not only that one (docs/gates.md, "Limits"). A bundle is a
+// few KiB plus twice the archive's manifest.json, base64-encoded.
+const MaxBundleSize = 10 * 1000 * 1000
+
 // emptyJSON is the empty config blob "{}".
 var emptyJSON = []byte("{}")
 
@@ -48,6 +55,9 @@ type artifact struct {
 func buildArtifact(subject ocispec.Descriptor, bundle []byte, predicateType string, created time.Time) (*artifact, error) {
 	if !json.Valid(bundle) {
 		return nil, fmt.Errorf("building referrer manifest: the bundle is not JSON")
+	}
+	if len(bundle) > MaxBundleSize {
+		return nil, fmt.Errorf("building referrer manifest: %w: %d bytes, more than %d: Kyverno would refuse every attestation of the image; attest an archive with fewer images", ErrBundleTooLarge, len(bundle), MaxBundleSize)
 	}
 	layer := ocispec.Descriptor{
 		MediaType: BundleMediaType,

@@ -62,6 +62,14 @@ func TestArtifactGolden(t *testing.T) {
 	if _, err := buildArtifact(subject, []byte("not json"), testPredicate, fixedNow()); err == nil {
 		t.Errorf("buildArtifact(non-JSON bundle) = nil error, want an error")
 	}
+	// Kyverno's limit, in JSON: at it, a referrer; one byte more, none.
+	pad := func(n int) []byte { return []byte(`"` + strings.Repeat("a", n-2) + `"`) }
+	if _, err := buildArtifact(subject, pad(MaxBundleSize), testPredicate, fixedNow()); err != nil {
+		t.Errorf("buildArtifact(%d bytes) = %v, want a referrer", MaxBundleSize, err)
+	}
+	if _, err := buildArtifact(subject, pad(MaxBundleSize+1), testPredicate, fixedNow()); !errors.Is(err, ErrBundleTooLarge) {
+		t.Errorf("buildArtifact(%d bytes) = %v, want ErrBundleTooLarge", MaxBundleSize+1, err)
+	}
 }
 
 func TestAttach(t *testing.T) {

@@ -42,6 +42,10 @@ var (
 	// asks for credentials there are none of.
 	ErrUnauthorized = errors.New("the registry refused our credentials (or their absence)")
 
+	// ErrBundleTooLarge is returned by Attach, before anything is pushed,
+	// for a bundle larger than MaxBundleSize.
+	ErrBundleTooLarge = errors.New("the bundle is larger than Kyverno reads a bundle referrer")
+
 	// ErrNotFound is returned when the registry answers 404 for a manifest
 	// or blob that was asked for.
 	ErrNotFound = errors.New("not found")
