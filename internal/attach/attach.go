@@ -129,7 +129,10 @@ func (p planner) plan(ctx context.Context, b Bundle) ([]planned, error) {
 	case b.Subject == "" && p.bare:
 		return nil, fmt.Errorf("%s: %w: a bundle file is attached to the image it attests: name it with a tag or digest", b.Source, registry.ErrNoReference)
 	}
-	a, named, err := verify.One(ctx, b.Raw, b.Subject.String(), p.opts)
+	// The subject is checked here, from what the verified statement names:
+	// an archive's referrer whose bundle attests another image is a bundle
+	// of another image, not one that fails to verify.
+	a, named, err := verify.One(ctx, b.Raw, p.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +141,9 @@ func (p planner) plan(ctx context.Context, b Bundle) ([]planned, error) {
 	}
 	var subjects []ocispec.Descriptor
 	if b.Subject != "" {
+		if !slices.Contains(named, b.Subject.String()) {
+			return nil, refuse(ErrOtherImage, "it is carried as a referrer of %s but attests %s", b.Subject, first(named))
+		}
 		s, err := p.archiveSubject(ctx, b.Subject)
 		if errors.Is(err, ErrOtherImage) || errors.Is(err, ErrNotInRepository) {
 			return nil, refuse(err, "%s", subjectAdvice(b.Subject, p.repo))

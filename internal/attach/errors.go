@@ -15,7 +15,8 @@ var (
 	ErrNotVerified = errors.New("the bundle does not verify")
 
 	// ErrOtherImage is a bundle whose verified statement names neither the
-	// image's digest nor one of its platform manifests'.
+	// image's digest nor one of its platform manifests', or an archive's
+	// referrer whose verified statement does not name its subject.
 	ErrOtherImage = errors.New("the bundle attests another image")
 
 	// ErrNotInRepository is a referrer an archive carries whose subject the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/registry"
+	"github.com/oci-attest/oci-attest/internal/verify"
 )
 
 // Bundle is one bundle to attach: a bundle file's, or a referrer an
@@ -33,9 +34,10 @@ type Bundle struct {
 
 // Load reads the bundles at paths: each a bundle file (JSON), or an image
 // archive whose carried Sigstore bundle referrers are each a Bundle
-// (oci.Archive.Referrers); referrers of other artifact types are skipped
-// and counted in skipped. A bundle file over registry.MaxBundleSize is
-// refused (registry.ErrBundleTooLarge) before it is read.
+// (oci.Archive.Referrers, verify.CarriedBundle); referrers of other
+// artifact types are skipped and counted in skipped. A bundle file over
+// registry.MaxBundleSize is refused (registry.ErrBundleTooLarge) before it
+// is read.
 func Load(ctx context.Context, paths []string) (bundles []Bundle, skipped int, err error) {
 	for _, p := range paths {
 		raw, isJSON, err := readSniffed(p)
@@ -62,27 +64,20 @@ func readSniffed(p string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("reading %s: %w", p, err)
 	}
-	defer f.Close()
 	head := make([]byte, 512)
 	n, err := io.ReadFull(f, head)
+	f.Close()
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return nil, false, fmt.Errorf("reading %s: %w", p, err)
 	}
 	if t := bytes.TrimLeft(head[:n], " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return nil, false, nil
 	}
-	st, err := f.Stat()
-	if err != nil {
-		return nil, false, fmt.Errorf("reading %s: %w", p, err)
+	raw, err := verify.ReadBundle(p, registry.MaxBundleSize)
+	if errors.Is(err, verify.ErrBundleTooLarge) {
+		return nil, false, fmt.Errorf("%w: %w: %w", ErrRefused, registry.ErrBundleTooLarge, err)
 	}
-	if st.Size() > registry.MaxBundleSize {
-		return nil, false, fmt.Errorf("%w: %s: %w: %d bytes, more than %d", ErrRefused, p, registry.ErrBundleTooLarge, st.Size(), registry.MaxBundleSize)
-	}
-	raw, err := os.ReadFile(p)
-	if err != nil {
-		return nil, false, fmt.Errorf("reading %s: %w", p, err)
-	}
-	return raw, true, nil
+	return raw, err == nil, err
 }
 
 // loadArchive lists the Sigstore bundle referrers the archive at p
@@ -101,14 +96,7 @@ func loadArchive(ctx context.Context, p string) ([]Bundle, int, error) {
 			continue
 		}
 		b := Bundle{Source: p + ":" + r.Descriptor.Digest.String(), Subject: r.Subject.Digest}
-		switch {
-		case len(r.Layers) != 1 || r.Layers[0].MediaType != registry.BundleMediaType:
-			b.Problem = fmt.Sprintf("the referrer has %d layer(s), not one Sigstore bundle", len(r.Layers))
-		case r.Layers[0].Data == nil:
-			b.Problem = fmt.Sprintf("the archive does not hold the bundle %s (or holds other bytes)", r.Layers[0].Digest)
-		default:
-			b.Raw = r.Layers[0].Data
-		}
+		b.Raw, b.Problem = verify.CarriedBundle(r)
 		out = append(out, b)
 	}
 	if a.ReferrersOmitted > 0 {

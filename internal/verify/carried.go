@@ -141,17 +141,14 @@ func (c carried) check(ctx context.Context, r oci.Referrer) (Attestation, string
 			a.PlatformDigest = imageKey(img)
 		}
 	}
-	if len(r.Layers) != 1 || r.Layers[0].MediaType != registry.BundleMediaType {
-		a.Error = fmt.Sprintf("the referrer has %d layer(s), not one Sigstore bundle", len(r.Layers))
-		return a, ""
-	}
-	if r.Layers[0].Data == nil {
-		a.Error = fmt.Sprintf("the archive does not hold the bundle %s (or holds other bytes)", r.Layers[0].Digest)
+	raw, problem := CarriedBundle(r)
+	if problem != "" {
+		a.Error = problem
 		return a, ""
 	}
 	var named []string
 	var p *attest.Predicate
-	why := checkBundle(ctx, r.Layers[0].Data, &a, bundleCheck{
+	why := checkBundle(ctx, raw, &a, bundleCheck{
 		opts: c.opts, pol: c.pol, subject: r.Subject.Digest.String(),
 		annotatedType: r.Descriptor.Annotations[registry.AnnotationPredicateType], named: &named, predicate: &p,
 	})
@@ -160,6 +157,20 @@ func (c carried) check(ctx context.Context, r oci.Referrer) (Attestation, string
 	}
 	c.attribute(&a, r, named, p)
 	return a, ""
+}
+
+// CarriedBundle is the Sigstore bundle a referrer an archive carries
+// holds, to verify: the bytes of its one layer, of the bundle media type.
+// When it holds none, problem says why (the referrer has other layers, or
+// the archive lacks the bundle's bytes) and raw is nil.
+func CarriedBundle(r oci.Referrer) (raw []byte, problem string) {
+	if len(r.Layers) != 1 || r.Layers[0].MediaType != registry.BundleMediaType {
+		return nil, fmt.Sprintf("the referrer has %d layer(s), not one Sigstore bundle", len(r.Layers))
+	}
+	if r.Layers[0].Data == nil {
+		return nil, fmt.Sprintf("the archive does not hold the bundle %s (or holds other bytes)", r.Layers[0].Digest)
+	}
+	return r.Layers[0].Data, ""
 }
 
 // attribute finds the archive image a verified attestation is of — the

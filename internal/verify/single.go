@@ -13,13 +13,12 @@ import (
 // One verifies one bundle, raw, as Verify, Bundles and Carried verify each
 // of theirs (checkBundle): the signature against opts.TrustedMaterial and
 // opts.Policy, the certificate's repository and workflow, and the oci
-// attestor predicate type. With subject ("sha256:…") the statement must
-// name it; without, it is not checked and the caller decides from named,
-// the digests the verified statement names. A bundle that does not
-// verify, or carries another predicate type, comes back not Verified with
-// Error saying why; the error is for options that cannot decide anything.
-// It contacts nothing.
-func One(ctx context.Context, raw []byte, subject string, opts Options) (a Attestation, named []string, err error) {
+// attestor predicate type. The subject is not checked: the caller decides
+// from named, the digests the verified statement names. A bundle that does
+// not verify, or carries another predicate type, comes back not Verified
+// with Error saying why; the error is for options that cannot decide
+// anything. It contacts nothing.
+func One(ctx context.Context, raw []byte, opts Options) (a Attestation, named []string, err error) {
 	if err := opts.Check(); err != nil {
 		return a, nil, fmt.Errorf("verifying the bundle: %w", err)
 	}
@@ -30,7 +29,7 @@ func One(ctx context.Context, raw []byte, subject string, opts Options) (a Attes
 	if err != nil {
 		return a, nil, err
 	}
-	why := checkBundle(ctx, raw, &a, bundleCheck{opts: opts, pol: pol, subject: subject, named: &named})
+	why := checkBundle(ctx, raw, &a, bundleCheck{opts: opts, pol: pol, named: &named})
 	if why != "" {
 		a.Verified, a.Error = false, why
 	}
