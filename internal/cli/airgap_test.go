@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -256,4 +259,235 @@ func TestAttestedArchivePathMistakes(t *testing.T) {
 	if fileDigest(t, archive) != before {
 		t.Error("the attested archive changed")
 	}
+}
+
+// TestAirGapRoundTrip (issue 26, "Done means"): the whole round trip, on a
+// registry with the referrers API (olareg) and one without (ggcr's: the
+// fallback tag), with the real far-side tools. The build side attests with
+// push-image, bundle-path and attested-archive-path; skopeo copy --all
+// --preserve-digests puts the archive's image into the far registry and
+// drops its referrers (verify finds none); bad bundles and archives —
+// another image's, another key, tampered — are refused by attach (exit 4)
+// and by verify --subject-path (exit 4), and the far registry's tags and
+// referrers are the same before and after; then attach --bundle ARCHIVE
+// (and, on a second copy, the bundle-path file) attaches, oci-attest verify
+// and cosign verify-attestation pass, and attaching again (the archive or
+// the file) changes nothing.
+func TestAirGapRoundTrip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs skopeo, cosign and registries")
+	}
+	t.Parallel()
+	priv, pub := verifyKeyPair(t)
+	_, otherPub := verifyKeyPair(t)
+	skopeo, cosign := testenv.RequireBin(t, "skopeo"), testenv.Tool(t, "cosign")
+	for _, kind := range []struct {
+		name  string
+		start func(testing.TB) testenv.Registry
+	}{{"olareg", testenv.StartOlareg}, {"ggcr", testenv.StartGGCR}} {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			near, far := kind.start(t).Host, kind.start(t).Host
+			dir := t.TempDir()
+			carried, bundle := filepath.Join(dir, "app.oci.tar"), filepath.Join(dir, "app.sigstore.json")
+			if _, stderr, err := runCLI(t, env{}, "--subject-path", filepath.Join(testdataDir, "archives", "docker25.tar"),
+				"--subject-name", near+"/app:v1", "--push-image", "--signing-key", priv, "--bundle-path", bundle,
+				"--attested-archive-path", carried, "--github-attestations=false"); err != nil {
+				t.Fatalf("attest: %v\n%s", err, stderr)
+			}
+			otherBundle := attestedBundle(t, filepath.Join(testdataDir, "archives", "podman.tar"), near+"/other:v1", priv)
+			farCopy := func(repo string) string {
+				tool(t, skopeo, "--policy", skopeoPolicy(t), "copy", "--all", "--preserve-digests", "--dest-tls-verify=false",
+					"oci-archive:"+carried+":v1", "docker://"+far+"/"+repo+":v1")
+				return far + "/" + repo + ":v1"
+			}
+			app := farCopy("app")
+			if _, _, err := runCLI(t, env{}, "verify", app, "--key", pub); ExitCode(err) != exitVerifyNoneFound {
+				t.Fatalf("verify after skopeo copy = %v, want none found (skopeo copies no referrers)", err)
+			}
+
+			airGapRefusals(t, far, carried, bundle, otherBundle, pub, otherPub)
+
+			stdout, stderr, err := runCLI(t, env{}, "attach", "--bundle", carried, app, "--key", pub, "--output", "json")
+			if rep := attachReport(t, stdout); err != nil || len(rep.Attached) != 1 || rep.Attached[0].Already || rep.Attached[0].Subject != rep.Digest {
+				t.Fatalf("attach --bundle %s = %v, report %+v; want one referrer of the image\n%s", carried, err, rep, stderr)
+			}
+			if out, _, err := runCLI(t, env{}, "verify", app, "--key", pub); err != nil {
+				t.Errorf("verify after attach = %v\n%s", err, out)
+			}
+			cout := tool(t, cosign, "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", attest.PredicateType, "--allow-http-registry", app)
+			if !strings.Contains(cout, `"payloadType":"application/vnd.in-toto+json"`) {
+				t.Errorf("cosign verify-attestation %s printed no statement:\n%s", app, cout)
+			}
+			before := registryState(t, far, "app", "v1")
+			for _, b := range []string{carried, bundle} {
+				stdout, _, err := runCLI(t, env{}, "attach", "--bundle", b, app, "--key", pub, "--output", "json")
+				if rep := attachReport(t, stdout); err != nil || len(rep.Attached) != 1 || !rep.Attached[0].Already {
+					t.Errorf("attach --bundle %s again = %v, report %+v; want already attached", b, err, rep)
+				}
+			}
+			if after := registryState(t, far, "app", "v1"); after != before {
+				t.Errorf("attaching again changed the registry: %s, was %s", after, before)
+			}
+
+			// The bundle-path file, on a second copy.
+			file := farCopy("file")
+			stdout, stderr, err = runCLI(t, env{}, "attach", "--bundle", bundle, file, "--key", pub, "--output", "json")
+			if rep := attachReport(t, stdout); err != nil || len(rep.Attached) != 1 || rep.Attached[0].Already {
+				t.Errorf("attach --bundle %s = %v, report %+v; want one referrer\n%s", bundle, err, rep, stderr)
+			}
+			if out, _, err := runCLI(t, env{}, "verify", file, "--key", pub); err != nil {
+				t.Errorf("verify after attach --bundle FILE = %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// airGapRefusals: on the far side, archives and bundles of another image,
+// checked with another key, or tampered are refused by verify
+// --subject-path and by attach, each saying why; the far registry's tags
+// and referrers of app:v1 do not change.
+func airGapRefusals(t *testing.T, far, carried, bundle, otherBundle, pub, otherPub string) {
+	t.Helper()
+	good := mustRead(t, bundle)
+	tampered := tamperedBundle(t, good)
+	dir := t.TempDir()
+	tamperedFile := filepath.Join(dir, "tampered.sigstore.json")
+	writeArchiveFile(t, tamperedFile, tampered)
+	app := far + "/app:v1"
+	before := registryState(t, far, "app", "v1")
+	for _, tc := range []struct {
+		name, bundle, key string
+		// verifyMsg is what verify --subject-path says of an archive ("": a
+		// bundle file, not verified so), attachMsg what attach says.
+		verifyMsg, attachMsg string
+	}{
+		{"archive of another image's bundle", rewrittenArchive(t, carried, good, mustRead(t, otherBundle)), pub,
+			"does not match any digest in statement", "attests another image"},
+		{"archive, another key", carried, otherPub, "signed by a different key", "signed by a different key"},
+		{"archive, tampered", rewrittenArchive(t, carried, good, tampered), pub, "could not verify envelope", "could not verify envelope"},
+		{"another image's bundle", otherBundle, pub, "", "attests another image"},
+		{"bundle, another key", bundle, otherPub, "", "signed by a different key"},
+		{"bundle, tampered", tamperedFile, pub, "", "could not verify envelope"},
+	} {
+		if tc.verifyMsg != "" {
+			out, _, err := runCLI(t, env{}, "verify", "--subject-path", tc.bundle, "--key", tc.key)
+			t.Logf("%s: verify --subject-path:\n%s", tc.name, out)
+			if ExitCode(err) != exitVerifyNoneVerified || !strings.Contains(out, tc.verifyMsg) {
+				t.Errorf("%s: verify --subject-path = exit %d, %v; want %d, the report saying %q\n%s", tc.name, ExitCode(err), err, exitVerifyNoneVerified, tc.verifyMsg, out)
+			}
+		}
+		_, stderr, err := runCLI(t, env{}, "attach", "--bundle", tc.bundle, app, "--key", tc.key)
+		t.Logf("%s: attach: %s", tc.name, stderr)
+		if ExitCode(err) != exitAttachRefused || !strings.Contains(stderr, "--bundle") || !strings.Contains(stderr, tc.attachMsg) || !strings.Contains(stderr, "nothing was attached") {
+			t.Errorf("%s: attach = exit %d, %v; want %d naming --bundle, saying %q and that nothing was attached\n%s", tc.name, ExitCode(err), err, exitAttachRefused, tc.attachMsg, stderr)
+		}
+	}
+	if after := registryState(t, far, "app", "v1"); after != before {
+		t.Errorf("the refusals changed the far registry: %s, was %s", after, before)
+	}
+}
+
+// rewrittenArchive is a copy of the OCI archive at src whose blob old is
+// replaced by repl, and every descriptor that leads to it (the referrer
+// manifest, a referrers index, index.json) rewritten to the new digests: an
+// archive carrying another bundle as a tool would have written it.
+func rewrittenArchive(t *testing.T, src string, old, repl []byte) string {
+	t.Helper()
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var entries []tarEntry
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, tarEntry{h, b})
+	}
+	replaceBlob(t, entries, digest.FromBytes(old), repl)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		e.hdr.Size = int64(len(e.data))
+		if err := tw.WriteHeader(e.hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(e.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "rewritten.oci.tar")
+	writeArchiveFile(t, out, buf.Bytes())
+	return out
+}
+
+// tarEntry is one entry of an archive rewrittenArchive rewrites.
+type tarEntry struct {
+	hdr  *tar.Header
+	data []byte
+}
+
+// replaceBlob replaces the blob old of entries by repl, then, in every JSON
+// document that holds a descriptor of old, that descriptor, the document
+// (a blob) being replaced in turn.
+func replaceBlob(t *testing.T, entries []tarEntry, old digest.Digest, repl []byte) {
+	t.Helper()
+	nd, found := digest.FromBytes(repl), false
+	for i := range entries {
+		if entries[i].hdr.Name == "blobs/sha256/"+old.Encoded() {
+			entries[i].hdr.Name, entries[i].data, found = "blobs/sha256/"+nd.Encoded(), repl, true
+		}
+	}
+	if !found {
+		t.Fatalf("the archive holds no blob %s", old)
+	}
+	for i := range entries {
+		var doc any
+		if json.Unmarshal(entries[i].data, &doc) != nil || !repoint(doc, old, nd, len(repl)) {
+			continue
+		}
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if entries[i].hdr.Name == "index.json" {
+			entries[i].data = raw
+			continue
+		}
+		replaceBlob(t, entries, digest.FromBytes(entries[i].data), raw)
+	}
+}
+
+// repoint sets every descriptor of old in the JSON value v to nd and size;
+// it reports whether there was one.
+func repoint(v any, old, nd digest.Digest, size int) bool {
+	found := false
+	switch v := v.(type) {
+	case map[string]any:
+		if v["digest"] == old.String() {
+			v["digest"], v["size"], found = nd.String(), size, true
+		}
+		for _, c := range v {
+			found = repoint(c, old, nd, size) || found
+		}
+	case []any:
+		for _, c := range v {
+			found = repoint(c, old, nd, size) || found
+		}
+	}
+	return found
 }

@@ -69,7 +69,7 @@ func attachAdvice(err error) error {
 	case errors.Is(err, registry.ErrNoReference):
 		return fmt.Errorf("%w: IMAGE: %w: add :TAG or @sha256:DIGEST (a bare repository only with --bundle ARCHIVE)", errUsage, err)
 	case errors.Is(err, attach.ErrNothing):
-		return fmt.Errorf("%w: --bundle: %w (copy the image with its referrers: oras cp -r --to-oci-layout, regctl image copy --referrers … ocidir://, or write it with write-archive)", errUsage, err)
+		return fmt.Errorf("%w: --bundle: %w (write the archive with attested-archive-path when attesting, or copy the image with its referrers: oras cp -r --to-oci-layout, regctl image copy --referrers … ocidir://; or attach the bundle file: --bundle FILE)", errUsage, err)
 	case errors.Is(err, attach.ErrNotBundle):
 		advice = "give a Sigstore bundle (the action's bundle-path, *.sigstore.json) or an image archive carrying bundle referrers"
 	case errors.Is(err, registry.ErrBundleTooLarge):

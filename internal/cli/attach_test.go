@@ -60,6 +60,24 @@ func attachReport(t *testing.T, stdout string) attach.Report {
 	return rep
 }
 
+// tamperedBundle is the bundle raw with one character of its signature
+// changed: the same length, and no longer verifying.
+func tamperedBundle(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	var bun map[string]any
+	if err := json.Unmarshal(raw, &bun); err != nil {
+		t.Fatal(err)
+	}
+	sig := bun["dsseEnvelope"].(map[string]any)["signatures"].([]any)[0].(map[string]any)
+	s := sig["sig"].(string)
+	sig["sig"] = s[:10] + map[bool]string{true: "B", false: "A"}[s[10] == 'A'] + s[11:]
+	b, err := json.Marshal(bun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestAttachCommand (issue 26 item 3): a bundle attested to one repository
 // is attached to a digest-preserving copy of the image (crane cp) in
 // another, on a registry with the referrers API (olareg) and one without
@@ -212,18 +230,7 @@ func TestAttachRefusals(t *testing.T) {
 		return p
 	}
 	raw := mustRead(t, good)
-	var bun map[string]any
-	if err := json.Unmarshal(raw, &bun); err != nil {
-		t.Fatal(err)
-	}
-	env0 := bun["dsseEnvelope"].(map[string]any)
-	sig := env0["signatures"].([]any)[0].(map[string]any)
-	s := sig["sig"].(string)
-	sig["sig"] = s[:10] + map[bool]string{true: "B", false: "A"}[s[10] == 'A'] + s[11:]
-	tampered, err := json.Marshal(bun)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tampered := tamperedBundle(t, raw)
 	mixed := t.TempDir()
 	for i, b := range [][]byte{raw, mustRead(t, other)} {
 		if err := os.WriteFile(filepath.Join(mixed, []string{"good.json", "other.json"}[i]), b, 0o600); err != nil {

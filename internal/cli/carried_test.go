@@ -15,7 +15,7 @@ func TestVerifyCarriedNoneFound(t *testing.T) {
 	pub := pubKeyFile(t)
 	archive := filepath.Join(testdataDir, "archives", "docker25.tar")
 	_, stderr, err := runCLI(t, env{}, "verify", "--subject-path", archive, "--key", pub)
-	if got := ExitCode(err); got != exitVerifyNoneFound || !strings.Contains(err.Error(), "oras cp -r --to-oci-layout") || !strings.Contains(err.Error(), "--attested-archive-path") {
+	if got := ExitCode(err); got != exitVerifyNoneFound || !strings.Contains(err.Error(), "oras cp -r --to-oci-layout") || !strings.Contains(err.Error(), "--attested-archive-path") || !strings.Contains(err.Error(), "attach --bundle FILE IMAGE") {
 		t.Errorf("verify --subject-path (no referrers) = exit %d, %v; want 3 saying how to carry attestations\n%s", got, err, stderr)
 	}
 	_, _, err = runCLI(t, env{}, "verify", "--subject-path", archive, "--key", pub, "--platform", "linux/s390x")

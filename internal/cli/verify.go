@@ -141,7 +141,7 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 		// The attestations the archive carries: nothing contacted either.
 		rep, verr = verify.Carried(ctx, opts)
 		if errors.Is(verr, verify.ErrNoneFound) && rep != nil && len(rep.Attestations) == 0 {
-			verr = fmt.Errorf("%w (%s carries no oci attestation of its images: write it with --attested-archive-path when attesting, or copy the image with its referrers: oras cp -r --to-oci-layout, regctl image copy --referrers … ocidir://, then tar -cf image.tar -C DIR .; cosign save carries .sig/.att tags, not OCI 1.1 referrers)", verr, f.subjectPath)
+			verr = fmt.Errorf("%w (%s carries no oci attestation of its images: write it with --attested-archive-path when attesting, or copy the image with its referrers: oras cp -r --to-oci-layout, regctl image copy --referrers … ocidir://, then tar -cf image.tar -C DIR .; cosign save carries .sig/.att tags, not OCI 1.1 referrers. A bundle that travels as a file: verify --bundle FILE --subject-path %s here, oci-attest attach --bundle FILE IMAGE in the far registry)", verr, f.subjectPath, f.subjectPath)
 		}
 	default:
 		client, err := f.client(getenv)
