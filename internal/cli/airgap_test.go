@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +13,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/attest"
 	"github.com/oci-attest/oci-attest/internal/oci"
+	"github.com/oci-attest/oci-attest/internal/oci/ocitest"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
@@ -395,62 +392,25 @@ func airGapRefusals(t *testing.T, far, carried, bundle, otherBundle, pub, otherP
 // archive carrying another bundle as a tool would have written it.
 func rewrittenArchive(t *testing.T, src string, old, repl []byte) string {
 	t.Helper()
-	f, err := os.Open(src)
+	entries, err := ocitest.ReadTar(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var entries []tarEntry
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries = append(entries, tarEntry{h, b})
-	}
 	replaceBlob(t, entries, digest.FromBytes(old), repl)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		e.hdr.Size = int64(len(e.data))
-		if err := tw.WriteHeader(e.hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(e.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(t.TempDir(), "rewritten.oci.tar")
-	writeArchiveFile(t, out, buf.Bytes())
+	writeArchiveFile(t, out, ocitest.Tar(entries))
 	return out
-}
-
-// tarEntry is one entry of an archive rewrittenArchive rewrites.
-type tarEntry struct {
-	hdr  *tar.Header
-	data []byte
 }
 
 // replaceBlob replaces the blob old of entries by repl, then, in every JSON
 // document that holds a descriptor of old, that descriptor, the document
 // (a blob) being replaced in turn.
-func replaceBlob(t *testing.T, entries []tarEntry, old digest.Digest, repl []byte) {
+func replaceBlob(t *testing.T, entries []ocitest.Entry, old digest.Digest, repl []byte) {
 	t.Helper()
 	nd, found := digest.FromBytes(repl), false
 	for i := range entries {
-		if entries[i].hdr.Name == "blobs/sha256/"+old.Encoded() {
-			entries[i].hdr.Name, entries[i].data, found = "blobs/sha256/"+nd.Encoded(), repl, true
+		if entries[i].Name == "blobs/sha256/"+old.Encoded() {
+			entries[i].Name, entries[i].Body, found = "blobs/sha256/"+nd.Encoded(), repl, true
 		}
 	}
 	if !found {
@@ -458,18 +418,18 @@ func replaceBlob(t *testing.T, entries []tarEntry, old digest.Digest, repl []byt
 	}
 	for i := range entries {
 		var doc any
-		if json.Unmarshal(entries[i].data, &doc) != nil || !repoint(doc, old, nd, len(repl)) {
+		if json.Unmarshal(entries[i].Body, &doc) != nil || !repoint(doc, old, nd, len(repl)) {
 			continue
 		}
 		raw, err := json.Marshal(doc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if entries[i].hdr.Name == "index.json" {
-			entries[i].data = raw
+		if entries[i].Name == "index.json" {
+			entries[i].Body = raw
 			continue
 		}
-		replaceBlob(t, entries, digest.FromBytes(entries[i].data), raw)
+		replaceBlob(t, entries, digest.FromBytes(entries[i].Body), raw)
 	}
 }
 
