@@ -108,7 +108,10 @@ func TestAttestedArchiveRoundTrip(t *testing.T) {
 				archive, flags := tc.setup(t, image)
 				before := fileDigest(t, archive)
 				out := filepath.Join(filepath.Dir(archive), "app.oci.tar")
+				// bundle-path: the bundles stay in the test's directory, not
+				// a temporary one of their own the run hands back.
 				args := append([]string{"--subject-path", archive, "--subject-name", image, "--signing-key", priv,
+					"--bundle-path", filepath.Join(t.TempDir(), "b.sigstore.json"),
 					"--attested-archive-path", out, "--github-attestations=false", "--output", "json"}, flags...)
 				stdout, stderr, err := runCLI(t, env{}, args...)
 				if err != nil {
