@@ -92,6 +92,7 @@ type options struct {
 	fileSize int64
 	// Crafted archives.
 	zeros       bool
+	text        bool
 	level       int
 	tags        int
 	images      int
@@ -115,6 +116,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.tag, "tag", "bench.local/archive:latest", "RepoTags entry of the image")
 	fileSize := fs.String("file-size", "8MiB", "size of the files inside each layer")
 	fs.BoolVar(&o.zeros, "zeros", false, "layer files hold zeros (highly compressible) instead of random content")
+	fs.BoolVar(&o.text, "text", false, "with -compress none: layer files hold the semi-compressible text too (gzip shrinks the archive to about a third, as it does docker save of real images)")
 	fs.IntVar(&o.level, "level", gzip.DefaultCompression, "gzip level (1-9) with -compress gzip")
 	fs.IntVar(&o.tags, "tags", 1, "number of RepoTags: -tag, then b/t:<i> (a crafted archive)")
 	fs.IntVar(&o.images, "images", 1, "manifest.json lists the image this many times, each time under its own -tags tags (a crafted archive)")
@@ -468,7 +470,7 @@ func (w *archiveWriter) layer(name func(stored string) string, files []int64, rn
 		if err != nil {
 			return "", "", 0, err
 		}
-		if err := fill(tw, n, rng, gz, o.zeros); err != nil {
+		if err := fill(tw, n, rng, gz || o.text, o.zeros); err != nil {
 			return "", "", 0, err
 		}
 	}

@@ -24,6 +24,7 @@ var OutputList = []Output{
 	{"referrers-tag", "The sha256-<digest> fallback tag that was updated; empty when the referrers API was used."},
 	{"attestation-id", "ID of the attestation stored in the repository's attestations on GitHub (github-attestations); empty when none was stored."},
 	{"attestation-url", "Web page of that attestation: https://github.com/OWNER/REPO/attestations/ID on github.com, the server's equivalent on GitHub Enterprise; empty when none was stored."},
+	{"attested-archive-path", "Path of the OCI archive of the attested images as pushed and their attestations (attested-archive-path); empty when none was written."},
 	{"attestations", "JSON array, one object per attested image (every platform, every image, every archive): subject-path, subject-name, platform, image-id, subject-digest (the index or image the statement names first), image-digest (the platform's own manifest), bundle-path, attestation-digest and referrers-tag (of the referrer on subject-digest). The single-value outputs above describe the first of them."},
 }
 
@@ -71,6 +72,11 @@ func (l *Logger) SetOutputs(res *pipeline.Result, hostPath func(string) string, 
 		l.SetOutput("attestation-id", strconv.FormatInt(g.ID, 10))
 		l.SetOutput("attestation-url", g.URL)
 	}
+	carried := ""
+	if res.Carried != "" {
+		carried = hostPath(res.Carried)
+	}
+	l.SetOutput("attested-archive-path", carried)
 	l.SetOutput("attestations", string(attestations(res, hostPath)))
 }
 

@@ -23,6 +23,7 @@ var pipelineInput = map[string]string{
 	"SubjectDigest": "subject-digest",
 	"BundlePath":    "bundle-path",
 	"StatementPath": "statement-path",
+	"CarryPath":     "attested-archive-path",
 }
 
 // signInput maps sign.Options fields to the inputs that set them.

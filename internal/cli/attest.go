@@ -51,7 +51,14 @@ func attestRun(ctx context.Context, c *Config, log *actions.Logger, stdout io.Wr
 			log.Infof("subject-name %s is %s: registry repositories are lowercase", names[i], s)
 		}
 	}
-	archives, err := pipeline.ReadArchives(ctx, c.archives, s.read, log)
+	ro := s.read
+	ro.TempDir = c.getenv("RUNNER_TEMP")
+	archives, err := pipeline.ReadArchives(ctx, c.archives, ro, log)
+	defer func() {
+		for _, a := range archives {
+			a.Close()
+		}
+	}()
 	if err != nil {
 		return nil, c.advice(err)
 	}
@@ -98,6 +105,7 @@ func (c *Config) pipelineOptions(s seams) pipeline.Options {
 		Sign:          c.signOptions(c.getenv),
 		BundlePath:    c.BundlePath,
 		StatementPath: c.StatementPath,
+		CarryPath:     c.AttestedArchivePath,
 		TempDir:       c.getenv("RUNNER_TEMP"),
 		HandBack:      c.handBack,
 		GitHub: pipeline.GitHubOptions{

@@ -35,6 +35,7 @@ type Config struct {
 	SigningKey            string
 	IdentityToken         string
 	BundlePath            string
+	AttestedArchivePath   string
 	StatementPath         string
 	DryRun                bool
 	GitHubToken           string
@@ -100,7 +101,7 @@ func readActionsConfig(getenv func(string) string) (*Config, error) {
 		{host: vals["runner-temp"], container: getenv("RUNNER_TEMP")},
 		{host: vals["workspace"], container: getenv("GITHUB_WORKSPACE")},
 	}
-	for _, p := range []*string{&c.BundlePath, &c.StatementPath, &c.TrustedRoot, &c.SigningConfig, &c.SigningKey} {
+	for _, p := range []*string{&c.BundlePath, &c.StatementPath, &c.AttestedArchivePath, &c.TrustedRoot, &c.SigningConfig, &c.SigningKey} {
 		*p = c.paths.toContainer(*p)
 	}
 	// subject-path is a list: each path or pattern is translated.
@@ -123,6 +124,8 @@ func readFlagsConfig(args []string, getenv func(string) string, stdout io.Writer
 	fs := newFlagSet("oci-attest", stdout, func() string {
 		return "Usage: oci-attest [flags]          attest, sign and push an image archive\n" +
 			"       oci-attest verify IMAGE     verify attestations of a registry image (verify --help)\n" +
+			"       oci-attest attach --bundle FILE IMAGE\n" +
+			"                                   verify a bundle and attach it to IMAGE (attach --help)\n" +
 			"       oci-attest demo [--keep]    run the whole flow offline\n" +
 			"       oci-attest version\n\n" +
 			"Flags (the action's inputs, described in full in " + docsInputs + "):\n"
@@ -230,6 +233,7 @@ func configFrom(v map[string]string) (*Config, error) {
 			return nil, err
 		}
 	}
+	c.AttestedArchivePath = v["attested-archive-path"]
 	if d := v["subject-digest"]; d != "" {
 		c.SubjectDigest = digest.Digest(d)
 	}

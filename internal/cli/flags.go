@@ -108,7 +108,7 @@ func editDistance(a, b string) int {
 }
 
 // commands are the CLI's commands besides attest (which is the default).
-var commands = []string{"attest", "verify", "demo", "version"}
+var commands = []string{"attest", "verify", "attach", "demo", "version"}
 
 // unexpectedArgument says what to do about the first argument fs did not
 // take as a flag: a bool flag's value given as a separate word

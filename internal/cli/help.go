@@ -35,6 +35,7 @@ var attestHelp = map[string]flagHelp{
 	"identity-token":          {"TOKEN", "OIDC token for keyless signing (or SIGSTORE_ID_TOKEN)"},
 	"output":                  {"FORMAT", "what stdout shows when done: text or json (default text)"},
 	"bundle-path":             {"FILE", "where to write the Sigstore bundle (default: a temporary file)"},
+	"attested-archive-path":   {"FILE", "also write an OCI archive of the images as pushed and their attestations"},
 	"statement-path":          {"FILE", "also write the unsigned statement here"},
 	"dry-run":                 {"", "print the statement(s); sign and push nothing"},
 	"github-attestations":     {"MODE", "auto, true or false: also store in GitHub's attestations (default auto)"},

@@ -55,6 +55,21 @@ func gzipped(t *testing.T, p string) string {
 	return out
 }
 
+// xzMagic writes a file that starts like an xz stream (the reader refuses
+// xz-compressed archives with the command that decompresses them).
+func xzMagic(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(p)+".xz")
+	if err := os.WriteFile(out, append([]byte("\xfd7zXZ\x00\x00\x04"), b...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // imageTagged is a one-layer test image tagged tag ("" untagged) whose
 // content is content.
 func imageTagged(tag, content string) ocitest.Image {

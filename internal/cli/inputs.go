@@ -56,6 +56,8 @@ var inputs = []input{
 		usage: "What the CLI prints on stdout when done (the action's outputs): text (name=value lines) or json. Default: text."},
 	{name: "bundle-path",
 		usage: "Where to write the Sigstore bundle; in the action, under the workspace or runner.temp (the only directories its container shares with the job). With several images, the first image's; the others are written beside it as <image-id>.sigstore.json (the attestations output lists them all). Default: $RUNNER_TEMP/oci-attest/<image-id>.sigstore.json (a temporary directory outside Actions)."},
+	{name: "attested-archive-path",
+		usage: "Also write an OCI archive (a tar of an OCI image layout) of the attested images as pushed and their attestations, for carrying them across an air gap (docs/airgap.md): the registry's manifests, configs and layers byte for byte (read from subject-path where it holds them, else downloaded) and the referrers this run attached, so that skopeo copy --preserve-digests, oras cp -r and regctl keep the digests on the far side, oci-attest attach --bundle re-attaches the attestations where the copy dropped them (skopeo), and oci-attest verify --subject-path checks it offline. Written beside, never over, subject-path; needs push-to-registry: true; in the action, under the workspace or runner.temp. Default: not written."},
 	{name: "statement-path", usage: "Also write the unsigned in-toto statement to this path (in the action, under the workspace or runner.temp). With several images, the first image's; the others are written beside it as <image-id>.statement.json. Default: not written."},
 	{name: "dry-run", def: "false", bool: true,
 		usage: "Attest only: print the statement, no signing, no registry access. Default: false."},

@@ -82,7 +82,7 @@ func TestDryRunWithoutToken(t *testing.T) {
 // command; every attest flag has its help line.
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"--help"}, {"verify", "--help"}, {"demo", "-h"}} {
+	for _, args := range [][]string{{"--help"}, {"verify", "--help"}, {"attach", "--help"}, {"demo", "-h"}} {
 		stdout, stderr, err := runCLI(t, env{}, args...)
 		if err != nil && ExitCode(err) != 0 || stderr != "" || !strings.HasPrefix(stdout, "Usage: oci-attest") {
 			t.Errorf("run(%v) = %v (exit %d), stderr %q; want the help on stdout, exit 0", args, err, ExitCode(err), stderr)

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/oci-attest/oci-attest/internal/actions"
 	"github.com/oci-attest/oci-attest/internal/attest"
@@ -305,28 +304,13 @@ func TestConcurrentRunsRealRegistries(t *testing.T) {
 			}
 			first := attestationsOf(t, stdout)
 			const runs = 16
-			start := time.Now().Add(3 * time.Second).UnixNano()
-			cmds := make([]*exec.Cmd, runs)
-			outs := make([]*bytes.Buffer, runs)
-			for i := range runs {
-				cmds[i] = exec.Command(os.Args[0], "-test.run=^TestConcurrentRunChild$", "-test.count=1")
-				outs[i] = &bytes.Buffer{}
-				cmds[i].Stdout, cmds[i].Stderr = outs[i], outs[i]
-				cmds[i].Env = append(os.Environ(), raceChildEnv+"="+image, raceStartEnv+"="+time.Unix(0, start).Format(time.RFC3339Nano),
-					raceDirEnv+"="+t.TempDir())
-				if err := cmds[i].Start(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			outs, failed := runChildren(t, runs, "TestConcurrentRunChild", func(int) []string {
+				return []string{raceChildEnv + "=" + image, raceDirEnv + "=" + t.TempDir()}
+			})
 			var wantIndex []string
-			failed, reuploads := 0, 0
-			for i, cmd := range cmds {
-				if err := cmd.Wait(); err != nil {
-					failed++
-					t.Errorf("run %d failed: %v\n%s", i, err, outs[i])
-					continue
-				}
-				for _, line := range strings.Split(outs[i].String(), "\n") {
+			reuploads := 0
+			for _, out := range outs {
+				for _, line := range strings.Split(out, "\n") {
 					if d, ok := strings.CutPrefix(line, "ATTESTED "); ok {
 						wantIndex = append(wantIndex, d)
 					}
@@ -336,32 +320,8 @@ func TestConcurrentRunsRealRegistries(t *testing.T) {
 					}
 				}
 			}
-			c, err := registry.New(registry.Options{DockerConfig: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx := context.Background()
 			repo := testenv.Ref(t, reg.Host+"/race/multi")
-			entries := func(d string) map[string]bool {
-				t.Helper()
-				raw, _, err := c.FetchManifest(ctx, repo, "sha256-"+strings.TrimPrefix(d, "sha256:"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				var idx struct {
-					Manifests []struct {
-						Digest string `json:"digest"`
-					} `json:"manifests"`
-				}
-				if err := json.Unmarshal(raw, &idx); err != nil {
-					t.Fatal(err)
-				}
-				got := map[string]bool{}
-				for _, m := range idx.Manifests {
-					got[m.Digest] = true
-				}
-				return got
-			}
+			entries := func(d string) map[string]bool { return fallbackEntries(t, repo, d) }
 			onIndex := entries(first[0].SubjectDigest)
 			lost := 0
 			for _, d := range append(wantIndex, first[0].AttestationDigest, first[1].AttestationDigest) {
@@ -386,7 +346,6 @@ func TestConcurrentRunsRealRegistries(t *testing.T) {
 
 const (
 	raceChildEnv = "OCI_ATTEST_CONCURRENT_RUN_IMAGE"
-	raceStartEnv = "OCI_ATTEST_CONCURRENT_RUN_START"
 	raceDirEnv   = "OCI_ATTEST_CONCURRENT_RUN_DIR"
 )
 
@@ -398,10 +357,6 @@ func TestConcurrentRunChild(t *testing.T) {
 	if image == "" {
 		t.Skip("child of TestConcurrentRunsRealRegistries")
 	}
-	at, err := time.Parse(time.RFC3339Nano, os.Getenv(raceStartEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var log bytes.Buffer
 	e := env{}
 	c, err := readFlagsConfig([]string{"--subject-path", filepath.Join(testdataDir, "archives", "oci-multiplatform.tar"), "--subject-name", image,
@@ -412,7 +367,7 @@ func TestConcurrentRunChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Until(at))
+	waitChildStart(t)
 	res, err := attestRun(context.Background(), c, actions.New(false, &log, e.get), &log, seams{})
 	if err != nil {
 		t.Fatalf("attest: %v\n%s", err, log.String())

@@ -1,8 +1,9 @@
 // Package cli is oci-attest's command layer: it reads the action's inputs
 // (INPUT_* in GitHub Actions) or the CLI's flags of the same names into one
 // validated Config, dispatches to the use cases — attest (internal/pipeline),
-// verify (internal/verify), demo (internal/demo) — and turns their errors
-// into advice that names the input to change, and into exit codes. It is the
+// verify (internal/verify), attach (internal/attach), demo (internal/demo) —
+// and turns their errors into advice that names the input to change, and
+// into exit codes. It is the
 // only package that knows input and flag names: the packages below it return
 // typed errors and sentinels (ARCHITECTURE.md, "Packages"). It writes to the
 // Actions log or the terminal through internal/actions' logger; only main
@@ -25,7 +26,7 @@ import (
 var version = "dev"
 
 // ExitCode maps Run's error to the process exit code: 0 success, 2 usage or
-// input errors, a command's own code where it has one (verify: 3, 4, 5), 1
+// input errors, a command's own code where it has one (verify: 3, 4, 5; attach: 4), 1
 // otherwise.
 func ExitCode(err error) int {
 	var ec *exitCodeError
@@ -58,6 +59,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		case "verify":
 			return runVerify(ctx, args[1:], getenv, stdout, stderr)
+		case "attach":
+			return runAttach(ctx, args[1:], getenv, stdout, stderr)
 		case "attest":
 			args = args[1:]
 		}

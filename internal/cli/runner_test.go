@@ -105,7 +105,8 @@ func TestRunnerContract(t *testing.T) {
 				"tsa-url":      stack.TSAURL,
 				"trusted-root": stack.TrustedRootPath,
 				// The local instance is custom, which auto skips.
-				"github-attestations": "true",
+				"github-attestations":   "true",
+				"attested-archive-path": filepath.Join(workspace, "app.oci.tar"),
 			}
 			env := []string{
 				"GITHUB_ACTIONS=true",
@@ -146,6 +147,11 @@ func TestRunnerContract(t *testing.T) {
 				if _, ok := outs[o.Name]; !ok {
 					t.Errorf("output %s not set; outputs = %v", o.Name, outs)
 				}
+			}
+			if p := outs["attested-archive-path"]; p != filepath.Join(workspace, "app.oci.tar") {
+				t.Errorf("attested-archive-path = %q, want the input's path", p)
+			} else if _, err := os.Stat(p); err != nil {
+				t.Errorf("attested-archive-path: %v", err)
 			}
 			if !strings.HasPrefix(outs["bundle-path"], runnerTemp+"/oci-attest/") {
 				t.Errorf("bundle-path = %q, want under RUNNER_TEMP/oci-attest", outs["bundle-path"])

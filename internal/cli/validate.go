@@ -173,6 +173,9 @@ func (c *Config) validateRegistry() error {
 	if c.PushImage && !c.PushToRegistry {
 		return badInput("push-image", "needs push-to-registry: true (push-image pushes the image so that the attestation can be attached to it)")
 	}
+	if c.AttestedArchivePath != "" && !c.PushToRegistry && !c.DryRun {
+		return badInput("attested-archive-path", "needs push-to-registry: true (the archive holds the images as the registry holds them, and the attestations attached to them)")
+	}
 	return nil
 }
 
@@ -200,13 +203,14 @@ func (c *Config) validateSigning() error {
 	return err
 }
 
-// validateOutputs checks bundle-path and statement-path: files the job's
-// other steps will see, in directories that exist.
+// validateOutputs checks bundle-path, statement-path and
+// attested-archive-path: files the job's other steps will see, in
+// directories that exist.
 func (c *Config) validateOutputs() error {
 	if c.Output != "" && c.Output != "text" && c.Output != "json" {
 		return badInput("output", "%q is not one of text, json", c.Output)
 	}
-	for _, p := range []struct{ name, val string }{{"bundle-path", c.BundlePath}, {"statement-path", c.StatementPath}} {
+	for _, p := range []struct{ name, val string }{{"bundle-path", c.BundlePath}, {"statement-path", c.StatementPath}, {"attested-archive-path", c.AttestedArchivePath}} {
 		if p.val == "" {
 			continue
 		}

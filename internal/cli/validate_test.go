@@ -43,7 +43,7 @@ func TestValidateNamesTheInput(t *testing.T) {
 		{"push-image to a digest", []string{"--subject-path", archive, "--push-image", "--subject-name", "127.0.0.1:5001/me/app@sha256:" + strings.Repeat("b", 64)}, "subject-name"},
 		{"public key as signing-key", []string{"--subject-path", archive, "--signing-key", pubKeyFile(t)}, "signing-key"},
 		{"custom root lists a log, no rekor-url", []string{"--subject-path", archive, "--sigstore", "custom", "--fulcio-url", "http://127.0.0.1:1", "--tsa-url", "http://127.0.0.1:2", "--trusted-root", rootWithLog(t)}, "rekor-url"},
-		{"gzip-compressed archive", []string{"--subject-path", gzipped(t, archive), "--dry-run"}, "subject-path"},
+		{"xz-compressed archive", []string{"--subject-path", xzMagic(t, archive), "--dry-run"}, "subject-path"},
 		{"missing signing-key file", []string{"--subject-path", archive, "--signing-key", filepath.Join(dir, "k.pem")}, "signing-key"},
 		{"push-image without push", []string{"--subject-path", archive, "--push-image", "--push-to-registry=false"}, "push-image"},
 		{"push-image with subject-digest", []string{"--subject-path", archive, "--push-image", "--subject-digest", "sha256:" + strings.Repeat("a", 64)}, "push-image"},

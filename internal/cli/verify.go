@@ -27,20 +27,26 @@ const (
 	exitVerifyArchive      = 5 // verified, but --subject-path differs
 )
 
-// verifyFlags are the flags of `oci-attest verify`.
-type verifyFlags struct {
+// policyFlags are the flags `oci-attest verify` and `oci-attest attach`
+// share: the signer policy, the trusted root, the registry and the report.
+type policyFlags struct {
 	identity, identityRegexp string
 	issuer, issuerRegexp     string
 	repository, workflow     string
 	key                      string
 	trustedRoot              string
 	sigstore                 string
-	subjectPath              string
-	platform                 string
-	bundles                  []string
 	output                   string
 	allowInsecure            bool
 	requestTimeout           time.Duration
+}
+
+// verifyFlags are the flags of `oci-attest verify`.
+type verifyFlags struct {
+	policyFlags
+	subjectPath string
+	platform    string
+	bundles     []string
 }
 
 // runVerify is `oci-attest verify IMAGE [flags]`: exit 0 when at least one
@@ -72,25 +78,9 @@ var verifyFlag = map[string]string{
 // verifyOptions turns the flags into verify.Options, checked before any
 // network access (trusted material is added by doVerify).
 func verifyOptions(f *verifyFlags) (verify.Options, error) {
-	opts := verify.Options{
-		Policy: sign.Policy{
-			Identity: f.identity, IdentityRegexp: f.identityRegexp,
-			Issuer: f.issuer, IssuerRegexp: f.issuerRegexp,
-		},
-		Repository:  f.repository,
-		Workflow:    f.workflow,
-		SubjectPath: f.subjectPath,
-		Platform:    f.platform,
-	}
-	if f.key != "" {
-		pub, err := readPublicKey(f.key)
-		if err != nil {
-			return opts, err
-		}
-		opts.Policy.PublicKey = pub
-	}
-	if err := opts.Check(); err != nil {
-		return opts, usageError(err)
+	opts := verify.Options{SubjectPath: f.subjectPath, Platform: f.platform}
+	if err := f.policy(&opts); err != nil {
+		return opts, err
 	}
 	if f.subjectPath != "" {
 		if fi, err := os.Stat(f.subjectPath); err != nil {
@@ -100,6 +90,27 @@ func verifyOptions(f *verifyFlags) (verify.Options, error) {
 		}
 	}
 	return opts, nil
+}
+
+// policy sets the signer policy of opts from the flags and checks opts
+// (verify.Options.Check), before any network access.
+func (f *policyFlags) policy(opts *verify.Options) error {
+	opts.Policy = sign.Policy{
+		Identity: f.identity, IdentityRegexp: f.identityRegexp,
+		Issuer: f.issuer, IssuerRegexp: f.issuerRegexp,
+	}
+	opts.Repository, opts.Workflow = f.repository, f.workflow
+	if f.key != "" {
+		pub, err := readPublicKey(f.key)
+		if err != nil {
+			return err
+		}
+		opts.Policy.PublicKey = pub
+	}
+	if err := opts.Check(); err != nil {
+		return usageError(err)
+	}
+	return nil
 }
 
 // usageError is err as a usage error, naming the flag behind an option.
@@ -116,19 +127,24 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 	if err != nil {
 		return err
 	}
-	var trustedFrom string
-	if f.key == "" || f.trustedRoot != "" || f.sigstore != "" {
-		if trustedFrom, err = trustedMaterial(ctx, f, getenv, &opts); err != nil {
-			return err
-		}
+	trustedFrom, err := f.trust(ctx, getenv, &opts)
+	if err != nil {
+		return err
 	}
 	var rep *verify.Report
 	var verr error
-	if len(f.bundles) > 0 {
+	switch {
+	case len(f.bundles) > 0:
 		// Where the archive arrives: no registry, nothing contacted.
 		rep, verr = verify.Bundles(ctx, f.bundles, opts)
-	} else {
-		client, err := registry.New(registry.Options{Getenv: getenv, GitHubToken: getenv("GITHUB_TOKEN"), AllowInsecure: f.allowInsecure, RequestTimeout: f.requestTimeout})
+	case image.IsZero():
+		// The attestations the archive carries: nothing contacted either.
+		rep, verr = verify.Carried(ctx, opts)
+		if errors.Is(verr, verify.ErrNoneFound) && rep != nil && len(rep.Attestations) == 0 {
+			verr = fmt.Errorf("%w (%s carries no oci attestation of its images: write it with --attested-archive-path when attesting, or copy the image with its referrers: oras cp -r --to-oci-layout, regctl image copy --referrers … ocidir://, then tar -cf image.tar -C DIR .; cosign save carries .sig/.att tags, not OCI 1.1 referrers. A bundle that travels as a file: verify --bundle FILE --subject-path %s here, oci-attest attach --bundle FILE IMAGE in the far registry)", verr, f.subjectPath, f.subjectPath)
+		}
+	default:
+		client, err := f.client(getenv)
 		if err != nil {
 			return err
 		}
@@ -137,13 +153,7 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 	}
 	if rep != nil {
 		rep.TrustedRoot = trustedFrom
-		write := rep.WriteText
-		if f.output == "json" {
-			write = rep.WriteJSON
-		}
-		if werr := write(stdout); werr != nil && verr == nil {
-			verr = fmt.Errorf("writing the report: %w", werr)
-		}
+		verr = f.writeReport(stdout, rep.WriteText, rep.WriteJSON, verr)
 		if f.output == "json" {
 			// The text report shows them; JSON is for a program.
 			for _, w := range rep.Warnings {
@@ -154,12 +164,39 @@ func doVerify(ctx context.Context, image ref.Reference, f *verifyFlags, getenv f
 	return verifyExit(verr)
 }
 
+// writeReport writes a report in --output's format (text or json). A
+// failure to write it is the error when there is no other (err).
+func (f *policyFlags) writeReport(stdout io.Writer, text, json func(io.Writer) error, err error) error {
+	write := text
+	if f.output == "json" {
+		write = json
+	}
+	if werr := write(stdout); werr != nil && err == nil {
+		return fmt.Errorf("writing the report: %w", werr)
+	}
+	return err
+}
+
+// client is the registry client of the flags.
+func (f *policyFlags) client(getenv func(string) string) (*registry.Client, error) {
+	return registry.New(registry.Options{Getenv: getenv, GitHubToken: getenv("GITHUB_TOKEN"), AllowInsecure: f.allowInsecure, RequestTimeout: f.requestTimeout})
+}
+
+// trust loads the trusted root into opts unless the policy is a key alone
+// (trustedMaterial), and returns where it came from ("" for a key).
+func (f *policyFlags) trust(ctx context.Context, getenv func(string) string, opts *verify.Options) (string, error) {
+	if f.key != "" && f.trustedRoot == "" && f.sigstore == "" {
+		return "", nil
+	}
+	return trustedMaterial(ctx, f, getenv, opts)
+}
+
 // trustedMaterial loads the trusted root into opts: --sigstore's, else a
 // --trusted-root file is a custom instance's, else public-good's. What a
 // keyless bundle must carry follows the instance (public-good: SCT, log
 // entry, timestamp; github: RFC 3161 timestamp; custom: what the trusted
 // root lists). It returns where the root came from, for the report.
-func trustedMaterial(ctx context.Context, f *verifyFlags, getenv func(string) string, opts *verify.Options) (string, error) {
+func trustedMaterial(ctx context.Context, f *policyFlags, getenv func(string) string, opts *verify.Options) (string, error) {
 	instance := f.sigstore
 	if instance == "" && f.trustedRoot != "" {
 		instance = sign.InstanceCustom

@@ -107,7 +107,7 @@ func (t *table) checkIndexTags(idx []ocispec.Descriptor) error {
 	byName := map[string]claim{}
 	byRef := map[string]claim{}
 	for i, d := range idx {
-		if skipDescriptor(d) {
+		if skipDescriptor(d) || t.referrersIndex(d) {
 			continue
 		}
 		for _, c := range []struct {
@@ -186,6 +186,9 @@ func (t *table) checkIndexAgrees(a *Archive, opts ScanOptions) error {
 	}
 	// Names index.json gives to content that is not in the archive.
 	for _, d := range t.emptyTops {
+		if t.referrersIndex(d) {
+			continue // regctl's referrers index names no image
+		}
 		for _, n := range repoTags(d.Annotations) {
 			return fail(t.path, "index.json", "%w: index.json names %s %q, but no image under it is complete in the archive: containerd loads the name for missing content, docker and skopeo load manifest.json's images; %s", ErrAmbiguous, d.Digest, n, resave)
 		}

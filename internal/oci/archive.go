@@ -57,8 +57,11 @@
 // with progress through ScanOptions.LayerProgress. A deferred entry no image
 // uses costs nothing more.
 //
-// A gzip- or zstd-compressed archive as a whole is refused with the command
-// that decompresses it.
+// An archive compressed as a whole with gzip, zstd or bzip2 (docker save |
+// gzip) is read through its decoder, in the same one read: the decompressed
+// stream is the archive, under the same rules, and TarDigest stays the
+// digest of the file as given (compressed.go). xz is refused with the
+// command that decompresses it.
 //
 // Select picks the image to attest among several, and Find is Select
 // without its fallback; every Image knows its Platform and the ImageIndex it
@@ -111,8 +114,13 @@ type Archive struct {
 	Path string
 	// Size is the number of bytes read (the file's size).
 	Size int64
-	// TarDigest is the sha256 of the whole file.
+	// TarDigest is the sha256 of the whole file (compressed, when the file
+	// is compressed as a whole).
 	TarDigest digest.Digest
+	// Compression is how the file is compressed as a whole: CompressionNone
+	// for a tar, else gzip, zstd or bzip2 (the decompressed stream is the
+	// archive).
+	Compression Compression
 	// Format is the layout the archive was recognised as.
 	Format Format
 	// ManifestRaw is manifest.json's bytes exactly as stored, or index.json's
@@ -125,10 +133,21 @@ type Archive struct {
 	Manifest []ManifestEntry
 	// Images holds one Image per Manifest entry, in the same order.
 	Images []Image
+	// Referrers are the manifests index.json lists (directly, or in a
+	// referrers index named sha256-<hex>) whose subject is one of Images'
+	// manifests or image indexes: attestations that travel with the
+	// images; at most 1024, ReferrersOmitted counts the others.
+	Referrers        []Referrer
+	ReferrersOmitted int
 
 	// blobs locates the images' configs, layers and stored manifests in the
-	// file, by digest (OpenBlob).
+	// file (in its decompressed stream when it is compressed), by digest
+	// (OpenBlob).
 	blobs map[digest.Digest]blobAt
+	// spill holds the blobs of a compressed archive once OpenBlob needed
+	// them (spill.go); tempDir is where (ScanOptions.TempDir).
+	spill   *spill
+	tempDir string
 }
 
 // ManifestEntry is one entry of a docker-archive manifest.json, with exactly

@@ -94,14 +94,38 @@ func TestScanBadInput(t *testing.T) {
 			wantErr: oci.ErrNotArchive, wantInMsg: []string{"without entries"},
 		},
 		{
-			name:    "gzip-compressed archive",
-			archive: func(t *testing.T) []byte { return ocitest.Compress(docker25(t), oci.CompressionGzip) },
-			wantErr: oci.ErrNotArchive, wantInMsg: []string{"gzip", "decompress it first"},
+			name:    "xz-compressed archive",
+			archive: func(t *testing.T) []byte { return append([]byte("\xfd7zXZ\x00\x00\x04"), docker25(t)...) },
+			wantErr: oci.ErrNotArchive, wantInMsg: []string{"xz-compressed", "decompress it first (xz -d)"},
 		},
 		{
-			name:    "zstd-compressed archive",
-			archive: func(t *testing.T) []byte { return ocitest.Compress(docker25(t), oci.CompressionZstd) },
-			wantErr: oci.ErrNotArchive, wantInMsg: []string{"zstd"},
+			name:    "gzip-compressed, not a tar inside",
+			archive: func(t *testing.T) []byte { return ocitest.Compress([]byte("not a tar archive\n"), oci.CompressionGzip) },
+			wantErr: oci.ErrNotArchive, wantInMsg: []string{"gzip-compressed", "not a tar archive"},
+		},
+		{
+			name: "gzip-compressed, corrupt",
+			archive: func(t *testing.T) []byte {
+				b := ocitest.Compress(docker25(t), oci.CompressionGzip)
+				b[len(b)-6] ^= 0xff // the CRC
+				return b
+			},
+			wantErr: oci.ErrNotArchive, wantInMsg: []string{"gzip stream is corrupt", "re-download"},
+		},
+		{
+			name: "gzip-compressed, truncated",
+			archive: func(t *testing.T) []byte {
+				b := ocitest.Compress(docker25(t), oci.CompressionGzip)
+				return b[:len(b)/2]
+			},
+			wantErr: oci.ErrTruncated,
+		},
+		{
+			name: "zstd-compressed, data after the stream",
+			archive: func(t *testing.T) []byte {
+				return append(ocitest.Compress(docker25(t), oci.CompressionZstd), "hidden"...)
+			},
+			wantErr: oci.ErrNotArchive,
 		},
 		{
 			name:    "tar without manifest.json or index.json",

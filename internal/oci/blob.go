@@ -22,7 +22,9 @@ type blobAt struct {
 // stored image manifest of one of the archive's images, or any blob an image
 // index of the archive leads to (nested indexes, attestation manifests and
 // their layers: what Index.Lacks does not list) — reading the archive file
-// again at the offset the scan recorded. It returns the blob's
+// again at the offset the scan recorded (of an archive compressed as a
+// whole, from the blobs decompressed once into a temporary file: spill.go).
+// It returns the blob's
 // size. The reader checks what it reads against d: when the bytes read
 // differ (the file changed since the scan), its last Read returns an error
 // wrapping ErrDigestMismatch instead of io.EOF, so a consumer that reads to
@@ -33,6 +35,13 @@ func (a *Archive) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	b, ok := a.blobs[d]
 	if !ok {
 		return nil, 0, fmt.Errorf("reading image archive %q: %w: %s is no config, layer or image manifest of its images, nor a blob its image indexes lead to", a.Path, ErrMissingBlob, d)
+	}
+	if a.spill != nil {
+		if err := a.spilled(); err != nil {
+			return nil, 0, err
+		}
+		r := io.NewSectionReader(a.spill.f, a.spill.at[b.offset], b.size)
+		return &blobReader{r: r, h: sha256.New(), want: d, path: a.Path, name: b.name}, b.size, nil
 	}
 	f, err := os.Open(a.Path)
 	if err != nil {
@@ -77,4 +86,9 @@ func (r *blobReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (r *blobReader) Close() error { return r.f.Close() }
+func (r *blobReader) Close() error {
+	if r.f == nil {
+		return nil // the spill file of a compressed archive stays open
+	}
+	return r.f.Close()
+}

@@ -13,7 +13,7 @@ import (
 // they are gzip or zstd (within the pass's budget), and keeps them if they
 // are JSON. It records the offset of the entry's data in the file.
 func (s *scanner) content(ctx context.Context, tr *tar.Reader, fr *fileReader, e *entry) error {
-	e.offset = fr.consumed()
+	e.offset = s.src.consumed()
 	named := isNamedJSON(e.name)
 	if maxJSON := s.opts.maxJSON(); named && e.size > maxJSON {
 		return fail(s.path, e.name, "%w: %d bytes, more than the %d-byte limit for JSON", ErrTooLarge, e.size, maxJSON)

@@ -82,6 +82,10 @@ func (s seen) sameAsGGCRTarball(g seen) bool {
 // links made with link(2) of an existing name, symbolic links stored as
 // they are. An error is the extractor refusing the archive.
 func extract(data []byte, dir string) error {
+	data, err := plainTar(data) // docker load decompresses an archive compressed as a whole
+	if err != nil {
+		return err
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
@@ -512,7 +516,8 @@ func keysOf(ss []seen) []string {
 }
 
 // differentialSeeds are the archives mutations start from: the committed
-// fixtures' entries.
+// fixtures' entries, and each as GNU tar's tar -C DIR . writes it (a "./"
+// root entry, every name under "./").
 func differentialSeeds(tb testing.TB) [][]ocitest.Entry {
 	var out [][]ocitest.Entry
 	for _, a := range ocitest.Archives() {
@@ -520,7 +525,7 @@ func differentialSeeds(tb testing.TB) [][]ocitest.Entry {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		out = append(out, es)
+		out = append(out, es, dotted(es))
 	}
 	return out
 }
@@ -622,7 +627,7 @@ func linkTo(at, target string, typ byte, rel bool) string {
 // duplicates list items, moves tags and annotations, points paths and
 // digests at other entries.
 func editJSON(es []ocitest.Entry, file string, p *program, ns []string) {
-	i := slices.IndexFunc(es, func(e ocitest.Entry) bool { return e.Name == file })
+	i := slices.IndexFunc(es, func(e ocitest.Entry) bool { return path.Clean(e.Name) == file })
 	if i < 0 {
 		return
 	}
@@ -804,6 +809,11 @@ func TestDifferentialFixtures(t *testing.T) {
 	for _, rc := range ruleCases() {
 		if rc.wantErr == nil {
 			cases[rc.name] = rc.archive(t)
+		}
+	}
+	for _, a := range ocitest.Archives() {
+		for _, c := range []oci.Compression{oci.CompressionGzip, oci.CompressionZstd} {
+			cases[a.Name+"."+string(c)] = ocitest.Compress(cases[a.Name], c)
 		}
 	}
 	for n, data := range cases {

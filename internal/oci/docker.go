@@ -30,6 +30,7 @@ func (t *table) interpret(opts ScanOptions) (*Archive, error) {
 	if err := t.checkDeferredNames(); err != nil {
 		return nil, err
 	}
+	t.referrers(a, opts)
 	a.blobs = make(map[digest.Digest]blobAt, len(t.blobs))
 	for d, e := range t.blobs {
 		a.blobs[d] = blobAt{name: e.name, offset: e.offset, size: e.size}

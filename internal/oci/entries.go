@@ -164,6 +164,11 @@ func cleanName(name string) (string, error) {
 	return c, nil
 }
 
+// root reports whether a tar entry name is the archive's root ("./", ".").
+func root(name string) bool {
+	return name != "" && !strings.HasPrefix(name, "/") && path.Clean(name) == "."
+}
+
 // symlinkTarget returns the archive path a symlink at name pointing to
 // target refers to; it must stay inside the archive.
 func symlinkTarget(name, target string) (string, error) {

@@ -61,6 +61,7 @@ type indexOrManifest struct {
 	Manifests []ocispec.Descriptor `json:"manifests"`
 	Config    *ocispec.Descriptor  `json:"config"`
 	Layers    []ocispec.Descriptor `json:"layers"`
+	Subject   *ocispec.Descriptor  `json:"subject"`
 }
 
 // parseIndex parses index.json (or a nested image index).
@@ -227,6 +228,9 @@ func (w *walker) visit(top, d ocispec.Descriptor, from string, depth int) error 
 		if ct := m.Config.MediaType; ct != ocispec.MediaTypeImageConfig && ct != MediaTypeDockerConfig {
 			w.skip(top, depth)
 			return nil // an artifact, not an image
+		}
+		if m.Subject != nil {
+			return nil // a referrer (Archive.Referrers), never an image
 		}
 		fm := &foundManifest{
 			top: top, desc: d, path: e.name, entry: e, raw: raw, mediaType: mt,

@@ -40,6 +40,17 @@ func replayCorpus(t *testing.T) map[string][]byte {
 			out[rc.name] = rc.archive(t)
 		}
 	}
+	// Archives as people make and ship them (issue 26): a layout directory
+	// tarred with tar -cf x.tar -C DIR ., and archives compressed as a
+	// whole by gzip, zstd and bzip2.
+	for _, a := range ocitest.Archives() {
+		dot := gnuDotTar(t, out[a.Name])
+		out[a.Name+" (tar -C DIR .)"] = dot
+		for c := range compressTool {
+			out[a.Name+"."+string(c)] = realCompress(t, out[a.Name], c)
+		}
+		out[a.Name+" (tar -C DIR .).gz"] = realCompress(t, dot, oci.CompressionGzip)
+	}
 	seeds := differentialSeeds(t)
 	r := rand.New(rand.NewPCG(9, 9))
 	dir := t.TempDir()
@@ -58,7 +69,8 @@ func replayCorpus(t *testing.T) map[string][]byte {
 }
 
 // TestDifferentialReplay runs the differential property with the real
-// tools on a fixed corpus: GNU tar extracts each accepted archive (then the
+// tools on a fixed corpus (archives compressed as a whole among them: GNU
+// tar and skopeo decompress them themselves): GNU tar extracts each accepted archive (then the
 // file-system readers of differential_test.go read it, and ggcr), and
 // skopeo reads it through docker-archive: (inspect --raw, inspect --config
 // --raw, copy to dir:, which checks every blob) and oci-archive:. A tool

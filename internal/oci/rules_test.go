@@ -113,6 +113,37 @@ func ruleCases() []ruleCase {
 			},
 		},
 
+		{
+			name: "1 accepted: a referrers index (regctl's sha256-<hex> ref.name) in index.json",
+			archive: func(t *testing.T) []byte {
+				return ocitest.Tar(withReferrersIndex(t, goodEntries(t, "docker25.tar")))
+			},
+		},
+		{
+			name: "1 a named index that leads to no image, not a referrers index",
+			archive: func(t *testing.T) []byte {
+				es := withReferrersIndex(t, goodEntries(t, "docker25.tar"))
+				idx := indexOf(t, es)
+				ds := idx["manifests"].([]any)
+				ds[len(ds)-1].(map[string]any)["annotations"] = map[string]any{"org.opencontainers.image.ref.name": "sha256-short"}
+				return ocitest.Tar(setIndex(t, es, idx))
+			},
+			wantErr: oci.ErrAmbiguous, wantInMsg: []string{"sha256-short", "no image under it is complete"},
+		},
+		{
+			name:    "2 accepted: GNU tar's ./ root entry and ./-prefixed names (tar -cf x.tar -C DIR .)",
+			archive: func(t *testing.T) []byte { return ocitest.Tar(dotted(goodEntries(t, "oci-multiplatform.tar"))) },
+		},
+		{
+			name: "2 the archive's root is a symbolic link",
+			archive: func(t *testing.T) []byte {
+				es := dotted(goodEntries(t, "docker25.tar"))
+				es[0] = ocitest.Entry{Name: "./", Type: tar.TypeSymlink, Linkname: "elsewhere"}
+				return ocitest.Tar(es)
+			},
+			wantErr: oci.ErrUnsafePath, wantInMsg: []string{`entry "./"`, "symbolic link at the archive's root"},
+		},
+
 		// Class 2: entries written through links.
 		{
 			name: "2 entry written through a symbolic link",
@@ -624,4 +655,37 @@ func disguisedEntryRefused(t *testing.T, disguise func(t *testing.T, blobs teste
 		}
 		t.Errorf("Scan reads the archive as %v and accepts it, but containerd, after loading it, runs U %s for linux/amd64 (an entry the scan skipped)", got, u.Digest)
 	}
+}
+
+// dotted is es as GNU tar writes a directory with tar -cf x.tar -C DIR .:
+// the root entry "./" first, every name under "./".
+func dotted(es []ocitest.Entry) []ocitest.Entry {
+	out := []ocitest.Entry{{Name: "./", Type: tar.TypeDir}}
+	for _, e := range es {
+		e.Name = "./" + e.Name
+		out = append(out, e)
+	}
+	return out
+}
+
+// withReferrersIndex adds to an archive with index.json what regctl image
+// copy --referrers writes into a layout: a Sigstore bundle referrer of the
+// first image and the image index named sha256-<its digest> that lists it.
+func withReferrersIndex(t *testing.T, es []ocitest.Entry) []ocitest.Entry {
+	t.Helper()
+	idx := indexOf(t, es)
+	subject := idx["manifests"].([]any)[0].(map[string]any)
+	bundle := []byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}`)
+	empty := []byte("{}")
+	art := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.dev.sigstore.bundle.v0.3+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","digest":"%s","size":%d}],"subject":{"mediaType":%q,"digest":%q,"size":%v}}`,
+		sha(empty), sha(bundle), len(bundle), subject["mediaType"], subject["digest"], subject["size"]))
+	ri := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.dev.sigstore.bundle.v0.3+json","digest":"%s","size":%d}]}`, sha(art), len(art)))
+	for _, b := range [][]byte{bundle, empty, art, ri} {
+		es = append(es, ocitest.Entry{Name: "blobs/sha256/" + sha(b).Encoded(), Body: b})
+	}
+	idx["manifests"] = append(idx["manifests"].([]any), map[string]any{
+		"mediaType": "application/vnd.oci.image.index.v1+json", "digest": string(sha(ri)), "size": len(ri),
+		"annotations": map[string]any{"org.opencontainers.image.ref.name": "sha256-" + digest.Digest(subject["digest"].(string)).Encoded()},
+	})
+	return setIndex(t, es, idx)
 }

@@ -43,6 +43,11 @@ type ScanOptions struct {
 	// statement.
 	MaxTags int
 
+	// TempDir is where OpenBlob of an archive compressed as a whole keeps
+	// the blobs it decompressed (an unlinked file, released by Close).
+	// Empty: the system's temporary directory.
+	TempDir string
+
 	// afterPass, when set, runs between the pass and the interpretation
 	// (tests change the file there).
 	afterPass func()
@@ -133,6 +138,14 @@ func scan(ctx context.Context, path string, opts ScanOptions) (*Archive, *scanSt
 		return nil, nil, fail(path, "", "%w: %s is not a regular file", ErrNotArchive, path)
 	}
 	s := &scanner{ctx: ctx, path: path, opts: opts, file: f, stats: &scanStats{}}
+	switch c := archiveCompression(f); {
+	case c.wholeDecompresses():
+		s.whole = c
+		s.file = &decodedAt{f: f, size: st.Size(), c: c}
+		defer s.file.(*decodedAt).release()
+	case c != CompressionNone:
+		return nil, nil, fail(path, "", "%w: it is %s-compressed, which the reader does not decompress (an xz decoder takes whatever memory the stream asks for); decompress it first (%s) and pass the tar", ErrNotArchive, c, c.decompressCommand())
+	}
 	s.t = &table{path: path, byName: map[string]*entry{}, inflate: s.inflate}
 	defer s.decs.close()
 	defer func() { s.stats.work = s.t.work }()
@@ -147,16 +160,24 @@ func scan(ctx context.Context, path string, opts ScanOptions) (*Archive, *scanSt
 	if err != nil {
 		return nil, s.stats, err
 	}
-	a.Path, a.Size, a.TarDigest = path, size, sum
+	a.Path, a.Size, a.TarDigest, a.Compression = path, size, sum, CompressionNone
+	if s.whole != "" {
+		a.Compression = s.whole
+		a.tempDir, a.spill = opts.TempDir, &spill{}
+	}
 	return a, s.stats, nil
 }
 
 // scanner holds the state of one scan.
 type scanner struct {
-	ctx      context.Context
-	path     string
-	opts     ScanOptions
+	ctx  context.Context
+	path string
+	opts ScanOptions
+	// file reads the archive at offsets: the file, or its decompressed
+	// stream when it is compressed as a whole (whole, compressed.go).
 	file     io.ReaderAt
+	whole    Compression
+	src      tarSource
 	t        *table
 	jsonKept int64
 	free     chan []byte
@@ -165,15 +186,37 @@ type scanner struct {
 	h        hash.Hash
 }
 
+// tarSource is what the tar reader reads: the file, or the decompressed
+// stream of a file compressed as a whole.
+type tarSource interface {
+	io.Reader
+	// consumed is the offset of the next byte Read returns.
+	consumed() int64
+	// drain reads the rest after the tar end marker: whether any of it was
+	// not zero.
+	drain() (bool, error)
+}
+
 // pass reads the file once, recording every entry.
 func (s *scanner) pass(ctx context.Context, f io.Reader, total int64) (int64, digest.Digest, error) {
 	fr, fh := newFileReader(ctx, f, total, s.opts)
-	defer fr.close(fh)
+	s.src = fr
+	var ds *decodedStream
+	if s.whole != "" {
+		ds = newDecodedStream(s.whole, fr, maxArchiveRatio*total+maxArchiveSlack)
+		s.src = ds
+	}
+	defer func() {
+		fr.close(fh)
+		if ds != nil {
+			ds.close()
+		}
+	}()
 	s.free = make(chan []byte, entryBufCount)
 	for range entryBufCount {
 		s.free <- make([]byte, entryBufSize)
 	}
-	tr := tar.NewReader(fr)
+	tr := tar.NewReader(s.src)
 	count := 0
 	for {
 		hdr, err := tr.Next()
@@ -191,12 +234,19 @@ func (s *scanner) pass(ctx context.Context, f io.Reader, total int64) (int64, di
 	if count == 0 {
 		return 0, "", s.readErr(ctx, fr, "", 0, io.EOF)
 	}
-	nonZero, err := fr.drain()
+	nonZero, err := s.src.drain()
 	if err != nil {
 		return 0, "", s.readErr(ctx, fr, "", count, err)
 	}
 	if nonZero {
 		return 0, "", fail(s.path, "", "%w: data follows the end of the tar archive", ErrNotArchive)
+	}
+	if ds != nil {
+		// The decoder read the compressed stream to its end; the rest of
+		// the file, if any, is hashed (and must not be there).
+		if rest, err := fr.drain(); err != nil || rest {
+			return 0, "", fail(s.path, "", "%w: data follows the end of the %s stream", ErrNotArchive, s.whole)
+		}
 	}
 	fr.close(fh)
 	return fr.read, digest.NewDigest(digest.SHA256, fh.h), nil
@@ -211,17 +261,13 @@ func (s *scanner) readErr(ctx context.Context, fr *fileReader, name string, coun
 	if errors.As(err, &pe) {
 		return fmt.Errorf("reading image archive %q: %w", s.path, err)
 	}
+	if err := s.decodeErr(err, fr.read); err != nil {
+		return err
+	}
 	if count == 0 {
 		what := "it is not a tar archive"
-		switch sniff(fr.peekFirst()) {
-		case CompressionGzip:
-			what = "it is gzip-compressed; decompress it first (gunzip)"
-		case CompressionZstd:
-			what = "it is zstd-compressed; decompress it first (zstd -d)"
-		case CompressionXz:
-			what = "it is xz-compressed; decompress it first (xz -d)"
-		case CompressionBzip2:
-			what = "it is bzip2-compressed; decompress it first (bunzip2)"
+		if s.whole != "" {
+			what = fmt.Sprintf("it is %s-compressed, and what it decompresses to is not a tar archive", s.whole)
 		}
 		switch {
 		case fr.read == 0:
@@ -237,8 +283,34 @@ func (s *scanner) readErr(ctx context.Context, fr *fileReader, name string, coun
 	return fail(s.path, name, "%w: reading the tar stream after %d entries: %v", ErrNotArchive, count, err)
 }
 
+// decodeErr is the Scan error for a failure of the decoder of an archive
+// compressed as a whole (nil for any other error).
+func (s *scanner) decodeErr(err error, read int64) error {
+	if s.whole == "" {
+		return nil
+	}
+	if errors.Is(err, errExpands) {
+		return fail(s.path, "", "%w: it is %s-compressed and decompresses to more than %d times its size: decompress it first (%s) and pass the tar", ErrTooLarge, s.whole, maxArchiveRatio, s.whole.decompressCommand())
+	}
+	var de *decodeError
+	if errors.As(err, &de) {
+		return fail(s.path, "", "%w: its %s stream is corrupt after %d bytes of the file: %v; re-create or re-download it", ErrNotArchive, s.whole, read, de.err)
+	}
+	return nil
+}
+
 // record reads one entry's content and records what it found.
 func (s *scanner) record(ctx context.Context, tr *tar.Reader, fr *fileReader, hdr *tar.Header) error {
+	if root(hdr.Name) {
+		// The directory being extracted into ("./", as tar -C DIR . writes
+		// it): extractors skip it (go-archive's Unpack) or set its mode
+		// (GNU tar), lexical readers never look it up. Anything else there
+		// would replace the root.
+		if hdr.Typeflag != tar.TypeDir {
+			return fail(s.path, hdr.Name, "%w: a %s at the archive's root, where only the root directory may be", ErrUnsafePath, kindOf(&entry{typ: hdr.Typeflag}))
+		}
+		return nil
+	}
 	name, err := cleanName(hdr.Name)
 	if err != nil {
 		return fail(s.path, hdr.Name, "%w", err)

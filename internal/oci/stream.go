@@ -56,10 +56,10 @@ type fileReader struct {
 	interval time.Duration
 	last     time.Time
 	closed   bool
-	// first holds the file's first bytes (for telling compressed archives
-	// apart).
-	first []byte
 }
+
+// errStopped is what Read returns once the reader was closed.
+var errStopped = errors.New("archive reader closed")
 
 // fileHasher is the goroutine that hashes every chunk fileReader reads.
 type fileHasher struct {
@@ -164,6 +164,10 @@ func (r *fileReader) next() error {
 		case <-r.ctx.Done():
 			r.err = r.ctx.Err()
 			return r.err
+		case <-r.stop:
+			// closed: a decoder goroutine reading the file gives up.
+			r.err = errStopped
+			return r.err
 		}
 		if c.err != nil {
 			r.err = c.err
@@ -173,9 +177,6 @@ func (r *fileReader) next() error {
 			continue
 		}
 		r.cur, r.off = c, 0
-		if r.read == 0 {
-			r.first = append([]byte(nil), c.buf[:min(c.n, 16)]...)
-		}
 		r.read += int64(c.n)
 		if r.progress != nil {
 			if now := time.Now(); now.Sub(r.last) >= r.interval {
@@ -230,7 +231,3 @@ func (r *fileReader) consumed() int64 {
 	}
 	return r.read - int64(r.cur.n-r.off)
 }
-
-// peekFirst returns the file's first bytes (for telling compressed
-// archives apart).
-func (r *fileReader) peekFirst() []byte { return r.first }

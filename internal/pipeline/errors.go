@@ -10,7 +10,7 @@ import (
 
 // FieldError is an error attributed to a field of Input or Options (Field:
 // "Archives", "Names", "Platforms", "SubjectDigest", "BundlePath",
-// "StatementPath"). Usage is true when the value is wrong and the caller must
+// "StatementPath", "CarryPath"). Usage is true when the value is wrong and the caller must
 // change it; false when acting on it failed (a file could not be read or
 // written).
 type FieldError struct {

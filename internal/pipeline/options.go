@@ -44,6 +44,10 @@ type Options struct {
 	// StatementPath is where the first unit's statement is written, the
 	// others' beside it as <image-id>.statement.json. Empty: not written.
 	StatementPath string
+	// CarryPath is where the OCI archive of the attested images as pushed
+	// and the referrers attached to them is written (carry.go), once they
+	// are attached. Empty: not written.
+	CarryPath string
 	// TempDir is the runner's temporary directory (RUNNER_TEMP).
 	TempDir string
 	// HandBack gives a file or directory the run created to the job's user
@@ -61,6 +65,10 @@ type ReadOptions struct {
 	ProgressThreshold int64
 	// ProgressInterval is how often (0: oci's default).
 	ProgressInterval time.Duration
+	// TempDir is where an archive compressed as a whole keeps its blobs
+	// once a push needs them (oci.ScanOptions.TempDir; released by
+	// oci.Archive.Close). Empty: the system's temporary directory.
+	TempDir string
 }
 
 // GitHubMode says when the GitHub stage stores attestations.

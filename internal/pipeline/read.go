@@ -61,7 +61,7 @@ func ReadArchives(ctx context.Context, paths []string, opts ReadOptions, rep Rep
 
 // readArchive scans one archive (one read).
 func readArchive(ctx context.Context, path string, several bool, o ReadOptions, rep Reporter) (*oci.Archive, error) {
-	opts := oci.ScanOptions{ProgressInterval: o.ProgressInterval}
+	opts := oci.ScanOptions{ProgressInterval: o.ProgressInterval, TempDir: o.TempDir}
 	threshold := int64(defaultProgressThreshold)
 	if o.ProgressThreshold != 0 {
 		threshold = o.ProgressThreshold
@@ -89,7 +89,11 @@ func readArchive(ctx context.Context, path string, several bool, o ReadOptions, 
 	if len(a.Images) == 0 {
 		return nil, usage("Archives", "%s holds no image", path)
 	}
-	rep.Infof("read %s archive %s (%s, %d image(s)), tar digest %s", a.Format, path, display.Bytes(a.Size), len(a.Images), a.TarDigest)
+	how := ""
+	if a.Compression != oci.CompressionNone {
+		how = ", " + string(a.Compression) + "-compressed"
+	}
+	rep.Infof("read %s archive %s (%s%s, %d image(s)), tar digest %s", a.Format, path, display.Bytes(a.Size), how, len(a.Images), a.TarDigest)
 	return a, nil
 }
 

@@ -18,6 +18,9 @@ import (
 type Result struct {
 	Plan  *Plan
 	Units []*UnitResult
+	// Carried is the path of the OCI archive written (Options.CarryPath);
+	// "" when none was.
+	Carried string
 }
 
 // UnitResult is what a run did for one attested image.
@@ -66,6 +69,9 @@ func Run(ctx context.Context, p *Plan, opts Options, rep Reporter) (*Result, err
 	for _, u := range p.Units {
 		res.Units = append(res.Units, &UnitResult{Unit: u})
 	}
+	if err := checkCarry(p, opts.CarryPath); err != nil {
+		return res, err
+	}
 	for _, b := range p.Bindings {
 		target, subjects, err := r.bind(ctx, b)
 		for i, u := range b.Units {
@@ -90,6 +96,9 @@ func Run(ctx context.Context, p *Plan, opts Options, rep Reporter) (*Result, err
 		if u, err := r.attach(ctx, res.of(b)); err != nil {
 			return res, res.unitError(u, err)
 		}
+	}
+	if err := r.carry(ctx, res); err != nil {
+		return res, res.unitError(p.Units[0], err)
 	}
 	for _, u := range res.Units {
 		if err := r.store(ctx, u, res.of(u.Binding)); err != nil {

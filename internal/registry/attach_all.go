@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Referrer is one bundle to attach as a referrer of one subject.
 type Referrer struct {
 	Subject *Subject
 	Bundle  []byte
+	// Created, when set, is the referrer's org.opencontainers.image.created
+	// instead of AttachOptions.Now's: a bundle attached again with the
+	// same Created makes the same referrer manifest.
+	Created time.Time
 }
 
 // AttachAll attaches each bundle as a referrer of its subject, as Attach
@@ -29,7 +34,11 @@ func (c *Client) AttachAll(ctx context.Context, refs []Referrer, opts AttachOpti
 	errs := make([]error, len(refs))
 	pushed := make([]*pushedReferrer, len(refs))
 	for i, r := range refs {
-		p, err := c.pushReferrer(ctx, r.Subject, r.Bundle, opts)
+		o := opts
+		if !r.Created.IsZero() {
+			o.Now = func() time.Time { return r.Created }
+		}
+		p, err := c.pushReferrer(ctx, r.Subject, r.Bundle, o)
 		if err != nil {
 			errs[i] = err
 			continue

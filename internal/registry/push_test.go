@@ -156,29 +156,15 @@ func TestPushImageErrors(t *testing.T) {
 func TestPushImageThroughDirectoryLink(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f, err := os.Open(filepath.Join("..", "..", "testdata", "archives", "docker-legacy.tar"))
+	entries, err := ocitest.ReadTar(filepath.Join("..", "..", "testdata", "archives", "docker-legacy.tar"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var es []ocitest.Entry
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := ocitest.Entry{Name: h.Name, Type: h.Typeflag, Linkname: h.Linkname, Body: body}
+	for _, e := range entries {
 		// Layer directories move under store/; their old names become
 		// links to the new place.
-		if dir, rest, ok := strings.Cut(strings.TrimSuffix(h.Name, "/"), "/"); len(dir) == 64 && (ok || h.Typeflag == tar.TypeDir) {
+		if dir, rest, ok := strings.Cut(strings.TrimSuffix(e.Name, "/"), "/"); len(dir) == 64 && (ok || e.Type == tar.TypeDir) {
 			if !ok {
 				es = append(es, ocitest.Entry{Name: dir, Type: tar.TypeSymlink, Linkname: "store/" + dir})
 				e.Name = "store/" + dir + "/"

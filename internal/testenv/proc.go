@@ -228,5 +228,23 @@ func Command(name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// RunTool runs a client tool (skopeo, oras, regctl, cosign …) to its end
+// with its configuration confined to a test directory (HOME, DOCKER_CONFIG,
+// REGCTL_CONFIG, TMPDIR, TUF_ROOT) and returns its standard output; the
+// test fails when the tool does.
+func RunTool(t testing.TB, bin string, args ...string) string {
+	t.Helper()
+	home := t.TempDir()
+	cmd := Command(bin, args...)
+	cmd.Env = append(os.Environ(), "HOME="+home, "DOCKER_CONFIG="+home, "REGCTL_CONFIG="+home+"/regctl.json",
+		"TMPDIR="+home, "TUF_ROOT="+home, "SIGSTORE_NO_CACHE=true")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v\n%s%s", bin, args, err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
 // Addr formats a loopback host:port.
 func Addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }

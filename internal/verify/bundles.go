@@ -41,7 +41,7 @@ func Bundles(ctx context.Context, bundles []string, opts Options) (*Report, erro
 	}
 	raws := make([][]byte, len(bundles))
 	for i, p := range bundles {
-		if raws[i], err = readBundle(p); err != nil {
+		if raws[i], err = ReadBundle(p, maxBundleSize); err != nil {
 			return nil, err
 		}
 	}
@@ -67,8 +67,10 @@ func Bundles(ctx context.Context, bundles []string, opts Options) (*Report, erro
 	return rep, outcome(rep)
 }
 
-// readBundle reads a bundle file, bounded.
-func readBundle(p string) ([]byte, error) {
+// ReadBundle reads the bundle file at p, refusing one of more than max
+// bytes (ErrBundleTooLarge) before reading it: Bundles bounds them by
+// maxBundleSize, attach by what a referrer may carry.
+func ReadBundle(p string, max int64) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("reading bundle: %w", err)
@@ -78,8 +80,8 @@ func readBundle(p string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading bundle: %w", err)
 	}
-	if st.Size() > maxBundleSize {
-		return nil, fmt.Errorf("reading bundle %s: %d bytes, more than the %d a bundle may have", p, st.Size(), maxBundleSize)
+	if st.Size() > max {
+		return nil, fmt.Errorf("reading bundle %s: %w: %d bytes, more than %d", p, ErrBundleTooLarge, st.Size(), max)
 	}
 	b := make([]byte, st.Size())
 	if _, err := f.ReadAt(b, 0); err != nil {

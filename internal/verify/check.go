@@ -70,8 +70,10 @@ type bundleCheck struct {
 	// annotatedType is the predicate type the referrer's annotation claims;
 	// "" when there is none (a bundle file, an unannotated referrer).
 	annotatedType string
-	// named, when set, receives the digests the verified statement names.
-	named *[]string
+	// named, when set, receives the digests the verified statement names,
+	// and predicate its oci attestor predicate.
+	named     *[]string
+	predicate **attest.Predicate
 }
 
 // checkBundle verifies one bundle into a: the signature against the trusted
@@ -183,6 +185,9 @@ func (c bundleCheck) readStatement(payload []byte, a *Attestation) {
 		return
 	}
 	a.Verified = true
+	if c.predicate != nil {
+		*c.predicate = p
+	}
 	a.Predicate = &PredicateSummary{
 		ImageID:   "sha256:" + p.ImageID["sha256"],
 		Tags:      append([]string{}, p.ImageTags...),

@@ -18,6 +18,10 @@ var (
 	// and the predicate recomputed from that archive matches no verified
 	// attestation.
 	ErrArchiveDiffers = errors.New("the local archive differs from the attested one")
+
+	// ErrBundleTooLarge is returned by ReadBundle for a file larger than
+	// its bound, before it is read.
+	ErrBundleTooLarge = errors.New("the file is too large for a bundle")
 )
 
 // errRegistry marks a referrer the registry failed to serve (not a 404).

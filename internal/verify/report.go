@@ -21,7 +21,8 @@ type Report struct {
 	// MediaType is the media type of that manifest or index.
 	MediaType string `json:"mediaType,omitempty"`
 	// ReferrersSource says how referrers were listed: "api" (the referrers
-	// API) or "tag:sha256-<hex>" (the fallback tag); empty for bundle files.
+	// API), "tag:sha256-<hex>" (the fallback tag) or "archive" (referrers
+	// the archive carries, Carried); empty for bundle files.
 	ReferrersSource string `json:"referrersSource,omitempty"`
 	// TarDigest is the sha256 of the local archive, for bundle files (each
 	// must attest it); empty otherwise.
@@ -188,6 +189,8 @@ type Ignored struct {
 func (r *Report) Summary() string {
 	var b strings.Builder
 	switch {
+	case r.ReferrersSource == sourceArchive:
+		fmt.Fprintf(&b, "%d of %d attestation(s) the archive carries verified", r.Verified, len(r.Attestations))
 	case r.Repository == "":
 		fmt.Fprintf(&b, "%d of %d bundle(s) verified", r.Verified, len(r.Attestations))
 	case len(r.Attestations) == 0:

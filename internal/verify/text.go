@@ -67,6 +67,9 @@ type printer func(format string, args ...any)
 // bundle files), the trusted root, the referrers found and checked.
 func (r *Report) writeHeader(pf printer) {
 	switch at := r.Repository + "@" + r.Digest; {
+	case r.ReferrersSource == sourceArchive:
+		pf("archive\t%s (%s)\n", r.SubjectPath, r.TarDigest)
+		pf("referrers\tcarried in the archive: %d oci attestation(s), %d other referrer(s) ignored\n", len(r.Attestations), len(r.Ignored))
 	case r.Repository == "":
 		pf("archive\t%s (%s)\n", r.SubjectPath, r.TarDigest)
 		pf("bundles\t%d file(s)\n", len(r.Attestations))

@@ -50,7 +50,7 @@ func BadArchives() ([]BadArchive, error) {
 	d25 := Tar(es)
 	add("truncated.tar", oci.ErrTruncated, "", d25[:len(d25)/2+100])
 	add("not-a-tar.tar", oci.ErrNotArchive, "", bytes.Repeat([]byte("not a tar archive\n"), 64))
-	add("gzipped.tar.gz", oci.ErrNotArchive, "", Compress(d25, oci.CompressionGzip))
+	add("xz.tar.xz", oci.ErrNotArchive, "", append([]byte("\xfd7zXZ\x00\x00\x04"), d25...)) // xz is refused with the command
 	add("dotdot.tar", oci.ErrUnsafePath, "../evil", Tar(append(clone(es), Entry{Name: "../evil", Body: []byte("x")})))
 	add("absolute.tar", oci.ErrUnsafePath, "/etc/evil", Tar(append(clone(es), Entry{Name: "/etc/evil", Body: []byte("x")})))
 	layer := m[0].Layers[0]

@@ -13,7 +13,10 @@ package ocitest
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sort"
 	"time"
 
@@ -170,6 +173,32 @@ func linksAfterTargets(es []Entry) []Entry {
 		out = append(out, waiting[name]...)
 	}
 	return out
+}
+
+// ReadTar reads the entries of the tar file at path, to be changed and
+// written again with Tar.
+func ReadTar(path string) ([]Entry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var es []Entry
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return es, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %s: %w", path, h.Name, err)
+		}
+		es = append(es, Entry{Name: h.Name, Type: h.Typeflag, Linkname: h.Linkname, Body: body, Mode: h.Mode})
+	}
 }
 
 // Tar writes entries as a tar archive with fixed metadata.
