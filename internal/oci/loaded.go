@@ -38,10 +38,14 @@ func (w *walker) skip(top ocispec.Descriptor, depth int) {
 // checkSelectable refuses (ErrAmbiguous) an image index index.json names
 // when runtimes read an entry of it that the archive holds and the walk
 // did not read as an image under it. It reads only the JSON the scan
-// holds, and only for the indexes under which the walk skipped an entry.
+// holds, and only for the indexes under which the walk skipped an entry
+// and read an image: an index leading to no image claims none (a
+// referrers index, regctl's sha256-<hex>, lists referrers, which the walk
+// skips by design; another named one is refused by the archive rules
+// as leading to no complete image), so nothing attested is read through it.
 func (w *walker) checkSelectable() error {
 	for _, idx := range w.order {
-		if !w.skipped[idx.Digest] {
+		if !w.skipped[idx.Digest] || len(w.under[idx.Digest]) == 0 {
 			continue
 		}
 		name := blobPath(idx.Digest)
