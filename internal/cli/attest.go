@@ -107,6 +107,7 @@ func (c *Config) pipelineOptions(s seams) pipeline.Options {
 		StatementPath: c.StatementPath,
 		CarryPath:     c.AttestedArchivePath,
 		TempDir:       c.getenv("RUNNER_TEMP"),
+		TempBase:      c.getenv("TMPDIR"),
 		HandBack:      c.handBack,
 		GitHub: pipeline.GitHubOptions{
 			Mode:           c.ghMode,

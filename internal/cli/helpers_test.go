@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -120,8 +121,17 @@ type env map[string]string
 
 func (e env) get(k string) string { return e[k] }
 
+// runCLI runs the CLI with e, and TMPDIR the test's own directory unless
+// e sets it: a run without bundle-path writes its bundles there.
 func runCLI(t *testing.T, e env, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	if _, ok := e["TMPDIR"]; !ok {
+		e = maps.Clone(e)
+		if e == nil {
+			e = env{}
+		}
+		e["TMPDIR"] = t.TempDir()
+	}
 	var o, s bytes.Buffer
 	err = Run(context.Background(), args, e.get, &o, &s)
 	return o.String(), s.String(), err

@@ -110,7 +110,7 @@ func (f *files) bundlePath(u *Unit) (string, error) {
 		return f.sibling(dir, u.Image.ImageID, ".sigstore.json"), nil
 	}
 	if f.tmpDir == "" {
-		dir, err := os.MkdirTemp("", "oci-attest-")
+		dir, err := os.MkdirTemp(f.opts.TempBase, "oci-attest-")
 		if err != nil {
 			return "", err
 		}

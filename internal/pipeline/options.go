@@ -50,6 +50,10 @@ type Options struct {
 	CarryPath string
 	// TempDir is the runner's temporary directory (RUNNER_TEMP).
 	TempDir string
+	// TempBase is where the new temporary directory for the bundles goes
+	// when there is neither BundlePath nor TempDir: $TMPDIR, read through
+	// the injected environment. Empty: os.TempDir().
+	TempBase string
 	// HandBack gives a file or directory the run created to the job's user
 	// (a docker action runs as root). Nil: nothing to do.
 	HandBack func(path string) error
