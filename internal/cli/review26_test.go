@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oci-attest/oci-attest/internal/oci"
 	"github.com/oci-attest/oci-attest/internal/registry"
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
@@ -99,5 +100,40 @@ func TestReview26DuplicateBundles(t *testing.T) {
 				t.Errorf("the same bundle twice: %d referrer(s) listed (%s), report says %d pushed (%+v); want one", len(refs), state, pushed, rep.Attached)
 			}
 		})
+	}
+}
+
+// TestReview26CarryTwoNamesOneImage (review of issue 26, item 2): one
+// archive attested under two names of the same repository (subject-name
+// app:v1 and app:v2: two bindings of one registry image). Expected: the
+// attested archive carries every referrer the run attached — here as many
+// as the registry lists for the image — so that attach on the far side
+// re-attaches them all. pipeline.carrier.subject returns early for a
+// second binding of the same subject ("already carried") before looking
+// at that binding's referrers, so those are left out.
+func TestReview26CarryTwoNamesOneImage(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs crane")
+	}
+	priv, _ := verifyKeyPair(t)
+	h := testenv.StartOlareg(t).Host
+	archive := filepath.Join(testdataDir, "archives", "docker25.tar")
+	out := filepath.Join(t.TempDir(), "app.oci.tar")
+	_, stderr, err := runCLI(t, env{}, "--subject-path", archive, "--subject-name", h+"/carry/app:v1\n"+h+"/carry/app:v2", "--push-image",
+		"--signing-key", priv, "--bundle-path", filepath.Join(t.TempDir(), "b.sigstore.json"),
+		"--attested-archive-path", out, "--github-attestations=false")
+	if err != nil {
+		t.Fatalf("attest: %v\n%s", err, stderr)
+	}
+	state := registryState(t, h, "carry/app", "v1")
+	inRegistry := len(strings.Split(strings.SplitN(state, "referrers: ", 2)[1], ","))
+	a, err := oci.Scan(context.Background(), out, oci.ScanOptions{})
+	if err != nil {
+		t.Fatalf("scanning the attested archive: %v", err)
+	}
+	defer a.Close()
+	if len(a.Referrers) != inRegistry {
+		t.Errorf("the attested archive carries %d referrer(s), the registry lists %d for the image (%s)", len(a.Referrers), inRegistry, state)
 	}
 }
