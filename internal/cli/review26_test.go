@@ -137,3 +137,25 @@ func TestReview26CarryTwoNamesOneImage(t *testing.T) {
 		t.Errorf("the attested archive carries %d referrer(s), the registry lists %d for the image (%s)", len(a.Referrers), inRegistry, state)
 	}
 }
+
+// TestReview26CarryCompressedArchive (review of issue 26, items 2 and 4):
+// attested-archive-path from a gzip-compressed docker save archive pushed
+// by push-image. Expected: the written archive verifies offline (verify
+// --subject-path OUT) as the one written from the uncompressed archive.
+func TestReview26CarryCompressedArchive(t *testing.T) {
+	t.Parallel()
+	priv, pub := verifyKeyPair(t)
+	h := testenv.StartOlareg(t).Host
+	gz := filepath.Join(t.TempDir(), "app.tar.gz")
+	tool(t, testenv.RequireBin(t, "sh"), "-c", "gzip -c < \"$0\" > \"$1\"", filepath.Join(testdataDir, "archives", "docker25.tar"), gz)
+	out := filepath.Join(t.TempDir(), "app.oci.tar")
+	_, stderr, err := runCLI(t, env{}, "--subject-path", gz, "--subject-name", h+"/gz/app:v1", "--push-image",
+		"--signing-key", priv, "--bundle-path", filepath.Join(t.TempDir(), "b.sigstore.json"),
+		"--attested-archive-path", out, "--github-attestations=false")
+	if err != nil {
+		t.Fatalf("attest: %v\n%s", err, stderr)
+	}
+	if vout, _, err := runCLI(t, env{}, "verify", "--subject-path", out, "--key", pub); err != nil {
+		t.Errorf("verify --subject-path %s = %v\n%s", out, err, vout)
+	}
+}
