@@ -11,6 +11,7 @@ import (
 
 	"github.com/oci-attest/oci-attest/internal/ref"
 	"github.com/oci-attest/oci-attest/internal/registry"
+	"github.com/oci-attest/oci-attest/internal/verify"
 )
 
 // maxExisting bounds the referrers of one subject read to find a bundle
@@ -23,8 +24,19 @@ const maxExisting = 1024
 func push(ctx context.Context, client *registry.Client, repo ref.Reference, plan []planned, opts registry.AttachOptions, rep *Report) error {
 	var refs []registry.Referrer
 	var todo []planned
+	first := map[string]int{} // subject and bundle digest → its index in todo
+	type dup struct {
+		p     planned
+		first int
+	}
+	var dups []dup // the same bundle for the same subject again (two copies in a directory)
 	for _, p := range plan {
 		att := Attached{Source: p.bundle.Source, Subject: p.subject.Digest.String(), Signer: p.att.Signer}
+		key := p.subject.Digest.String() + " " + digest.FromBytes(p.bundle.Raw).String()
+		if i, ok := first[key]; ok {
+			dups = append(dups, dup{p, i})
+			continue
+		}
 		d, via, err := attachedAlready(ctx, client, repo, p.subject, digest.FromBytes(p.bundle.Raw))
 		if err != nil {
 			return err
@@ -36,6 +48,7 @@ func push(ctx context.Context, client *registry.Client, repo ref.Reference, plan
 		}
 		s := &registry.Subject{Repository: repo, Descriptor: p.subject, Image: p.subject}
 		refs = append(refs, registry.Referrer{Subject: s, Bundle: p.bundle.Raw, Created: p.created})
+		first[key] = len(todo)
 		todo = append(todo, p)
 	}
 	if len(refs) == 0 {
@@ -43,6 +56,7 @@ func push(ctx context.Context, client *registry.Client, repo ref.Reference, plan
 	}
 	opts.PredicateType = predicateType
 	res, err := client.AttachAll(ctx, refs, opts)
+	done := make([]Attached, len(res))
 	for i, r := range res {
 		if r == nil {
 			continue
@@ -53,6 +67,16 @@ func push(ctx context.Context, client *registry.Client, repo ref.Reference, plan
 		if r.ReferrersTag != "" {
 			att.Via = "tag:" + r.ReferrersTag
 		}
+		done[i] = att
+		rep.Attached = append(rep.Attached, att)
+	}
+	for _, d := range dups {
+		if d.first >= len(res) || res[d.first] == nil {
+			continue
+		}
+		att := done[d.first]
+		att.Source, att.Signer, att.Already = d.p.bundle.Source, d.p.att.Signer, true
+		att.Reason = "the same bundle as " + todo[d.first].bundle.Source
 		rep.Attached = append(rep.Attached, att)
 	}
 	return err
@@ -81,10 +105,14 @@ func attachedAlready(ctx context.Context, client *registry.Client, repo ref.Refe
 		if json.Unmarshal(raw, &m) != nil || m.Subject == nil || m.Subject.Digest != subject.Digest {
 			continue
 		}
-		for _, l := range m.Layers {
-			if l.Digest == bundle {
-				return d.Digest, via, nil
-			}
+		// Only a referrer verify would check counts: one that holds this
+		// bundle as its one Sigstore bundle layer, and that neither its
+		// listing nor its manifest says is of another predicate type.
+		if verify.Foreign(d) != "" || verify.Foreign(ocispec.Descriptor{ArtifactType: d.ArtifactType, Annotations: m.Annotations}) != "" {
+			continue
+		}
+		if len(m.Layers) == 1 && m.Layers[0].MediaType == registry.BundleMediaType && m.Layers[0].Digest == bundle {
+			return d.Digest, via, nil
 		}
 	}
 	return "", "", nil

@@ -91,7 +91,7 @@ func bundleReferrers(refs []ocispec.Descriptor, rep *Report) []ocispec.Descripto
 			continue
 		}
 		seen[d.Digest] = true
-		if why := foreign(d); why != "" {
+		if why := Foreign(d); why != "" {
 			rep.Ignored = append(rep.Ignored, Ignored{Digest: d.Digest.String(), ArtifactType: d.ArtifactType, Reason: why})
 			continue
 		}
@@ -100,9 +100,11 @@ func bundleReferrers(refs []ocispec.Descriptor, rep *Report) []ocispec.Descripto
 	return keep
 }
 
-// foreign says why a referrer descriptor is not an oci attestation, judging
-// by what the index entry says; "" when it may be one.
-func foreign(d ocispec.Descriptor) string {
+// Foreign says why a referrer descriptor is not an oci attestation, judging
+// by what the index entry says (its artifactType and annotations); "" when
+// it may be one. attach counts a referrer as already there only where this
+// is "" (of its listing and of its manifest's annotations).
+func Foreign(d ocispec.Descriptor) string {
 	if d.ArtifactType != registry.BundleMediaType {
 		return fmt.Sprintf("artifact type %q is not a Sigstore bundle", d.ArtifactType)
 	}
