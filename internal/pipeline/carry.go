@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -129,21 +130,21 @@ func carryNames(res *Result) map[digest.Digest]map[string]string {
 // referrers attached to it and to its platform manifests.
 func (c *carrier) subject(ctx context.Context, b *Binding, units []*UnitResult, names map[string]string) error {
 	s := units[0].Subject
-	for _, d := range c.subjects {
-		if d == s.Descriptor.Digest {
-			return nil // a second binding of the same subject: already carried
+	// A second binding of the same subject (the image attested under
+	// another name) adds its referrers only: the subject is carried, under
+	// the first name (carryNames).
+	if !slices.Contains(c.subjects, s.Descriptor.Digest) {
+		c.subjects = append(c.subjects, s.Descriptor.Digest)
+		top := s.Descriptor
+		top.Annotations = names
+		if err := c.manifest(ctx, b.Archive, s.Repository, top, 0, true); err != nil {
+			return err
 		}
+		c.layout.Manifests = append(c.layout.Manifests, top)
 	}
-	c.subjects = append(c.subjects, s.Descriptor.Digest)
-	top := s.Descriptor
-	top.Annotations = names
-	if err := c.manifest(ctx, b.Archive, s.Repository, top, 0, true); err != nil {
-		return err
-	}
-	c.layout.Manifests = append(c.layout.Manifests, top)
 	for _, u := range units {
 		for _, a := range []*registry.AttachResult{u.Attached, u.AttachedImage} {
-			if a == nil {
+			if a == nil || slices.ContainsFunc(c.layout.Manifests, func(d ocispec.Descriptor) bool { return d.Digest == a.Artifact.Digest }) {
 				continue
 			}
 			if err := c.manifest(ctx, b.Archive, s.Repository, a.Artifact, 0, false); err != nil {
