@@ -12,7 +12,7 @@ import (
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
-// TestReview26AlreadyAttachedUnparsable (review of issue 26, attach): a
+// TestAttachAlreadyCountsOnlyWhatVerifyChecks (review of issue 26, attach): a
 // referrer that merely holds the same bundle bytes is not necessarily one
 // verify or the gates accept. Here the subject already has a referrer with
 // the bundle as its layer but annotated with another predicate type (as
@@ -23,7 +23,7 @@ import (
 // referrer, and verify then succeeds. Today attach reports "already
 // attached", pushes nothing, exits 0, and verify still fails: the bundle
 // can never be attached to that image.
-func TestReview26AlreadyAttachedUnparsable(t *testing.T) {
+func TestAttachAlreadyCountsOnlyWhatVerifyChecks(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs crane")
@@ -58,13 +58,13 @@ func TestReview26AlreadyAttachedUnparsable(t *testing.T) {
 	}
 }
 
-// TestReview26DuplicateBundles (review of issue 26, attach): a directory
+// TestAttachSameBundleTwice (review of issue 26, attach): a directory
 // holding the same bundle twice (a copy under another name) attaches it
 // once. Expected: one referrer of the subject, and the report says the
 // second is the same bundle (Already, or one entry). Checked on a registry
 // without the referrers API (ggcr: the fallback tag), where a duplicate
 // entry in the sha256-<hex> index is what gates and oras list.
-func TestReview26DuplicateBundles(t *testing.T) {
+func TestAttachSameBundleTwice(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs crane")
@@ -103,7 +103,7 @@ func TestReview26DuplicateBundles(t *testing.T) {
 	}
 }
 
-// TestReview26CarryTwoNamesOneImage (review of issue 26, item 2): one
+// TestAttestedArchiveTwoNamesOneImage (review of issue 26, item 2): one
 // archive attested under two names of the same repository (subject-name
 // app:v1 and app:v2: two bindings of one registry image). Expected: the
 // attested archive carries every referrer the run attached — here as many
@@ -111,7 +111,7 @@ func TestReview26DuplicateBundles(t *testing.T) {
 // re-attaches them all. pipeline.carrier.subject returns early for a
 // second binding of the same subject ("already carried") before looking
 // at that binding's referrers, so those are left out.
-func TestReview26CarryTwoNamesOneImage(t *testing.T) {
+func TestAttestedArchiveTwoNamesOneImage(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs crane")
@@ -138,11 +138,11 @@ func TestReview26CarryTwoNamesOneImage(t *testing.T) {
 	}
 }
 
-// TestReview26CarryCompressedArchive (review of issue 26, items 2 and 4):
+// TestAttestedArchiveFromCompressed (review of issue 26, items 2 and 4):
 // attested-archive-path from a gzip-compressed docker save archive pushed
 // by push-image. Expected: the written archive verifies offline (verify
 // --subject-path OUT) as the one written from the uncompressed archive.
-func TestReview26CarryCompressedArchive(t *testing.T) {
+func TestAttestedArchiveFromCompressed(t *testing.T) {
 	t.Parallel()
 	priv, pub := verifyKeyPair(t)
 	h := testenv.StartOlareg(t).Host

@@ -17,12 +17,12 @@ import (
 	"github.com/oci-attest/oci-attest/internal/testenv"
 )
 
-// TestReview26CarriedTwoImagesOneAttested (review of issue 26, item 1):
+// TestCarriedTwoImagesOneAttested (review of issue 26, item 1):
 // an archive holding two images (oras cp -r of two tags into one layout)
 // of which only the first carries a verified attestation. Expected:
 // Carried fails with ErrNoneFound, naming the second image; every image
 // of the archive needs its own.
-func TestReview26CarriedTwoImagesOneAttested(t *testing.T) {
+func TestCarriedTwoImagesOneAttested(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs oras")
@@ -46,14 +46,14 @@ func TestReview26CarriedTwoImagesOneAttested(t *testing.T) {
 	}
 }
 
-// TestReview26CarriedTamperedLayer (review of issue 26, item 1): an
+// TestCarriedTamperedLayer (review of issue 26, item 1): an
 // archive carrying a verified attestation of its image, in which one
 // layer blob was replaced by other content (another valid gzip layer; the
 // manifest, config and referrer untouched). Expected: Carried refuses it
 // (the blob is not the manifest's digest, and its diffID is not the
 // config's): the attestation is of the image as pushed, not of whatever
 // the archive's blobs hold.
-func TestReview26CarriedTamperedLayer(t *testing.T) {
+func TestCarriedTamperedLayer(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs oras")
