@@ -32,12 +32,13 @@ func push(ctx context.Context, client *registry.Client, repo ref.Reference, plan
 	var dups []dup // the same bundle for the same subject again (two copies in a directory)
 	for _, p := range plan {
 		att := Attached{Source: p.bundle.Source, Subject: p.subject.Digest.String(), Signer: p.att.Signer}
-		key := p.subject.Digest.String() + " " + digest.FromBytes(p.bundle.Raw).String()
+		bundle := digest.FromBytes(p.bundle.Raw)
+		key := p.subject.Digest.String() + " " + bundle.String()
 		if i, ok := first[key]; ok {
 			dups = append(dups, dup{p, i})
 			continue
 		}
-		d, via, err := attachedAlready(ctx, client, repo, p.subject, digest.FromBytes(p.bundle.Raw))
+		d, via, err := attachedAlready(ctx, client, repo, p.subject, bundle)
 		if err != nil {
 			return err
 		}
